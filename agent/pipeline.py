@@ -1,0 +1,132 @@
+"""The turn pipeline: understand -> retrieve -> rank -> respond. Every front end calls this.
+
+The pipeline object is shared and stateless across conversations; each call gets the
+conversation's own :class:`~agent.state.ConversationState`.
+
+Example (fast, with fakes)::
+
+    >>> from tailtalk.catalog import Catalog, Item
+    >>> from retrieval.embedder import HashingEmbedder
+    >>> from retrieval.retriever import InMemoryRetriever
+    >>> from agent.pipeline import TurnPipeline
+    >>> from agent.state import ConversationState
+    >>> cat = Catalog((Item(id="1", title="Ghost House", categories=["horror"]),
+    ...                Item(id="2", title="Sunny Days", categories=["comedy"])))
+    >>> p = TurnPipeline.from_parts(cat, InMemoryRetriever(cat, HashingEmbedder()), top_k=1)
+    >>> [r.item.title for r in p.handle(ConversationState(), "something funny, a comedy").picks]
+    ['Sunny Days']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tailtalk.catalog import Catalog
+from tailtalk.config import Settings
+from tailtalk.titles import TitleMatcher
+from retrieval.query import Constraints, RetrievalQuery
+from retrieval.retriever import Retriever
+from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
+from explain.templates import Explained, Explainer, TemplateExplainer
+from agent.state import ConversationState
+from agent.understand import RuleBasedUnderstander, Understander
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    reply: str
+    picks: list[Explained]
+    notices: list[str] = field(default_factory=list)
+
+
+class TurnPipeline:
+    def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
+                 explainer: Explainer, *, candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000):
+        self.catalog = catalog
+        self.understander = understander
+        self.retriever = retriever
+        self.ranker = ranker
+        self.explainer = explainer
+        self.candidates = candidates
+        self.top_k = top_k
+        self.max_message_chars = max_message_chars
+
+    @classmethod
+    def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
+                   explainer: Explainer | None = None, **options) -> "TurnPipeline":
+        """A pipeline with the rule-based understander and template explainer as defaults."""
+        titles = TitleMatcher(((i.id, i.title, i.year) for i in catalog),
+                              popularity={i.id: i.popularity or 0.0 for i in catalog})
+        return cls(catalog, RuleBasedUnderstander(catalog.categories(), titles), retriever,
+                   ranker or PopularityPriorRanker(catalog), explainer or TemplateExplainer(), **options)
+
+    def handle(self, state: ConversationState, message: str) -> TurnResult:
+        notices: list[str] = []
+        message = message.strip()
+        if len(message) > self.max_message_chars:
+            notices.append(f"your message was {len(message):,} characters; I read the first "
+                           f"{self.max_message_chars:,}")
+            message = message[: self.max_message_chars]
+        interests = self.understander.understand(message)
+        state.absorb(message, interests)
+        ranked, relax_notice = self.recommend(state)
+        notices += relax_notice
+        if interests.is_vague and not state.liked and not state.user_queries:
+            notices.append("tell me a film you loved, a genre or a decade, and I will narrow these popular picks down")
+        liked_titles = [self.catalog.get(i).title for i in state.liked if i in self.catalog]
+        picks = [
+            Explained(self.catalog.get(r.item_id),
+                      self.explainer.reason(self.catalog.get(r.item_id), wishes=state.wishes, liked_titles=liked_titles),
+                      r.score, r.is_tail)
+            for r in ranked
+        ]
+        reply = self.explainer.reply(picks, wishes=state.wishes, notices=notices)
+        state.record_assistant(reply, tuple(p.item.id for p in picks))
+        return TurnResult(reply, picks, notices)
+
+    def constraints(self, state: ConversationState, *, exclude_mentioned: bool = True) -> Constraints:
+        excluded = set(state.disliked)
+        if exclude_mentioned:
+            excluded |= set(state.mentioned) | set(state.shown)
+        return Constraints(
+            include_categories=frozenset(state.include_categories),
+            exclude_categories=frozenset(state.exclude_categories),
+            year_min=state.year_min, year_max=state.year_max,
+            price_min=state.price_min, price_max=state.price_max,
+            exclude_ids=frozenset(excluded),
+        )
+
+    def recommend(self, state: ConversationState, *, k: int | None = None, candidates: int | None = None,
+                  exclude_mentioned: bool = True) -> tuple[list[RankedItem], list[str]]:
+        """Rank for the state as it stands. Returns the ranking and any notices for the user."""
+        k = k or self.top_k
+        constraints = self.constraints(state, exclude_mentioned=exclude_mentioned)
+        query = RetrievalQuery(text=state.query_text(), constraints=constraints, like_ids=tuple(state.liked),
+                               avoid_text=" ".join(state.avoid_terms), k=max(candidates or self.candidates, k))
+        found = self.retriever.retrieve(query)
+        notices: list[str] = []
+        if len(found) < k and constraints.include_categories:
+            # Categories are the loosest constraint; dropping them beats answering with nothing.
+            relaxed = RetrievalQuery(query.text, constraints.relaxed(), query.like_ids, query.avoid_text, query.k)
+            seen = {c.item_id for c in found}
+            found += [c for c in self.retriever.retrieve(relaxed) if c.item_id not in seen]
+            notices.append(f"only a few items are in {', '.join(sorted(constraints.include_categories))}; "
+                           "I added close matches from other categories")
+        context = RankingContext(query.text, state.dialogue_text())
+        return self.ranker.rank(context, found, k), notices
+
+
+def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipeline:
+    """The real pipeline from configuration: the catalogue, the Chroma index and the baseline ranker."""
+    from tailtalk.catalog import load_catalog
+    from retrieval.embedder import make_embedder
+    from retrieval.retriever import ChromaRetriever
+
+    catalog = load_catalog(settings.catalog_path)
+    embedder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
+    retriever = ChromaRetriever(catalog, embedder, settings, liked_weight=settings.liked_weight,
+                                avoid_weight=settings.avoid_weight)
+    return TurnPipeline.from_parts(
+        catalog, retriever, ranker=PopularityPriorRanker(catalog, settings.popularity_weight),
+        candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
+    )

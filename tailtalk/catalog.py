@@ -1,0 +1,214 @@
+"""The catalogue format: one item per line of JSONL (or one row of CSV).
+
+``{"id": str, "title": str, "description": str, "categories": [str], "year": int|null,
+"price": float|null, "attributes": {..}, "popularity": number|null}`` — only ``id`` and
+``title`` are required. A malformed row raises :class:`DataFormatError` naming the file,
+the line and the field; nothing is returned or written for a file with any bad row.
+
+Example::
+
+    >>> from tailtalk.catalog import Item
+    >>> Item(id="1", title="Alien", year=1979, categories=["horror", "sci-fi"]).label
+    'Alien (1979)'
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class DataFormatError(ValueError):
+    """A data file has a malformed row. The message names the file, line and field."""
+
+    def __init__(self, path: Path | str, line: int, field: str, problem: str):
+        self.path, self.line, self.field, self.problem = Path(path), line, field, problem
+        super().__init__(f"{path}:{line}: field '{field}': {problem}")
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    description: str = ""
+    categories: tuple[str, ...] = ()
+    year: int | None = Field(default=None, ge=1800, le=2200)
+    price: float | None = Field(default=None, ge=0)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    popularity: float | None = Field(default=None, ge=0)
+
+    @field_validator("id", "title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _normalise_categories(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError("must be a list of strings, not one string")
+        if isinstance(value, list | tuple):
+            return tuple(dict.fromkeys(str(v).strip().lower() for v in value if str(v).strip()))
+        return value
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+    def embedding_text(self) -> str:
+        """The text a bi-encoder sees: the facts a person would use to describe the item."""
+        parts = [self.label]
+        if self.categories:
+            parts.append("Categories: " + ", ".join(self.categories) + ".")
+        if self.description:
+            parts.append(self.description)
+        for key, value in self.attributes.items():
+            if isinstance(value, list | tuple):
+                value = ", ".join(str(v) for v in value[:4])
+            if value not in (None, ""):
+                parts.append(f"{key.replace('_', ' ').capitalize()}: {value}.")
+        return " ".join(parts)
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An ordered, id-indexed set of items with the file it was read from."""
+
+    items: tuple[Item, ...]
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {item.id: item for item in self.items})
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._by_id  # type: ignore[attr-defined]
+
+    def get(self, item_id: str) -> Item:
+        try:
+            return self._by_id[item_id]  # type: ignore[attr-defined]
+        except KeyError:
+            raise KeyError(f"item {item_id!r} is not in the catalogue {self.source}") from None
+
+    def ids(self) -> list[str]:
+        return [item.id for item in self.items]
+
+    def categories(self) -> list[str]:
+        return sorted({c for item in self.items for c in item.categories})
+
+    def fingerprint(self) -> str:
+        """A digest of the whole catalogue's content: an index built from it records this."""
+        digest = hashlib.sha256()
+        for item in self.items:
+            digest.update(item.model_dump_json().encode())
+        return digest.hexdigest()[:16]
+
+
+def _field_of(error: dict[str, Any]) -> str:
+    return ".".join(str(p) for p in error["loc"]) or "row"
+
+
+def _parse_row(row: dict[str, Any], path: Path, line: int) -> Item:
+    try:
+        return Item.model_validate(row)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise DataFormatError(path, line, _field_of(first), first["msg"]) from None
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(path, line_no, "row", f"not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DataFormatError(path, line_no, "row", "must be a JSON object")
+            yield line_no, row
+
+
+_CSV_JSON_FIELDS = ("categories", "attributes")
+_CSV_NUMBER_FIELDS = ("year", "price", "popularity")
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            line_no = reader.line_num
+            clean: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            if None in row:
+                raise DataFormatError(path, line_no, "row", "has more cells than the header")
+            for name in _CSV_JSON_FIELDS:
+                if name in clean:
+                    text = clean[name]
+                    if name == "categories" and not text.lstrip().startswith("["):
+                        clean[name] = [c for c in text.split("|")]
+                        continue
+                    try:
+                        clean[name] = json.loads(text)
+                    except json.JSONDecodeError:
+                        raise DataFormatError(path, line_no, name, "must be JSON (or '|'-separated categories)") from None
+            yield line_no, clean
+
+
+def load_catalog(path: Path | str) -> Catalog:
+    """Read a whole catalogue file (``.jsonl`` or ``.csv``); any malformed row is an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"catalogue {path} does not exist; run `tailtalk data prepare redial` "
+            "or point --set catalog=PATH at a catalogue file"
+        )
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for line_no, row in rows:
+        item = _parse_row(row, path, line_no)
+        if item.id in seen:
+            raise DataFormatError(path, line_no, "id", f"duplicate id {item.id!r} (first on line {seen[item.id]})")
+        seen[item.id] = line_no
+        items.append(item)
+    if not items:
+        raise DataFormatError(path, 1, "row", "the catalogue has no items")
+    return Catalog(tuple(items), source=str(path))
+
+
+def write_jsonl_atomic(path: Path, records: Iterable[BaseModel]) -> int:
+    """Write models as JSONL through a temporary file, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(record.model_dump_json(exclude_defaults=False) + "\n")
+                count += 1
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return count

@@ -1,0 +1,126 @@
+"""The one typed configuration object.
+
+Every value has a default, can be set in the environment as ``TAILTALK_<NAME>``
+(for example ``TAILTALK_TOP_K=8``) and on the command line as
+``tailtalk --set top_k=8 ...``. Values are validated when the object is built, so a
+typo fails at start-up with the field's name rather than deep inside a turn.
+
+Example::
+
+    >>> from tailtalk.config import Settings
+    >>> s = Settings(top_k=3)
+    >>> s.top_k, s.candidates
+    (3, 50)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tailtalk"
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and the fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAILTALK_", extra="forbid", validate_assignment=True)
+
+    home: Path = Field(default_factory=default_home, description="Cache folder for datasets, indexes and checkpoints.")
+    data_mirror: Path | None = Field(
+        default=None,
+        description="Local folder holding the original dataset files (the layout of ../shared/data). "
+        "When unset, files are downloaded from their public sources into the cache.",
+    )
+    dataset: str = Field(default="redial", min_length=1, description="Prepared dataset whose catalogue is served.")
+    catalog: Path | None = Field(default=None, description="Catalogue file to serve instead of the prepared dataset's.")
+
+    embedding_model: str = Field(
+        default=PACKAGED_EMBEDDING_MODEL,
+        description="Sentence-transformers model: the packaged all-MiniLM-L6-v2 or a local model folder.",
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    chroma_host: str | None = Field(default=None, description="Use a Chroma server at this host instead of a local folder.")
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+
+    candidates: int = Field(default=50, ge=1, le=5000, description="Candidates retrieved per turn before ranking.")
+    top_k: int = Field(default=5, ge=1, le=100, description="Recommendations shown per turn.")
+    popularity_weight: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Weight of the log-popularity prior in the baseline ranker."
+    )
+    avoid_weight: float = Field(
+        default=0.5, ge=0.0, le=2.0, description="How strongly negated wishes ('not too gory') push the query away."
+    )
+    liked_weight: float = Field(
+        default=0.5, ge=0.0, le=2.0, description="How strongly liked or mentioned items pull the query towards them."
+    )
+    max_message_chars: int = Field(default=4000, ge=100, le=1_000_000)
+
+    ui_host: str = Field(default="127.0.0.1")
+    ui_port: int = Field(default=7860, ge=1, le=65535)
+    ui_auth: str | None = Field(default=None, description="'user:password' to require a login in the chat UI.")
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> "Settings":
+        if self.ui_auth is not None and ":" not in self.ui_auth:
+            raise ValueError("ui_auth must look like 'user:password'")
+        return self
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def indexes_dir(self) -> Path:
+        return self.home / "indexes"
+
+    def dataset_dir(self, name: str | None = None) -> Path:
+        return self.datasets_dir / (name or self.dataset)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.catalog if self.catalog is not None else self.dataset_dir() / "catalog.jsonl"
+
+    def resolved_mirror(self) -> Path | None:
+        """The data mirror to read from: the configured one, else ../shared/data when it exists."""
+        if self.data_mirror is not None:
+            return self.data_mirror
+        return DEFAULT_MIRROR if DEFAULT_MIRROR.is_dir() else None
+
+
+def load_settings(overrides: dict[str, str] | None = None) -> Settings:
+    """Build settings from the environment plus ``key=value`` overrides, with readable errors."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        known = ", ".join(sorted(Settings.model_fields))
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known settings: {known}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """Turn ``["top_k=3", "dataset=mg-shopdial"]`` into a dict, rejecting malformed pairs."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        result[key.strip()] = value
+    return result

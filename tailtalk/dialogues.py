@@ -1,0 +1,71 @@
+"""The dialogue-log format: one dialogue per line of JSONL.
+
+``{"id": str, "turns": [{"role": "user"|"assistant", "text": str, "items": [item ids]}]}``
+with titles written out in ``text``. ``items`` lists the catalogue items mentioned or
+recommended in that turn.
+
+Example::
+
+    >>> from tailtalk.dialogues import Dialogue, Turn
+    >>> d = Dialogue(id="d1", turns=[Turn(role="user", text="Any comedies?"),
+    ...                              Turn(role="assistant", text="Try Airplane! (1980)", items=["42"])])
+    >>> [t.role for t in d.turns]
+    ['user', 'assistant']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tailtalk.catalog import DataFormatError
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["user", "assistant"]
+    text: str
+    items: tuple[str, ...] = ()
+
+
+class Dialogue(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    turns: tuple[Turn, ...] = Field(min_length=1)
+
+
+def iter_dialogues(path: Path | str) -> Iterator[Dialogue]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dialogue log {path} does not exist; run `tailtalk data prepare DATASET` first")
+    with path.open(encoding="utf-8") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield Dialogue.model_validate_json(raw)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"]) or "row"
+                raise DataFormatError(path, line_no, field, first["msg"]) from None
+
+
+def load_dialogues(path: Path | str) -> list[Dialogue]:
+    """Read a whole log; a malformed line raises before anything is returned."""
+    dialogues = list(iter_dialogues(path))
+    seen: set[str] = set()
+    for dialogue in dialogues:
+        if dialogue.id in seen:
+            raise DataFormatError(path, 0, "id", f"duplicate dialogue id {dialogue.id!r}")
+        seen.add(dialogue.id)
+    return dialogues
+
+
+def dump_dialogue(dialogue: Dialogue) -> str:
+    return json.dumps(dialogue.model_dump(mode="json"), ensure_ascii=False)

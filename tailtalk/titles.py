@@ -1,0 +1,149 @@
+"""Find catalogue titles written in free text, tolerating typos and a missing year.
+
+Matching is fuzzy (rapidfuzz's partial ratio, which finds the best-aligned substring)
+and then greedy: longer titles claim their span of the text first, so "It Follows"
+is found and "It" inside it is not. Very short titles ("Up", "Her") only count when
+written exactly with a year or in quotes, because as plain words they are everywhere.
+
+Example::
+
+    >>> from tailtalk.titles import TitleMatcher
+    >>> m = TitleMatcher([("1", "The Shining", 1980), ("2", "It Follows", 2014), ("3", "It", 2017)])
+    >>> [hit.item_id for hit in m.find("I loved the shinning and It Follows")]
+    ['1', '2']
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+_SHORT_TITLE_CHARS = 4
+_YEAR_SUFFIX = re.compile(r"\s*\((\d{4})\)\s*$")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"[^\w\s]", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass(frozen=True)
+class TitleHit:
+    item_id: str
+    title: str
+    start: int  # span in the normalised text
+    end: int
+    score: float
+
+
+class TitleMatcher:
+    """Index of ``(item_id, title, year)`` triples; ``popularity`` breaks ties between remakes."""
+
+    def __init__(
+        self,
+        entries: Iterable[tuple[str, str, int | None]],
+        popularity: dict[str, float] | None = None,
+        min_score: float = 90.0,
+    ):
+        self.min_score = min_score
+        popularity = popularity or {}
+        entries_list = list(entries)
+        best: dict[str, tuple[str, float, int | None]] = {}
+        self._by_title_year: dict[tuple[str, int], str] = {}
+        for item_id, title, year in entries_list:
+            key = normalise(title)
+            if not key:
+                continue
+            if year is not None:
+                self._by_title_year[(key, year)] = item_id
+            score = popularity.get(item_id, 0.0)
+            if key not in best or score > best[key][1]:
+                best[key] = (item_id, score, year)
+        self._title_to_id = {key: value[0] for key, value in best.items()}
+        self._original = {normalise(title): title for _, title, _ in entries_list}
+        self._titles = list(self._title_to_id)
+
+    def find(self, text: str, limit: int = 10) -> list[TitleHit]:
+        norm = normalise(text)
+        if not norm:
+            return []
+        candidates = process.extract(
+            norm, self._titles, scorer=fuzz.partial_ratio, score_cutoff=self.min_score, limit=200
+        )
+        hits: list[TitleHit] = []
+        for title, score, _ in candidates:
+            if len(title) < _SHORT_TITLE_CHARS:
+                hit = self._exact_short_title(text, norm, title)
+            elif " " not in title and not re.search(rf"\b{re.escape(self._original[title])}\b", text):
+                # A one-word title ("Loved", "Heat") counts only when written as a title, capitalised.
+                hit = None
+            else:
+                hit = self._aligned(norm, title, score)
+            if hit is not None:
+                hits.append(hit)
+        # Longer titles first: they claim their span before their own substrings can.
+        hits.sort(key=lambda h: (-len(h.title), -h.score))
+        chosen: list[TitleHit] = []
+        for hit in hits:
+            if all(hit.end <= c.start or hit.start >= c.end for c in chosen):
+                chosen.append(self._with_year(norm, hit))
+        chosen.sort(key=lambda h: h.start)
+        return chosen[:limit]
+
+    def _aligned(self, norm: str, title: str, score: float) -> TitleHit | None:
+        alignment = fuzz.partial_ratio_alignment(title, norm)
+        if alignment is None or alignment.score < self.min_score:
+            return None
+        start, end = _expand_to_words(norm, alignment.dest_start, alignment.dest_end)
+        # Re-score on whole words, so "it" inside "italy" is no mention but "shinning" still is.
+        whole_word_score = fuzz.ratio(title, norm[start:end])
+        if whole_word_score < self.min_score:
+            return None
+        return TitleHit(self._title_to_id[title], title, start, end, whole_word_score)
+
+    def _exact_short_title(self, raw: str, norm: str, title: str) -> TitleHit | None:
+        quoted = re.search(r"[\"'“‘]" + re.escape(title) + r"[\"'”’]", raw, flags=re.IGNORECASE)
+        with_year = re.search(r"\b" + re.escape(title) + r" \d{4}\b", norm)
+        if not (quoted or with_year):
+            return None
+        span = _word_bounded(norm, title)
+        if span is None:
+            return None
+        return TitleHit(self._title_to_id[title], title, span[0], span[1], 100.0)
+
+    def _with_year(self, norm: str, hit: TitleHit) -> TitleHit:
+        """Prefer the edition whose year follows the title in the text ("It (1990)")."""
+        match = re.match(r"\s*(\d{4})\b", norm[hit.end :])
+        if match:
+            item_id = self._by_title_year.get((hit.title, int(match.group(1))))
+            if item_id is not None:
+                return TitleHit(item_id, hit.title, hit.start, hit.end + match.end(), hit.score)
+        return hit
+
+
+def _expand_to_words(norm: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and norm[start - 1].isalnum():
+        start -= 1
+    while end < len(norm) and norm[end].isalnum():
+        end += 1
+    return start, end
+
+
+def _word_bounded(norm: str, title: str) -> tuple[int, int] | None:
+    match = re.search(r"(?<!\w)" + re.escape(title) + r"(?!\w)", norm)
+    return (match.start(), match.end()) if match else None
+
+
+def split_title_year(name: str) -> tuple[str, int | None]:
+    """``"Police Academy  (1984)"`` -> ``("Police Academy", 1984)``."""
+    name = re.sub(r"\s+", " ", name).strip()
+    match = _YEAR_SUFFIX.search(name)
+    if match:
+        return name[: match.start()].strip(), int(match.group(1))
+    return name, None
