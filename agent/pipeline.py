@@ -103,18 +103,19 @@ class TurnPipeline:
         constraints = self.constraints(state, exclude_mentioned=exclude_mentioned)
         query = RetrievalQuery(text=state.query_text(), constraints=constraints, like_ids=tuple(state.liked),
                                avoid_text=" ".join(state.avoid_terms), k=max(candidates or self.candidates, k))
-        found = self.retriever.retrieve(query)
+        context = RankingContext(query.text, state.dialogue_text())
+        ranked = self.ranker.rank(context, self.retriever.retrieve(query), k)
         notices: list[str] = []
-        if len(found) < k and constraints.include_categories:
-            # Categories are the loosest constraint; dropping them beats answering with nothing.
+        if len(ranked) < k and constraints.include_categories:
+            # Categories are the loosest constraint: fill up with close matches from other
+            # categories, ranked after every item that met the wish in full.
+            strict = {r.item_id for r in ranked}
             relaxed = RetrievalQuery(query.text, constraints.relaxed(), query.like_ids, query.avoid_text, query.k)
-            seen = {c.item_id for c in found}
-            found += [c for c in self.retriever.retrieve(relaxed) if c.item_id not in seen]
+            extra = [c for c in self.retriever.retrieve(relaxed) if c.item_id not in strict]
+            ranked += self.ranker.rank(context, extra, k - len(ranked)) if extra else []
             notices.append(f"only a few items are in {', '.join(sorted(constraints.include_categories))}; "
                            "I added close matches from other categories")
-        context = RankingContext(query.text, state.dialogue_text())
-        return self.ranker.rank(context, found, k), notices
-
+        return ranked, notices
 
 def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipeline:
     """The real pipeline from configuration: the catalogue, the Chroma index and the baseline ranker."""

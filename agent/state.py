@@ -44,6 +44,10 @@ class ConversationState:
     wishes: list[str] = field(default_factory=list)
     user_queries: list[str] = field(default_factory=list)
 
+    @classmethod
+    def new(cls) -> "ConversationState":
+        return cls()
+
     def like(self, item_id: str) -> None:
         self.disliked.discard(item_id)
         if item_id not in self.liked:

@@ -58,7 +58,7 @@ _STOPWORDS = frozenset(
     "show please can could would should maybe just tonight today another other more one ones kind sort thing "
     "things with from by about as if im i'm get got give me recommend recommendation suggest good great nice "
     "hi hello hey thanks thank yes ok okay sure well also again much many lot lots what how who which "
-    "short long loved love liked enjoyed".split()
+    "short long loved love liked enjoyed else instead different".split()
 )
 _DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
 _YEAR = r"(1[89]\d\d|20\d\d)"

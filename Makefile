@@ -1,0 +1,43 @@
+# tailtalk: every install step lives here, so a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+# Read the public datasets from the local mirror beside the repository when it exists.
+MIRROR := $(abspath ../shared/data)
+ifneq ($(wildcard $(MIRROR)/README.md),)
+export TAILTALK_DATA_MIRROR ?= $(MIRROR)
+endif
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install demo data index chat test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# The CPU build of torch lies on this machine's disk; install it first so nothing pulls CUDA wheels.
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: install
+	$(VENV)/bin/tailtalk data prepare redial
+
+index: data
+	$(VENV)/bin/tailtalk index
+
+demo: index
+	$(VENV)/bin/tailtalk chat
+
+test: install
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,68 @@
+"""Shared fixtures. Integration fixtures build the real ReDial catalogue and Chroma index once
+per session in ``.cache/test-home`` (git-ignored), so later runs only upsert what changed."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tailtalk.catalog import Catalog, Item
+from tailtalk.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_HOME = REPO / ".cache" / "test-home"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def small_catalog() -> Catalog:
+    """Eight hand-made items covering categories, years, prices and popularity."""
+    rows = [
+        ("h1", "Ghost House", ["horror"], 1980, None, "A family moves into a haunted house full of ghosts.", 40),
+        ("h2", "Night Screams", ["horror", "thriller"], 1995, None, "A slasher stalks teenagers at a summer camp.", 5),
+        ("c1", "Sunny Days", ["comedy"], 1994, None, "A funny road trip of two clumsy friends.", 30),
+        ("c2", "Love and Laughs", ["comedy", "romance"], 1998, None, "A romantic comedy about a wedding planner.", 2),
+        ("c3", "Office Jokes", ["comedy"], 2012, None, "A funny satire of office life and meetings.", 0),
+        ("s1", "Star Voyage", ["sci-fi", "adventure"], 1977, None, "Ships fight among the stars in space.", 50),
+        ("b1", "Paper Planner", ["office"], None, 14.99, "A weekly paper planner with a spiral binding.", 3),
+        ("b2", "Leather Notebook", ["office"], None, 39.0, "A hardcover leather notebook for notes.", 1),
+    ]
+    return Catalog(tuple(Item(id=i, title=t, categories=c, year=y, price=p, description=d, popularity=pop)
+                         for i, t, c, y, p, d, pop in rows))
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    found = Settings().resolved_mirror()
+    if found is None or not (found / "redial").is_dir():
+        pytest.skip("no data mirror: set TAILTALK_DATA_MIRROR to a folder with the ReDial files")
+    return found
+
+
+@pytest.fixture(scope="session")
+def redial_settings(mirror: Path) -> Settings:
+    """Real ReDial catalogue and a real Chroma index built with the packaged MiniLM model."""
+    from tailtalk.catalog import load_catalog
+    from tailtalk.prepare import prepare
+    from retrieval.embedder import make_embedder
+    from retrieval.index import build_index
+
+    settings = Settings(home=TEST_HOME, data_mirror=mirror, dataset="redial")
+    prepare("redial", settings)
+    build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
+                progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def redial_pipeline(redial_settings: Settings):
+    from agent.pipeline import build_pipeline
+
+    return build_pipeline(redial_settings)

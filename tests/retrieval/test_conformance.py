@@ -1,0 +1,79 @@
+"""One conformance suite that every Retriever passes: the in-memory fake and real Chroma."""
+
+from __future__ import annotations
+
+import pytest
+
+from tailtalk.config import Settings
+from retrieval.embedder import HashingEmbedder
+from retrieval.index import build_index
+from retrieval.query import Constraints, RetrievalQuery
+from retrieval.retriever import ChromaRetriever, InMemoryRetriever, Retriever
+
+
+@pytest.fixture(params=["memory", "chroma"])
+def retriever(request, small_catalog, tmp_path) -> Retriever:
+    embedder = HashingEmbedder()
+    if request.param == "memory":
+        return InMemoryRetriever(small_catalog, embedder)
+    settings = Settings(home=tmp_path, dataset="small")
+    build_index(small_catalog, embedder, settings, progress=False)
+    return ChromaRetriever(small_catalog, embedder, settings)
+
+
+def ids(candidates) -> list[str]:
+    return [c.item_id for c in candidates]
+
+
+def test_is_a_retriever(retriever):
+    assert isinstance(retriever, Retriever)
+
+
+def test_returns_at_most_k_sorted_by_similarity(retriever):
+    found = retriever.retrieve(RetrievalQuery(text="funny comedy", k=3))
+    assert len(found) == 3
+    sims = [c.similarity for c in found]
+    assert sims == sorted(sims, reverse=True)
+
+
+def test_best_match_first(retriever):
+    assert ids(retriever.retrieve(RetrievalQuery(text="ships fight among the stars in space", k=1))) == ["s1"]
+
+
+@pytest.mark.parametrize(
+    ("constraints", "allowed"),
+    [
+        (Constraints(include_categories=frozenset({"comedy"})), {"c1", "c2", "c3"}),
+        (Constraints(exclude_categories=frozenset({"horror", "comedy"})), {"s1", "b1", "b2"}),
+        (Constraints(year_min=1990, year_max=1999), {"h2", "c1", "c2"}),
+        (Constraints(price_max=20.0), {"b1"}),
+        (Constraints(exclude_ids=frozenset({"h1", "h2", "c1"})), {"c2", "c3", "s1", "b1", "b2"}),
+    ],
+)
+def test_constraints_are_hard(retriever, small_catalog, constraints, allowed):
+    found = set(ids(retriever.retrieve(RetrievalQuery(text="a haunted house comedy", constraints=constraints, k=8))))
+    assert found == allowed
+    assert all(constraints.admits(small_catalog.get(i)) for i in found)
+
+
+def test_liked_items_pull_the_query(retriever):
+    plain = ids(retriever.retrieve(RetrievalQuery(text="a film", k=8)))
+    liked = ids(retriever.retrieve(RetrievalQuery(text="a film", like_ids=("s1",), k=8)))
+    assert liked[0] == "s1"
+    assert plain != liked
+
+
+def test_avoid_text_pushes_away(retriever):
+    base = retriever.retrieve(RetrievalQuery(text="funny comedy wedding", k=8))
+    avoided = retriever.retrieve(RetrievalQuery(text="funny comedy wedding", avoid_text="romantic wedding planner", k=8))
+    assert ids(base).index("c2") < ids(avoided).index("c2")
+
+
+def test_no_direction_falls_back_to_popularity(retriever):
+    assert ids(retriever.retrieve(RetrievalQuery(text="", k=3))) == ["s1", "h1", "c1"]
+
+
+def test_vectors_are_unit_length(retriever):
+    vectors = retriever.vectors(["h1", "unknown"])
+    assert set(vectors) == {"h1"}
+    assert abs(float((vectors["h1"] ** 2).sum()) - 1.0) < 1e-5

@@ -1,0 +1,98 @@
+"""The Chroma index: manifest checks, incremental upserts and crash safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tailtalk.catalog import Catalog, Item
+from tailtalk.config import Settings
+from retrieval.embedder import CachedEmbedder, HashingEmbedder
+from retrieval.index import IndexMismatchError, IndexMissingError, build_index, index_folder, open_index
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path, dataset="small")
+
+
+def test_missing_index_says_how_to_build_it(small_catalog, settings):
+    with pytest.raises(IndexMissingError, match="tailtalk index"):
+        open_index(settings, small_catalog, HashingEmbedder())
+
+
+def test_refuses_other_embedding_model(small_catalog, settings):
+    build_index(small_catalog, HashingEmbedder(64), settings, progress=False)
+    # Same folder name on purpose: simulate a folder built by another model.
+    other = HashingEmbedder(64)
+    other.name = "some-other-model"
+    index_folder(settings, "hashing-64").rename(index_folder(settings, other.name))
+    with pytest.raises(IndexMismatchError, match="embedding model 'hashing-64'"):
+        open_index(settings, small_catalog, other)
+
+
+def test_refuses_changed_catalogue_until_updated(small_catalog, settings):
+    embedder = HashingEmbedder()
+    build_index(small_catalog, embedder, settings, progress=False)
+    grown = Catalog(small_catalog.items + (Item(id="n1", title="New Film", categories=["drama"]),))
+    with pytest.raises(IndexMismatchError, match="run `tailtalk index`"):
+        open_index(settings, grown, embedder)
+    report = build_index(grown, embedder, settings, progress=False)
+    assert (report.added, report.updated, report.removed, report.unchanged, report.rebuilt) == (1, 0, 0, 8, False)
+    assert open_index(settings, grown, embedder).count() == 9
+
+
+def test_upsert_reembeds_only_changed_items(small_catalog, settings):
+    calls: list[int] = []
+
+    class CountingEmbedder(HashingEmbedder):
+        def embed(self, texts, *, progress=False):
+            calls.append(len(texts))
+            return super().embed(texts)
+
+    build_index(small_catalog, CountingEmbedder(), settings, progress=False)
+    changed = Catalog(tuple(i.model_copy(update={"description": "Changed."}) if i.id == "c1" else i
+                            for i in small_catalog.items if i.id != "b2"))
+    calls.clear()
+    report = build_index(changed, CountingEmbedder(), settings, progress=False)
+    assert (report.added, report.updated, report.removed) == (0, 1, 1)
+    assert calls == [1]
+
+
+def test_interrupted_first_build_leaves_no_index(small_catalog, settings):
+    class DyingEmbedder(HashingEmbedder):
+        def embed(self, texts, *, progress=False):
+            raise KeyboardInterrupt  # what a Ctrl-C or kill half-way looks like from inside
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(small_catalog, DyingEmbedder(), settings, progress=False)
+    assert not index_folder(settings, "hashing-256").exists()
+    with pytest.raises(IndexMissingError):
+        open_index(settings, small_catalog, HashingEmbedder())
+
+
+def test_interrupted_rebuild_keeps_previous_index(small_catalog, settings):
+    build_index(small_catalog, HashingEmbedder(), settings, progress=False)
+
+    class DyingEmbedder(HashingEmbedder):
+        def embed(self, texts, *, progress=False):
+            raise KeyboardInterrupt
+
+    changed = Catalog(tuple(i.model_copy(update={"description": "New text."}) for i in small_catalog.items))
+    with pytest.raises(KeyboardInterrupt):  # new texts are not in the embedding cache, so it must embed
+        build_index(changed, DyingEmbedder(), settings, progress=False, rebuild=True)
+    assert open_index(settings, small_catalog, HashingEmbedder()).count() == len(small_catalog)
+
+
+def test_embedding_cache_reuses_vectors(tmp_path):
+    calls: list[int] = []
+
+    class CountingEmbedder(HashingEmbedder):
+        def embed(self, texts, *, progress=False):
+            calls.append(len(texts))
+            return super().embed(texts)
+
+    first = CachedEmbedder(CountingEmbedder(), tmp_path).embed(["a b", "c d"])
+    second = CachedEmbedder(CountingEmbedder(), tmp_path).embed(["c d", "a b", "e f"])
+    assert calls == [2, 1]
+    np.testing.assert_allclose(second[1], first[0])

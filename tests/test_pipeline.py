@@ -1,0 +1,75 @@
+"""The turn pipeline with fakes: fast checks of the understand -> retrieve -> rank -> respond flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.pipeline import TurnPipeline
+from agent.state import ConversationState
+from retrieval.embedder import HashingEmbedder
+from retrieval.retriever import InMemoryRetriever
+
+
+@pytest.fixture
+def pipeline(small_catalog) -> TurnPipeline:
+    return TurnPipeline.from_parts(small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()), top_k=2)
+
+
+def test_named_titles_are_liked_and_never_recommended(pipeline):
+    state = ConversationState()
+    result = pipeline.handle(state, "I loved Ghost House, something scary")
+    assert state.liked == ["h1"]
+    assert "h1" not in [p.item.id for p in result.picks]
+    # h2 is the only other horror item: it comes first, then a close match from elsewhere.
+    assert [p.item.id for p in result.picks][0] == "h2"
+    assert len(result.picks) == 2 and any("close matches" in n for n in result.notices)
+
+
+def test_shown_and_disliked_items_drop_out_next_turn(pipeline):
+    state = ConversationState()
+    first = [p.item.id for p in pipeline.handle(state, "a funny comedy").picks]
+    state.dislike(first[0])
+    second = [p.item.id for p in pipeline.handle(state, "something else").picks]
+    assert not set(first) & set(second)
+
+
+def test_constraints_persist_across_turns(pipeline):
+    state = ConversationState()
+    pipeline.handle(state, "a comedy from the 90s")
+    result = pipeline.handle(state, "another one")
+    assert all(1990 <= p.item.year <= 1999 for p in result.picks)
+
+
+def test_relaxes_categories_with_a_notice_when_too_few(pipeline):
+    result = pipeline.handle(ConversationState(), "a sci-fi adventure")
+    assert len(result.picks) == 2
+    assert any("close matches" in n for n in result.notices)
+
+
+def test_impossible_request_answers_honestly(pipeline):
+    result = pipeline.handle(ConversationState(), "a horror film from 2030")
+    assert result.picks == []
+    assert "loosen" in result.reply
+
+
+def test_long_message_is_truncated_with_notice(small_catalog):
+    p = TurnPipeline.from_parts(small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()),
+                                max_message_chars=100)
+    result = p.handle(ConversationState(), "comedy " * 1000)
+    assert any("first 100" in n for n in result.notices)
+    assert result.picks
+
+
+def test_vague_greeting_gets_popular_picks_and_a_question(pipeline):
+    result = pipeline.handle(ConversationState(), "hi")
+    assert [p.item.id for p in result.picks] == ["s1", "h1"]
+    assert any("genre" in n for n in result.notices)
+
+
+def test_two_states_never_share_anything(pipeline):
+    a, b = ConversationState.new(), ConversationState.new()
+    pipeline.handle(a, "I loved Ghost House")
+    pipeline.handle(b, "a comedy")
+    assert a.conversation_id != b.conversation_id
+    assert "h1" in a.liked and "h1" not in b.liked
+    assert len(a.turns) == len(b.turns) == 2

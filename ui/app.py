@@ -1,0 +1,104 @@
+"""The Gradio chat UI. Each browser session gets its own ConversationState via ``gr.State``.
+
+Two endpoints are exposed to ``gradio_client``: ``/chat`` (what the page uses) and
+``/recommend`` (the same turn, returning JSON for programs).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from tailtalk import privacy
+
+privacy.apply_offline_defaults()
+
+import gradio as gr  # noqa: E402  (imported after the privacy defaults on purpose)
+
+from tailtalk.config import Settings  # noqa: E402
+from agent.pipeline import TurnPipeline, TurnResult, build_pipeline  # noqa: E402
+from agent.state import ConversationState  # noqa: E402
+
+_CSS = """
+.tt-cards {display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px;}
+.tt-card {border: 1px solid #ddd; border-radius: 8px; padding: 10px; background: #fafafa;}
+.tt-card h4 {margin: 0 0 4px 0;}
+.tt-badge {background: #2e7d32; color: white; border-radius: 4px; padding: 1px 6px; font-size: 0.8em;}
+.tt-meta {color: #555; font-size: 0.85em;}
+"""
+
+
+def render_cards(result: TurnResult) -> str:
+    cards = []
+    for pick in result.picks:
+        item = pick.item
+        meta = " · ".join(x for x in (str(item.year) if item.year else "",
+                                      f"${item.price:,.2f}" if item.price is not None else "",
+                                      ", ".join(item.categories[:3])) if x)
+        badge = '<span class="tt-badge">long-tail pick</span>' if pick.is_tail else ""
+        cards.append(
+            f'<div class="tt-card" data-item-id="{html.escape(item.id)}"><h4>{html.escape(item.title)} {badge}</h4>'
+            f'<div class="tt-meta">{html.escape(meta)}</div><p>{html.escape(pick.reason)}</p></div>'
+        )
+    return f'<div class="tt-cards">{"".join(cards)}</div>'
+
+
+def turn_as_json(state: ConversationState, result: TurnResult) -> dict[str, Any]:
+    return {
+        "conversation_id": state.conversation_id,
+        "reply": result.reply,
+        "notices": result.notices,
+        "items": [{"id": p.item.id, "title": p.item.title, "year": p.item.year, "price": p.item.price,
+                   "categories": list(p.item.categories), "score": round(p.score, 6), "reason": p.reason,
+                   "long_tail": p.is_tail} for p in result.picks],
+    }
+
+
+def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
+    status = (f"**LLM:** none (grounded template explanations) · **ranker:** {pipeline.ranker.describe()} · "
+              f"**catalogue:** {pipeline.retriever.describe()}")
+
+    def chat(message: str, history: list[dict[str, str]], state: ConversationState):
+        if not message or not message.strip():
+            return "", history, gr.skip(), state
+        result = pipeline.handle(state, message)
+        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": result.reply}]
+        return "", history, render_cards(result), state
+
+    def recommend(message: str, state: ConversationState):
+        result = pipeline.handle(state, message or "")
+        return turn_as_json(state, result), state
+
+    def new_conversation():
+        return [], "", ConversationState()
+
+    with gr.Blocks(title="tailtalk", analytics_enabled=False) as demo:
+        gr.Markdown("## tailtalk\nTell me what you are in the mood for: genres, a decade, films you loved or "
+                    "things to avoid.")
+        gr.Markdown(status, elem_id="tt-status")
+        state = gr.State(ConversationState.new)  # a callable: every session gets its own state
+        chatbot = gr.Chatbot(label="Conversation", height=380, elem_id="tt-chat")
+        cards = gr.HTML(elem_id="tt-cards")
+        with gr.Row():
+            message = gr.Textbox(placeholder="e.g. something scary but not too gory, like The Shining",
+                                 show_label=False, scale=5, elem_id="tt-message")
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
+        new = gr.Button("New conversation", elem_id="tt-new")
+        api_message = gr.Textbox(visible=False)
+        api_result = gr.JSON(visible=False)
+
+        message.submit(chat, [message, chatbot, state], [message, chatbot, cards, state], api_name="chat")
+        send.click(chat, [message, chatbot, state], [message, chatbot, cards, state], api_name=False)
+        new.click(new_conversation, None, [chatbot, cards, state], api_name="new_conversation")
+        api_message.submit(recommend, [api_message, state], [api_result, state], api_name="recommend")
+    return demo
+
+
+def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | None = None):
+    pipeline = pipeline or build_pipeline(settings)
+    demo = build_app(pipeline, settings)
+    auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(server_name=settings.ui_host, server_port=settings.ui_port, share=False, auth=auth,
+                prevent_thread_lock=not block, quiet=False, css=_CSS)
+    return demo
