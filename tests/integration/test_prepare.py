@@ -1,0 +1,77 @@
+"""Dataset preparation from the real mirror, checksum checks, and the download path over loopback."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+
+import pytest
+
+from tailtalk.catalog import load_catalog
+from tailtalk.config import Settings
+from tailtalk.dialogues import load_dialogues
+from tailtalk.prepare import prepare
+from tailtalk.sources import SOURCES, SourceError, SourceFile
+
+pytestmark = pytest.mark.integration
+
+
+def test_redial_counts_and_split_hygiene(redial_settings):
+    folder = redial_settings.dataset_dir("redial")
+    catalog = load_catalog(folder / "catalog.jsonl")
+    train, test = load_dialogues(folder / "train.jsonl"), load_dialogues(folder / "test.jsonl")
+    assert (len(catalog), len(train), len(test)) == (6922, 2270, 1342)
+    assert not {d.id for d in train} & {d.id for d in test}
+    # Popularity counts training mentions only.
+    train_mentions = sum(len(t.items) for d in train for t in d.turns)
+    assert sum(i.popularity for i in catalog) == train_mentions
+    # Titles are written out, never as @123 placeholders, and items point into the catalogue.
+    turn = test[0].turns[0]
+    assert "@" not in turn.text and "Super Troopers (2001)" in turn.text and turn.items == ("111776",)
+    assert all(i in catalog for d in test for t in d.turns for i in t.items)
+    shining = [i for i in catalog if i.title == "The Shining"][0]
+    assert shining.year == 1980 and "horror" in shining.categories and shining.attributes["director"]
+
+
+def test_corrupt_mirror_file_is_refused(mirror, tmp_path):
+    copy = tmp_path / "mirror"
+    for source in SOURCES["redial"]:
+        (copy / source.relpath).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mirror / source.relpath, copy / source.relpath)
+    with (copy / "redial/test_data.jsonl").open("a") as handle:
+        handle.write("\n")
+    with pytest.raises(SourceError, match="SHA-256"):
+        prepare("redial", Settings(home=tmp_path / "home", data_mirror=copy))
+    assert not (tmp_path / "home/datasets/redial/manifest.json").exists()
+
+
+def test_download_from_public_source_verifies_checksum(mirror, tmp_path, monkeypatch):
+    """Serve the mirror on loopback and point the sources at it: the real download path runs."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setitem(SOURCES, "mg-shopdial", tuple(
+        SourceFile(s.relpath, f"{base}/{s.relpath.replace('&', '%26')}", s.sha256) for s in SOURCES["mg-shopdial"]))
+    try:
+        from tailtalk.sources import fetch
+
+        paths = fetch("mg-shopdial", mirror=None, cache=tmp_path / "downloads")
+        assert all(p.is_file() and str(p).startswith(str(tmp_path)) for p in paths.values())
+        broken = SourceFile("mg-shopdial/MGShopDial.json", f"{base}/mg-shopdial/MGShopDial.json", "0" * 64)
+        monkeypatch.setitem(SOURCES, "mg-shopdial", (broken,))
+        with pytest.raises(SourceError, match="SHA-256"):
+            fetch("mg-shopdial", mirror=None, cache=tmp_path / "other")
+        assert not (tmp_path / "other/mg-shopdial/MGShopDial.json").exists()
+    finally:
+        server.shutdown()
+
+
+def test_unreachable_source_says_to_use_a_mirror(tmp_path, monkeypatch):
+    monkeypatch.setitem(SOURCES, "inspired", (SourceFile("inspired/dev.tsv", "http://127.0.0.1:9/dev.tsv", "0" * 64),))
+    from tailtalk.sources import fetch
+
+    with pytest.raises(SourceError, match="TAILTALK_DATA_MIRROR"):
+        fetch("inspired", mirror=None, cache=tmp_path)

@@ -1,0 +1,62 @@
+"""The Gradio app served on 127.0.0.1 with the real pipeline, driven through gradio_client."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def app_url(redial_settings, redial_pipeline):
+    from ui.app import launch
+
+    settings = redial_settings.model_copy(update={"ui_port": free_port()})
+    demo = launch(settings, block=False, pipeline=redial_pipeline)
+    yield f"http://127.0.0.1:{settings.ui_port}/"
+    demo.close()
+
+
+def test_binds_to_loopback(app_url):
+    assert app_url.startswith("http://127.0.0.1:")
+
+
+def test_recommend_endpoint_returns_grounded_json(app_url, redial_pipeline):
+    from gradio_client import Client
+
+    result = Client(app_url, verbose=False).predict(
+        "I loved The Shining and It Follows, something scary but not too gory", api_name="/recommend")
+    assert len(result["items"]) >= 5
+    assert all(i["id"] in redial_pipeline.catalog and i["reason"] for i in result["items"])
+    assert {"The Shining", "It Follows"}.isdisjoint(i["title"] for i in result["items"])
+
+
+def test_chat_endpoint_replies_and_keeps_history(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    cleared, history, cards = client.predict("a 90s comedy", [], api_name="/chat")
+    assert cleared == ""
+    assert len(history) == 2 and "picks" in str(history[1]["content"])
+    assert cards.count('class="tt-card"') == 5
+
+
+def test_two_sessions_never_share_a_conversation(app_url):
+    from gradio_client import Client
+
+    def converse(first: str) -> tuple[str, list[str], list[str]]:
+        client = Client(app_url, verbose=False)
+        one = client.predict(first, api_name="/recommend")
+        two = client.predict("something else", api_name="/recommend")
+        return one["conversation_id"], [i["id"] for i in one["items"]], [i["id"] for i in two["items"]]
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(converse, ["a scary horror film", "a cartoon for kids"])
+    assert a[0] != b[0]
+    # Within a session the second turn excludes what that session was shown; across sessions nothing leaks.
+    assert not set(a[1]) & set(a[2]) and not set(b[1]) & set(b[2])
+    assert not set(a[1]) & set(b[1])
