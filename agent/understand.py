@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from tailtalk.titles import TitleMatcher
+from tailtalk.titles import TitleMatcher, normalise
 
 # Everyday words for catalogue categories; a synonym is used only if its target exists.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -47,8 +47,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 _NEGATION = re.compile(
-    r"\b(?:not|no|nothing|without|never|don'?t|do not|dont|doesn'?t|hate|hated|dislike|disliked|avoid|"
-    r"except|skip|none of|rather not|isn'?t|aren'?t|won'?t)\b",
+    r"\b(?:not|no|nothing|without|never|hate|hated|dislike|disliked|avoid|except|skip|none of|rather not|"
+    r"(?:do|does|did|is|are|was|were|wo|would|could|should|ca)n'?t)\b",
     re.IGNORECASE,
 )
 _CLAUSE_SPLIT = re.compile(r"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b", re.IGNORECASE)
@@ -62,7 +62,8 @@ _STOPWORDS = frozenset(
 )
 _DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
 _YEAR = r"(1[89]\d\d|20\d\d)"
-_PRICE = r"\$?\s?(\d+(?:[.,]\d{1,2})?)\s?(?:\$|dollars?|usd|bucks)?"
+_PRICE = r"\$?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+[.,]\d{1,2}(?!\d)|\d+)\s?(?:\$|dollars?|usd|bucks)?"
+_MONEY = re.compile(r"\$|dollar|usd|\bbucks?\b|price|cost|budget|spend|pay\b", re.IGNORECASE)
 
 
 @dataclass
@@ -117,22 +118,23 @@ class RuleBasedUnderstander:
         text = message.strip()
         if not text:
             return interests
-        title_spans = self._titles(text, interests)
-        self._years(text, interests)
-        self._prices(text, interests)
+        text = self._years(text, interests)
+        text = self._prices(text, interests)
         positive_words: list[str] = []
-        for clause in _CLAUSE_SPLIT.split(title_spans):
-            if not clause or not clause.strip():
+        for raw_clause in _CLAUSE_SPLIT.split(text):
+            if not raw_clause or not raw_clause.strip():
                 continue
-            negated = bool(_NEGATION.search(clause))
+            negated = bool(_NEGATION.search(raw_clause))
+            clause = self._titles(raw_clause, interests, negated)
             found = self._categories(clause)
+            found_words = {c for c, _ in found} | {w for _, w in found}
             for category, word in found:
                 (interests.exclude_categories if negated else interests.include_categories).add(category)
                 if not negated:
                     interests.wishes.append(word)
             content = _content_words(_NEGATION.sub(" ", clause))
             if negated:
-                interests.avoid_terms.extend(w for w in content if w not in {c for c, _ in found})
+                interests.avoid_terms.extend(w for w in content if w not in found_words)
             else:
                 positive_words.extend(content)
                 interests.wishes.extend(w for w in content if w not in interests.wishes and len(w) > 3)
@@ -141,27 +143,21 @@ class RuleBasedUnderstander:
         interests.wishes = list(dict.fromkeys(interests.wishes))[:6]
         return interests
 
-    def _titles(self, text: str, interests: Interests) -> str:
-        """Record named titles as liked (or disliked in a negated clause) and blank them out."""
+    def _titles(self, clause: str, interests: Interests, negated: bool) -> str:
+        """Record titles named in one clause as liked (disliked if negated); return the rest of it."""
         if self.titles is None:
-            return text
-        from tailtalk.titles import normalise
-
-        norm = normalise(text)
-        hits = self.titles.find(text)
+            return clause
+        hits = self.titles.find(clause)
         if not hits:
-            return text
+            return clause
+        (interests.disliked_ids if negated else interests.liked_ids).extend(h.item_id for h in hits)
+        norm = normalise(clause)
         pieces, cursor = [], 0
         for hit in hits:
-            before = norm[max(0, hit.start - 40) : hit.start]
-            clause_before = _CLAUSE_SPLIT.split(before)[-1]
-            target = interests.disliked_ids if _NEGATION.search(clause_before) else interests.liked_ids
-            target.append(hit.item_id)
             pieces.append(norm[cursor : hit.start])
             cursor = hit.end
         pieces.append(norm[cursor:])
-        # Punctuation is gone after normalising; keep clause breaks from the raw text's commas.
-        return ", ".join(p for p in pieces if p.strip()) if len(pieces) > 1 else text
+        return " ".join(pieces)
 
     def _categories(self, clause: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -171,35 +167,61 @@ class RuleBasedUnderstander:
         return found
 
     @staticmethod
-    def _years(text: str, interests: Interests) -> None:
+    def _years(text: str, interests: Interests) -> str:
+        """Read year bounds; return the text without the phrases that stated them."""
         lowered = text.lower()
+        spans: list[tuple[int, int]] = []
         if m := re.search(rf"\bbetween {_YEAR} and {_YEAR}\b", lowered):
             interests.year_min, interests.year_max = sorted((int(m.group(1)), int(m.group(2))))
-            return
+            return _blank(text, [m.span()])
         if m := re.search(r"\b(?:the\s+)?(?:(19|20)?(\d)0)'?s\b", lowered):
             century = int(m.group(1)) * 100 if m.group(1) else (1900 if int(m.group(2)) >= 3 else 2000)
             start = century + int(m.group(2)) * 10
             interests.year_min, interests.year_max = start, start + 9
+            spans.append(m.span())
         for word, start in _DECADE_WORDS.items():
-            if re.search(rf"\b{word}\b", lowered):
+            if m := re.search(rf"\b{word}\b", lowered):
                 interests.year_min, interests.year_max = start, start + 9
+                spans.append(m.span())
         if m := re.search(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b", lowered):
             interests.year_max = int(m.group(1)) - 1
+            spans.append(m.span())
         if m := re.search(rf"\b(?:after|newer than|later than|since)\s+{_YEAR}\b", lowered):
             interests.year_min = int(m.group(1)) + (0 if "since" in m.group(0) else 1)
+            spans.append(m.span())
         if m := re.search(rf"\b(?:from|in|released in|made in)\s+{_YEAR}\b(?!\s*(?:and|-|to))", lowered):
             if interests.year_min is None and interests.year_max is None:
                 interests.year_min = interests.year_max = int(m.group(1))
+                spans.append(m.span())
+        return _blank(text, spans)
 
     @staticmethod
-    def _prices(text: str, interests: Interests) -> None:
+    def _prices(text: str, interests: Interests) -> str:
+        """Read price bounds (only where money is mentioned); return the text without those phrases."""
+        if not _MONEY.search(text):
+            return text
         lowered = text.lower()
-        if m := re.search(rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|no more than)\s+{_PRICE}",
-                          lowered):
-            interests.price_max = float(m.group(1).replace(",", "."))
-        if m := re.search(rf"\b(?:over|above|more than|at least|min(?:imum)?)\s+{_PRICE}", lowered):
-            if re.search(r"\$|dollar|usd|buck|price|cost", lowered):
-                interests.price_min = float(m.group(1).replace(",", "."))
+        spans: list[tuple[int, int]] = []
+        upper = rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|no more than)\s+{_PRICE}"
+        if m := re.search(upper, lowered):
+            interests.price_max = _number(m.group(1))
+            spans.append(m.span())
+        if m := re.search(rf"(?<!no )\b(?:over|above|more than|at least|min(?:imum)?)\s+{_PRICE}", lowered):
+            interests.price_min = _number(m.group(1))
+            spans.append(m.span())
+        return _blank(text, spans)
+
+
+def _number(text: str) -> float:
+    if re.fullmatch(r"\d+,\d{1,2}", text):  # a decimal comma: "12,50"
+        return float(text.replace(",", "."))
+    return float(text.replace(",", ""))
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + " " + text[end:]
+    return text
 
 
 def _content_words(clause: str) -> list[str]:

@@ -82,7 +82,7 @@ class TemplateExplainer:
                          "Could you loosen a constraint (a year range, a price limit or a category)?")
             return "\n".join(lines)
         about = f" for {', '.join(wishes[:3])}" if wishes else ""
-        lines.append(f"Here are {len(picks)} picks{about}:")
+        lines.append(f"Here is 1 pick{about}:" if len(picks) == 1 else f"Here are {len(picks)} picks{about}:")
         for n, pick in enumerate(picks, start=1):
             badge = " [long-tail pick]" if pick.is_tail else ""
             lines.append(f"{n}. {pick.item.label}{badge}: {pick.reason}")

@@ -105,6 +105,50 @@ def chat(
     launch(settings)
 
 
+@app.command("eval")
+def evaluate(
+    out: Annotated[Path, typer.Option(help="Folder for metrics.json, metrics.md and the plots.")],
+    split: Annotated[str, typer.Option(help="Split of the prepared dataset to replay.")] = "test",
+    log: Annotated[Optional[Path], typer.Option(help="Replay this dialogue-log JSONL instead of a split.")] = None,
+    systems: Annotated[str, typer.Option(help="Comma-separated: popularity, bm25, dense, pipeline.")]
+    = "popularity,bm25,dense,pipeline",
+    limit: Annotated[Optional[int], typer.Option(help="Replay a seeded sample of this many turns.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for --limit sampling.")] = 0,
+) -> None:
+    """Replay dialogue logs through each system; write accuracy and long-tail metrics."""
+    from agent.pipeline import build_pipeline
+    from tailtalk.dialogues import load_dialogues
+    from eval.harness import run_system, sample, score_run, write_outputs
+    from eval.instances import instances_of
+    from eval.systems import BM25System, DenseSystem, PipelineSystem, PopularitySystem, item_vectors
+
+    settings = _state.settings
+    started = time.perf_counter()
+    pipeline = build_pipeline(settings)
+    catalog = pipeline.catalog
+    log_path = log or settings.dataset_dir() / f"{split}.jsonl"
+    instances = sample(instances_of(load_dialogues(log_path), catalog), limit, seed)
+    if not instances:
+        raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
+    factories = {"popularity": lambda: PopularitySystem(catalog), "bm25": lambda: BM25System(catalog),
+                 "dense": lambda: DenseSystem(pipeline.retriever), "pipeline": lambda: PipelineSystem(pipeline)}
+    chosen = [name.strip() for name in systems.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(factories))
+    if unknown:
+        raise ValueError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(factories)}")
+    vectors = item_vectors(pipeline.retriever, catalog)
+    results = {}
+    for name in chosen:
+        results[name] = score_run(run_system(factories[name](), instances), instances, catalog, vectors)
+    config = {"log": str(log_path), "limit": limit, "seed": seed, "embedding_model": settings.embedding_model,
+              "candidates": settings.candidates, "popularity_weight": settings.popularity_weight,
+              "ranker": pipeline.ranker.describe()}
+    write_outputs(out, settings.dataset if log is None else log_path.stem, config, results)
+    typer.echo((out / "metrics.md").read_text(encoding="utf-8"))
+    typer.echo(f"wrote {out}/metrics.json, metrics.md, recall_at_k.png, recall_vs_aplt.png "
+               f"in {time.perf_counter() - started:.0f}s")
+
+
 _USER_ERRORS = (ConfigError, DataFormatError, SourceError, FileNotFoundError, ValueError)
 
 

@@ -40,7 +40,8 @@ class Dialogue(BaseModel):
     turns: tuple[Turn, ...] = Field(min_length=1)
 
 
-def iter_dialogues(path: Path | str) -> Iterator[Dialogue]:
+def iter_dialogues(path: Path | str) -> Iterator[tuple[int, Dialogue]]:
+    """Yield ``(line number, dialogue)`` pairs; a malformed line raises with its number."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dialogue log {path} does not exist; run `tailtalk data prepare DATASET` first")
@@ -49,7 +50,7 @@ def iter_dialogues(path: Path | str) -> Iterator[Dialogue]:
             if not raw.strip():
                 continue
             try:
-                yield Dialogue.model_validate_json(raw)
+                yield line_no, Dialogue.model_validate_json(raw)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 field = ".".join(str(p) for p in first["loc"]) or "row"
@@ -58,12 +59,14 @@ def iter_dialogues(path: Path | str) -> Iterator[Dialogue]:
 
 def load_dialogues(path: Path | str) -> list[Dialogue]:
     """Read a whole log; a malformed line raises before anything is returned."""
-    dialogues = list(iter_dialogues(path))
-    seen: set[str] = set()
-    for dialogue in dialogues:
+    dialogues: list[Dialogue] = []
+    seen: dict[str, int] = {}
+    for line_no, dialogue in iter_dialogues(path):
         if dialogue.id in seen:
-            raise DataFormatError(path, 0, "id", f"duplicate dialogue id {dialogue.id!r}")
-        seen.add(dialogue.id)
+            raise DataFormatError(path, line_no, "id",
+                                  f"duplicate dialogue id {dialogue.id!r} (first on line {seen[dialogue.id]})")
+        seen[dialogue.id] = line_no
+        dialogues.append(dialogue)
     return dialogues
 
 

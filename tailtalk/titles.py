@@ -80,7 +80,7 @@ class TitleMatcher:
         for title, score, _ in candidates:
             if len(title) < _SHORT_TITLE_CHARS:
                 hit = self._exact_short_title(text, norm, title)
-            elif " " not in title and not re.search(rf"\b{re.escape(self._original[title])}\b", text):
+            elif " " not in title and not re.search(rf"\b{re.escape(_fold(self._original[title]))}\b", _fold(text)):
                 # A one-word title ("Loved", "Heat") counts only when written as a title, capitalised.
                 hit = None
             else:
@@ -125,6 +125,13 @@ class TitleMatcher:
             if item_id is not None:
                 return TitleHit(item_id, hit.title, hit.start, hit.end + match.end(), hit.score)
         return hit
+
+
+def _fold(text: str) -> str:
+    """Accents and punctuation off, case kept: for the capitalisation check of one-word titles."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text)).strip()
 
 
 def _expand_to_words(norm: str, start: int, end: int) -> tuple[int, int]:

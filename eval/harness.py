@@ -1,0 +1,134 @@
+"""Replay dialogue logs through each system and report accuracy and long-tail metrics.
+
+Outputs in ``out``: ``metrics.json`` (stable keys, one entry per system), ``metrics.md``
+(a Markdown table) and two PNG plots (recall@k curves; recall@10 against APLT@10).
+Deterministic: instances are replayed in log order, optionally sub-sampled with a seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tailtalk.catalog import Catalog
+from tailtalk.popularity import head_tail_split
+from eval.instances import Instance
+from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, accuracy_report, beyond_report
+from eval.systems import EvalSystem
+
+DEPTH = 50  # the longest cut-off any metric reads
+CURVE_KS = (1, 5, 10, 20, 30, 40, 50)
+
+
+@dataclass
+class SystemRun:
+    name: str
+    ranked_all: list[list[str]]
+    ranked_new: list[list[str]]
+    seconds: float
+
+
+def sample(instances: Sequence[Instance], limit: int | None, seed: int) -> list[Instance]:
+    if limit is None or limit >= len(instances):
+        return list(instances)
+    chosen = sorted(random.Random(seed).sample(range(len(instances)), limit))
+    return [instances[i] for i in chosen]
+
+
+def run_system(system: EvalSystem, instances: Sequence[Instance], *, progress: bool = True) -> SystemRun:
+    started = time.perf_counter()
+    ranked_all, ranked_new = [], []
+    for instance in tqdm(instances, desc=f"eval {system.name}", unit="turn", disable=not progress):
+        ranked_all.append(system.rank(instance, exclude=frozenset(), k=DEPTH))
+        ranked_new.append(system.rank(instance, exclude=instance.mentioned, k=DEPTH) if instance.new_targets else [])
+    return SystemRun(system.name, ranked_all, ranked_new, time.perf_counter() - started)
+
+
+def score_run(run: SystemRun, instances: Sequence[Instance], catalog: Catalog,
+              vectors: Mapping[str, np.ndarray] | None) -> dict[str, Any]:
+    popularity = {i.id: float(i.popularity or 0.0) for i in catalog}
+    acc_all, n_all = accuracy_report(zip(run.ranked_all, (i.targets for i in instances)))
+    new_pairs = [(r, i.new_targets) for r, i in zip(run.ranked_new, instances) if i.new_targets]
+    acc_new, n_new = accuracy_report(new_pairs)
+    beyond = beyond_report(BeyondAccuracyInputs(
+        lists=[r[:10] for r in run.ranked_all], targets=[i.targets for i in instances],
+        head=head_tail_split(popularity), popularity=popularity, catalog_size=len(catalog), embeddings=vectors))
+    return {
+        "n_instances": {"all": n_all, "new": n_new},
+        "metrics": {"all": acc_all, "new": acc_new, "beyond": beyond},
+        "recall_curve": {str(k): _recall_at(run.ranked_all, instances, k) for k in CURVE_KS},
+        "seconds": round(run.seconds, 2),
+    }
+
+
+def _recall_at(ranked: Sequence[Sequence[str]], instances: Sequence[Instance], k: int) -> float:
+    hits = [t in r[:k] for r, i in zip(ranked, instances) for t in i.targets]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def write_outputs(out: Path, dataset: str, config: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    systems = {name: {"dataset": dataset, "config": {**config, "system": name}, **result}
+               for name, result in results.items()}
+    (out / "metrics.json").write_text(json.dumps({"dataset": dataset, "config": config, "systems": systems},
+                                                 indent=2), encoding="utf-8")
+    (out / "metrics.md").write_text(markdown_table(dataset, results), encoding="utf-8")
+    _plots(out, results)
+
+
+def markdown_table(dataset: str, results: dict[str, dict[str, Any]]) -> str:
+    acc_keys = list(ACCURACY_METRICS)
+    any_result = next(iter(results.values()))
+    beyond_keys = list(any_result["metrics"]["beyond"])
+    lines = [f"### {dataset}: accuracy (all = every target; new = targets not mentioned before)", "",
+             "| system | variant | n | " + " | ".join(acc_keys) + " |",
+             "|---|---|---|" + "---|" * len(acc_keys)]
+    for name, result in results.items():
+        for variant in ("all", "new"):
+            values = " | ".join(f"{result['metrics'][variant][k]:.4f}" for k in acc_keys)
+            lines.append(f"| {name} | {variant} | {result['n_instances'][variant]} | {values} |")
+    lines += ["", f"### {dataset}: beyond accuracy (top-10 lists, 'all' variant)", "",
+              "| system | " + " | ".join(beyond_keys) + " | seconds |", "|---|" + "---|" * (len(beyond_keys) + 1)]
+    for name, result in results.items():
+        values = " | ".join(f"{result['metrics']['beyond'][k]:.4f}" for k in beyond_keys)
+        lines.append(f"| {name} | {values} | {result['seconds']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, result in results.items():
+        ks = [int(k) for k in result["recall_curve"]]
+        ax.plot(ks, list(result["recall_curve"].values()), marker="o", label=name)
+    ax.set(xlabel="k", ylabel="Recall@k (all)", title="Recall@k per system")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "recall_at_k.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, result in results.items():
+        x = result["metrics"]["beyond"]["aplt@10"]
+        y = result["metrics"]["all"]["recall@10"]
+        ax.scatter([x], [y], s=60)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5))
+    ax.set(xlabel="APLT@10 (share of long-tail items)", ylabel="Recall@10 (all)",
+           title="Accuracy against long-tail exposure")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "recall_vs_aplt.png", dpi=120)
+    plt.close(fig)

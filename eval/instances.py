@@ -1,0 +1,47 @@
+"""Evaluation instances from dialogue logs, under the two published conventions.
+
+At every assistant turn that names at least one catalogue item, the context is all
+earlier turns and the targets are that turn's items.
+
+* **all** (CRSLab / iEvaLM): every target counts, nothing is excluded from the ranking.
+* **new** (the "dedup" convention of He et al. 2023): only targets not mentioned earlier
+  in the dialogue count, and items mentioned earlier are removed from the ranking.
+
+Example::
+
+    >>> from tailtalk.dialogues import Dialogue, Turn
+    >>> d = Dialogue(id="d", turns=[Turn(role="user", text="like A?", items=["a"]),
+    ...                             Turn(role="assistant", text="try A or B", items=["a", "b"])])
+    >>> [(i.targets, i.new_targets, sorted(i.mentioned)) for i in instances_of([d], {"a", "b"})]
+    [(('a', 'b'), ('b',), ['a'])]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+
+from tailtalk.dialogues import Dialogue, Turn
+
+
+@dataclass(frozen=True)
+class Instance:
+    dialogue_id: str
+    turn_index: int
+    context: tuple[Turn, ...]
+    targets: tuple[str, ...]
+    new_targets: tuple[str, ...]
+    mentioned: frozenset[str]
+
+
+def instances_of(dialogues: Iterable[Dialogue], catalog_ids: Container[str]) -> list[Instance]:
+    out: list[Instance] = []
+    for dialogue in dialogues:
+        mentioned: set[str] = set()
+        for index, turn in enumerate(dialogue.turns):
+            targets = tuple(i for i in dict.fromkeys(turn.items) if i in catalog_ids)
+            if turn.role == "assistant" and targets and index > 0:
+                out.append(Instance(dialogue.id, index, dialogue.turns[:index], targets,
+                                    tuple(t for t in targets if t not in mentioned), frozenset(mentioned)))
+            mentioned.update(turn.items)
+    return out

@@ -1,0 +1,156 @@
+"""retrieval.query: hard constraints, their Chroma filter, query shaping and the popularity fallback."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from retrieval.query import Candidate, Constraints, compose_query_vector, most_popular
+from tailtalk.catalog import Item
+
+F = frozenset
+
+FILM = Item(id="f", title="Film", categories=["horror", "thriller"], year=1995)
+BOOK = Item(id="b", title="Book", categories=["office"], price=14.99)
+BARE = Item(id="x", title="Bare")
+
+
+@pytest.mark.parametrize(
+    "constraints, item, admitted",
+    [
+        (Constraints(), BARE, True),
+        (Constraints(include_categories=F({"horror"})), FILM, True),
+        (Constraints(include_categories=F({"comedy", "thriller"})), FILM, True),  # at least one
+        (Constraints(include_categories=F({"comedy"})), FILM, False),
+        (Constraints(include_categories=F({"comedy"})), BARE, False),
+        (Constraints(exclude_categories=F({"thriller"})), FILM, False),
+        (Constraints(exclude_categories=F({"comedy"})), FILM, True),
+        (Constraints(include_categories=F({"horror"}), exclude_categories=F({"thriller"})), FILM, False),
+        (Constraints(exclude_ids=F({"f"})), FILM, False),
+        (Constraints(exclude_ids=F({"g"})), FILM, True),
+        (Constraints(year_min=1995, year_max=1995), FILM, True),  # bounds are inclusive
+        (Constraints(year_min=1996), FILM, False),
+        (Constraints(year_max=1994), FILM, False),
+        (Constraints(year_min=1990), BOOK, False),  # no year fails any year bound
+        (Constraints(year_max=2100), BARE, False),
+        (Constraints(price_max=14.99), BOOK, True),
+        (Constraints(price_max=14.98), BOOK, False),
+        (Constraints(price_min=15), BOOK, False),
+        (Constraints(price_min=0), FILM, False),  # no price fails any price bound
+        (Constraints(price_max=0), Item(id="z", title="Free", price=0.0), True),
+        (Constraints(year_min=1990, price_max=20), FILM, False),
+    ],
+)
+def test_admits(constraints, item, admitted):
+    assert constraints.admits(item) is admitted
+
+
+@pytest.mark.parametrize(
+    "constraints, where",
+    [
+        (Constraints(), None),
+        (Constraints(include_categories=F({"horror"})), {"categories": {"$contains": "horror"}}),
+        (Constraints(include_categories=F({"b", "a"})),
+         {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]}),
+        (Constraints(exclude_categories=F({"war"})), {"categories": {"$not_contains": "war"}}),
+        (Constraints(year_min=1990), {"year": {"$gte": 1990}}),
+        (Constraints(price_min=0.0), {"price": {"$gte": 0.0}}),  # a zero bound is still a bound
+        (Constraints(exclude_ids=F({"z", "y"})), {"item_id": {"$nin": ["y", "z"]}}),
+        (
+            Constraints(year_min=1990, year_max=1999, exclude_categories=F({"horror"})),
+            {"$and": [{"categories": {"$not_contains": "horror"}}, {"year": {"$gte": 1990}},
+                      {"year": {"$lte": 1999}}]},
+        ),
+        (
+            Constraints(F({"b", "a"}), F({"d", "c"}), 1990, 1999, 1.5, 20.0, F({"i2", "i1"})),
+            {"$and": [
+                {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]},
+                {"categories": {"$not_contains": "c"}},
+                {"categories": {"$not_contains": "d"}},
+                {"year": {"$gte": 1990}},
+                {"year": {"$lte": 1999}},
+                {"price": {"$gte": 1.5}},
+                {"price": {"$lte": 20.0}},
+                {"item_id": {"$nin": ["i1", "i2"]}},
+            ]},
+        ),
+    ],
+)
+def test_to_chroma_where(constraints, where):
+    assert constraints.to_chroma_where() == where
+
+
+def test_relaxed_drops_only_the_category_wish():
+    full = Constraints(F({"horror"}), F({"war"}), 1990, 1999, 1.0, 2.0, F({"x"}))
+    assert full.relaxed() == Constraints(F(), F({"war"}), 1990, 1999, 1.0, 2.0, F({"x"}))
+
+
+# --- compose_query_vector -------------------------------------------------------------------
+
+def compose(text, liked, avoid, liked_weight=0.5, avoid_weight=0.5):
+    as_array = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
+    return compose_query_vector(as_array(text), as_array(liked), as_array(avoid),
+                                liked_weight=liked_weight, avoid_weight=avoid_weight)
+
+
+def test_compose_text_only_is_normalised_float32():
+    q = compose([3.0, 4.0], None, None)
+    assert q.dtype == np.float32
+    np.testing.assert_allclose(q, [0.6, 0.8], rtol=1e-6)
+
+
+def test_compose_rocchio_by_hand():
+    # t + 0.5 * mean([0,1,0],[0,0,1]) - 0.5 * [1,1,0] = [0.5, -0.25, 0.25]; norm sqrt(0.375)
+    q = compose([1.0, 0.0, 0.0], [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [1.0, 1.0, 0.0])
+    n = math.sqrt(0.375)
+    np.testing.assert_allclose(q, [0.5 / n, -0.25 / n, 0.25 / n], rtol=1e-6)
+
+
+def test_compose_liked_only_uses_the_weighted_mean_direction():
+    q = compose(None, [[2.0, 0.0], [0.0, 2.0]], None, liked_weight=0.3)
+    np.testing.assert_allclose(q, [math.sqrt(0.5), math.sqrt(0.5)], rtol=1e-6)
+
+
+def test_compose_weights_matter():
+    # [1,0] + 2 * [0,1] - 1 * [1,1] = [0, 1]
+    np.testing.assert_allclose(compose([1.0, 0.0], [[0.0, 1.0]], [1.0, 1.0], liked_weight=2.0, avoid_weight=1.0),
+                               [0.0, 1.0], atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "text, liked, avoid",
+    [
+        (None, None, None),
+        (None, np.zeros((0, 3)), [1.0, 0.0, 0.0]),  # avoiding alone gives no direction
+        (None, None, [1.0, 0.0]),
+        ([1.0, 0.0], None, [2.0, 0.0]),  # cancels out exactly
+        ([0.0, 0.0], None, None),
+    ],
+)
+def test_compose_returns_none_without_a_direction(text, liked, avoid):
+    assert compose(text, liked, avoid) is None
+
+
+# --- most_popular ---------------------------------------------------------------------------
+
+ITEMS = [
+    Item(id="b", title="B", popularity=5),
+    Item(id="a", title="A", popularity=5),
+    Item(id="c", title="C"),
+    Item(id="d", title="D", popularity=9, categories=["war"]),
+    Item(id="e", title="E", popularity=0),
+]
+
+
+def test_most_popular_orders_by_popularity_then_id():
+    assert most_popular(ITEMS, Constraints(), 10) == [
+        Candidate("d", 0.0), Candidate("a", 0.0), Candidate("b", 0.0), Candidate("c", 0.0), Candidate("e", 0.0)]
+
+
+def test_most_popular_respects_constraints_and_k():
+    assert [c.item_id for c in most_popular(ITEMS, Constraints(exclude_categories=F({"war"})), 2)] == ["a", "b"]
+    assert [c.item_id for c in most_popular(tuple(ITEMS), Constraints(exclude_ids=F({"a"})), 2)] == ["d", "b"]
+    assert most_popular(ITEMS, Constraints(), 0) == []
+    assert most_popular(ITEMS, Constraints(year_min=1900), 5) == []

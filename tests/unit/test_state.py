@@ -1,0 +1,138 @@
+"""agent.state: folding messages into one conversation's state."""
+
+from __future__ import annotations
+
+from agent.state import ConversationState, StateTurn
+from agent.understand import Interests
+
+
+def test_new_gives_distinct_empty_states():
+    a, b = ConversationState.new(), ConversationState.new()
+    assert a.conversation_id != b.conversation_id
+    assert len(a.conversation_id) == 32
+    a.like("1")
+    a.include_categories.add("horror")
+    assert b.liked == [] and b.include_categories == set()
+
+
+def test_like_and_dislike_toggle():
+    s = ConversationState()
+    s.like("7")
+    s.like("7")
+    s.dislike("42")
+    assert (s.liked, s.disliked) == (["7"], {"42"})
+    s.dislike("7")
+    assert (s.liked, s.disliked) == ([], {"42", "7"})
+    s.like("42")
+    assert (s.liked, s.disliked) == (["42"], {"7"})
+
+
+def test_absorb_records_the_turn_and_likes():
+    s = ConversationState()
+    s.absorb("I loved A and B", Interests(liked_ids=["b", "a"]), items=("a",))
+    assert s.turns == [StateTurn("user", "I loved A and B", ("a", "b"))]
+    assert s.liked == ["a", "b"]
+    assert s.mentioned == ["a", "b"]
+
+
+def test_absorb_dislike_removes_an_earlier_like():
+    s = ConversationState()
+    s.absorb("loved x", Interests(liked_ids=["x"]))
+    s.absorb("actually I hated x", Interests(disliked_ids=["x"]))
+    assert (s.liked, s.disliked, s.mentioned) == ([], {"x"}, ["x"])
+    assert s.turns[-1].items == ()
+
+
+def test_restated_categories_replace_older_ones():
+    s = ConversationState()
+    s.absorb("1", Interests(include_categories={"horror", "comedy"}))
+    s.absorb("2", Interests(include_categories={"drama"}))
+    assert s.include_categories == {"drama"}
+
+
+def test_exclusion_removes_an_included_category_and_accumulates():
+    s = ConversationState()
+    s.absorb("1", Interests(include_categories={"horror", "comedy"}))
+    s.absorb("2", Interests(exclude_categories={"horror"}))
+    s.absorb("3", Interests(exclude_categories={"war"}))
+    assert s.include_categories == {"comedy"}
+    assert s.exclude_categories == {"horror", "war"}
+
+
+def test_including_again_lifts_an_exclusion():
+    s = ConversationState()
+    s.absorb("1", Interests(exclude_categories={"horror", "war"}))
+    s.absorb("2", Interests(include_categories={"horror"}))
+    assert s.include_categories == {"horror"}
+    assert s.exclude_categories == {"war"}
+
+
+def test_message_without_categories_keeps_them():
+    s = ConversationState()
+    s.absorb("1", Interests(include_categories={"horror"}, exclude_categories={"war"}))
+    s.absorb("2", Interests(query_text="ghosts"))
+    assert (s.include_categories, s.exclude_categories) == ({"horror"}, {"war"})
+
+
+def test_year_range_is_replaced_as_a_whole():
+    s = ConversationState()
+    s.absorb("90s", Interests(year_min=1990, year_max=1999))
+    s.absorb("nothing", Interests())
+    assert (s.year_min, s.year_max) == (1990, 1999)
+    s.absorb("after 2000", Interests(year_min=2001))
+    assert (s.year_min, s.year_max) == (2001, None)
+
+
+def test_price_bounds_update_independently():
+    s = ConversationState()
+    s.absorb("under 20", Interests(price_max=20.0))
+    s.absorb("over 5", Interests(price_min=5.0))
+    assert (s.price_min, s.price_max) == (5.0, 20.0)
+    s.absorb("under 10", Interests(price_max=10.0))
+    assert (s.price_min, s.price_max) == (5.0, 10.0)
+
+
+def test_avoid_terms_deduplicate_and_keep_the_last_eight():
+    s = ConversationState()
+    s.absorb("1", Interests(avoid_terms=["gory", "sad"]))
+    s.absorb("2", Interests(avoid_terms=["sad", "loud"]))
+    assert s.avoid_terms == ["gory", "sad", "loud"]
+    s.absorb("3", Interests(avoid_terms=[f"w{n}" for n in range(7)]))
+    assert s.avoid_terms == ["loud", "w0", "w1", "w2", "w3", "w4", "w5", "w6"]
+
+
+def test_wishes_newest_first_capped_at_six():
+    s = ConversationState()
+    s.absorb("1", Interests(wishes=["a", "b"]))
+    s.absorb("2", Interests(wishes=["c", "a"]))
+    assert s.wishes == ["c", "a", "b"]
+    s.absorb("3", Interests(wishes=["d", "e", "f", "g"]))
+    assert s.wishes == ["d", "e", "f", "g", "c", "a"]
+
+
+def test_query_text_is_the_last_three_queries_newest_first():
+    s = ConversationState()
+    assert s.query_text() == ""
+    for text in ["q1", "", "q2", "q3", "q4"]:
+        s.absorb(text, Interests(query_text=text))
+    assert s.user_queries == ["q1", "q2", "q3", "q4"]  # empty query texts are not stored
+    assert s.query_text() == "q4 q3 q2"
+
+
+def test_record_assistant_tracks_shown_and_mentioned():
+    s = ConversationState()
+    s.absorb("loved y", Interests(liked_ids=["y"]))
+    s.record_assistant("try a, b or y", ("a", "b", "y"))
+    s.record_assistant("did you mean c?", ("c",), shown=False)
+    s.record_assistant("again a", ("a",))
+    assert s.shown == ["a", "b", "y"]
+    assert s.mentioned == ["y", "a", "b", "c"]
+    assert s.turns[-2] == StateTurn("assistant", "did you mean c?", ("c",))
+    assert s.liked == ["y"]  # recommending an item is not liking it
+
+
+def test_dialogue_text():
+    s = ConversationState()
+    s.absorb("hi", Interests())
+    s.record_assistant("hello", ())
+    assert s.dialogue_text() == "user: hi\nassistant: hello"

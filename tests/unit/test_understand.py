@@ -1,0 +1,242 @@
+"""agent.understand: the rule-based interest extractor."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.understand import Interests, RuleBasedUnderstander
+from tailtalk.titles import TitleMatcher
+
+CATEGORIES = ["Horror", "comedy", "romance", "thriller", "sci-fi", "drama", "documentary", "animation"]
+
+
+@pytest.fixture(scope="module")
+def understander() -> RuleBasedUnderstander:
+    titles = TitleMatcher([("titanic", "Titanic", 1997), ("shining", "The Shining", 1980),
+                           ("follows", "It Follows", 2014)])
+    return RuleBasedUnderstander(CATEGORIES, titles)
+
+
+@pytest.fixture(scope="module")
+def u(understander):
+    return understander.understand
+
+
+# --- years ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "message, years",
+    [
+        ("90s movies", (1990, 1999)),
+        ("something from the 1990s", (1990, 1999)),
+        ("80's classics", (1980, 1989)),
+        ("the 2000s", (2000, 2009)),
+        ("the 00s", (2000, 2009)),
+        ("2010s", (2010, 2019)),
+        ("the 1920s", (1920, 1929)),
+        ("the eighties please", (1980, 1989)),
+        ("sixties vibes", (1960, 1969)),
+        ("before 2000", (None, 1999)),
+        ("older than 1980", (None, 1979)),
+        ("after 2010", (2011, None)),
+        ("newer than 2010", (2011, None)),
+        ("since 2010", (2010, None)),
+        ("between 1995 and 1999", (1995, 1999)),
+        ("between 1999 and 1995", (1995, 1999)),
+        ("before 1990 and after 1980", (1981, 1989)),
+        ("from 1994", (1994, 1994)),
+        ("released in 2005", (2005, 2005)),
+        ("a drama", (None, None)),
+        ("I have 1000 questions", (None, None)),
+    ],
+)
+def test_years(u, message, years):
+    interests = u(message)
+    assert (interests.year_min, interests.year_max) == years
+
+
+# --- categories, synonyms, plurals, negation ------------------------------------------------
+
+@pytest.mark.parametrize(
+    "message, include, exclude",
+    [
+        ("comedies", {"comedy"}, set()),
+        ("thrillers", {"thriller"}, set()),
+        ("a horror film", {"horror"}, set()),  # vocabulary is lower-cased
+        ("something scary", {"horror"}, set()),
+        ("funny", {"comedy"}, set()),
+        ("animated", {"animation"}, set()),
+        ("science fiction", {"sci-fi"}, set()),
+        ("sci fi", {"sci-fi"}, set()),
+        ("not horror", set(), {"horror"}),
+        ("no documentaries", set(), {"documentary"}),
+        ("a comedy, not a horror", {"comedy"}, {"horror"}),
+        ("no horror. comedy", {"comedy"}, {"horror"}),
+        ("I love scary stuff but not comedies", {"horror"}, {"comedy"}),
+        ("comedy or romance, but no horror or sci-fi", {"comedy", "romance"}, {"horror", "sci-fi"}),
+        ("I don't like horror", set(), {"horror"}),
+        ("I hate horror", set(), {"horror"}),
+        ("comedy but no comedy", set(), {"comedy"}),  # exclusion wins within a message
+    ],
+)
+def test_categories(u, message, include, exclude):
+    interests = u(message)
+    assert interests.include_categories == include
+    assert interests.exclude_categories == exclude
+
+
+def test_synonym_needs_its_category_in_the_vocabulary():
+    interests = RuleBasedUnderstander(["comedy"]).understand("something scary")
+    assert interests.include_categories == set()
+    assert interests.query_text == "scary"
+
+
+def test_docstring_example():
+    i = RuleBasedUnderstander(["horror", "comedy", "romance"]).understand(
+        "a light romantic comedy from the 90s, no horror")
+    assert i.include_categories == {"comedy", "romance"}
+    assert i.exclude_categories == {"horror"}
+    assert (i.year_min, i.year_max) == (1990, 1999)
+    assert i.query_text == "light romantic comedy"
+    assert i.wishes == ["comedy", "romantic", "light"]
+
+
+@pytest.mark.parametrize(
+    "message, avoid",
+    [
+        ("no superhero movies", ["superhero"]),
+        ("nothing too gory", ["gory"]),
+        ("not horror", []),  # the category is excluded, not also avoided as a word
+        ("a drama but nothing sad", ["sad"]),
+        ("without zombies or vampires", ["zombies", "vampires"]),
+    ],
+)
+def test_negated_words_become_avoid_terms(u, message, avoid):
+    interests = u(message)
+    assert interests.avoid_terms == avoid
+    assert not set(avoid) & set(interests.query_text.split())
+
+
+def test_query_text_keeps_positive_content_words_only(u):
+    interests = u("I want a good drama with space pirates, nothing sad")
+    assert interests.query_text == "drama space pirates"
+    assert interests.avoid_terms == ["sad"]
+
+
+@pytest.mark.parametrize("message", ["I didn't like horror", "I wasn't into horror"])
+def test_past_tense_negations(u, message):
+    interests = u(message)
+    assert interests.exclude_categories == {"horror"}
+    assert interests.include_categories == set()
+
+
+# --- prices ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "message, prices",
+    [
+        ("under $30", (None, 30.0)),
+        ("less than 20 dollars", (None, 20.0)),
+        ("under 9.99$", (None, 9.99)),
+        ("cheaper than 12,50 usd", (None, 12.5)),
+        ("max $25", (None, 25.0)),
+        ("over $10", (10.0, None)),
+        ("at least 5 bucks", (5.0, None)),
+        ("over 10", (None, None)),  # a lower bound needs a money word
+        ("a comedy", (None, None)),
+    ],
+)
+def test_prices(u, message, prices):
+    interests = u(message)
+    assert (interests.price_min, interests.price_max) == prices
+
+
+def test_price_with_thousands_separator(u):
+    assert u("under $1,000").price_max == 1000.0
+
+
+@pytest.mark.parametrize("message", ["a movie under 90 minutes", "something under 2 hours"])
+def test_durations_are_not_prices(u, message):
+    assert u(message).price_max is None
+
+
+def test_no_more_than_is_an_upper_bound(u):
+    interests = u("no more than 15 bucks")
+    assert (interests.price_min, interests.price_max) == (None, 15.0)
+    assert interests.avoid_terms == []
+
+
+@pytest.mark.parametrize("message", ["before 2000", "under $30", "less than 20 dollars", "between 1995 and 1999"])
+def test_bounds_leave_no_query_text(u, message):
+    assert u(message).query_text == ""
+
+
+# --- titles ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "message, liked, disliked",
+    [
+        ("I loved Titanic", ["titanic"], []),
+        ("I hated Titanic", [], ["titanic"]),
+        ("I loved the shinning but hated Titanic", ["shining"], ["titanic"]),
+        ("Loved It Follows, hated Titanic", ["follows"], ["titanic"]),
+        ("I dont like Titanic", [], ["titanic"]),
+        ("something like It Follows but funnier", ["follows"], []),
+    ],
+)
+def test_titles_liked_and_disliked(u, message, liked, disliked):
+    interests = u(message)
+    assert (interests.liked_ids, interests.disliked_ids) == (liked, disliked)
+
+
+def test_titles_are_blanked_out_of_the_query(u):
+    interests = u("I loved the shining but not horror")
+    assert interests.liked_ids == ["shining"]
+    assert interests.exclude_categories == {"horror"}
+    assert "shining" not in interests.query_text
+
+
+def test_no_title_matcher_means_no_titles():
+    interests = RuleBasedUnderstander(CATEGORIES).understand("I loved Titanic")
+    assert interests.liked_ids == [] and interests.query_text == "titanic"
+
+
+def test_dont_like_a_title(u):
+    interests = u("I don't like Titanic")
+    assert (interests.liked_ids, interests.disliked_ids) == ([], ["titanic"])
+
+
+def test_clause_breaks_survive_after_a_title(u):
+    interests = u("I loved Titanic. Something funny. No gore.")
+    assert interests.include_categories == {"comedy"}
+    assert interests.exclude_categories == set()
+    assert interests.avoid_terms == ["gore"]
+
+
+def test_negation_in_an_earlier_clause_does_not_reach_a_title(u):
+    interests = u("not horror, I liked Titanic")
+    assert (interests.liked_ids, interests.disliked_ids) == (["titanic"], [])
+
+
+# --- vagueness ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("message", ["", "   ", "hi", "Hello, thanks!", "can you recommend something?"])
+def test_vague_messages(u, message):
+    assert u(message).is_vague
+
+
+@pytest.mark.parametrize("message", ["", "  \n "])
+def test_empty_message_gives_empty_interests(u, message):
+    assert u(message) == Interests()
+
+
+@pytest.mark.parametrize("message", ["90s", "under $30", "no superhero movies", "not horror", "I loved Titanic",
+                                     "space pirates"])
+def test_specific_messages_are_not_vague(u, message):
+    assert not u(message).is_vague
+
+
+def test_wishes_are_deduplicated_and_capped(u):
+    interests = u("funny funny romantic thriller horror drama animated documentary")
+    assert len(interests.wishes) == 6
+    assert len(set(interests.wishes)) == 6
