@@ -105,8 +105,68 @@ def _redial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue
     return items, {"train": train, "test": test}
 
 
+_SHOP_CATEGORY = {"Books": "books", "Cellphones&Accessories": "cellphones & accessories",
+                  "Officeproducts": "office products", "SportsandOutdoors": "sports & outdoors"}
+
+
+def _product(category_file: str, index: int, raw: dict[str, Any]) -> Item:
+    category = _SHOP_CATEGORY[category_file]
+    facts = (raw.get("product_description") or "").replace("\u200e", "")
+    attributes: dict[str, Any] = {}
+    genres: list[str] = []
+    for part in facts.split(" / "):
+        key, sep, value = part.partition(":")
+        if sep and 0 < len(key.strip()) <= 30 and value.strip():
+            if key.strip().lower() == "genre":
+                genres = [g.strip() for g in value.split(",") if g.strip()]
+            else:
+                attributes[key.strip().lower().replace(" ", "_")] = value.strip()
+    if raw.get("rating"):
+        attributes["rating"] = raw["rating"]
+    price = raw.get("price")
+    description = " ".join(x for x in (raw.get("short_description"), facts if not attributes else "") if x)
+    return Item(id=f"{category_file.lower()}-{index:03d}", title=raw["name"].strip(), description=description,
+                categories=[category, *genres], attributes=attributes,
+                price=float(price.replace("$", "").replace(",", "")) if price else None, popularity=0.0)
+
+
+def _shop_aliases(item: Item) -> str:
+    """What a shop assistant calls a product: the book title before ' by ', else the first words of the name."""
+    name = item.title.split(" by ")[0] if "books" in item.categories else item.title
+    name = re.split(r"[,(\[|–-]", name)[0]
+    return " ".join(name.split()[:6])
+
+
+def _mg_shopdial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue]]]:
+    from tailtalk.titles import TitleMatcher
+
+    items: list[Item] = []
+    for relpath, path in files.items():
+        if relpath.startswith("mg-shopdial/items/"):
+            category_file = Path(relpath).name.removesuffix("_items.json")
+            items += [_product(category_file, n, raw)
+                      for n, raw in enumerate(json.loads(path.read_text(encoding="utf-8")))]
+    matcher = TitleMatcher([(i.id, _shop_aliases(i), None) for i in items], min_score=88.0)
+    dialogues = []
+    for record in json.loads(files["mg-shopdial/MGShopDial.json"].read_text(encoding="utf-8")):
+        turns = []
+        for utterance in record["utterances"]:
+            role = "assistant" if utterance["participant"] == "Wizard" else "user"
+            ids = tuple(dict.fromkeys(h.item_id for h in matcher.find(utterance["utterance"])))
+            if turns and turns[-1].role == role:
+                last = turns.pop()
+                turns.append(Turn(role=role, text=f"{last.text} {utterance['utterance']}".strip(),
+                                  items=tuple(dict.fromkeys(last.items + ids))))
+            else:
+                turns.append(Turn(role=role, text=utterance["utterance"].strip(), items=ids))
+        dialogues.append(Dialogue(id=record["id"], turns=turns))
+    # 64 dialogues are too few to hold out: all are the evaluation log; popularity stays 0 (no training data).
+    return items, {"test": dialogues}
+
+
 _PREPARERS: dict[str, Callable[[dict[str, Path]], tuple[list[Item], dict[str, list[Dialogue]]]]] = {
     "redial": _redial,
+    "mg-shopdial": _mg_shopdial,
 }
 
 

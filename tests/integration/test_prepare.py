@@ -75,3 +75,15 @@ def test_unreachable_source_says_to_use_a_mirror(tmp_path, monkeypatch):
 
     with pytest.raises(SourceError, match="TAILTALK_DATA_MIRROR"):
         fetch("inspired", mirror=None, cache=tmp_path)
+
+
+def test_mg_shopdial_catalogue_and_linked_dialogues(mirror, tmp_path):
+    result = prepare("mg-shopdial", Settings(home=tmp_path, data_mirror=mirror))
+    catalog = load_catalog(result.catalog)
+    dialogues = load_dialogues(result.splits["test"])
+    assert (len(catalog), len(dialogues)) == (57, 64)
+    book = catalog.get("books-000")
+    assert book.title == "1984 by George Orwell" and book.price == 13.39 and "books" in book.categories
+    linked = [t for d in dialogues for t in d.turns if t.role == "assistant" and t.items]
+    assert len(linked) >= 50
+    assert any(catalog.get(i).title.startswith("Regretting You") for t in linked for i in t.items)
