@@ -93,12 +93,6 @@ class ChromaRetriever(VectorRetriever):
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return vectors_of(self.collection, [i for i in ids if i in self.catalog])
 
-    def all_vectors(self) -> tuple[list[str], np.ndarray]:
-        """Every stored item vector, in catalogue order: the cached embeddings the harness reuses."""
-        found = self.vectors(self.catalog.ids())
-        ids = [i for i in self.catalog.ids() if i in found]
-        return ids, np.stack([found[i] for i in ids])
-
     def describe(self) -> str:
         return f"Chroma index '{self.collection.name}' ({self.collection.count()} items, {self.embedder.name})"
 
