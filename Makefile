@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo data index chat test bench clean
+.PHONY: install demo data index chat test eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ index: data
 
 demo: index
 	$(VENV)/bin/tailtalk chat
+
+# The headline table of docs/evaluation.md: every baseline and the pipeline on the ReDial test split.
+eval: index
+	$(VENV)/bin/tailtalk eval --dataset redial --split test --out results/redial-test
 
 test: install
 	$(PY) -m pytest

@@ -19,6 +19,7 @@ Example (fast, with fakes)::
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from tailtalk.catalog import Catalog
@@ -41,7 +42,8 @@ class TurnResult:
 
 class TurnPipeline:
     def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
-                 explainer: Explainer, *, candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000):
+                 explainer: Explainer, *, candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000,
+                 notices: list[str] | None = None):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
@@ -50,6 +52,7 @@ class TurnPipeline:
         self.candidates = candidates
         self.top_k = top_k
         self.max_message_chars = max_message_chars
+        self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
 
     @classmethod
     def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
@@ -60,8 +63,17 @@ class TurnPipeline:
         return cls(catalog, RuleBasedUnderstander(catalog.categories(), titles), retriever,
                    ranker or PopularityPriorRanker(catalog), explainer or TemplateExplainer(), **options)
 
+    def replacing(self, **parts) -> "TurnPipeline":
+        """A copy with some stages swapped (``retriever=``, ``ranker=``...); the original is untouched."""
+        unknown = set(parts) - {"understander", "retriever", "ranker", "explainer", "candidates", "top_k"}
+        if unknown:
+            raise TypeError(f"cannot replace {', '.join(sorted(unknown))}")
+        clone = copy.copy(self)
+        clone.__dict__.update(parts)
+        return clone
+
     def handle(self, state: ConversationState, message: str) -> TurnResult:
-        notices: list[str] = []
+        notices: list[str] = list(self.standing_notices)
         message = message.strip()
         if len(message) > self.max_message_chars:
             notices.append(f"your message was {len(message):,} characters; I read the first "
@@ -84,6 +96,16 @@ class TurnPipeline:
         state.record_assistant(reply, tuple(p.item.id for p in picks))
         return TurnResult(reply, picks, notices)
 
+    def query_text(self, state: ConversationState) -> str:
+        """What retrieval embeds: the recent dialogue, which beat the extracted wishes alone on ReDial valid.
+
+        Empty while the user has stated no wish and named no item ("hi"): there is no
+        direction to search in yet, and retrieval falls back to popular items.
+        """
+        if not (state.user_queries or state.liked):
+            return ""
+        return state.context_text(lambda item_id: self.catalog.get(item_id).label if item_id in self.catalog else None)
+
     def constraints(self, state: ConversationState, *, exclude_mentioned: bool = True) -> Constraints:
         excluded = set(state.disliked)
         if exclude_mentioned:
@@ -101,7 +123,7 @@ class TurnPipeline:
         """Rank for the state as it stands. Returns the ranking and any notices for the user."""
         k = k or self.top_k
         constraints = self.constraints(state, exclude_mentioned=exclude_mentioned)
-        query = RetrievalQuery(text=state.query_text(), constraints=constraints, like_ids=tuple(state.liked),
+        query = RetrievalQuery(text=self.query_text(state), constraints=constraints, like_ids=tuple(state.liked),
                                avoid_text=" ".join(state.avoid_terms), k=max(candidates or self.candidates, k))
         context = RankingContext(query.text, state.dialogue_text())
         ranked = self.ranker.rank(context, self.retriever.retrieve(query), k)
@@ -118,16 +140,31 @@ class TurnPipeline:
         return ranked, notices
 
 def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipeline:
-    """The real pipeline from configuration: the catalogue, the Chroma index and the baseline ranker."""
+    """The real pipeline from configuration: the catalogue, the Chroma index and the resolved scorer.
+
+    The scorer is the trained checkpoint when one exists (``scorer=auto``), else the
+    baseline; :func:`ranking.scorer.resolve_scorer` decides, and its warning (if any)
+    reaches the user as a notice on every turn.
+    """
     from tailtalk.catalog import load_catalog
-    from retrieval.embedder import make_embedder
     from retrieval.retriever import ChromaRetriever
+    from ranking.scorer import resolve_scorer
 
     catalog = load_catalog(settings.catalog_path)
-    embedder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
-    retriever = ChromaRetriever(catalog, embedder, settings, liked_weight=settings.liked_weight,
+    choice = resolve_scorer(settings)
+    retriever = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
                                 avoid_weight=settings.avoid_weight)
     return TurnPipeline.from_parts(
-        catalog, retriever, ranker=PopularityPriorRanker(catalog, settings.popularity_weight),
+        catalog, retriever, ranker=make_ranker(catalog, retriever, choice.prior_weight, settings.diversity,
+                                               choice.description),
         candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
+        notices=[choice.warning] if choice.warning else [],
     )
+
+
+def make_ranker(catalog: Catalog, retriever: Retriever, prior_weight: float, diversity: float,
+                description: str | None = None) -> Ranker:
+    """The scorer with the popularity prior, wrapped by the long-tail/diversity re-ranker."""
+    from ranking.diversity import DiversityReranker
+
+    return DiversityReranker(PopularityPriorRanker(catalog, prior_weight, description), retriever.vectors, diversity)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from agent.understand import Interests
+from collections.abc import Callable
 
-_QUERY_TURNS = 3  # the last few user messages carry the current wish; older ones drift
+from tailtalk.dialogues import context_text
+from agent.understand import Interests
 
 
 @dataclass
@@ -93,9 +94,9 @@ class ConversationState:
         if item_id not in self.mentioned:
             self.mentioned.append(item_id)
 
-    def query_text(self) -> str:
-        """Recent wishes, newest first: the embedder truncates long input from the end."""
-        return " ".join(reversed(self.user_queries[-_QUERY_TURNS:]))
+    def context_text(self, title_of: Callable[[str], str | None]) -> str:
+        """The recent dialogue as one retrieval and scoring query (see ``tailtalk.dialogues.context_text``)."""
+        return context_text(self.turns, title_of)
 
     def dialogue_text(self) -> str:
         return "\n".join(f"{t.role}: {t.text}" for t in self.turns)

@@ -19,10 +19,12 @@ import numpy as np
 from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
+from tailtalk.dialogues import load_dialogues
+from agent.pipeline import TurnPipeline
 from tailtalk.popularity import head_tail_split
-from eval.instances import Instance
+from tailtalk.instances import Instance, instances_of
 from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, accuracy_report, beyond_report
-from eval.systems import EvalSystem
+from eval.systems import SYSTEMS, EvalSystem, exact_copy, item_vectors
 
 DEPTH = 50  # the longest cut-off any metric reads
 CURVE_KS = (1, 5, 10, 20, 30, 40, 50)
@@ -45,6 +47,7 @@ def sample(instances: Sequence[Instance], limit: int | None, seed: int) -> list[
 
 def run_system(system: EvalSystem, instances: Sequence[Instance], *, progress: bool = True) -> SystemRun:
     started = time.perf_counter()
+    system.prepare(instances, progress=progress)
     ranked_all, ranked_new = [], []
     for instance in tqdm(instances, desc=f"eval {system.name}", unit="turn", disable=not progress):
         ranked_all.append(system.rank(instance, exclude=frozenset(), k=DEPTH))
@@ -72,6 +75,30 @@ def score_run(run: SystemRun, instances: Sequence[Instance], catalog: Catalog,
 def _recall_at(ranked: Sequence[Sequence[str]], instances: Sequence[Instance], k: int) -> float:
     hits = [t in r[:k] for r, i in zip(ranked, instances) for t in i.targets]
     return float(np.mean(hits)) if hits else 0.0
+
+
+def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str, systems: Sequence[str],
+             limit: int | None = None, seed: int = 0, config: Mapping[str, Any] | None = None,
+             progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Replay ``log_path`` through each named system (see ``eval.systems.SYSTEMS``) and write the outputs.
+
+    Every system ranks with the pipeline's own retriever stage, switched to exact search
+    over the index's stored vectors (the neighbours HNSW approximates) for speed.
+    """
+    unknown = [name for name in systems if name not in SYSTEMS]
+    if unknown or not systems:
+        raise ValueError(f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}")
+    catalog = pipeline.catalog
+    instances = sample(instances_of(load_dialogues(log_path), catalog), limit, seed)
+    if not instances:
+        raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
+    exact = pipeline.replacing(retriever=exact_copy(pipeline.retriever))
+    vectors = item_vectors(exact.retriever, catalog)
+    results = {name: score_run(run_system(SYSTEMS[name](exact), instances, progress=progress), instances, catalog,
+                               vectors)
+               for name in systems}
+    write_outputs(out, dataset, {"log": str(log_path), "limit": limit, "seed": seed, **(config or {})}, results)
+    return results
 
 
 def write_outputs(out: Path, dataset: str, config: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:

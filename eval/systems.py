@@ -1,22 +1,28 @@
-"""The systems the harness compares, all behind one tiny interface.
+"""The systems the harness compares, all behind one tiny interface, found through a registry.
 
 ``pipeline`` is the product itself: it replays the dialogue into a ConversationState
 and calls the same ``TurnPipeline.recommend`` that the chat UI calls. The others are
 baselines: popularity, BM25 over item texts (bm25s) and dense retrieval alone.
+
+A system may ``prepare`` for a whole replay at once (the dense systems embed every
+query in one batched call there); ``rank`` then answers one instance.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
+from retrieval.embedder import CachedEmbedder
 from retrieval.query import Constraints, RetrievalQuery
-from retrieval.retriever import Retriever
+from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever
 from agent.pipeline import TurnPipeline
 from agent.state import ConversationState
-from eval.instances import Instance
+from agent.understand import Interests
+from tailtalk.instances import Instance
 
 _CONTEXT_TURNS = 4
 
@@ -26,13 +32,17 @@ def context_text(instance: Instance) -> str:
     return " ".join(t.text for t in reversed(instance.context[-_CONTEXT_TURNS:]))
 
 
-class EvalSystem(Protocol):
-    name: str
+class EvalSystem:
+    name: str = "system"
 
-    def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]: ...
+    def prepare(self, instances: Sequence[Instance], *, progress: bool = True) -> None:
+        """Work shared by every instance of a replay; nothing by default."""
+
+    def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
+        raise NotImplementedError
 
 
-class PopularitySystem:
+class PopularitySystem(EvalSystem):
     name = "popularity"
 
     def __init__(self, catalog: Catalog):
@@ -42,7 +52,7 @@ class PopularitySystem:
         return [i for i in self._order[: k + len(exclude)] if i not in exclude][:k]
 
 
-class BM25System:
+class BM25System(EvalSystem):
     name = "bm25"
 
     def __init__(self, catalog: Catalog):
@@ -63,39 +73,82 @@ class BM25System:
         return [self._ids[d] for d, s in zip(docs[0], scores[0]) if s > 0 and self._ids[d] not in exclude][:k]
 
 
-class DenseSystem:
+class DenseSystem(EvalSystem):
     name = "dense"
 
     def __init__(self, retriever: Retriever):
         self.retriever = retriever
+
+    def prepare(self, instances: Sequence[Instance], *, progress: bool = True) -> None:
+        _embed_once(self.retriever, [context_text(i) for i in instances], progress)
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
         query = RetrievalQuery(text=context_text(instance), constraints=Constraints(exclude_ids=exclude), k=k)
         return [c.item_id for c in self.retriever.retrieve(query)]
 
 
-def replay(pipeline: TurnPipeline, instance: Instance) -> ConversationState:
-    """Rebuild the conversation state a live session would have had after the context turns."""
-    state = ConversationState(conversation_id=f"{instance.dialogue_id}:{instance.turn_index}")
-    for turn in instance.context:
-        if turn.role == "user":
-            state.absorb(turn.text, pipeline.understander.understand(turn.text), items=turn.items)
-        else:
-            state.record_assistant(turn.text, turn.items, shown=False)
-    return state
+class PipelineSystem(EvalSystem):
+    """The product's own turn pipeline, fed the conversation state a live session would have had."""
 
-
-class PipelineSystem:
-    def __init__(self, pipeline: TurnPipeline, name: str = "pipeline", candidates: int = 100):
+    def __init__(self, pipeline: TurnPipeline, name: str = "pipeline", candidates: int | None = None):
         self.pipeline = pipeline
         self.name = name
-        self.candidates = candidates
+        self.candidates = candidates or pipeline.candidates
+        self._understood: dict[str, Interests] = {}  # dialogue prefixes repeat: understand each message once
+
+    def replay(self, instance: Instance) -> ConversationState:
+        state = ConversationState(conversation_id=f"{instance.dialogue_id}:{instance.turn_index}")
+        for turn in instance.context:
+            if turn.role == "user":
+                if turn.text not in self._understood:
+                    self._understood[turn.text] = self.pipeline.understander.understand(turn.text)
+                state.absorb(turn.text, self._understood[turn.text], items=turn.items)
+            else:
+                state.record_assistant(turn.text, turn.items, shown=False)
+        return state
+
+    def prepare(self, instances: Sequence[Instance], *, progress: bool = True) -> None:
+        texts: list[str] = []
+        for instance in tqdm(instances, desc=f"replay {self.name}", unit="turn", disable=not progress):
+            state = self.replay(instance)
+            texts += [self.pipeline.query_text(state), " ".join(state.avoid_terms)]
+        _embed_once(self.pipeline.retriever, texts, progress)
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
-        state = replay(self.pipeline, instance)
-        ranked, _ = self.pipeline.recommend(state, k=k, candidates=max(self.candidates, k),
+        ranked, _ = self.pipeline.recommend(self.replay(instance), k=k, candidates=max(self.candidates, k),
                                             exclude_mentioned=bool(exclude))
         return [r.item_id for r in ranked if r.item_id not in exclude]
+
+
+def _embed_once(retriever: Retriever, texts: list[str], progress: bool) -> None:
+    """One batched call fills the retriever's query cache; per-turn calls then hit it."""
+    embedder = getattr(retriever, "embedder", None)
+    if isinstance(embedder, CachedEmbedder):
+        unique = [t for t in dict.fromkeys(t.strip() for t in texts) if t]
+        embedder.embed(unique, progress=progress)
+
+
+def exact_copy(retriever: VectorRetriever) -> InMemoryRetriever:
+    """Exact search over the vectors stored in the index, with an in-memory query cache.
+
+    The harness ranks thousands of turns at depth 50-100; exact search over the index's
+    own vectors gives the neighbours HNSW approximates, without a round trip per query.
+    """
+    catalog = retriever.catalog
+    stored = retriever.vectors(catalog.ids())
+    missing = [i for i in catalog.ids() if i not in stored]
+    if missing:
+        raise ValueError(f"the index lacks {len(missing)} catalogue items (e.g. {missing[0]}); run `tailtalk index`")
+    return InMemoryRetriever(catalog, CachedEmbedder(retriever.embedder), np.stack([stored[i] for i in catalog.ids()]),
+                             liked_weight=retriever.liked_weight, avoid_weight=retriever.avoid_weight)
+
+
+SYSTEMS: dict[str, Callable[[TurnPipeline], EvalSystem]] = {
+    "popularity": lambda pipeline: PopularitySystem(pipeline.catalog),
+    "bm25": lambda pipeline: BM25System(pipeline.catalog),
+    "dense": lambda pipeline: DenseSystem(pipeline.retriever),
+    "pipeline": lambda pipeline: PipelineSystem(pipeline),
+}
 
 
 def item_vectors(retriever: Retriever, catalog: Catalog) -> dict[str, np.ndarray]:

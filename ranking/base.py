@@ -98,9 +98,10 @@ class PopularityPriorRanker(ScoringRanker):
 
     name = "baseline"
 
-    def __init__(self, catalog: Catalog, weight: float = 0.05):
+    def __init__(self, catalog: Catalog, weight: float = 0.05, description: str | None = None):
         super().__init__(catalog)
         self.weight = weight
+        self.description = description
         max_pop = max((i.popularity or 0.0) for i in catalog)
         self._norm = math.log1p(max_pop) or 1.0
 
@@ -110,4 +111,4 @@ class PopularityPriorRanker(ScoringRanker):
         return similarity + self.weight * prior / self._norm
 
     def describe(self) -> str:
-        return f"baseline scorer (similarity + {self.weight:g} x log-popularity; no trained checkpoint)"
+        return self.description or f"baseline scorer (similarity + {self.weight:g} x log-popularity)"

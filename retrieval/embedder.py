@@ -56,10 +56,11 @@ def resolve_model_path(name: str) -> Path:
 class SentenceTransformerEmbedder:
     """A sentence-transformers bi-encoder loaded from a local folder, on CPU by default."""
 
-    def __init__(self, model: str = PACKAGED_EMBEDDING_MODEL, *, batch_size: int = 64, device: str = "cpu"):
+    def __init__(self, model: str = PACKAGED_EMBEDDING_MODEL, *, batch_size: int = 64, device: str = "cpu",
+                 name: str | None = None):
         from sentence_transformers import SentenceTransformer
 
-        self.name = model
+        self.name = name or model  # what index manifests record; a trained checkpoint names its run
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(resolve_model_path(model)), device=device, local_files_only=True)
         self.dimension = int(self._model.get_embedding_dimension())
@@ -98,22 +99,26 @@ class HashingEmbedder:
 
 
 class CachedEmbedder:
-    """Wraps an embedder with an on-disk cache keyed by model and text, so rebuilds are cheap.
+    """Wraps an embedder with a cache keyed by model and text, so repeated texts are embedded once.
 
-    The cache is one ``.npz`` file per model under ``folder``; it is rewritten atomically
-    after each call that computed something new.
+    With a ``folder`` the cache is one ``.npz`` file per model there, rewritten atomically
+    after each call that computed something new (index rebuilds stay cheap). Without one
+    it lives in memory only: the evaluation harness embeds every query of a replay in one
+    batched call up front and the per-turn calls then hit the cache.
     """
 
-    def __init__(self, inner: Embedder, folder: Path):
+    def __init__(self, inner: Embedder, folder: Path | None = None):
         self.inner = inner
         self.name = inner.name
         self.dimension = inner.dimension
-        slug = re.sub(r"[^a-zA-Z0-9]+", "-", inner.name).strip("-")
-        self.path = folder / f"{slug}-{hashlib.sha256(inner.name.encode()).hexdigest()[:8]}.npz"
         self._cache: dict[str, np.ndarray] = {}
-        if self.path.is_file():
-            with np.load(self.path) as stored:
-                self._cache = dict(zip(stored["keys"].tolist(), stored["vectors"]))
+        self.path: Path | None = None
+        if folder is not None:
+            slug = re.sub(r"[^a-zA-Z0-9]+", "-", inner.name).strip("-")
+            self.path = folder / f"{slug}-{hashlib.sha256(inner.name.encode()).hexdigest()[:8]}.npz"
+            if self.path.is_file():
+                with np.load(self.path) as stored:
+                    self._cache = dict(zip(stored["keys"].tolist(), stored["vectors"]))
 
     @staticmethod
     def _key(text: str) -> str:
@@ -131,6 +136,8 @@ class CachedEmbedder:
         return np.stack([self._cache[k] for k in keys]).astype(np.float32)
 
     def _save(self) -> None:
+        if self.path is None:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=np.array(list(self._cache)), vectors=np.stack(list(self._cache.values())))

@@ -232,7 +232,8 @@ def open_index(settings: Settings, catalog: Catalog, embedder: Embedder):
     where = f"Chroma server {settings.chroma_host}:{settings.chroma_port}" if folder is None else str(folder)
     collection = None if folder is not None and not folder.is_dir() else _get_collection(make_client(settings, folder), name)
     if collection is None:
-        raise IndexMissingError(f"no complete tailtalk index at {where}; build it with `tailtalk index`")
+        raise IndexMissingError(f"no complete tailtalk index at {where}; build it with "
+                                f"`tailtalk --dataset {settings.dataset} index`")
     meta = collection.metadata
     if meta.get("tailtalk_model") != embedder.name:
         raise IndexMismatchError(
@@ -242,7 +243,8 @@ def open_index(settings: Settings, catalog: Catalog, embedder: Embedder):
     if meta.get("tailtalk_catalog") != catalog.fingerprint():
         raise IndexMismatchError(
             f"the index at {where} does not match the catalogue {catalog.source} "
-            "(items were added or changed since it was built); run `tailtalk index` to update it"
+            f"(items were added or changed since it was built); run `tailtalk --dataset {settings.dataset} index` "
+            "to update it"
         )
     return collection
 

@@ -60,18 +60,51 @@ def data_prepare(name: Annotated[str, typer.Argument(help="redial or mg-shopdial
 @app.command("index")
 def index(rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch instead of upserting changes.")] = False
           ) -> None:
-    """Embed the catalogue into the Chroma index (only new or changed items after the first run)."""
+    """Embed the catalogue into the Chroma index (only new or changed items after the first run).
+
+    The embedding model is the serving scorer's: the trained checkpoint when one exists.
+    """
     from tailtalk.catalog import load_catalog
-    from retrieval.embedder import make_embedder
     from retrieval.index import build_index
+    from ranking.scorer import resolve_scorer
 
     settings = _state.settings
     catalog = load_catalog(settings.catalog_path)
-    embedder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
-    report = build_index(catalog, embedder, settings, rebuild=rebuild)
+    choice = resolve_scorer(settings)
+    if choice.warning:
+        typer.secho(f"warning: {choice.warning}", err=True, fg=typer.colors.YELLOW)
+    report = build_index(catalog, choice.embedder, settings, rebuild=rebuild)
     where = report.folder or f"{settings.chroma_host}:{settings.chroma_port}"
     typer.echo(f"index {where}: {report.added} added, {report.updated} updated, {report.removed} removed, "
                f"{report.unchanged} unchanged")
+
+
+@app.command("train")
+def train_scorer(
+    profile: Annotated[str, typer.Option(help="quick (a few minutes) or default (about 25 minutes on 2 cores).")]
+    = "default",
+    epochs: Annotated[Optional[int], typer.Option(help="Override the profile's epoch count.")] = None,
+    max_examples: Annotated[Optional[int], typer.Option(help="Override the profile's example cap.")] = None,
+    tau: Annotated[Optional[float], typer.Option(help="Logit-adjustment strength (0 = plain in-batch softmax).")]
+    = None,
+) -> None:
+    """Fine-tune the scorer on the dataset's train split (valid for early stopping), then index with it."""
+    from tailtalk.catalog import load_catalog
+    from retrieval.index import build_index
+    from ranking.scorer import resolve_scorer
+    from ranking.train import profile as training_profile, train
+
+    settings = _state.settings
+    config = training_profile(profile, epochs=epochs, max_examples=max_examples, tau=tau)
+    catalog = load_catalog(settings.catalog_path)
+    report = train(catalog, settings.dataset_dir(), settings.checkpoint_path, config,
+                   base_model=settings.embedding_model)
+    typer.echo(f"trained {report.profile} profile on {report.examples:,} examples, {report.epochs_run} epoch(s), "
+               f"{report.seconds / 60:.1f} min; valid recall@10 {max(report.valid_recall_at_10):.4f} "
+               f"(untrained {report.baseline_valid_recall_at_10:.4f}), prior weight {report.prior_weight:g}")
+    choice = resolve_scorer(settings.model_copy(update={"scorer": "trained"}))
+    index_report = build_index(catalog, choice.embedder, settings)
+    typer.echo(f"checkpoint {report.checkpoint}; its index has {index_report.added + index_report.unchanged:,} items")
 
 
 @app.command("ask")
@@ -108,6 +141,8 @@ def chat(
 @app.command("eval")
 def evaluate(
     out: Annotated[Path, typer.Option(help="Folder for metrics.json, metrics.md and the plots.")],
+    dataset: Annotated[Optional[str], typer.Option(help="Prepared dataset to replay (default: the served one).")]
+    = None,
     split: Annotated[str, typer.Option(help="Split of the prepared dataset to replay.")] = "test",
     log: Annotated[Optional[Path], typer.Option(help="Replay this dialogue-log JSONL instead of a split.")] = None,
     systems: Annotated[str, typer.Option(help="Comma-separated: popularity, bm25, dense, pipeline.")]
@@ -117,36 +152,30 @@ def evaluate(
 ) -> None:
     """Replay dialogue logs through each system; write accuracy and long-tail metrics."""
     from agent.pipeline import build_pipeline
-    from tailtalk.dialogues import load_dialogues
-    from eval.harness import run_system, sample, score_run, write_outputs
-    from eval.instances import instances_of
-    from eval.systems import BM25System, DenseSystem, PipelineSystem, PopularitySystem, item_vectors
+    from eval.harness import evaluate as run_evaluation
 
-    settings = _state.settings
+    settings = _state.settings if dataset is None else _state.settings.model_copy(update={"dataset": dataset})
     started = time.perf_counter()
+    log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
-    catalog = pipeline.catalog
-    log_path = log or settings.dataset_dir() / f"{split}.jsonl"
-    instances = sample(instances_of(load_dialogues(log_path), catalog), limit, seed)
-    if not instances:
-        raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
-    factories = {"popularity": lambda: PopularitySystem(catalog), "bm25": lambda: BM25System(catalog),
-                 "dense": lambda: DenseSystem(pipeline.retriever), "pipeline": lambda: PipelineSystem(pipeline)}
-    chosen = [name.strip() for name in systems.split(",") if name.strip()]
-    unknown = sorted(set(chosen) - set(factories))
-    if unknown:
-        raise ValueError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(factories)}")
-    vectors = item_vectors(pipeline.retriever, catalog)
-    results = {}
-    for name in chosen:
-        results[name] = score_run(run_system(factories[name](), instances), instances, catalog, vectors)
-    config = {"log": str(log_path), "limit": limit, "seed": seed, "embedding_model": settings.embedding_model,
-              "candidates": settings.candidates, "popularity_weight": settings.popularity_weight,
-              "ranker": pipeline.ranker.describe()}
-    write_outputs(out, settings.dataset if log is None else log_path.stem, config, results)
+    config = {"embedding_model": settings.embedding_model, "candidates": settings.candidates,
+              "popularity_weight": settings.popularity_weight, "ranker": pipeline.ranker.describe()}
+    run_evaluation(pipeline, log_path, out, dataset=settings.dataset if log is None else log_path.stem,
+                   systems=[name.strip() for name in systems.split(",") if name.strip()],
+                   limit=limit, seed=seed, config=config)
     typer.echo((out / "metrics.md").read_text(encoding="utf-8"))
     typer.echo(f"wrote {out}/metrics.json, metrics.md, recall_at_k.png, recall_vs_aplt.png "
                f"in {time.perf_counter() - started:.0f}s")
+
+
+def _split_path(settings: Settings, split: str) -> Path:
+    path = settings.dataset_dir() / f"{split}.jsonl"
+    if not path.is_file():
+        available = sorted(p.stem for p in settings.dataset_dir().glob("*.jsonl") if p.stem != "catalog")
+        hint = (f"its splits are: {', '.join(available)}" if available
+                else f"run `tailtalk data prepare {settings.dataset}` first")
+        raise FileNotFoundError(f"dataset {settings.dataset!r} has no split {split!r} ({path}); {hint}")
+    return path
 
 
 _USER_ERRORS = (ConfigError, DataFormatError, SourceError, FileNotFoundError, ValueError)
@@ -154,10 +183,11 @@ _USER_ERRORS = (ConfigError, DataFormatError, SourceError, FileNotFoundError, Va
 
 def main() -> None:
     from retrieval.index import IndexError_
+    from ranking.scorer import CheckpointError
 
     try:
         app(standalone_mode=False)
-    except (*_USER_ERRORS, IndexError_) as exc:
+    except (*_USER_ERRORS, IndexError_, CheckpointError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)
     except typer.Abort:

@@ -54,10 +54,11 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(default=None, description="Use a Chroma server at this host instead of a local folder.")
     chroma_port: int = Field(default=8000, ge=1, le=65535)
 
-    candidates: int = Field(default=50, ge=1, le=5000, description="Candidates retrieved per turn before ranking.")
+    # 200 and 0.4 maximise Recall@10 on the ReDial valid split (docs/evaluation.md, "Tuning the baseline").
+    candidates: int = Field(default=200, ge=1, le=5000, description="Candidates retrieved per turn before ranking.")
     top_k: int = Field(default=5, ge=1, le=100, description="Recommendations shown per turn.")
     popularity_weight: float = Field(
-        default=0.05, ge=0.0, le=1.0, description="Weight of the log-popularity prior in the baseline ranker."
+        default=0.4, ge=0.0, le=1.0, description="Weight of the log-popularity prior in the baseline ranker."
     )
     avoid_weight: float = Field(
         default=0.5, ge=0.0, le=2.0, description="How strongly negated wishes ('not too gory') push the query away."
@@ -66,6 +67,17 @@ class Settings(BaseSettings):
         default=0.5, ge=0.0, le=2.0, description="How strongly liked or mentioned items pull the query towards them."
     )
     max_message_chars: int = Field(default=4000, ge=100, le=1_000_000)
+
+    scorer: Literal["auto", "trained", "baseline"] = Field(
+        default="auto", description="'auto' uses the trained checkpoint when one exists, else the baseline scorer."
+    )
+    checkpoint: Path | None = Field(
+        default=None, description="Trained scorer folder (default: <home>/checkpoints/<dataset>)."
+    )
+    diversity: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Long-tail/diversity re-ranking strength: 0 = relevance only, 1 = novelty and tail only.",
+    )
 
     ui_host: str = Field(default="127.0.0.1")
     ui_port: int = Field(default=7860, ge=1, le=65535)
@@ -87,6 +99,10 @@ class Settings(BaseSettings):
 
     def dataset_dir(self, name: str | None = None) -> Path:
         return self.datasets_dir / (name or self.dataset)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint if self.checkpoint is not None else self.home / "checkpoints" / self.dataset
 
     @property
     def catalog_path(self) -> Path:

@@ -16,9 +16,9 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -72,3 +72,38 @@ def load_dialogues(path: Path | str) -> list[Dialogue]:
 
 def dump_dialogue(dialogue: Dialogue) -> str:
     return json.dumps(dialogue.model_dump(mode="json"), ensure_ascii=False)
+
+
+class _TurnLike(Protocol):
+    role: str
+    text: str
+    items: tuple[str, ...]
+
+
+CONTEXT_TURNS = 6
+
+
+def context_text(turns: Sequence[_TurnLike], title_of: Callable[[str], str | None], *,
+                 max_turns: int = CONTEXT_TURNS) -> str:
+    """The dialogue so far as one query for a text encoder, newest turn first.
+
+    Encoders truncate long input from the end, so the newest words must come first.
+    An assistant turn that named items is written as the titles it named: a live
+    session's replies (long templated explanations) and a logged human recommender's
+    replies then read alike, for the trained scorer and for retrieval.
+
+    Example::
+
+        >>> t = [Turn(role="user", text="Any comedies?"), Turn(role="assistant", text="Try it!", items=("42",))]
+        >>> context_text(t, {"42": "Airplane! (1980)"}.get)
+        'assistant: Airplane! (1980) | user: Any comedies?'
+    """
+    parts = []
+    for turn in reversed(list(turns)[-max_turns:]):
+        if turn.role == "assistant" and turn.items:
+            text = ", ".join(t for t in map(title_of, turn.items) if t)
+        else:
+            text = turn.text.strip()
+        if text:
+            parts.append(f"{turn.role}: {text}")
+    return " | ".join(parts)

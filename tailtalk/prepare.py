@@ -1,15 +1,22 @@
 """Turn public datasets into tailtalk's catalogue and dialogue-log formats.
 
 ``prepare(name, settings)`` fetches the verified source files (mirror or download),
-converts them, and writes ``catalog.jsonl``, ``train.jsonl``, ``test.jsonl`` and
+converts them, and writes ``catalog.jsonl``, one ``<split>.jsonl`` per split and
 ``manifest.json`` into ``<home>/datasets/<name>/``. Every file is written through a
 temporary file, and the manifest last, so an interrupted run leaves no partial dataset
 that looks complete.
+
+Splits: ReDial gives ``train``, ``valid`` (a fixed 10% of the training dialogues, chosen
+by a hash of the dialogue id, for tuning and early stopping) and ``test`` (reporting only).
+Item popularity counts ``train`` mentions only, so neither ``valid`` nor ``test`` leaks
+into it. INSPIRED gives ``dev`` (its public dev split) over the ReDial catalogue, plus
+the INSPIRED films ReDial lacks; MG-ShopDial gives ``test``.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections import Counter
@@ -85,12 +92,14 @@ def _redial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue
                 result.append(Dialogue(id=str(record["conversationId"]), turns=_redial_turns(record, labels)))
         return result
 
-    train = dialogues_of(["redial/train/ievalm_valid_data.jsonl", "redial/train/kgsf_valid_data.jsonl",
-                          "redial/train/kepler_train_data.jsonl"])
+    training = dialogues_of(["redial/train/ievalm_valid_data.jsonl", "redial/train/kgsf_valid_data.jsonl",
+                             "redial/train/kepler_train_data.jsonl"])
     test = dialogues_of(["redial/test_data.jsonl"])
-    overlap = {d.id for d in train} & {d.id for d in test}
+    overlap = {d.id for d in training} & {d.id for d in test}
     if overlap:
         raise ValueError(f"{len(overlap)} ReDial test dialogues appear in the training files, e.g. {sorted(overlap)[:3]}")
+    valid = [d for d in training if _held_out(d.id)]
+    train = [d for d in training if not _held_out(d.id)]
 
     # Popularity counts training mentions only, so evaluation never sees test statistics.
     mentions = Counter(item for d in train for t in d.turns for item in t.items)
@@ -102,7 +111,63 @@ def _redial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue
         items.append(Item(id=movie_id, title=title, year=year, description=side.get("plot") or "",
                           categories=side.get("genre") or [], attributes=attributes,
                           popularity=float(mentions.get(movie_id, 0))))
-    return items, {"train": train, "test": test}
+    return items, {"train": train, "valid": valid, "test": test}
+
+
+VALID_SHARE = 0.1
+
+
+def _held_out(dialogue_id: str) -> bool:
+    """A stable 10% of training dialogues, independent of file order and Python's hash seed."""
+    return int(hashlib.sha256(dialogue_id.encode()).hexdigest()[:8], 16) < VALID_SHARE * 16**8
+
+
+def _inspired(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue]]]:
+    """INSPIRED dev replayed over the ReDial catalogue (models trained on ReDial, tested zero-shot).
+
+    Films are linked by exact title and year first, then by title alone; films ReDial
+    lacks join the catalogue with their title and year, so every target stays rankable.
+    """
+    items, _ = _redial(files)
+    by_title_year = {(i.title.casefold(), i.year): i.id for i in items}
+    by_title: dict[str, str] = {}
+    for item in sorted(items, key=lambda i: -(i.popularity or 0.0)):
+        by_title.setdefault(item.title.casefold(), item.id)
+    added: dict[tuple[str, int | None], Item] = {}
+
+    def link(name: str) -> str:
+        title, year = split_title_year(name)
+        key = (title.casefold(), year)
+        found = by_title_year.get(key) or (by_title.get(key[0]) if year is None else None)
+        if found:
+            return found
+        if key not in added:
+            added[key] = Item(id=f"inspired-{len(added) + 1:04d}", title=title, year=year, popularity=0.0)
+        return added[key].id
+
+    with files["inspired/dev.tsv"].open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = {"dialog_id", "speaker", "text", "movies"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"inspired/dev.tsv lacks column(s) {', '.join(sorted(missing))}")
+        by_dialogue: dict[str, list[dict[str, str]]] = {}
+        for row in reader:
+            by_dialogue.setdefault(row["dialog_id"], []).append(row)
+    dialogues = []
+    for dialogue_id, rows in by_dialogue.items():
+        turns: list[Turn] = []
+        for speaker, text, movies in ((r["speaker"], r["text"], r["movies"]) for r in rows):
+            role = "assistant" if speaker == "RECOMMENDER" else "user"
+            text = text.replace("QUOTATION_MARK", '"').strip()
+            ids = tuple(dict.fromkeys(link(m.strip()) for m in movies.split(";") if m.strip()))
+            if turns and turns[-1].role == role:
+                last = turns.pop()
+                turns.append(Turn(role=role, text=f"{last.text} {text}".strip(),
+                                  items=tuple(dict.fromkeys(last.items + ids))))
+            else:
+                turns.append(Turn(role=role, text=text, items=ids))
+        dialogues.append(Dialogue(id=str(dialogue_id).removesuffix(".pkl"), turns=turns))
+    return [*items, *added.values()], {"dev": dialogues}
 
 
 _SHOP_CATEGORY = {"Books": "books", "Cellphones&Accessories": "cellphones & accessories",
@@ -167,6 +232,7 @@ def _mg_shopdial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dia
 _PREPARERS: dict[str, Callable[[dict[str, Path]], tuple[list[Item], dict[str, list[Dialogue]]]]] = {
     "redial": _redial,
     "mg-shopdial": _mg_shopdial,
+    "inspired": _inspired,
 }
 
 

@@ -25,23 +25,25 @@ class SourceFile:
     sha256: str
 
 
+_REDIAL = (
+    SourceFile("redial/test_data.jsonl", f"{_GH}/ReDialData/website/data/test_data.jsonl",
+               "d7781750787d104ac005e829cc7e6277d25b14644a223b0c2445aaaded6b19ac"),
+    SourceFile("redial/movies_with_mentions.csv", f"{_GH}/ReDialData/website/data/movies_with_mentions.csv",
+               "0d408daa474ac95b959a739a261dddd997dd800f5ea585da15a434a26187dbb0"),
+    SourceFile("redial/train/kgsf_valid_data.jsonl", f"{_GH}/Lancelot39/KGSF/master/data/valid_data.jsonl",
+               "037d2be6bd375e1869dda26375523067c7e997b4aa9826825793ad7e4978a88c"),
+    SourceFile("redial/train/ievalm_valid_data.jsonl",
+               f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/valid_data.jsonl",
+               "69b7cf81d0671c3dd0a1167df2e7e1e51ca76b3edce97022343d68f6974510a1"),
+    SourceFile("redial/train/kepler_train_data.jsonl",
+               f"{_GH}/baazouziwiem/Kepler-aSI-CRS/main/train_data.jsonl",
+               "920828563531de58210518c1b2952bd1d1bb2a31ae05d2ed235036a500b6d22c"),
+    SourceFile("redial/ievalm/id2info.json", f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/id2info.json",
+               "7bdfe9a9c7f1b4d59aa9a5aeba0029071fd5a7232b61c8257212a335ffe424f7"),
+)
+
 SOURCES: dict[str, tuple[SourceFile, ...]] = {
-    "redial": (
-        SourceFile("redial/test_data.jsonl", f"{_GH}/ReDialData/website/data/test_data.jsonl",
-                   "d7781750787d104ac005e829cc7e6277d25b14644a223b0c2445aaaded6b19ac"),
-        SourceFile("redial/movies_with_mentions.csv", f"{_GH}/ReDialData/website/data/movies_with_mentions.csv",
-                   "0d408daa474ac95b959a739a261dddd997dd800f5ea585da15a434a26187dbb0"),
-        SourceFile("redial/train/kgsf_valid_data.jsonl", f"{_GH}/Lancelot39/KGSF/master/data/valid_data.jsonl",
-                   "037d2be6bd375e1869dda26375523067c7e997b4aa9826825793ad7e4978a88c"),
-        SourceFile("redial/train/ievalm_valid_data.jsonl",
-                   f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/valid_data.jsonl",
-                   "69b7cf81d0671c3dd0a1167df2e7e1e51ca76b3edce97022343d68f6974510a1"),
-        SourceFile("redial/train/kepler_train_data.jsonl",
-                   f"{_GH}/baazouziwiem/Kepler-aSI-CRS/main/train_data.jsonl",
-                   "920828563531de58210518c1b2952bd1d1bb2a31ae05d2ed235036a500b6d22c"),
-        SourceFile("redial/ievalm/id2info.json", f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/id2info.json",
-                   "7bdfe9a9c7f1b4d59aa9a5aeba0029071fd5a7232b61c8257212a335ffe424f7"),
-    ),
+    "redial": _REDIAL,
     "mg-shopdial": (
         SourceFile("mg-shopdial/MGShopDial.json", f"{_GH}/iai-group/MG-ShopDial/main/MGShopDial/MGShopDial.json",
                    "9e879293623a12302fa9aeb888bf20b7c52f71a17904e5fd36922c58335f0ab5"),
@@ -59,6 +61,7 @@ SOURCES: dict[str, tuple[SourceFile, ...]] = {
                    "bad06a3c84b193b099b6becb9b8fb9d662573c5736474fb98b8f1853fab06abe"),
     ),
     "inspired": (
+        *_REDIAL,  # INSPIRED is replayed over the ReDial catalogue
         SourceFile("inspired/dev.tsv", f"{_GH}/sweetpeach/Inspired/master/data/dialog_data/dev.tsv",
                    "15a955be002222ba9e95f886802e06a91fb5e457f8a25deae3e7908d58faa947"),
     ),

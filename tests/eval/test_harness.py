@@ -10,7 +10,7 @@ import pytest
 from tailtalk.catalog import Catalog, Item
 from tailtalk.dialogues import Dialogue, Turn
 from eval.harness import run_system, score_run, write_outputs
-from eval.instances import instances_of
+from tailtalk.instances import instances_of
 from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, beyond_report, gini, ild, novelty
 from eval.systems import PopularitySystem
 

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.integration
 def test_redial_counts_and_split_hygiene(redial_settings):
     folder = redial_settings.dataset_dir("redial")
     catalog = load_catalog(folder / "catalog.jsonl")
-    train, test = load_dialogues(folder / "train.jsonl"), load_dialogues(folder / "test.jsonl")
-    assert (len(catalog), len(train), len(test)) == (6922, 2270, 1342)
-    assert not {d.id for d in train} & {d.id for d in test}
-    # Popularity counts training mentions only.
+    train, valid, test = (load_dialogues(folder / f"{split}.jsonl") for split in ("train", "valid", "test"))
+    assert (len(catalog), len(train) + len(valid), len(test)) == (6922, 2270, 1342)
+    assert 0.07 < len(valid) / 2270 < 0.13  # the hashed 10% hold-out
+    ids = [{d.id for d in split} for split in (train, valid, test)]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    # Popularity counts train mentions only: neither the hold-out nor the test split leaks into it.
     train_mentions = sum(len(t.items) for d in train for t in d.turns)
     assert sum(i.popularity for i in catalog) == train_mentions
     # Titles are written out, never as @123 placeholders, and items point into the catalogue.
@@ -33,6 +35,21 @@ def test_redial_counts_and_split_hygiene(redial_settings):
     assert all(i in catalog for d in test for t in d.turns for i in t.items)
     shining = [i for i in catalog if i.title == "The Shining"][0]
     assert shining.year == 1980 and "horror" in shining.categories and shining.attributes["director"]
+
+
+def test_inspired_dev_is_linked_to_the_redial_catalogue(mirror, tmp_path):
+    result = prepare("inspired", Settings(home=tmp_path, data_mirror=mirror))
+    catalog = load_catalog(result.catalog)
+    dev = load_dialogues(result.splits["dev"])
+    assert len(dev) == 99 and set(result.splits) == {"dev"}
+    recommender_turn = next(t for d in dev for t in d.turns if t.role == "assistant" and t.items)
+    assert recommender_turn.items[0] in catalog
+    # Full Metal Jacket (1987) is in ReDial: linked, not duplicated; films ReDial lacks join with their year.
+    jackets = [i for i in catalog if i.title == "Full Metal Jacket"]
+    assert len(jackets) == 1 and not jackets[0].id.startswith("inspired-")
+    added = [i for i in catalog if i.id.startswith("inspired-")]
+    assert 0 < len(added) < 300 and all(i.popularity == 0 for i in added)
+    assert "QUOTATION_MARK" not in " ".join(t.text for d in dev for t in d.turns)
 
 
 def test_corrupt_mirror_file_is_refused(mirror, tmp_path):

@@ -35,7 +35,7 @@ def test_refuses_changed_catalogue_until_updated(small_catalog, settings):
     embedder = HashingEmbedder()
     build_index(small_catalog, embedder, settings, progress=False)
     grown = Catalog(small_catalog.items + (Item(id="n1", title="New Film", categories=["drama"]),))
-    with pytest.raises(IndexMismatchError, match="run `tailtalk index`"):
+    with pytest.raises(IndexMismatchError, match=r"run `tailtalk --dataset \S+ index`"):
         open_index(settings, grown, embedder)
     report = build_index(grown, embedder, settings, progress=False)
     assert (report.added, report.updated, report.removed, report.unchanged, report.rebuilt) == (1, 0, 0, 8, False)
@@ -96,3 +96,19 @@ def test_embedding_cache_reuses_vectors(tmp_path):
     second = CachedEmbedder(CountingEmbedder(), tmp_path).embed(["c d", "a b", "e f"])
     assert calls == [2, 1]
     np.testing.assert_allclose(second[1], first[0])
+
+
+def test_memory_only_cache_embeds_each_text_once(tmp_path, monkeypatch):
+    calls: list[int] = []
+
+    class CountingEmbedder(HashingEmbedder):
+        def embed(self, texts, *, progress=False):
+            calls.append(len(texts))
+            return super().embed(texts)
+
+    monkeypatch.chdir(tmp_path)
+    cached = CachedEmbedder(CountingEmbedder())
+    cached.embed(["a b", "c d"])
+    again = cached.embed(["c d", "a b"])
+    assert calls == [2] and cached.path is None and not list(tmp_path.iterdir())
+    np.testing.assert_allclose(again[0], HashingEmbedder().embed(["c d"])[0])

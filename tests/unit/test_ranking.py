@@ -91,5 +91,5 @@ def test_scoring_ranker_is_abstract(catalog):
 
 def test_describe(catalog):
     assert SimilarityRanker(catalog).describe() == "dense"
-    assert PopularityPriorRanker(catalog, 0.05).describe() == (
-        "baseline scorer (similarity + 0.05 x log-popularity; no trained checkpoint)")
+    assert PopularityPriorRanker(catalog, 0.05).describe() == "baseline scorer (similarity + 0.05 x log-popularity)"
+    assert PopularityPriorRanker(catalog, 0.05, "trained scorer").describe() == "trained scorer"

@@ -110,13 +110,14 @@ def test_wishes_newest_first_capped_at_six():
     assert s.wishes == ["d", "e", "f", "g", "c", "a"]
 
 
-def test_query_text_is_the_last_three_queries_newest_first():
+def test_context_text_is_the_recent_dialogue_newest_first_with_suggestions_as_titles():
     s = ConversationState()
-    assert s.query_text() == ""
-    for text in ["q1", "", "q2", "q3", "q4"]:
+    assert s.context_text({}.get) == ""
+    for text in ["q1", "", "q2"]:
         s.absorb(text, Interests(query_text=text))
-    assert s.user_queries == ["q1", "q2", "q3", "q4"]  # empty query texts are not stored
-    assert s.query_text() == "q4 q3 q2"
+    s.record_assistant("a long templated reply about A and B", ("a", "b"))
+    assert s.user_queries == ["q1", "q2"]  # empty query texts are not stored
+    assert s.context_text({"a": "A (1999)", "b": "B"}.get) == "assistant: A (1999), B | user: q2 | user: q1"
 
 
 def test_record_assistant_tracks_shown_and_mentioned():
