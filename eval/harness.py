@@ -24,7 +24,8 @@ from agent.pipeline import TurnPipeline
 from tailtalk.popularity import head_tail_split
 from tailtalk.instances import Instance, instances_of
 from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, accuracy_report, beyond_report
-from eval.systems import SYSTEMS, EvalSystem, exact_copy, item_vectors
+from ranking.diversity import DiversityReranker
+from eval.systems import SYSTEMS, EvalSystem, PipelineSystem, exact_copy, item_vectors
 
 DEPTH = 50  # the longest cut-off any metric reads
 CURVE_KS = (1, 5, 10, 20, 30, 40, 50)
@@ -79,11 +80,13 @@ def _recall_at(ranked: Sequence[Sequence[str]], instances: Sequence[Instance], k
 
 def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str, systems: Sequence[str],
              limit: int | None = None, seed: int = 0, config: Mapping[str, Any] | None = None,
-             progress: bool = True) -> dict[str, dict[str, Any]]:
+             diversity_sweep: Sequence[float] = (), progress: bool = True) -> dict[str, dict[str, Any]]:
     """Replay ``log_path`` through each named system (see ``eval.systems.SYSTEMS``) and write the outputs.
 
     Every system ranks with the pipeline's own retriever stage, switched to exact search
     over the index's stored vectors (the neighbours HNSW approximates) for speed.
+    ``diversity_sweep`` adds one ``pipeline[diversity=x]`` system per value: the Pareto
+    frontier of the long-tail/diversity knob, written to ``pareto.png``.
     """
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown or not systems:
@@ -92,12 +95,22 @@ def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str,
     instances = sample(instances_of(load_dialogues(log_path), catalog), limit, seed)
     if not instances:
         raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
-    exact = pipeline.replacing(retriever=exact_copy(pipeline.retriever))
-    vectors = item_vectors(exact.retriever, catalog)
-    results = {name: score_run(run_system(SYSTEMS[name](exact), instances, progress=progress), instances, catalog,
-                               vectors)
-               for name in systems}
+    retriever = exact_copy(pipeline.retriever)
+    ranker = pipeline.ranker.with_vectors(retriever.vectors) if isinstance(pipeline.ranker, DiversityReranker) \
+        else pipeline.ranker
+    exact = pipeline.replacing(retriever=retriever, ranker=ranker)
+    chosen: dict[str, EvalSystem] = {name: SYSTEMS[name](exact) for name in systems}
+    if diversity_sweep and not isinstance(ranker, DiversityReranker):
+        raise ValueError("the pipeline's ranker has no diversity knob to sweep")
+    for value in diversity_sweep:
+        name = f"pipeline[diversity={value:g}]"
+        chosen[name] = PipelineSystem(exact.replacing(ranker=ranker.with_diversity(value)), name=name)
+    vectors = item_vectors(retriever, catalog)
+    results = {name: score_run(run_system(system, instances, progress=progress), instances, catalog, vectors)
+               for name, system in chosen.items()}
     write_outputs(out, dataset, {"log": str(log_path), "limit": limit, "seed": seed, **(config or {})}, results)
+    if diversity_sweep:
+        _pareto_plot(out, {name: r for name, r in results.items() if name.startswith("pipeline[diversity=")})
     return results
 
 
@@ -158,4 +171,28 @@ def _plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / "recall_vs_aplt.png", dpi=120)
+    plt.close(fig)
+
+
+def _pareto_plot(out: Path, sweep: dict[str, dict[str, Any]]) -> None:
+    """Recall@10 against APLT@10, coverage@10 and Gini@10 along the diversity knob."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recall = [r["metrics"]["all"]["recall@10"] for r in sweep.values()]
+    labels = [name.removeprefix("pipeline[diversity=").removesuffix("]") for name in sweep]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    for ax, key, label in zip(axes, ("aplt@10", "coverage@10", "gini@10"), ("APLT@10", "coverage@10", "Gini@10")):
+        xs = [r["metrics"]["beyond"][key] for r in sweep.values()]
+        ax.plot(xs, recall, marker="o")
+        for x, y, text in zip(xs, recall, labels):
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set(xlabel=label, title=f"Recall@10 vs {label}")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Recall@10 (all)")
+    fig.suptitle("The long-tail/diversity knob (labels: diversity)")
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=120)
     plt.close(fig)

@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -42,7 +43,7 @@ VectorLookup = Callable[[Sequence[str]], dict[str, np.ndarray]]
 
 
 class DiversityReranker:
-    """Wraps any ranker; re-orders its top ``pool`` by the formula above."""
+    """Wraps any ranker; re-orders its top ``pool`` by the formula above. Scores become the selection gains."""
 
     def __init__(self, inner: Ranker, vectors: VectorLookup, diversity: float, *, pool: int = 50):
         if not 0.0 <= diversity <= 1.0:
@@ -52,6 +53,13 @@ class DiversityReranker:
         self.diversity = diversity
         self.pool = pool
         self.name = inner.name
+
+    def with_diversity(self, diversity: float) -> "DiversityReranker":
+        return DiversityReranker(self.inner, self.vectors, diversity, pool=self.pool)
+
+    def with_vectors(self, vectors: VectorLookup) -> "DiversityReranker":
+        """The same re-ranker reading item vectors elsewhere (the harness's in-memory copy of the index)."""
+        return DiversityReranker(self.inner, vectors, self.diversity, pool=self.pool)
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
         return self.inner.score(context, candidates)
@@ -75,13 +83,14 @@ def select(ranked: Sequence[RankedItem], vectors: dict[str, np.ndarray], diversi
     dim = len(next(iter(vectors.values()))) if vectors else 1
     matrix = np.stack([vectors.get(r.item_id, np.zeros(dim)) for r in ranked])
     max_similarity = np.zeros(len(ranked))  # to the chosen set; an empty set is maximally novel
-    chosen: list[int] = []
+    chosen: list[tuple[int, float]] = []
     available = np.ones(len(ranked), dtype=bool)
     while len(chosen) < min(k, len(ranked)):
         gain = (1 - diversity) * relevance + diversity * (0.5 * (1 - max_similarity) + 0.5 * tail)
         gain[~available] = -np.inf
         best = int(np.argmax(gain))
-        chosen.append(best)
+        chosen.append((best, float(gain[best])))
         available[best] = False
         max_similarity = np.maximum(max_similarity, matrix @ matrix[best])
-    return [ranked[i] for i in chosen]
+    # The selected gains never increase (the chosen set only grows), so the score keeps "best first".
+    return [replace(ranked[i], score=g) for i, g in chosen]

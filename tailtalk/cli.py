@@ -98,7 +98,7 @@ def train_scorer(
     config = training_profile(profile, epochs=epochs, max_examples=max_examples, tau=tau)
     catalog = load_catalog(settings.catalog_path)
     report = train(catalog, settings.dataset_dir(), settings.checkpoint_path, config,
-                   base_model=settings.embedding_model)
+                   base_model=settings.embedding_model, embedding_cache=settings.home / "embeddings")
     typer.echo(f"trained {report.profile} profile on {report.examples:,} examples, {report.epochs_run} epoch(s), "
                f"{report.seconds / 60:.1f} min; valid recall@10 {max(report.valid_recall_at_10):.4f} "
                f"(untrained {report.baseline_valid_recall_at_10:.4f}), prior weight {report.prior_weight:g}")
@@ -149,6 +149,8 @@ def evaluate(
     = "popularity,bm25,dense,pipeline",
     limit: Annotated[Optional[int], typer.Option(help="Replay a seeded sample of this many turns.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --limit sampling.")] = 0,
+    sweep_diversity: Annotated[Optional[str], typer.Option(
+        help="Comma-separated knob values, e.g. 0,0.2,0.4: one pipeline system each, plus pareto.png.")] = None,
 ) -> None:
     """Replay dialogue logs through each system; write accuracy and long-tail metrics."""
     from agent.pipeline import build_pipeline
@@ -159,13 +161,26 @@ def evaluate(
     log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
     config = {"embedding_model": settings.embedding_model, "candidates": settings.candidates,
-              "popularity_weight": settings.popularity_weight, "ranker": pipeline.ranker.describe()}
+              "popularity_weight": settings.popularity_weight, "diversity": settings.diversity,
+              "ranker": pipeline.ranker.describe()}
     run_evaluation(pipeline, log_path, out, dataset=settings.dataset if log is None else log_path.stem,
                    systems=[name.strip() for name in systems.split(",") if name.strip()],
-                   limit=limit, seed=seed, config=config)
+                   limit=limit, seed=seed, config=config, diversity_sweep=_floats(sweep_diversity))
     typer.echo((out / "metrics.md").read_text(encoding="utf-8"))
     typer.echo(f"wrote {out}/metrics.json, metrics.md, recall_at_k.png, recall_vs_aplt.png "
                f"in {time.perf_counter() - started:.0f}s")
+
+
+def _floats(values: str | None) -> list[float]:
+    if not values:
+        return []
+    try:
+        parsed = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ValueError(f"--sweep-diversity takes comma-separated numbers, got {values!r}") from exc
+    if any(not 0 <= v <= 1 for v in parsed):
+        raise ValueError(f"diversity values must lie between 0 and 1, got {values!r}")
+    return parsed
 
 
 def _split_path(settings: Settings, split: str) -> Path:

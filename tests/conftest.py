@@ -54,7 +54,8 @@ def redial_settings(mirror: Path) -> Settings:
     from retrieval.embedder import make_embedder
     from retrieval.index import build_index
 
-    settings = Settings(home=TEST_HOME, data_mirror=mirror, dataset="redial")
+    # Pinned to the baseline scorer: a checkpoint left in the test home must not change what these tests see.
+    settings = Settings(home=TEST_HOME, data_mirror=mirror, dataset="redial", scorer="baseline")
     prepare("redial", settings)
     build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
                 progress=False)

@@ -5,12 +5,20 @@ from __future__ import annotations
 import pytest
 
 from retrieval.query import Candidate
+from retrieval.embedder import HashingEmbedder
+from retrieval.retriever import InMemoryRetriever
 from ranking.base import PopularityPriorRanker, Ranker, RankingContext, SimilarityRanker
+from ranking.diversity import DiversityReranker
 
 
-@pytest.fixture(params=["dense", "baseline"])
+@pytest.fixture(params=["dense", "baseline", "reranked"])
 def ranker(request, small_catalog) -> Ranker:
-    return SimilarityRanker(small_catalog) if request.param == "dense" else PopularityPriorRanker(small_catalog, 0.05)
+    if request.param == "dense":
+        return SimilarityRanker(small_catalog)
+    if request.param == "baseline":
+        return PopularityPriorRanker(small_catalog, 0.05)
+    vectors = InMemoryRetriever(small_catalog, HashingEmbedder()).vectors
+    return DiversityReranker(PopularityPriorRanker(small_catalog, 0.05), vectors, 0.5)
 
 
 CANDIDATES = [Candidate("c3", 0.31), Candidate("h1", 0.30), Candidate("c2", 0.10), Candidate("s1", 0.05)]

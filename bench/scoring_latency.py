@@ -1,0 +1,112 @@
+"""Per-turn scoring latency of 50 candidates, every variant measured side by side in one run.
+
+    .venv/bin/python bench/scoring_latency.py [--turns 30] [--candidates 50] [--out bench/results/scoring_latency.json]
+
+Variants (same real ReDial valid contexts, same candidates, same process):
+
+* ``trained-bi-encoder``: what the pipeline does. Encode the dialogue once with the
+  scorer's encoder, dot it with the candidates' stored vectors, add the prior, re-rank
+  for diversity. Uses the trained checkpoint when one exists, else the packaged MiniLM
+  (the same architecture, so the same cost).
+* ``cross-encoder-naive``: sentence-transformers ``CrossEncoder`` on the 50
+  (context, item text) pairs at its default length, initialised from the packaged
+  MiniLM (latency only; an untrained head).
+* ``cross-encoder-128``: the same with inputs cut to 128 tokens.
+* ``cross-encoder-128-int8``: the same after torch dynamic int8 quantisation of the linear layers.
+
+Numbers are medians and 90th percentiles over turns after one warm-up turn; the machine
+is noisy, so compare variants within one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tailtalk.catalog import load_catalog
+from tailtalk.config import load_settings
+from tailtalk.dialogues import load_dialogues
+from tailtalk.instances import instances_of
+from ranking.base import PopularityPriorRanker, RankingContext
+from ranking.diversity import DiversityReranker
+from ranking.scorer import resolve_scorer
+from ranking.train import contexts_of
+from retrieval.embedder import packaged_model_path
+from retrieval.query import Candidate
+
+
+def _time(fn, turns: list) -> dict[str, float]:
+    fn(turns[0])  # warm-up: lazy initialisation is not a turn's cost
+    samples = []
+    for turn in turns[1:]:
+        started = time.perf_counter()
+        fn(turn)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": round(statistics.median(samples), 1),
+            "p90_ms": round(float(np.percentile(samples, 90)), 1), "turns": len(samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=30)
+    parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/scoring_latency.json"))
+    args = parser.parse_args()
+
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    settings = load_settings({})
+    catalog = load_catalog(settings.catalog_path)
+    instances = instances_of(load_dialogues(settings.dataset_dir() / "valid.jsonl"), catalog)[: args.turns + 1]
+    contexts = contexts_of(instances, catalog)
+    rng = np.random.default_rng(0)
+    items = catalog.items
+    turns = [(ctx, [items[i] for i in rng.choice(len(items), args.candidates, replace=False)]) for ctx in contexts]
+
+    choice = resolve_scorer(settings)
+    item_vectors = {i.id: v for i, v in zip(items, choice.embedder.embed([i.embedding_text() for i in items]))}
+    ranker = DiversityReranker(PopularityPriorRanker(catalog, choice.prior_weight),
+                               lambda ids: {i: item_vectors[i] for i in ids}, settings.diversity or 0.3)
+
+    def bi_encoder(turn) -> None:
+        context, candidates = turn
+        query = choice.embedder.embed([context])[0]
+        scored = [Candidate(i.id, float(item_vectors[i.id] @ query)) for i in candidates]
+        ranker.rank(RankingContext(context), scored, 10)
+
+    def cross(model):
+        return lambda turn: model.predict([(turn[0], i.embedding_text()) for i in turn[1]], batch_size=64,
+                                          show_progress_bar=False)
+
+    path = str(packaged_model_path())
+    naive = CrossEncoder(path, device="cpu", local_files_only=True)
+    short = CrossEncoder(path, device="cpu", local_files_only=True, max_length=128)
+    quantised = CrossEncoder(path, device="cpu", local_files_only=True, max_length=128)
+    quantised.model = torch.ao.quantization.quantize_dynamic(quantised.model, {torch.nn.Linear}, dtype=torch.qint8)
+
+    results = {
+        "trained-bi-encoder": _time(bi_encoder, turns),
+        "cross-encoder-naive": _time(cross(naive), turns),
+        "cross-encoder-128": _time(cross(short), turns),
+        "cross-encoder-128-int8": _time(cross(quantised), turns),
+    }
+    baseline = results["cross-encoder-naive"]["median_ms"]
+    for row in results.values():
+        row["speed-up_vs_naive"] = round(baseline / row["median_ms"], 1)
+    report = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
+              f"{torch.get_num_threads()} threads", "candidates": args.candidates,
+              "scorer": choice.description, "results": results}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
