@@ -28,6 +28,7 @@ from tailtalk.titles import TitleMatcher
 from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
+from ranking.diversity import DiversityReranker
 from explain.templates import Explained, Explainer, TemplateExplainer
 from agent.state import ConversationState
 from agent.understand import RuleBasedUnderstander, Understander
@@ -126,7 +127,10 @@ class TurnPipeline:
         query = RetrievalQuery(text=self.query_text(state), constraints=constraints, like_ids=tuple(state.liked),
                                avoid_text=" ".join(state.avoid_terms), k=max(candidates or self.candidates, k))
         context = RankingContext(query.text, state.dialogue_text())
-        ranked = self.ranker.rank(context, self.retriever.retrieve(query), k)
+        ranker = self.ranker
+        if state.diversity is not None and isinstance(ranker, DiversityReranker):
+            ranker = ranker.with_diversity(state.diversity)
+        ranked = ranker.rank(context, self.retriever.retrieve(query), k)
         notices: list[str] = []
         if len(ranked) < k and constraints.include_categories:
             # Categories are the loosest constraint: fill up with close matches from other
@@ -134,7 +138,7 @@ class TurnPipeline:
             strict = {r.item_id for r in ranked}
             relaxed = RetrievalQuery(query.text, constraints.relaxed(), query.like_ids, query.avoid_text, query.k)
             extra = [c for c in self.retriever.retrieve(relaxed) if c.item_id not in strict]
-            ranked += self.ranker.rank(context, extra, k - len(ranked)) if extra else []
+            ranked += ranker.rank(context, extra, k - len(ranked)) if extra else []
             notices.append(f"only a few items are in {', '.join(sorted(constraints.include_categories))}; "
                            "I added close matches from other categories")
         return ranked, notices
@@ -165,6 +169,4 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
 def make_ranker(catalog: Catalog, retriever: Retriever, prior_weight: float, diversity: float,
                 description: str | None = None) -> Ranker:
     """The scorer with the popularity prior, wrapped by the long-tail/diversity re-ranker."""
-    from ranking.diversity import DiversityReranker
-
     return DiversityReranker(PopularityPriorRanker(catalog, prior_weight, description), retriever.vectors, diversity)

@@ -44,6 +44,7 @@ class ConversationState:
     avoid_terms: list[str] = field(default_factory=list)
     wishes: list[str] = field(default_factory=list)
     user_queries: list[str] = field(default_factory=list)
+    diversity: float | None = None  # this user's long-tail/diversity knob; None = the configured default
 
     @classmethod
     def new(cls) -> "ConversationState":

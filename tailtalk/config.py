@@ -74,8 +74,9 @@ class Settings(BaseSettings):
     checkpoint: Path | None = Field(
         default=None, description="Trained scorer folder (default: <home>/checkpoints/<dataset>)."
     )
+    # 0.3: on ReDial valid it at least doubles APLT@10 for at most 5% relative Recall@10 (docs/ranking.md).
     diversity: float = Field(
-        default=0.0, ge=0.0, le=1.0,
+        default=0.3, ge=0.0, le=1.0,
         description="Long-tail/diversity re-ranking strength: 0 = relevance only, 1 = novelty and tail only.",
     )
 

@@ -69,8 +69,14 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         result = pipeline.handle(state, message or "")
         return turn_as_json(state, result), state
 
-    def new_conversation():
-        return [], "", ConversationState()
+    def new_conversation(diversity: float):
+        return [], "", ConversationState(diversity=diversity)
+
+    def set_diversity(value: float, state: ConversationState):
+        if not 0.0 <= float(value) <= 1.0:
+            raise gr.Error("the long-tail knob goes from 0 (relevance only) to 1 (novelty and tail only)")
+        state.diversity = float(value)
+        return state
 
     with gr.Blocks(title="tailtalk", analytics_enabled=False) as demo:
         gr.Markdown("## tailtalk\nTell me what you are in the mood for: genres, a decade, films you loved or "
@@ -83,13 +89,17 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
             message = gr.Textbox(placeholder="e.g. something scary but not too gory, like The Shining",
                                  show_label=False, scale=5, elem_id="tt-message")
             send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
-        new = gr.Button("New conversation", elem_id="tt-new")
+        with gr.Row():
+            knob = gr.Slider(0.0, 1.0, value=settings.diversity, step=0.05, elem_id="tt-diversity", scale=4,
+                             label="Long tail and variety (0 = closest matches, 1 = lesser-known and varied)")
+            new = gr.Button("New conversation", elem_id="tt-new", scale=1)
         api_message = gr.Textbox(visible=False)
         api_result = gr.JSON(visible=False)
 
         message.submit(chat, [message, chatbot, state], [message, chatbot, cards, state], api_name="chat")
         send.click(chat, [message, chatbot, state], [message, chatbot, cards, state], api_name=False)
-        new.click(new_conversation, None, [chatbot, cards, state], api_name="new_conversation")
+        new.click(new_conversation, [knob], [chatbot, cards, state], api_name="new_conversation")
+        knob.change(set_diversity, [knob, state], [state], api_name="set_diversity")
         api_message.submit(recommend, [api_message, state], [api_result, state], api_name="recommend")
     return demo
 

@@ -75,11 +75,12 @@ def test_unknown_system_and_empty_log_are_explained(redial_pipeline, tmp_path):
 
 
 def test_diversity_sweep_moves_along_the_frontier(redial_pipeline, test_log, tmp_path):
+    knob = redial_pipeline.ranker.diversity
     results = evaluate(redial_pipeline, test_log, tmp_path, dataset="redial", systems=["pipeline"], limit=30,
-                       seed=5, diversity_sweep=[0.0, 0.6], progress=False)
+                       seed=5, diversity_sweep=[0.0, knob, 0.6], progress=False)
     flat, diverse = results["pipeline[diversity=0]"], results["pipeline[diversity=0.6]"]
     assert diverse["metrics"]["beyond"]["aplt@10"] > flat["metrics"]["beyond"]["aplt@10"]
     assert diverse["metrics"]["beyond"]["ild@10"] > flat["metrics"]["beyond"]["ild@10"]
-    # diversity=0 is the configured pipeline itself (the test settings leave the knob at 0)
-    assert flat["metrics"] == results["pipeline"]["metrics"]
+    # the sweep point at the configured knob is the configured pipeline itself
+    assert results[f"pipeline[diversity={knob:g}]"]["metrics"] == results["pipeline"]["metrics"]
     assert (tmp_path / "pareto.png").stat().st_size > 1000

@@ -60,3 +60,19 @@ def test_two_sessions_never_share_a_conversation(app_url):
     # Within a session the second turn excludes what that session was shown; across sessions nothing leaks.
     assert not set(a[1]) & set(a[2]) and not set(b[1]) & set(b[2])
     assert not set(a[1]) & set(b[1])
+
+
+def test_the_long_tail_knob_is_per_session(app_url, redial_pipeline):
+    from gradio_client import Client
+
+    def tail_share(knob: float | None) -> float:
+        client = Client(app_url, verbose=False)
+        if knob is not None:
+            client.predict(knob, api_name="/set_diversity")
+        items = client.predict("a funny film for tonight", api_name="/recommend")["items"]
+        return sum(i["long_tail"] for i in items) / len(items)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        relevance_only, tail_heavy = pool.map(tail_share, [0.0, 1.0])
+    assert tail_heavy > relevance_only
+    assert tail_share(None) == tail_share(redial_pipeline.ranker.diversity)  # untouched sessions keep the default
