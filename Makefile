@@ -38,7 +38,8 @@ demo: index
 
 # The headline table of docs/evaluation.md: every baseline and the pipeline on the ReDial test split.
 eval: index
-	$(VENV)/bin/tailtalk eval --dataset redial --split test --out results/redial-test
+	$(VENV)/bin/tailtalk --set scorer=baseline eval --dataset redial --split test --sweep-diversity 0,0.3,0.7 \
+		--out results/redial-test
 
 test: install
 	$(PY) -m pytest

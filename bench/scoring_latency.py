@@ -89,7 +89,7 @@ def main() -> None:
     naive = CrossEncoder(path, device="cpu", local_files_only=True)
     short = CrossEncoder(path, device="cpu", local_files_only=True, max_length=128)
     quantised = CrossEncoder(path, device="cpu", local_files_only=True, max_length=128)
-    quantised.model = torch.ao.quantization.quantize_dynamic(quantised.model, {torch.nn.Linear}, dtype=torch.qint8)
+    torch.ao.quantization.quantize_dynamic(quantised[0], {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
     results = {
         "trained-bi-encoder": _time(bi_encoder, turns),

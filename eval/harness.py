@@ -102,9 +102,11 @@ def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str,
     chosen: dict[str, EvalSystem] = {name: SYSTEMS[name](exact) for name in systems}
     if diversity_sweep and not isinstance(ranker, DiversityReranker):
         raise ValueError("the pipeline's ranker has no diversity knob to sweep")
+    understood: dict = {}  # the variants differ only in ranking: they share the understanding of each message
     for value in diversity_sweep:
         name = f"pipeline[diversity={value:g}]"
-        chosen[name] = PipelineSystem(exact.replacing(ranker=ranker.with_diversity(value)), name=name)
+        chosen[name] = PipelineSystem(exact.replacing(ranker=ranker.with_diversity(value)), name=name,
+                                      understood=understood)
     vectors = item_vectors(retriever, catalog)
     results = {name: score_run(run_system(system, instances, progress=progress), instances, catalog, vectors)
                for name, system in chosen.items()}

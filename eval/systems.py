@@ -90,11 +90,13 @@ class DenseSystem(EvalSystem):
 class PipelineSystem(EvalSystem):
     """The product's own turn pipeline, fed the conversation state a live session would have had."""
 
-    def __init__(self, pipeline: TurnPipeline, name: str = "pipeline", candidates: int | None = None):
+    def __init__(self, pipeline: TurnPipeline, name: str = "pipeline", candidates: int | None = None,
+                 understood: dict[str, Interests] | None = None):
         self.pipeline = pipeline
         self.name = name
         self.candidates = candidates or pipeline.candidates
-        self._understood: dict[str, Interests] = {}  # dialogue prefixes repeat: understand each message once
+        # Dialogue prefixes repeat: understand each message once (variants of one pipeline may share this).
+        self._understood = understood if understood is not None else {}
 
     def replay(self, instance: Instance) -> ConversationState:
         state = ConversationState(conversation_id=f"{instance.dialogue_id}:{instance.turn_index}")

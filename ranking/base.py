@@ -103,12 +103,13 @@ class PopularityPriorRanker(ScoringRanker):
         self.weight = weight
         self.description = description
         max_pop = max((i.popularity or 0.0) for i in catalog)
-        self._norm = math.log1p(max_pop) or 1.0
+        norm = math.log1p(max_pop) or 1.0
+        self._prior = {i.id: math.log1p(i.popularity or 0.0) / norm for i in catalog}
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
-        prior = np.array([math.log1p(self.catalog.get(c.item_id).popularity or 0.0) for c in candidates])
-        similarity = np.array([c.similarity for c in candidates], dtype=np.float64)
-        return similarity + self.weight * prior / self._norm
+        prior = np.fromiter((self._prior[c.item_id] for c in candidates), dtype=np.float64, count=len(candidates))
+        similarity = np.fromiter((c.similarity for c in candidates), dtype=np.float64, count=len(candidates))
+        return similarity + self.weight * prior
 
     def describe(self) -> str:
         return self.description or f"baseline scorer (similarity + {self.weight:g} x log-popularity)"

@@ -170,6 +170,21 @@ def nearest(queries: np.ndarray, items: np.ndarray, depth: int) -> np.ndarray:
     return np.take_along_axis(top, order, axis=1)
 
 
+def enough_instances(instances: Sequence[Instance], config: TrainConfig) -> list[Instance]:
+    """A seeded shuffle, cut once it holds ``max_examples`` targets: only those contexts need embedding."""
+    shuffled = list(instances)
+    random.Random(config.seed).shuffle(shuffled)
+    if config.max_examples is None:
+        return shuffled
+    taken, targets = [], 0
+    for instance in shuffled:
+        if targets >= config.max_examples:
+            break
+        taken.append(instance)
+        targets += len(instance.targets)
+    return taken
+
+
 def build_examples(instances: Sequence[Instance], contexts: Sequence[str], neighbours: np.ndarray,
                    ids: Sequence[str], config: TrainConfig) -> list[Example]:
     rng = random.Random(config.seed)
@@ -242,6 +257,7 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
     # Hard negatives and the "before" valid score both come from the untrained model, as the index uses it.
     base = CachedEmbedder(SentenceTransformerEmbedder(base_model), embedding_cache)
     base_items = base.embed(item_texts, progress=progress)
+    train_instances = enough_instances(train_instances, config)
     train_contexts = contexts_of(train_instances, catalog)
     neighbours = nearest(base.embed(train_contexts, progress=progress), base_items, config.hard_negative_depth)
     examples = build_examples(train_instances, train_contexts, neighbours, ids, config)

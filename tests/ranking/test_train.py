@@ -129,3 +129,14 @@ def test_training_refuses_a_test_dialogue(redial_settings, tmp_path):
         train(load_catalog(folder / "catalog.jsonl"), folder, tmp_path / "ckpt", profile("quick"),
               base_model=redial_settings.embedding_model)
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_only_enough_turns_for_the_example_cap_are_taken():
+    log = [Dialogue(id=f"d{n}", turns=(Turn(role="user", text="x"),
+                                       Turn(role="assistant", text="y", items=("a", "b"))))
+           for n in range(10)]
+    instances = instances_of(log, {"a", "b"})
+    taken = training.enough_instances(instances, TrainConfig(batch_size=2, max_examples=5))
+    assert len(taken) == 3  # 2 + 2 + 2 targets >= 5
+    assert training.enough_instances(instances, TrainConfig(batch_size=2, max_examples=5)) == taken  # seeded
+    assert len(training.enough_instances(instances, TrainConfig(batch_size=2))) == 10
