@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo data index chat test eval bench clean
+.PHONY: install demo data index train chat test eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,18 @@ index: data
 demo: index
 	$(VENV)/bin/tailtalk chat
 
+# Fine-tune the scorer (quick profile, ~5 min; `PROFILE=default` ~26 min) and index the catalogue with it.
+PROFILE ?= quick
+train: data
+	$(VENV)/bin/tailtalk train --profile $(PROFILE)
+
 # The headline table of docs/evaluation.md: every baseline and the pipeline on the ReDial test split.
 eval: index
 	$(VENV)/bin/tailtalk --set scorer=baseline eval --dataset redial --split test --sweep-diversity 0,0.3,0.7 \
 		--out results/redial-test
+
+bench: index
+	$(PY) bench/scoring_latency.py
 
 test: install
 	$(PY) -m pytest
