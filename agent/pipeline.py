@@ -28,7 +28,7 @@ from tailtalk.titles import TitleMatcher
 from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
-from ranking.diversity import DiversityReranker
+from ranking.diversity import DiversityReranker, VectorLookup
 from explain.templates import Explained, Explainer, TemplateExplainer
 from agent.state import ConversationState
 from agent.understand import RuleBasedUnderstander, Understander
@@ -105,7 +105,7 @@ class TurnPipeline:
         """
         if not (state.user_queries or state.liked):
             return ""
-        return state.context_text(lambda item_id: self.catalog.get(item_id).label if item_id in self.catalog else None)
+        return state.context_text(self.catalog.label_of)
 
     def constraints(self, state: ConversationState, *, exclude_mentioned: bool = True) -> Constraints:
         excluded = set(state.disliked)
@@ -159,14 +159,14 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     retriever = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
                                 avoid_weight=settings.avoid_weight)
     return TurnPipeline.from_parts(
-        catalog, retriever, ranker=make_ranker(catalog, retriever, choice.prior_weight, settings.diversity,
+        catalog, retriever, ranker=make_ranker(catalog, retriever.vectors, choice.prior_weight, settings.diversity,
                                                choice.description),
         candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
         notices=[choice.warning] if choice.warning else [],
     )
 
 
-def make_ranker(catalog: Catalog, retriever: Retriever, prior_weight: float, diversity: float,
+def make_ranker(catalog: Catalog, vectors: VectorLookup, prior_weight: float, diversity: float,
                 description: str | None = None) -> Ranker:
     """The scorer with the popularity prior, wrapped by the long-tail/diversity re-ranker."""
-    return DiversityReranker(PopularityPriorRanker(catalog, prior_weight, description), retriever.vectors, diversity)
+    return DiversityReranker(PopularityPriorRanker(catalog, prior_weight, description), vectors, diversity)

@@ -33,8 +33,8 @@ from tailtalk.catalog import load_catalog
 from tailtalk.config import load_settings
 from tailtalk.dialogues import load_dialogues
 from tailtalk.instances import instances_of
-from ranking.base import PopularityPriorRanker, RankingContext
-from ranking.diversity import DiversityReranker
+from agent.pipeline import make_ranker
+from ranking.base import RankingContext
 from ranking.scorer import resolve_scorer
 from ranking.train import contexts_of
 from retrieval.embedder import packaged_model_path
@@ -72,8 +72,8 @@ def main() -> None:
 
     choice = resolve_scorer(settings)
     item_vectors = {i.id: v for i, v in zip(items, choice.embedder.embed([i.embedding_text() for i in items]))}
-    ranker = DiversityReranker(PopularityPriorRanker(catalog, choice.prior_weight),
-                               lambda ids: {i: item_vectors[i] for i in ids}, settings.diversity or 0.3)
+    ranker = make_ranker(catalog, lambda ids: {i: item_vectors[i] for i in ids}, choice.prior_weight,
+                         settings.diversity)
 
     def bi_encoder(turn) -> None:
         context, candidates = turn

@@ -13,14 +13,13 @@ Example::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from tailtalk.catalog import Catalog
-from tailtalk.popularity import head_tail_split
+from tailtalk.popularity import head_tail_split, log_popularity_prior
 from retrieval.query import Candidate
 
 
@@ -102,9 +101,7 @@ class PopularityPriorRanker(ScoringRanker):
         super().__init__(catalog)
         self.weight = weight
         self.description = description
-        max_pop = max((i.popularity or 0.0) for i in catalog)
-        norm = math.log1p(max_pop) or 1.0
-        self._prior = {i.id: math.log1p(i.popularity or 0.0) / norm for i in catalog}
+        self._prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
         prior = np.fromiter((self._prior[c.item_id] for c in candidates), dtype=np.float64, count=len(candidates))

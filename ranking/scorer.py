@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tailtalk.config import Settings
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder, make_embedder
-from ranking.train import SCORER_META, read_scorer_meta
+from ranking.train import SCORER_META, read_scorer_meta, scorer_model_name
 
 
 class CheckpointError(RuntimeError):
@@ -53,7 +53,7 @@ def _baseline(settings: Settings, warning: str | None) -> ScorerChoice:
 def _trained(settings: Settings, checkpoint: Path) -> ScorerChoice:
     meta = read_scorer_meta(checkpoint)
     embedder = SentenceTransformerEmbedder(str(checkpoint), batch_size=settings.embedding_batch_size,
-                                           name=f"tailtalk-scorer-{meta['run_id']}")
+                                           name=scorer_model_name(meta["run_id"]))
     weight = float(meta["prior_weight"])
     return ScorerChoice(embedder, weight,
                         f"trained scorer ({meta['profile']} profile, {meta['trained_at']}; "

@@ -30,12 +30,11 @@ Example (the quick profile, a few minutes on 2 CPU cores)::
 from __future__ import annotations
 
 import json
-import math
 import random
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from tqdm import tqdm
 from tailtalk.catalog import Catalog
 from tailtalk.dialogues import Dialogue, context_text, load_dialogues
 from tailtalk.instances import Instance, instances_of
+from tailtalk.popularity import log_popularity_prior
 
 SCORER_META = "tailtalk_scorer.json"
 PRIOR_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6)
@@ -125,13 +125,8 @@ class TrainReport:
     baseline_valid_recall_at_10: float
 
 
-def title_lookup(catalog: Catalog) -> Callable[[str], str | None]:
-    return lambda item_id: catalog.get(item_id).label if item_id in catalog else None
-
-
 def contexts_of(instances: Sequence[Instance], catalog: Catalog) -> list[str]:
-    title_of = title_lookup(catalog)
-    return [context_text(i.context, title_of) for i in instances]
+    return [context_text(i.context, catalog.label_of) for i in instances]
 
 
 def log_prior(catalog: Catalog) -> np.ndarray:
@@ -214,9 +209,9 @@ def choose_prior_weight(cosines: np.ndarray, prior: np.ndarray, instances: Seque
 
 
 def normalised_log_popularity(catalog: Catalog) -> np.ndarray:
-    """log(1 + pop) / log(1 + max pop): the prior exactly as the baseline ranker adds it."""
-    pops = np.array([float(i.popularity or 0.0) for i in catalog])
-    return np.log1p(pops) / (math.log1p(pops.max()) or 1.0)
+    """The prior exactly as the serving ranker adds it, in catalogue order."""
+    prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
+    return np.array([prior[i.id] for i in catalog])
 
 
 def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: TrainConfig, *,
@@ -274,6 +269,7 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
                                                 steps_per_epoch * config.epochs)
     history: list[float] = []
     best: tuple[float, float] | None = None  # (valid recall, prior weight)
+    best_items: np.ndarray | None = None  # the best epoch's item vectors: what indexing would compute again
     staging = checkpoint.with_name(checkpoint.name + f".tmp-{uuid.uuid4().hex[:8]}")
     try:
         for epoch in range(config.epochs):
@@ -289,20 +285,22 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
                 optimizer.zero_grad()
                 bar.set_postfix(loss=f"{loss.item():.3f}")
             model.eval()
-            cosines = encode(valid_contexts) @ encode(item_texts).T
+            items = encode(item_texts)
+            cosines = encode(valid_contexts) @ items.T
             weight, recall = choose_prior_weight(cosines, prior, valid_instances, row_of)
             history.append(recall)
             if progress:
                 tqdm.write(f"epoch {epoch + 1}: valid recall@10 {recall:.4f} (prior weight {weight:g}); "
                            f"untrained {baseline_recall:.4f}")
             if best is None or recall > best[0]:
-                best = (recall, weight)
+                best, best_items = (recall, weight), items
                 shutil.rmtree(staging, ignore_errors=True)
                 model.save(str(staging))
             elif len(history) - 1 - history.index(max(history)) > config.patience - 1:
                 break
         assert best is not None
-        meta = {"run_id": uuid.uuid4().hex[:12], "base_model": base_model, "profile": config.profile,
+        run_id = uuid.uuid4().hex[:12]
+        meta = {"run_id": run_id, "base_model": base_model, "profile": config.profile,
                 "config": asdict(config), "examples": len(examples), "epochs_run": len(history),
                 "valid_recall_at_10": history, "untrained_valid_recall_at_10": baseline_recall,
                 "prior_weight": best[1], "catalog": catalog.fingerprint(),
@@ -312,6 +310,10 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
         if checkpoint.exists():
             shutil.rmtree(checkpoint)
         staging.rename(checkpoint)
+        if embedding_cache is not None:
+            # Indexing with the new model would embed the catalogue again; hand it these vectors instead.
+            trained = SentenceTransformerEmbedder(str(checkpoint), name=scorer_model_name(run_id))
+            CachedEmbedder(trained, embedding_cache).remember(item_texts, best_items)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return TrainReport(checkpoint, config.profile, len(examples), len(history), time.perf_counter() - started,
@@ -349,6 +351,11 @@ def _freeze_lower_layers(model, count: int) -> None:
     for module in frozen:
         for parameter in module.parameters():
             parameter.requires_grad = False
+
+
+def scorer_model_name(run_id: str) -> str:
+    """How index manifests and embedding caches name a trained run's encoder."""
+    return f"tailtalk-scorer-{run_id}"
 
 
 def read_scorer_meta(checkpoint: Path) -> dict[str, Any]:

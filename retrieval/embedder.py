@@ -128,12 +128,17 @@ class CachedEmbedder:
         keys = [self._key(t) for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._cache}.items())
         if missing:
-            vectors = self.inner.embed([t for _, t in missing], progress=progress)
-            self._cache.update(zip((k for k, _ in missing), vectors))
-            self._save()
+            self.remember([t for _, t in missing], self.inner.embed([t for _, t in missing], progress=progress))
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self._cache[k] for k in keys]).astype(np.float32)
+
+    def remember(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Store vectors computed elsewhere by the same model (e.g. during training)."""
+        if len(texts) != len(vectors):
+            raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        self._cache.update(zip((self._key(t) for t in texts), np.asarray(vectors, dtype=np.float32)))
+        self._save()
 
     def _save(self) -> None:
         if self.path is None:

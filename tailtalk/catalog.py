@@ -110,6 +110,10 @@ class Catalog:
         except KeyError:
             raise KeyError(f"item {item_id!r} is not in the catalogue {self.source}") from None
 
+    def label_of(self, item_id: str) -> str | None:
+        """"Title (Year)" of a catalogue item, None for an id the catalogue lacks."""
+        return self.get(item_id).label if item_id in self else None
+
     def ids(self) -> list[str]:
         return [item.id for item in self.items]
 

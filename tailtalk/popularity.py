@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 
@@ -29,6 +30,16 @@ def head_tail_split(popularity: Mapping[str, float], share: float = 0.8) -> froz
         head.append(item_id)
         cumulative += pop
     return frozenset(head)
+
+
+def log_popularity_prior(popularity: Mapping[str, float]) -> dict[str, float]:
+    """log(1 + pop) / log(1 + max pop): the prior every scorer adds, in [0, 1].
+
+    >>> log_popularity_prior({"a": 3, "b": 0})
+    {'a': 1.0, 'b': 0.0}
+    """
+    norm = math.log1p(max(popularity.values(), default=0.0)) or 1.0
+    return {i: math.log1p(p) / norm for i, p in popularity.items()}
 
 
 def popularity_shares(popularity: Mapping[str, float]) -> dict[str, float]:

@@ -14,6 +14,7 @@ import ranking.train as training
 from tailtalk.catalog import Catalog, Item, load_catalog
 from tailtalk.dialogues import Dialogue, Turn, load_dialogues
 from tailtalk.instances import instances_of
+from retrieval.embedder import CachedEmbedder
 from ranking.scorer import CheckpointError, resolve_scorer
 from ranking.train import (PRIOR_WEIGHTS, SCORER_META, Example, TrainConfig, TrainingDataError, build_examples,
                            check_no_leakage, choose_prior_weight, log_prior, nearest, profile, train)
@@ -39,7 +40,7 @@ def test_leakage_of_an_evaluation_dialogue_is_refused():
 
 def test_log_prior_and_nearest_by_hand():
     cat = Catalog((Item(id="a", title="A", popularity=3), Item(id="b", title="B", popularity=0)))
-    # (3+1)/(4+1+... ) : counts 4 and 1 over 5
+    # smoothed counts 3+1 and 0+1, over their sum 5
     np.testing.assert_allclose(log_prior(cat), [math.log(4 / 5), math.log(1 / 5)])
     queries = np.array([[1.0, 0.0], [0.0, 1.0]])
     items = np.array([[0.9, 0.1], [0.1, 0.9], [0.5, 0.5]])
@@ -62,9 +63,8 @@ def test_prior_weight_is_chosen_by_valid_recall():
     log = [Dialogue(id="d", turns=(Turn(role="user", text="x"), Turn(role="assistant", text="y", items=("pop",))))]
     instances = instances_of(log, {"pop", "rare"})
     rows = {"rare": 0, "pop": 1}
-    cosines = np.array([[0.50, 0.45] + [0.0] * 10])  # padded so that recall@10 can miss
+    cosines = np.array([[0.50, 0.45] + [0.49] * 10])  # ten distractors just above the target push it to rank 12
     prior = np.array([0.0, 1.0] + [0.0] * 10)
-    cosines[0, 2:] = 0.49  # ten distractors just above the target
     weight, recall = choose_prior_weight(cosines, prior, instances, rows)
     assert recall == 1.0 and weight == min(w for w in PRIOR_WEIGHTS if 0.45 + w > 0.49)
 
@@ -108,6 +108,11 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
     settings = redial_settings.model_copy(update={"checkpoint": checkpoint, "scorer": "auto"})
     choice = resolve_scorer(settings)
     assert choice.trained and "trained scorer (quick profile" in choice.description and choice.warning is None
+    # Training handed its item vectors to the new model's embedding cache: indexing embeds nothing again.
+    cached = CachedEmbedder(choice.embedder, redial_settings.home / "embeddings")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(choice.embedder, "embed", lambda texts, **_: pytest.fail(f"re-embedded {len(texts)} texts"))
+        assert cached.embed([i.embedding_text() for i in subset]).shape == (len(subset), 384)
     vectors = choice.embedder.embed(["a scary film", "The Shining (1980)"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 

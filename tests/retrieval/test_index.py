@@ -16,6 +16,19 @@ def settings(tmp_path) -> Settings:
     return Settings(home=tmp_path, dataset="small")
 
 
+@pytest.fixture
+def counting() -> tuple[type[HashingEmbedder], list[int]]:
+    """A hashing embedder class whose instances log the batch sizes they embed into one shared list."""
+    calls: list[int] = []
+
+    class CountingEmbedder(HashingEmbedder):
+        def embed(self, texts, *, progress=False):
+            calls.append(len(texts))
+            return super().embed(texts)
+
+    return CountingEmbedder, calls
+
+
 def test_missing_index_says_how_to_build_it(small_catalog, settings):
     with pytest.raises(IndexMissingError, match="tailtalk index"):
         open_index(settings, small_catalog, HashingEmbedder())
@@ -42,14 +55,8 @@ def test_refuses_changed_catalogue_until_updated(small_catalog, settings):
     assert open_index(settings, grown, embedder).count() == 9
 
 
-def test_upsert_reembeds_only_changed_items(small_catalog, settings):
-    calls: list[int] = []
-
-    class CountingEmbedder(HashingEmbedder):
-        def embed(self, texts, *, progress=False):
-            calls.append(len(texts))
-            return super().embed(texts)
-
+def test_upsert_reembeds_only_changed_items(small_catalog, settings, counting):
+    CountingEmbedder, calls = counting
     build_index(small_catalog, CountingEmbedder(), settings, progress=False)
     changed = Catalog(tuple(i.model_copy(update={"description": "Changed."}) if i.id == "c1" else i
                             for i in small_catalog.items if i.id != "b2"))
@@ -84,28 +91,16 @@ def test_interrupted_rebuild_keeps_previous_index(small_catalog, settings):
     assert open_index(settings, small_catalog, HashingEmbedder()).count() == len(small_catalog)
 
 
-def test_embedding_cache_reuses_vectors(tmp_path):
-    calls: list[int] = []
-
-    class CountingEmbedder(HashingEmbedder):
-        def embed(self, texts, *, progress=False):
-            calls.append(len(texts))
-            return super().embed(texts)
-
+def test_embedding_cache_reuses_vectors(tmp_path, counting):
+    CountingEmbedder, calls = counting
     first = CachedEmbedder(CountingEmbedder(), tmp_path).embed(["a b", "c d"])
     second = CachedEmbedder(CountingEmbedder(), tmp_path).embed(["c d", "a b", "e f"])
     assert calls == [2, 1]
     np.testing.assert_allclose(second[1], first[0])
 
 
-def test_memory_only_cache_embeds_each_text_once(tmp_path, monkeypatch):
-    calls: list[int] = []
-
-    class CountingEmbedder(HashingEmbedder):
-        def embed(self, texts, *, progress=False):
-            calls.append(len(texts))
-            return super().embed(texts)
-
+def test_memory_only_cache_embeds_each_text_once(tmp_path, monkeypatch, counting):
+    CountingEmbedder, calls = counting
     monkeypatch.chdir(tmp_path)
     cached = CachedEmbedder(CountingEmbedder())
     cached.embed(["a b", "c d"])
