@@ -36,7 +36,7 @@ index: data
 demo: index
 	$(VENV)/bin/tailtalk chat
 
-# Fine-tune the scorer (quick profile, ~5 min; `PROFILE=default` ~26 min) and index the catalogue with it.
+# Fine-tune the scorer (quick profile, ~3.5 min; `PROFILE=default` ~25 min) and index the catalogue with it.
 PROFILE ?= quick
 train: data
 	$(VENV)/bin/tailtalk train --profile $(PROFILE)
