@@ -20,6 +20,7 @@ Example (fast, with fakes)::
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tailtalk.catalog import Catalog
@@ -29,27 +30,40 @@ from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
 from ranking.diversity import DiversityReranker, VectorLookup
+from explain.grounding import GroundingReport
+from explain.respond import LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
 from explain.templates import Explained, Explainer, TemplateExplainer
+from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
+from agent.llm_understand import LLMUnderstander
 from agent.understand import RuleBasedUnderstander, Understander
 
 
 @dataclass(frozen=True)
 class TurnResult:
+    """One turn's answer. While a reply streams, partial results carry ``complete=False``."""
+
     reply: str
     picks: list[Explained]
     notices: list[str] = field(default_factory=list)
+    complete: bool = True
+    clarifying: bool = False  # the turn asked a question instead of recommending
+    generated: bool = False  # some of the reply came from the language model
+    grounding: GroundingReport | None = None
 
 
 class TurnPipeline:
     def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
-                 explainer: Explainer, *, candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000,
+                 explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
+                 candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000,
                  notices: list[str] | None = None):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
         self.ranker = ranker
         self.explainer = explainer
+        self.responder = responder or TemplateResponder()
+        self.titles = titles
         self.candidates = candidates
         self.top_k = top_k
         self.max_message_chars = max_message_chars
@@ -57,23 +71,49 @@ class TurnPipeline:
 
     @classmethod
     def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
-                   explainer: Explainer | None = None, **options) -> "TurnPipeline":
-        """A pipeline with the rule-based understander and template explainer as defaults."""
+                   explainer: Explainer | None = None, llm: LLMBackend | None = None, domain: str = "film",
+                   **options) -> "TurnPipeline":
+        """A pipeline from its parts: the rules and templates alone, or with a language model on top."""
         titles = TitleMatcher(((i.id, i.title, i.year) for i in catalog),
                               popularity={i.id: i.popularity or 0.0 for i in catalog})
-        return cls(catalog, RuleBasedUnderstander(catalog.categories(), titles), retriever,
-                   ranker or PopularityPriorRanker(catalog), explainer or TemplateExplainer(), **options)
+        rules = RuleBasedUnderstander(catalog.categories(), titles)
+        explainer = explainer or TemplateExplainer()
+        if llm is None:
+            understander, responder = rules, TemplateResponder(explainer)
+        else:
+            understander, responder = LLMUnderstander(llm, rules), LLMResponder(llm, titles, domain=domain,
+                                                                                explainer=explainer)
+        return cls(catalog, understander, retriever, ranker or PopularityPriorRanker(catalog), explainer,
+                   responder=responder, titles=titles, **options)
 
     def replacing(self, **parts) -> "TurnPipeline":
         """A copy with some stages swapped (``retriever=``, ``ranker=``...); the original is untouched."""
-        unknown = set(parts) - {"understander", "retriever", "ranker", "explainer", "candidates", "top_k"}
+        unknown = set(parts) - {"understander", "retriever", "ranker", "explainer", "responder", "candidates", "top_k"}
         if unknown:
             raise TypeError(f"cannot replace {', '.join(sorted(unknown))}")
         clone = copy.copy(self)
         clone.__dict__.update(parts)
         return clone
 
+    def describe(self) -> str:
+        """The status line: which model talks, which scorer ranks, which catalogue serves."""
+        return (f"LLM: {self.responder.name} · ranker: {self.ranker.describe()} · "
+                f"catalogue: {self.retriever.describe()}")
+
     def handle(self, state: ConversationState, message: str) -> TurnResult:
+        """One whole turn (the last of :meth:`stream`'s results)."""
+        result = None
+        for result in self.stream(state, message):
+            pass
+        assert result is not None and result.complete
+        return result
+
+    def stream(self, state: ConversationState, message: str) -> Iterator[TurnResult]:
+        """One turn, streamed: partial results while the reply is written, then the complete one.
+
+        The picks are known before the first word of the reply, so every partial result
+        carries them (the UI shows the cards at once). The state is updated once, at the end.
+        """
         notices: list[str] = list(self.standing_notices)
         message = message.strip()
         if len(message) > self.max_message_chars:
@@ -81,11 +121,14 @@ class TurnPipeline:
                            f"{self.max_message_chars:,}")
             message = message[: self.max_message_chars]
         interests = self.understander.understand(message)
+        notices += interests.notices
+        first_turn = not (state.liked or state.user_queries or state.shown)
         state.absorb(message, interests)
+        if interests.is_vague and first_turn:
+            yield from self._reply(state, [], notices, self.responder.clarify(message), clarifying=True)
+            return
         ranked, relax_notice = self.recommend(state)
         notices += relax_notice
-        if interests.is_vague and not state.liked and not state.user_queries:
-            notices.append("tell me a film you loved, a genre or a decade, and I will narrow these popular picks down")
         liked_titles = [self.catalog.get(i).title for i in state.liked if i in self.catalog]
         picks = [
             Explained(self.catalog.get(r.item_id),
@@ -93,9 +136,23 @@ class TurnPipeline:
                       r.score, r.is_tail)
             for r in ranked
         ]
-        reply = self.explainer.reply(picks, wishes=state.wishes, notices=notices)
-        state.record_assistant(reply, tuple(p.item.id for p in picks))
-        return TurnResult(reply, picks, notices)
+        user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
+        request = ReplyRequest(message, picks, state.wishes, notices, user_named)
+        yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
+
+    def _reply(self, state: ConversationState, picks: list[Explained], notices: list[str],
+               events: Iterator[str | Reply], *, clarifying: bool) -> Iterator[TurnResult]:
+        text = ""
+        for event in events:
+            if isinstance(event, Reply):
+                all_notices = [*notices, *event.notices]
+                state.record_assistant(event.text, tuple(p.item.id for p in picks))
+                yield TurnResult(event.text, picks, all_notices, complete=True, clarifying=clarifying,
+                                 generated=event.generated, grounding=event.grounding)
+                return
+            text += event
+            yield TurnResult(text, picks, notices, complete=False, clarifying=clarifying)
+        raise RuntimeError(f"the responder {self.responder.name!r} ended a reply without its Reply")
 
     def query_text(self, state: ConversationState) -> str:
         """What retrieval embeds: the recent dialogue, which beat the extracted wishes alone on ReDial valid.
@@ -155,15 +212,32 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     from ranking.scorer import resolve_scorer
 
     catalog = load_catalog(settings.catalog_path)
+    llm, llm_notice = resolve_llm(settings)
     choice = resolve_scorer(settings)
     retriever = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
                                 avoid_weight=settings.avoid_weight)
     return TurnPipeline.from_parts(
         catalog, retriever, ranker=make_ranker(catalog, retriever.vectors, choice.prior_weight, settings.diversity,
                                                choice.description),
-        candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
-        notices=[choice.warning] if choice.warning else [],
+        llm=llm, candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
+        notices=[n for n in (choice.warning, llm_notice) if n],
     )
+
+
+def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:
+    """The configured language model, and a standing notice when ``auto`` had to do without one.
+
+    An explicit ``llm=embedded`` that cannot load is an error (the user asked for it);
+    under ``auto`` the product still works with templates and says so on every turn.
+    """
+    from tailtalk.llm import LLMError, make_llm
+
+    try:
+        return make_llm(settings), None
+    except LLMError as exc:
+        if settings.llm != "auto":
+            raise
+        return None, f"no language model is available ({exc}); replies use grounded templates"
 
 
 def make_ranker(catalog: Catalog, vectors: VectorLookup, prior_weight: float, diversity: float,

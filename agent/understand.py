@@ -81,6 +81,7 @@ class Interests:
     liked_ids: list[str] = field(default_factory=list)
     disliked_ids: list[str] = field(default_factory=list)
     wishes: list[str] = field(default_factory=list)  # the user's own words, for explanations
+    notices: list[str] = field(default_factory=list)  # for the user, e.g. "the language model was unreachable"
 
     @property
     def is_vague(self) -> bool:
@@ -104,6 +105,7 @@ def _category_pattern(word: str) -> re.Pattern[str]:
 class RuleBasedUnderstander:
     def __init__(self, categories: Iterable[str], titles: TitleMatcher | None = None):
         vocabulary = {c.lower() for c in categories}
+        self.categories = frozenset(vocabulary)
         self._patterns: list[tuple[re.Pattern[str], str, str]] = []
         for category in sorted(vocabulary, key=len, reverse=True):
             self._patterns.append((_category_pattern(category), category, category))

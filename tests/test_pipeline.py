@@ -60,10 +60,29 @@ def test_long_message_is_truncated_with_notice(small_catalog):
     assert result.picks
 
 
-def test_vague_greeting_gets_popular_picks_and_a_question(pipeline):
-    result = pipeline.handle(ConversationState(), "hi")
-    assert [p.item.id for p in result.picks] == ["s1", "h1"]
-    assert any("genre" in n for n in result.notices)
+def test_vague_first_message_gets_one_question_instead_of_a_guess(pipeline):
+    state = ConversationState()
+    result = pipeline.handle(state, "hi")
+    assert result.clarifying and not result.picks
+    assert "?" in result.reply and "genre" in result.reply
+    assert not state.shown
+    follow_up = pipeline.handle(state, "a comedy")
+    assert not follow_up.clarifying and follow_up.picks
+
+
+def test_vague_follow_up_keeps_recommending(pipeline):
+    state = ConversationState()
+    first = pipeline.handle(state, "a comedy")
+    second = pipeline.handle(state, "anything else?")
+    assert not second.clarifying and second.picks
+    assert not {p.item.id for p in first.picks} & {p.item.id for p in second.picks}
+
+
+def test_stream_yields_partial_results_then_one_complete(pipeline):
+    results = list(pipeline.stream(ConversationState(), "a funny comedy"))
+    assert [r.complete for r in results][-1] is True
+    assert not any(r.complete for r in results[:-1])
+    assert all(r.picks == results[-1].picks for r in results)
 
 
 def test_two_states_never_share_anything(pipeline):

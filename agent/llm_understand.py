@@ -1,0 +1,205 @@
+"""The *understand* step with the language model: structured extraction, validated, merged with the rules.
+
+The model is asked for JSON matching :class:`Extraction` (on a server with JSON-schema
+decoding, vLLM or the OpenAI API, the schema is enforced while decoding). A reply that
+does not validate gets one repair attempt with the validation error; after that the
+turn uses the rule-based extraction alone.
+
+What the model says is trusted only where the message supports it, because a small
+model readily invents constraints, and a hard filter that is wrong empties the list:
+
+* categories must be in the catalogue's vocabulary; they widen the query and the
+  wishes, while hard category filters come from the rules, which match the words said;
+* titles must be catalogue titles that the message itself names (fuzzy match);
+* year and price bounds are used only when the rules found none and the message holds
+  a number (a year, a decade or an amount).
+
+Example (a fake model that always answers the same JSON)::
+
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> from tailtalk.llm import LLMBackend
+    >>> from agent.understand import RuleBasedUnderstander
+    >>> from agent.llm_understand import LLMUnderstander
+    >>> fake = FakeListChatModel(responses=['{"query": "scary", "include_categories": ["horror"], "avoid": ["gore"]}'])
+    >>> u = LLMUnderstander(LLMBackend(fake, "fake", "embedded", 5.0), RuleBasedUnderstander(["horror", "comedy"]))
+    >>> i = u.understand("something to keep me up at night")
+    >>> i.avoid_terms, "horror" in i.wishes
+    (['gore'], True)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
+from rapidfuzz import fuzz
+
+from tailtalk.titles import normalise
+from prompts import load_prompt
+from agent.understand import Interests, RuleBasedUnderstander
+
+log = logging.getLogger(__name__)
+
+_PARENTHESISED_YEAR = re.compile(r"\(\s*(?:1[89]|20)\d\d\s*\)")
+_FUZZY_TITLE_CHARS = 6  # shorter titles must be written exactly: "it" is in every other sentence
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+class Extraction(BaseModel):
+    """What the model must return for one message."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: str = Field(default="", max_length=300)
+    include_categories: list[str] = Field(default_factory=list, max_length=10)
+    exclude_categories: list[str] = Field(default_factory=list, max_length=10)
+    liked_titles: list[str] = Field(default_factory=list, max_length=10)
+    disliked_titles: list[str] = Field(default_factory=list, max_length=10)
+    avoid: list[str] = Field(default_factory=list, max_length=10)
+    year_min: int | None = Field(default=None, ge=1870, le=2100)
+    year_max: int | None = Field(default=None, ge=1870, le=2100)
+    price_min: float | None = Field(default=None, ge=0)
+    price_max: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> "Extraction":
+        if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
+            raise ValueError(f"year_min {self.year_min} is after year_max {self.year_max}")
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise ValueError(f"price_min {self.price_min} is above price_max {self.price_max}")
+        return self
+
+
+@dataclass
+class UnderstandingLog:
+    """How the last extractions went, for the harness and the status line."""
+
+    calls: int = 0
+    valid_first_try: int = 0
+    repaired: int = 0
+    fell_back_to_rules: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def parse_extraction(reply: str) -> Extraction:
+    """The first JSON object in a reply, validated; raises ``ValueError`` saying what is wrong."""
+    match = _JSON_OBJECT.search(reply)
+    if match is None:
+        raise ValueError("the reply holds no JSON object")
+    try:
+        data = json.loads(match.group())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the JSON does not parse: {exc.msg} at character {exc.pos}") from exc
+    if not isinstance(data, dict):
+        raise ValueError("the JSON is not an object")
+    try:
+        return Extraction.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
+
+
+class LLMUnderstander:
+    """Implements :class:`agent.understand.Understander` with the model, the rules as floor and fallback."""
+
+    def __init__(self, backend: LLMBackend, rules: RuleBasedUnderstander):
+        self.backend = backend
+        self.rules = rules
+        self.log = UnderstandingLog()
+
+    def understand(self, message: str) -> Interests:
+        interests = self.rules.understand(message)
+        if not message.strip():
+            return interests
+        extraction = self._extract(message, interests)
+        if extraction is None:
+            return interests
+        return self._merge(interests, extraction, message)
+
+    def _extract(self, message: str, interests: Interests) -> Extraction | None:
+        self.log.calls += 1
+        variables = {"categories": ", ".join(sorted(self.rules.categories)) or "none", "message": message[:2000]}
+        try:
+            reply = self._ask(load_prompt("understand").format_messages(**variables))
+            try:
+                extraction = parse_extraction(reply)
+                self.log.valid_first_try += 1
+                return extraction
+            except ValueError as problem:
+                repair = load_prompt("understand_repair").format_messages(
+                    error=str(problem)[:300], message=message[:2000], reply=reply[:1000])
+                extraction = parse_extraction(self._ask(repair))
+                self.log.repaired += 1
+                return extraction
+        except LLM_FAILURES as exc:
+            self.log.fell_back_to_rules += 1
+            self.log.failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            if not isinstance(exc, ValueError):  # an unusable reply is routine; an unreachable model is news
+                interests.notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
+                                         "I read your message with the rule-based reader")
+            log.info("extraction fell back to the rules: %s", exc)
+            return None
+
+    def _ask(self, messages) -> str:
+        model = self.backend.chat_model
+        if self.backend.supports_json_schema:
+            model = model.bind(response_format={"type": "json_schema", "json_schema": {
+                "name": "interests", "schema": Extraction.model_json_schema()}})
+        return model.invoke(messages).text
+
+    def _named_in(self, message: str, title: str) -> list[str]:
+        """Catalogue items matching a title the model extracted, if the message really names it.
+
+        Lower-case one-word titles ("i loved alien") are missed by the rules' matcher on purpose
+        (as plain words they are everywhere); the model's reading recovers them, checked here
+        against the message so that a title the model made up is never liked.
+        """
+        said = normalise(message)
+        found = []
+        for hit in self.rules.titles.find(title if any(c.isupper() for c in title) else title.title()):
+            written = hit.title
+            exact = re.search(rf"(?<!\w){re.escape(written)}(?!\w)", said) is not None
+            if exact or (len(written) >= _FUZZY_TITLE_CHARS and fuzz.partial_ratio(written, said) >= 90):
+                found.append(hit.item_id)
+        return found
+
+    def _merge(self, interests: Interests, extraction: Extraction, message: str) -> Interests:
+        categories = self.rules.categories
+        included = {c.lower() for c in extraction.include_categories} & categories
+        excluded = {c.lower() for c in extraction.exclude_categories} & categories
+        for category in sorted(included - interests.include_categories - interests.exclude_categories):
+            interests.wishes.append(category)
+            interests.query_text = f"{interests.query_text} {category}".strip()
+        interests.avoid_terms = list(dict.fromkeys(
+            [*interests.avoid_terms, *(a.strip().lower() for a in extraction.avoid if a.strip())]))[:8]
+        for category in excluded - interests.include_categories:
+            if category not in interests.avoid_terms:
+                interests.avoid_terms.append(category)
+        if self.rules.titles is not None:
+            for title in extraction.liked_titles:
+                interests.liked_ids.extend(i for i in self._named_in(message, title)
+                                           if i not in interests.liked_ids and i not in interests.disliked_ids)
+            for title in extraction.disliked_titles:
+                interests.disliked_ids.extend(i for i in self._named_in(message, title)
+                                              if i not in interests.disliked_ids and i not in interests.liked_ids)
+        said = _PARENTHESISED_YEAR.sub(" ", message)  # "Alien (1979)" names a film, it asks for no year
+        if interests.year_min is None and interests.year_max is None and \
+                all(y is None or _year_is_said(y, said) for y in (extraction.year_min, extraction.year_max)):
+            interests.year_min, interests.year_max = extraction.year_min, extraction.year_max
+        if interests.price_min is None and interests.price_max is None and \
+                all(p is None or str(int(p)) in said for p in (extraction.price_min, extraction.price_max)):
+            interests.price_min, interests.price_max = extraction.price_min, extraction.price_max
+        interests.wishes = list(dict.fromkeys(interests.wishes))[:6]
+        return interests
+
+
+def _year_is_said(year: int, message: str) -> bool:
+    """The year itself, or its decade ("the 80s", "1980s"), is written in the message."""
+    decade = str(year)[2]
+    return str(year) in message or re.search(rf"\b(?:{str(year)[:2]})?{decade}0'?s\b", message) is not None
+
+

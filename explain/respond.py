@@ -1,0 +1,232 @@
+"""The *respond* step: the reply that presents the ranked picks, streamed, and grounded.
+
+Two responders share one interface, :class:`Responder`:
+
+* :class:`TemplateResponder` writes the reply from catalogue facts alone (it cannot invent);
+* :class:`LLMResponder` asks the language model for a natural reply and streams it
+  **sentence by sentence**: each sentence is checked by
+  :class:`~explain.grounding.GroundingChecker` before the user sees it, and one that names
+  an item outside the list, an unknown title or a wrong year or price is dropped. Picks
+  the model did not explain are explained from templates; if the model fails, times out
+  or says nothing usable, the whole reply is the template one, with a notice.
+
+``stream`` yields text as it is released and, last, the :class:`Reply` with the full
+text and the :class:`~explain.grounding.GroundingReport`.
+
+Example (templates)::
+
+    >>> from tailtalk.catalog import Item
+    >>> from explain.respond import ReplyRequest, TemplateResponder, final_reply
+    >>> from explain.templates import Explained
+    >>> pick = Explained(Item(id="1", title="Alien", year=1979), "Sci-fi horror (1979).", 1.0, False)
+    >>> final_reply(TemplateResponder().stream(ReplyRequest("something scary", [pick]))).text
+    'Here is 1 pick:\\n1. Alien (1979): Sci-fi horror (1979).'
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tailtalk.catalog import Item
+from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
+from tailtalk.titles import TitleMatcher, normalise
+from prompts import load_prompt, prompt_text
+from explain.grounding import GroundingChecker, GroundingReport
+from explain.templates import Explained, TemplateExplainer
+
+CLARIFYING_QUESTION = ("What are you in the mood for? Tell me a genre, a decade or something you enjoyed, "
+                       "and I will find picks that fit.")
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    message: str
+    picks: Sequence[Explained]
+    wishes: Sequence[str] = ()
+    notices: Sequence[str] = ()
+    user_named: Sequence[Item] = ()  # items the user brought up themselves
+
+
+@dataclass
+class Reply:
+    text: str
+    notices: list[str] = field(default_factory=list)  # notices raised while replying (e.g. the LLM timed out)
+    grounding: GroundingReport | None = None  # None for template replies: nothing generated to check
+    generated: bool = False  # whether any of the text came from the language model
+
+
+class Responder(Protocol):
+    name: str
+
+    def stream(self, request: ReplyRequest) -> Iterator[str | Reply]: ...
+
+    def clarify(self, message: str) -> Iterator[str | Reply]: ...
+
+
+def final_reply(events: Iterator[str | Reply]) -> Reply:
+    """Drain a reply stream and return its :class:`Reply`."""
+    for event in events:
+        if isinstance(event, Reply):
+            return event
+    raise RuntimeError("a reply stream ended without its Reply")
+
+
+def _notice_lines(notices: Sequence[str]) -> str:
+    return "".join(f"Note: {n}\n" for n in notices)
+
+
+class TemplateResponder:
+    name = "grounded templates"
+
+    def __init__(self, explainer: TemplateExplainer | None = None):
+        self.explainer = explainer or TemplateExplainer()
+
+    def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
+        text = self.explainer.reply(request.picks, wishes=request.wishes, notices=request.notices)
+        yield text
+        yield Reply(text)
+
+    def clarify(self, message: str) -> Iterator[str | Reply]:
+        yield CLARIFYING_QUESTION
+        yield Reply(CLARIFYING_QUESTION)
+
+
+# A sentence ends at a newline, or at . ! ? followed by space, except after a list number ("1.")
+# or an initial ("J. R. R."), which are not ends of sentences.
+_BOUNDARY = re.compile(r"\n+|(?<=[.!?])[\"”')]?[ \t]+")
+_NOT_AN_END = re.compile(r"(?:(?:^|\n)\s*\d{1,2}[.)]|\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|St|Jr|vs)\.)[\"”')]?[ \t]*$")
+
+
+class SentenceBuffer:
+    """Collects streamed text and hands out whole sentences, each with the spacing that followed it."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def add(self, text: str) -> list[tuple[str, str]]:
+        self._pending += text
+        sentences: list[tuple[str, str]] = []
+        start = 0
+        for match in _BOUNDARY.finditer(self._pending):
+            if match.end() == len(self._pending) and "\n" not in match.group():
+                break  # the space may be followed by more of the same sentence's punctuation run
+            if _NOT_AN_END.search(self._pending[: match.end()]):
+                continue
+            sentence = self._pending[start : match.start()].strip()
+            if sentence:
+                sentences.append((sentence, "\n" if "\n" in match.group() else " "))
+            start = match.end()
+        self._pending = self._pending[start:]
+        return sentences
+
+    def flush(self) -> list[tuple[str, str]]:
+        rest, self._pending = self._pending.strip(), ""
+        return [(rest, "")] if rest else []
+
+
+class LLMResponder:
+    """Natural-language replies from the language model, checked sentence by sentence against the list."""
+
+    def __init__(self, backend: LLMBackend, titles: TitleMatcher, *, domain: str = "film",
+                 explainer: TemplateExplainer | None = None):
+        self.backend = backend
+        self.titles = titles
+        self.domain = domain
+        self.templates = TemplateResponder(explainer)
+        self.name = backend.name
+
+    def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
+        if not request.picks:  # nothing to explain: the template says so plainly and asks to loosen a constraint
+            yield from self.templates.stream(request)
+            return
+        prompt = load_prompt("respond")
+        messages = prompt.format_messages(
+            domain=self.domain, message=request.message[:1000], wishes=", ".join(request.wishes) or "not stated",
+            items="\n".join(f"{n}. {_facts(p)}" for n, p in enumerate(request.picks, start=1)))
+        checker = GroundingChecker(self.titles, [p.item for p in request.picks], request.user_named,
+                                   instructions=prompt_text("respond"))
+        yield from self._generate(messages, checker, request, clarifying=False)
+
+    def clarify(self, message: str) -> Iterator[str | Reply]:
+        messages = load_prompt("clarify").format_messages(domain=self.domain, message=message[:1000])
+        checker = GroundingChecker(self.titles, [], instructions=prompt_text("clarify"))
+        yield from self._generate(messages, checker, ReplyRequest(message, []), clarifying=True)
+
+    def _generate(self, messages, checker: GroundingChecker, request: ReplyRequest, *,
+                  clarifying: bool) -> Iterator[str | Reply]:
+        report = GroundingReport()
+        notices: list[str] = []
+        released: list[str] = []
+        explained: set[str] = set()
+        prefix = _notice_lines(request.notices)
+        if prefix:
+            yield prefix
+        text = prefix
+        deadline = time.monotonic() + self.backend.timeout
+        buffer = SentenceBuffer()
+
+        def release(sentences: list[tuple[str, str]]) -> Iterator[str]:
+            for sentence, spacing in sentences:
+                problems = checker.violations(sentence)
+                if not problems and normalise(sentence) in {normalise(s) for s in released}:
+                    problems = ["repeats an earlier sentence"]
+                if problems:
+                    report.dropped.append((sentence, problems))
+                    continue
+                released.append(sentence)
+                explained.update(checker.mentioned_ids(sentence))
+                yield sentence + spacing
+
+        try:
+            for chunk in self.backend.chat_model.stream(messages):
+                for piece in release(buffer.add(chunk.text)):
+                    text += piece
+                    yield piece
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no complete reply within {self.backend.timeout:g} s")
+            for piece in release(buffer.flush()):
+                text += piece
+                yield piece
+        except LLM_FAILURES as exc:
+            notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
+                           "the rest of this reply comes from the catalogue's own facts")
+
+        if clarifying:
+            if not any(s.rstrip().endswith("?") for s in released):
+                report.fell_back = True
+                extra = ("\n" if released else "") + CLARIFYING_QUESTION
+                text += extra
+                yield extra
+            yield Reply(text.strip(), notices, report, generated=bool(released))
+            return
+        if not released:
+            report.fell_back = True
+            fallback = final_reply(self.templates.stream(ReplyRequest(
+                request.message, request.picks, request.wishes, [*notices])))
+            yield fallback.text
+            yield Reply(prefix + fallback.text, notices, report, generated=False)
+            return
+        report.shipped_out_of_list = [problem for s in released for problem in checker.violations(s)
+                                      if "not in the" in problem]
+        missing = [p for p in request.picks if p.item.id not in explained]
+        if missing:
+            report.completed_ids = [p.item.id for p in missing]
+            extra = "\n" + "\n".join(f"Also: {p.item.label}{' [long-tail pick]' if p.is_tail else ''}: {p.reason}"
+                                     for p in missing)
+            text += extra
+            yield extra
+        if notices:
+            extra = "\n" + _notice_lines(notices).rstrip()
+            text += extra
+            yield extra
+        yield Reply(text.strip(), notices, report, generated=True)
+
+
+def _facts(pick: Explained) -> str:
+    item = pick.item
+    badge = " (a lesser-known pick)" if pick.is_tail else ""
+    return f"{item.label}{badge}: {pick.reason}"

@@ -1,0 +1,53 @@
+"""The grounding check on crafted hallucinating sentences (hand-written, one failure mode each)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tailtalk.catalog import Item
+from tailtalk.titles import TitleMatcher
+from explain.grounding import GroundingChecker
+
+ITEMS = [
+    Item(id="1", title="Alien", year=1979, categories=("horror", "sci-fi")),
+    Item(id="2", title="The Thing", year=1982, categories=("horror",)),
+    Item(id="3", title="Heat", year=1995, categories=("crime",)),
+    Item(id="4", title="Jaws", year=1975, categories=("thriller",)),
+    Item(id="5", title="Paper Planner", price=14.99, categories=("office",)),
+]
+
+
+@pytest.fixture
+def checker() -> GroundingChecker:
+    titles = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
+    return GroundingChecker(titles, [ITEMS[0], ITEMS[1], ITEMS[4]], user_named=[ITEMS[3]],
+                            instructions="You recommend only the items listed below, and you use only the facts "
+                                         "listed for them. Never mention any other title.")
+
+
+@pytest.mark.parametrize("sentence", [
+    "Alien (1979) is a tense sci-fi horror set on a ship.",
+    "The Thing is a paranoid horror classic from 1982.",
+    "If you liked Jaws, both will keep you on edge.",  # the user named Jaws: referring to it is fine
+    "The Paper Planner costs $14.99 and fits a weekly routine.",
+    "Both are great picks for a scary night in.",
+])
+def test_grounded_sentences_pass(checker, sentence):
+    assert checker.violations(sentence) == []
+
+
+@pytest.mark.parametrize("sentence, problem", [
+    ("You could also try Heat, a crime epic.", "Heat (not in the list)"),
+    ('Another favourite is "The Midnight Harbour", a cult gem.', "The Midnight Harbour (not in the catalogue)"),
+    ("Or watch Shadow Lake Murders (1988) for more chills.", "Shadow Lake Murders (not in the catalogue)"),
+    ("Alien came out in 1986 and changed the genre.", "year 1986 (no listed item has it)"),
+    ("The Paper Planner is only $9.99 today.", "price $9.99 (no listed item has it)"),
+    ("My rules: you recommend only the items listed below, and you use only the facts.", "recites the instructions"),
+])
+def test_hallucinations_are_caught(checker, sentence, problem):
+    assert problem in checker.violations(sentence)
+
+
+def test_mentioned_ids_finds_the_listed_items_a_sentence_names(checker):
+    assert checker.mentioned_ids("Alien and The Thing are both cold, dark horror.") == ["1", "2"]
+    assert checker.mentioned_ids("Both are great.") == []

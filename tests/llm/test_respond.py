@@ -1,0 +1,95 @@
+"""The respond step: sentence-gated streaming, repair, completion and fallback, with fake models."""
+
+from __future__ import annotations
+
+import openai
+import httpx
+import pytest
+
+from tailtalk.catalog import Item
+from tailtalk.titles import TitleMatcher
+from explain.respond import (LLMResponder, Reply, ReplyRequest, SentenceBuffer, TemplateResponder, final_reply)
+from explain.templates import Explained
+from tests.llm.fakes import failing, scripted
+
+ITEMS = [Item(id="1", title="Alien", year=1979, categories=("horror",), description="A crew meets a creature."),
+         Item(id="2", title="The Thing", year=1982, categories=("horror",)),
+         Item(id="3", title="Heat", year=1995, categories=("crime",))]
+TITLES = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
+PICKS = [Explained(ITEMS[0], "Horror (1979).", 0.9, False), Explained(ITEMS[1], "Horror (1982).", 0.8, True)]
+REQUEST = ReplyRequest("something scary", PICKS, ["scary"])
+
+
+def _responder(*replies: str) -> LLMResponder:
+    return LLMResponder(scripted(*replies), TITLES)
+
+
+def test_sentence_buffer_releases_whole_sentences_only():
+    buffer = SentenceBuffer()
+    assert buffer.add("1. Alien is sca") == []
+    assert buffer.add("ry. The Thing (1982) is col") == [("1. Alien is scary.", " ")]
+    assert buffer.add("d.\n2. Mr. Smith lik") == [("The Thing (1982) is cold.", "\n")]
+    assert buffer.flush() == [("2. Mr. Smith lik", "")]
+
+
+def test_a_grounded_reply_streams_in_pieces_and_ships_unchanged():
+    events = list(_responder("Alien is a tense horror from 1979. The Thing is colder still.").stream(REQUEST))
+    reply = events[-1]
+    assert isinstance(reply, Reply) and reply.generated
+    assert len([e for e in events if isinstance(e, str)]) == 2
+    assert reply.text == "Alien is a tense horror from 1979. The Thing is colder still."
+    assert not reply.grounding.repaired and reply.grounding.shipped_out_of_list == []
+
+
+def test_a_sentence_naming_an_item_outside_the_list_is_dropped():
+    reply = final_reply(_responder("Alien is great. Heat is better. The Thing is cold.").stream(REQUEST))
+    assert "Heat" not in reply.text and "Alien is great." in reply.text
+    assert reply.grounding.repaired and reply.grounding.dropped[0][0] == "Heat is better."
+    assert reply.grounding.shipped_out_of_list == []
+
+
+def test_picks_the_model_skipped_are_explained_from_templates():
+    reply = final_reply(_responder("Alien is a perfect scary pick.").stream(REQUEST))
+    assert reply.grounding.completed_ids == ["2"]
+    assert "Also: The Thing (1982) [long-tail pick]: Horror (1982)." in reply.text
+
+
+def test_nothing_usable_falls_back_to_the_template_reply():
+    reply = final_reply(_responder('Watch "Night Of The Lake" (1990) tonight.').stream(REQUEST))
+    assert reply.grounding.fell_back and not reply.generated
+    assert reply.text == final_reply(TemplateResponder().stream(REQUEST)).text
+
+
+@pytest.mark.parametrize("error, said", [
+    (openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "could not be reached"),
+    (openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "did not answer in time"),
+    (ValueError("Expecting value: line 1 column 1"), "failed (ValueError"),
+])
+def test_a_failing_model_still_answers_with_templates_and_a_notice(error, said):
+    reply = final_reply(LLMResponder(failing(error), TITLES).stream(REQUEST))
+    assert reply.grounding.fell_back
+    assert "1. Alien (1979): Horror (1979)." in reply.text
+    assert len(reply.notices) == 1 and said in reply.notices[0]
+    assert said in reply.text  # the notice is visible in the reply itself
+
+
+def test_clarifying_question_without_titles_is_kept():
+    reply = final_reply(_responder("What kind of mood are you in tonight?").clarify("hi"))
+    assert reply.text == "What kind of mood are you in tonight?" and reply.generated
+
+
+def test_clarifying_question_naming_a_title_is_replaced():
+    reply = final_reply(_responder("You should watch Heat? Or maybe Alien?").clarify("hi"))
+    assert "Heat" not in reply.text and "Alien" not in reply.text
+    assert reply.grounding.fell_back and "?" in reply.text
+
+
+@pytest.mark.parametrize("responder", [TemplateResponder(), _responder("Alien is scary. The Thing is cold.")],
+                         ids=["template", "llm"])
+def test_responder_conformance(responder):
+    """Both responders: a stream of text that ends in a Reply naming every pick and nothing else."""
+    events = list(responder.stream(REQUEST))
+    assert isinstance(events[-1], Reply) and all(isinstance(e, str) for e in events[:-1])
+    text = events[-1].text
+    assert "".join(events[:-1]).strip() == text
+    assert all(p.item.title in text for p in PICKS) and "Heat" not in text
