@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _PARENTHESISED_YEAR = re.compile(r"\(\s*(?:1[89]|20)\d\d\s*\)")
 _FUZZY_TITLE_CHARS = 6  # shorter titles must be written exactly: "it" is in every other sentence
+_EXTRACTION_TOKENS = 160  # a full Extraction is about 80 tokens; more only lets a small model ramble
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -113,7 +114,7 @@ class LLMUnderstander:
 
     def understand(self, message: str) -> Interests:
         interests = self.rules.understand(message)
-        if not message.strip():
+        if interests.is_vague:  # "hi", "anything?": nothing to read, and a small model only invents wishes here
             return interests
         extraction = self._extract(message, interests)
         if extraction is None:
@@ -145,11 +146,11 @@ class LLMUnderstander:
             return None
 
     def _ask(self, messages) -> str:
-        model = self.backend.chat_model
+        options: dict = {"max_tokens": _EXTRACTION_TOKENS}
         if self.backend.supports_json_schema:
-            model = model.bind(response_format={"type": "json_schema", "json_schema": {
-                "name": "interests", "schema": Extraction.model_json_schema()}})
-        return model.invoke(messages).text
+            options["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "interests", "schema": Extraction.model_json_schema()}}
+        return self.backend.chat_model.bind(**options).invoke(messages).text
 
     def _named_in(self, message: str, title: str) -> list[str]:
         """Catalogue items matching a title the model extracted, if the message really names it.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from tailtalk.catalog import Catalog
 from tailtalk.config import Settings
@@ -50,6 +51,18 @@ class TurnResult:
     clarifying: bool = False  # the turn asked a question instead of recommending
     generated: bool = False  # some of the reply came from the language model
     grounding: GroundingReport | None = None
+
+    def to_json(self, conversation_id: str | None = None) -> dict[str, Any]:
+        """The turn for programs (``tailtalk ask --json``, the UI's API): reply, notices and items."""
+        return {
+            "conversation_id": conversation_id,
+            "reply": self.reply,
+            "clarifying": self.clarifying,
+            "notices": list(self.notices),
+            "items": [{"id": p.item.id, "title": p.item.title, "year": p.item.year, "price": p.item.price,
+                       "categories": list(p.item.categories), "score": round(p.score, 6), "reason": p.reason,
+                       "long_tail": p.is_tail} for p in self.picks],
+        }
 
 
 class TurnPipeline:

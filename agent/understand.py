@@ -57,7 +57,8 @@ _STOPWORDS = frozenset(
     "too very really quite so that this these those like want looking look watch see film films movie movies "
     "show please can could would should maybe just tonight today another other more one ones kind sort thing "
     "things with from by about as if im i'm get got give me recommend recommendation suggest good great nice "
-    "hi hello hey thanks thank yes ok okay sure well also again much many lot lots what how who which "
+    "hi hello hey hiya yo there thanks thank yes ok okay sure well also again much many lot lots what how who which "
+    "morning evening afternoon everyone "
     "short long loved love liked enjoyed else instead different".split()
 )
 _DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}

@@ -5,7 +5,11 @@ before any of it reaches the user. A sentence is rejected when it
 
 * names a catalogue item that is not in the ranked list (nor one the user named),
 * names a title the catalogue does not know (a quoted or italic title, or ``Name (1999)``),
-* states a year or a price that none of the items it may talk about has, or
+* states a year or a price that none of the items it may talk about has,
+* credits an item with a year or a person (director, star...) that belongs to another listed item,
+* says things about an item that neither its facts nor the request contain (most of its content words
+  are found in neither: an invented plot or genre),
+* copies a made-up title from the prompt's examples, or
 * recites the instructions (a reply must never echo its system prompt).
 
 Example::
@@ -38,6 +42,24 @@ _WITH_YEAR = re.compile(r"((?:[A-Z0-9][\w'’:&,-]*\s+){0,7}[A-Z0-9][\w'’:&-]*
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _PRICE = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)")
 _SAME_TITLE = 90.0
+_UNSUPPORTED_SHARE = 0.6  # most of a sentence's content words in no fact and no wish: invented
+_UNSUPPORTED_MIN = 3
+# Words any recommendation may use without a fact behind them.
+_GENERIC = frozenset("""
+a an and are as at be been but by can could do does for from has have he her here his how i if in into is it its
+just like may me might more most my no not of on one or our she so some such than that the their them then there
+these they this those to too up us very was we were what when where which while who why will with would you your
+about also all any both each few many much other others own same well yet
+film films movie movies pick picks choice choices title titles item items list great good nice fine fun perfect
+classic fits fit fitting enjoy enjoyable love loved lovely like liked recommend recommended recommendation watch
+watching evening night tonight try worth sure definitely really quite bit lot something someone anything
+another favourite favorite best better new old kind sort style mood feel feeling experience thing things way time
+want wants wanted looking look ask asked request wish wishes person people you'll you're it's that's
+gripping thrilling atmospheric masterpiece unforgettable performance performances memorable stunning beautiful
+brilliant clever witty charming heartwarming moving powerful intense tense dark light gentle cozy iconic cult
+beloved acclaimed underrated gem hidden lesser known popular famous slow burn ride journey edge seat keep keeps
+leave leaves make makes made get gets set sets full packed fans fan must easy hard simple great entertaining
+""".split())
 _ECHO_NGRAM = 8  # this many words in a row from the instructions count as reciting them
 
 
@@ -45,6 +67,7 @@ _ECHO_NGRAM = 8  # this many words in a row from the instructions count as recit
 class GroundingReport:
     """What the check did to one reply. ``shipped_out_of_list`` is an independent re-check of the final text."""
 
+    released: list[str] = field(default_factory=list)  # generated sentences that passed and were shown
     dropped: list[tuple[str, list[str]]] = field(default_factory=list)  # (sentence, why)
     completed_ids: list[str] = field(default_factory=list)  # picks the model skipped, explained from templates
     fell_back: bool = False  # the whole reply is the template one
@@ -64,16 +87,22 @@ class GroundingChecker:
     """
 
     def __init__(self, titles: TitleMatcher, allowed: Sequence[Item], user_named: Iterable[Item] = (),
-                 instructions: str = ""):
+                 instructions: str = "", example_titles: Iterable[str] = (), request: str = ""):
         self.titles = titles
         self.allowed = list(allowed)
         self.allowed_ids = {i.id for i in self.allowed}
         self.user_named_ids = {i.id for i in user_named} - self.allowed_ids
         self._allowed_titles = [normalise(i.title) for i in self.allowed]
+        user_named = list(user_named)
         self._user_titles = [normalise(i.title) for i in user_named]
         self._years = {i.year for i in self.allowed if i.year}
+        self._category_words = {w for i in self.allowed for c in i.categories for w in normalise(c).split()}
+        self._people = {item.id: {normalise(name) for name in _people(item)} for item in self.allowed}
+        self._facts = {item.id: _stems(_fact_text(item)) for item in self.allowed}
+        self._request = _stems(" ".join([request, *(i.title for i in user_named)]))
         self._prices = {round(i.price, 2) for i in self.allowed if i.price is not None}
         self._instruction_ngrams = _ngrams(_words(instructions), _ECHO_NGRAM)
+        self._example_titles = [normalise(t) for t in example_titles]
 
     def mentioned_ids(self, sentence: str) -> list[str]:
         """Allowed items this sentence names."""
@@ -94,12 +123,46 @@ class GroundingChecker:
         for year in _YEAR.findall(sentence):
             if int(year) not in self._years and not self._inside_a_title(sentence, year):
                 problems.append(f"year {year} (no listed item has it)")
+        problems += self._misattributions(sentence)
+        problems += self._unsupported(sentence)
         for price in _PRICE.findall(sentence):
             if round(float(price.replace(",", "")), 2) not in self._prices:
                 problems.append(f"price ${price} (no listed item has it)")
+        said = normalise(sentence)
+        problems += [f"{title} (an example title from the instructions)" for title in self._example_titles
+                     if re.search(rf"(?<!\w){re.escape(title)}(?!\w)", said)]
         if self._recites_instructions(sentence):
             problems.append("recites the instructions")
         return list(dict.fromkeys(problems))
+
+    def _misattributions(self, sentence: str) -> list[str]:
+        """Years and people of one listed item credited, in a sentence about others, to them."""
+        about = set(self.mentioned_ids(sentence))
+        if not about:
+            return []
+        said = normalise(sentence)
+        problems = []
+        years = {item.year for item in self.allowed if item.id in about and item.year}
+        for year in _YEAR.findall(sentence):
+            if int(year) in self._years and int(year) not in years and not self._inside_a_title(sentence, year):
+                problems.append(f"year {year} (belongs to another listed item)")
+        for item_id, people in self._people.items():
+            if item_id in about:
+                continue
+            for person in people:
+                own = any(person in self._people[i] for i in about)
+                if not own and re.search(rf"(?<!\w){re.escape(person)}(?!\w)", said):
+                    problems.append(f"{person} (credited to the wrong item)")
+        return problems
+
+    def _unsupported(self, sentence: str) -> list[str]:
+        about = self.mentioned_ids(sentence) or list(self._facts)
+        known = self._request.union(*(self._facts[i] for i in about))
+        content = [w for w in _words(sentence) if w not in _GENERIC and len(w) > 2]
+        missing = [w for w in content if _stem(w) not in known]
+        if len(missing) >= _UNSUPPORTED_MIN and len(missing) > _UNSUPPORTED_SHARE * len(content):
+            return [f"unsupported by the facts: {', '.join(missing[:5])}"]
+        return []
 
     def _is_allowed_title(self, title: str) -> bool:
         norm = normalise(title)
@@ -109,6 +172,8 @@ class GroundingChecker:
         found = [m.group(1).strip() for m in _QUOTED.finditer(sentence)]
         for match in _WITH_YEAR.finditer(sentence):
             words = match.group(1).split()
+            if set(normalise(match.group(1)).split()) <= self._category_words:  # "Comedy (2009)": a fact line
+                continue
             # "Watch Alien (1979)": try the longest tail of the capitalised run that is a known title.
             tails = [" ".join(words[i:]) for i in range(len(words))]
             if not any(self._is_allowed_title(t) or self.titles.find(f"{t} ({match.group(2)})") for t in tails):
@@ -120,6 +185,33 @@ class GroundingChecker:
 
     def _recites_instructions(self, sentence: str) -> bool:
         return not _ngrams(_words(sentence), _ECHO_NGRAM).isdisjoint(self._instruction_ngrams)
+
+
+def out_of_list(checker: GroundingChecker, sentences: Iterable[str]) -> list[str]:
+    """Titles outside the list or the catalogue that these sentences name: what must never ship."""
+    return [problem for sentence in sentences for problem in checker.violations(sentence)
+            if problem.endswith(("(not in the list)", "(not in the catalogue)"))]
+
+
+def _people(item: Item) -> list[str]:
+    """Names in an item's attributes (director, stars, writer, brand...): lists of strings."""
+    return [str(v) for value in item.attributes.values() if isinstance(value, list | tuple)
+            for v in value if isinstance(v, str) and len(v) > 3]
+
+
+def _fact_text(item: Item) -> str:
+    values = [str(v) for value in item.attributes.values()
+              for v in (value if isinstance(value, list | tuple) else [value])]
+    return " ".join([item.title, str(item.year or ""), *item.categories, item.description, *values])
+
+
+def _stem(word: str) -> str:
+    """Crude but enough to match "haunted" with "haunting" and "friends" with "friend"."""
+    return word[:5] if len(word) > 5 else word.rstrip("s")
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in _words(text)}
 
 
 def _words(text: str) -> list[str]:

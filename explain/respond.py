@@ -34,8 +34,8 @@ from typing import Protocol
 from tailtalk.catalog import Item
 from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
 from tailtalk.titles import TitleMatcher, normalise
-from prompts import load_prompt, prompt_text
-from explain.grounding import GroundingChecker, GroundingReport
+from prompts import example_titles, load_prompt, prompt_text
+from explain.grounding import GroundingChecker, GroundingReport, out_of_list
 from explain.templates import Explained, TemplateExplainer
 
 CLARIFYING_QUESTION = ("What are you in the mood for? Tell me a genre, a decade or something you enjoyed, "
@@ -148,7 +148,8 @@ class LLMResponder:
             domain=self.domain, message=request.message[:1000], wishes=", ".join(request.wishes) or "not stated",
             items="\n".join(f"{n}. {_facts(p)}" for n, p in enumerate(request.picks, start=1)))
         checker = GroundingChecker(self.titles, [p.item for p in request.picks], request.user_named,
-                                   instructions=prompt_text("respond"))
+                                   instructions=prompt_text("respond"), example_titles=example_titles("respond"),
+                                   request=" ".join([request.message, *request.wishes]))
         yield from self._generate(messages, checker, request, clarifying=False)
 
     def clarify(self, message: str) -> Iterator[str | Reply]:
@@ -178,6 +179,7 @@ class LLMResponder:
                     report.dropped.append((sentence, problems))
                     continue
                 released.append(sentence)
+                report.released.append(sentence)
                 explained.update(checker.mentioned_ids(sentence))
                 yield sentence + spacing
 
@@ -188,9 +190,13 @@ class LLMResponder:
                     yield piece
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"no complete reply within {self.backend.timeout:g} s")
-            for piece in release(buffer.flush()):
-                text += piece
-                yield piece
+            for sentence, spacing in buffer.flush():
+                if sentence[-1] in ".!?)\"”'…":
+                    for piece in release([(sentence, spacing)]):
+                        text += piece
+                        yield piece
+                else:  # cut off by the token limit mid-sentence
+                    report.dropped.append((sentence, ["unfinished"]))
         except LLM_FAILURES as exc:
             notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
                            "the rest of this reply comes from the catalogue's own facts")
@@ -210,8 +216,7 @@ class LLMResponder:
             yield fallback.text
             yield Reply(prefix + fallback.text, notices, report, generated=False)
             return
-        report.shipped_out_of_list = [problem for s in released for problem in checker.violations(s)
-                                      if "not in the" in problem]
+        report.shipped_out_of_list = out_of_list(checker, released)
         missing = [p for p in request.picks if p.item.id not in explained]
         if missing:
             report.completed_ids = [p.item.id for p in missing]

@@ -47,6 +47,17 @@ def load_prompt(name: str) -> ChatPromptTemplate:
     return template
 
 
+@cache
+def _spec(name: str) -> dict:
+    load_prompt(name)  # validates the file first
+    return tomllib.loads((PROMPTS_DIR / f"{name}.toml").read_text(encoding="utf-8"))
+
+
 def prompt_text(name: str) -> str:
     """The raw system text of a prompt (used to notice a reply that recites its instructions)."""
-    return tomllib.loads((PROMPTS_DIR / f"{name}.toml").read_text(encoding="utf-8"))["system"]
+    return _spec(name)["system"]
+
+
+def example_titles(name: str) -> list[str]:
+    """Made-up titles a prompt's examples use: a reply naming one has copied the example."""
+    return list(_spec(name).get("example_titles", []))

@@ -110,21 +110,29 @@ def train_scorer(
 @app.command("ask")
 def ask(
     text: Annotated[str, typer.Argument(help="What you would like.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of {id, title, score, reason}.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the turn as JSON: llm, reply, notices, items.")]
+    = False,
 ) -> None:
-    """One-shot recommendations for a single message."""
+    """One-shot recommendations for a single message; the reply streams as it is written."""
     from agent.pipeline import build_pipeline
     from agent.state import ConversationState
 
     pipeline = build_pipeline(_state.settings)
-    result = pipeline.handle(ConversationState(), text)
+    state = ConversationState()
     if as_json:
-        typer.echo(json.dumps([{"id": p.item.id, "title": p.item.title, "year": p.item.year,
-                                "score": round(p.score, 6), "reason": p.reason} for p in result.picks],
+        result = pipeline.handle(state, text)
+        typer.echo(json.dumps({"llm": pipeline.responder.name, **result.to_json(state.conversation_id)},
                               ensure_ascii=False, indent=2))
-    else:
-        typer.echo(f"[{pipeline.retriever.describe()}; ranker: {pipeline.ranker.describe()}]")
-        typer.echo(result.reply)
+        return
+    typer.echo(f"[{pipeline.describe()}]")
+    shown = ""
+    for result in pipeline.stream(state, text):
+        if result.reply.startswith(shown):
+            typer.echo(result.reply[len(shown):], nl=False)
+        else:  # the final reply differs from what streamed (e.g. notices were added): show it whole
+            typer.echo("\n" + result.reply, nl=False)
+        shown = result.reply
+    typer.echo()
 
 
 @app.command("chat")
@@ -196,10 +204,12 @@ _USER_ERRORS = (ConfigError, DataFormatError, SourceError, FileNotFoundError, Va
 def main() -> None:
     from retrieval.index import IndexError_
     from ranking.scorer import CheckpointError
+    from tailtalk.llm import LLMError
+    from prompts import PromptError
 
     try:
         app(standalone_mode=False)
-    except (*_USER_ERRORS, IndexError_, CheckpointError) as exc:
+    except (*_USER_ERRORS, IndexError_, CheckpointError, LLMError, PromptError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)
     except typer.Abort:

@@ -54,8 +54,9 @@ def redial_settings(mirror: Path) -> Settings:
     from retrieval.embedder import make_embedder
     from retrieval.index import build_index
 
-    # Pinned to the baseline scorer: a checkpoint left in the test home must not change what these tests see.
-    settings = Settings(home=TEST_HOME, data_mirror=mirror, dataset="redial", scorer="baseline")
+    # Pinned to the baseline scorer and the rule path: a checkpoint left in the test home, or an LLM server
+    # running on this machine, must not change what these tests see. LLM tests opt in with model_copy.
+    settings = Settings(home=TEST_HOME, data_mirror=mirror, dataset="redial", scorer="baseline", llm="none")
     prepare("redial", settings)
     build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
                 progress=False)

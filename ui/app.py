@@ -7,7 +7,6 @@ Two endpoints are exposed to ``gradio_client``: ``/chat`` (what the page uses) a
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from tailtalk import privacy
 
@@ -43,31 +42,24 @@ def render_cards(result: TurnResult) -> str:
     return f'<div class="tt-cards">{"".join(cards)}</div>'
 
 
-def turn_as_json(state: ConversationState, result: TurnResult) -> dict[str, Any]:
-    return {
-        "conversation_id": state.conversation_id,
-        "reply": result.reply,
-        "notices": result.notices,
-        "items": [{"id": p.item.id, "title": p.item.title, "year": p.item.year, "price": p.item.price,
-                   "categories": list(p.item.categories), "score": round(p.score, 6), "reason": p.reason,
-                   "long_tail": p.is_tail} for p in result.picks],
-    }
-
-
 def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
-    status = (f"**LLM:** none (grounded template explanations) · **ranker:** {pipeline.ranker.describe()} · "
+    status = (f"**LLM:** {pipeline.responder.name} · **ranker:** {pipeline.ranker.describe()} · "
               f"**catalogue:** {pipeline.retriever.describe()}")
 
     def chat(message: str, history: list[dict[str, str]], state: ConversationState):
         if not message or not message.strip():
-            return "", history, gr.skip(), state
-        result = pipeline.handle(state, message)
-        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": result.reply}]
-        return "", history, render_cards(result), state
+            yield "", history, gr.skip(), state
+            return
+        asked = [*history, {"role": "user", "content": message}]
+        cards_html = None
+        for result in pipeline.stream(state, message):  # the reply grows sentence by sentence
+            if cards_html is None:
+                cards_html = render_cards(result)
+            yield "", [*asked, {"role": "assistant", "content": result.reply}], cards_html, state
 
     def recommend(message: str, state: ConversationState):
         result = pipeline.handle(state, message or "")
-        return turn_as_json(state, result), state
+        return result.to_json(state.conversation_id), state
 
     def new_conversation(diversity: float):
         return [], "", ConversationState(diversity=diversity)

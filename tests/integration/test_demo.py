@@ -36,7 +36,7 @@ def test_decade_constraint_holds_on_the_real_index(redial_pipeline):
 
 def _cli(settings, *args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "TAILTALK_HOME": str(settings.home), "TAILTALK_DATA_MIRROR": str(settings.data_mirror),
-                   "TAILTALK_SCORER": settings.scorer, **env}
+                   "TAILTALK_SCORER": settings.scorer, "TAILTALK_LLM": settings.llm, **env}
     return subprocess.run([sys.executable, "-m", "tailtalk.cli", *args], capture_output=True, text=True,
                           env=environment, cwd=REPO, timeout=300)
 
@@ -44,7 +44,9 @@ def _cli(settings, *args: str, **env: str) -> subprocess.CompletedProcess:
 def test_cli_ask_json_returns_catalogue_items_in_the_decade(redial_settings, redial_pipeline):
     done = _cli(redial_settings, "ask", "--json", "a light romantic comedy from the 90s")
     assert done.returncode == 0, done.stderr
-    picks = json.loads(done.stdout)
+    turn = json.loads(done.stdout)
+    assert turn["llm"] == "grounded templates" and turn["reply"].startswith("Here are 5 picks")
+    picks = turn["items"]
     assert len(picks) == 5
     assert all(set(p) >= {"id", "title", "score", "reason"} for p in picks)
     assert all(p["id"] in redial_pipeline.catalog and 1990 <= p["year"] <= 1999 for p in picks)

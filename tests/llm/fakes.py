@@ -10,9 +10,19 @@ from langchain_core.outputs import ChatResult
 from tailtalk.llm import LLMBackend
 
 
+class RecordingChatModel(FakeListChatModel):
+    """Answers ``responses`` in turn (streamed character by character) and records each call's options."""
+
+    calls: list[dict] = []
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs) -> str:
+        self.calls.append(kwargs)
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+
 def scripted(*replies: str, kind: str = "embedded", timeout: float = 10.0) -> LLMBackend:
-    """A backend whose model answers ``replies`` in turn, streamed character by character."""
-    return LLMBackend(FakeListChatModel(responses=list(replies)), "fake model", kind, timeout)
+    """A backend whose model answers ``replies`` in turn."""
+    return LLMBackend(RecordingChatModel(responses=list(replies), calls=[]), "fake model", kind, timeout)
 
 
 class FailingChatModel(BaseChatModel):

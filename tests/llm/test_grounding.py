@@ -9,8 +9,8 @@ from tailtalk.titles import TitleMatcher
 from explain.grounding import GroundingChecker
 
 ITEMS = [
-    Item(id="1", title="Alien", year=1979, categories=("horror", "sci-fi")),
-    Item(id="2", title="The Thing", year=1982, categories=("horror",)),
+    Item(id="1", title="Alien", year=1979, categories=("horror", "sci-fi"), attributes={"director": ["Ridley Scott"]}),
+    Item(id="2", title="The Thing", year=1982, categories=("horror",), attributes={"director": ["John Carpenter"]}),
     Item(id="3", title="Heat", year=1995, categories=("crime",)),
     Item(id="4", title="Jaws", year=1975, categories=("thriller",)),
     Item(id="5", title="Paper Planner", price=14.99, categories=("office",)),
@@ -22,7 +22,8 @@ def checker() -> GroundingChecker:
     titles = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
     return GroundingChecker(titles, [ITEMS[0], ITEMS[1], ITEMS[4]], user_named=[ITEMS[3]],
                             instructions="You recommend only the items listed below, and you use only the facts "
-                                         "listed for them. Never mention any other title.")
+                                         "listed for them. Never mention any other title.",
+                            example_titles=["Moon Harbor"])
 
 
 @pytest.mark.parametrize("sentence", [
@@ -31,6 +32,7 @@ def checker() -> GroundingChecker:
     "If you liked Jaws, both will keep you on edge.",  # the user named Jaws: referring to it is fine
     "The Paper Planner costs $14.99 and fits a weekly routine.",
     "Both are great picks for a scary night in.",
+    "Alien, directed by Ridley Scott, is a slow-burn classic.",
 ])
 def test_grounded_sentences_pass(checker, sentence):
     assert checker.violations(sentence) == []
@@ -42,6 +44,10 @@ def test_grounded_sentences_pass(checker, sentence):
     ("Or watch Shadow Lake Murders (1988) for more chills.", "Shadow Lake Murders (not in the catalogue)"),
     ("Alien came out in 1986 and changed the genre.", "year 1986 (no listed item has it)"),
     ("The Paper Planner is only $9.99 today.", "price $9.99 (no listed item has it)"),
+    ("Moon Harbor is a funny road trip.", "moon harbor (an example title from the instructions)"),
+    ("Alien is a comedy about a girl haunted by her mother's ghost.", "unsupported by the facts: comedy, girl, haunted, mother's, ghost"),
+    ("Alien (1982) is a must.", "year 1982 (belongs to another listed item)"),
+    ("Alien, by John Carpenter, is a classic.", "john carpenter (credited to the wrong item)"),
     ("My rules: you recommend only the items listed below, and you use only the facts.", "recites the instructions"),
 ])
 def test_hallucinations_are_caught(checker, sentence, problem):

@@ -84,11 +84,13 @@ def test_only_titles_the_message_names_are_liked():
     assert interests.liked_ids == ["1"]
 
 
-def test_json_schema_decoding_is_requested_from_servers_that_support_it():
-    backend = scripted(_json(query="x"), kind="endpoint")
-    bound = []
-    original = type(backend.chat_model).bind
-    object.__setattr__(backend.chat_model, "bind", lambda **kw: bound.append(kw) or original(backend.chat_model, **kw))
+@pytest.mark.parametrize("kind, constrained", [("endpoint", True), ("embedded", False)])
+def test_json_schema_decoding_is_requested_from_servers_that_support_it(kind, constrained):
+    backend = scripted(_json(query="x"), kind=kind)
     LLMUnderstander(backend, RULES).understand("a comedy")
-    assert bound and bound[0]["response_format"]["type"] == "json_schema"
-    assert bound[0]["response_format"]["json_schema"]["schema"]["properties"].keys() == Extraction.model_fields.keys()
+    (options,) = backend.chat_model.calls
+    assert options["max_tokens"] <= 200
+    assert ("response_format" in options) is constrained
+    if constrained:
+        schema = options["response_format"]["json_schema"]["schema"]
+        assert schema["properties"].keys() == Extraction.model_fields.keys()

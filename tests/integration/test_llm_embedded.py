@@ -1,0 +1,50 @@
+"""The embedded SmolLM2 (the packaged model, run by transformers in process) through the real turn pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.pipeline import build_pipeline
+from agent.state import ConversationState
+from explain.grounding import GroundingChecker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def embedded_pipeline(redial_settings):
+    return build_pipeline(redial_settings.model_copy(update={"llm": "embedded", "llm_timeout": 120.0}))
+
+
+def test_the_packaged_model_streams_text(embedded_pipeline):
+    chunks = [c.text for c in embedded_pipeline.responder.backend.chat_model.stream("Say hello to a film fan.")]
+    assert len(chunks) > 1 and "".join(chunks).strip()
+
+
+def test_a_turn_with_the_embedded_model_names_only_listed_films(embedded_pipeline):
+    state = ConversationState()
+    results = list(embedded_pipeline.stream(state, "I loved The Shining, something scary but not too gory"))
+    final = results[-1]
+    assert final.complete and len(final.picks) == 5
+    assert "embedded SmolLM2-135M-Instruct" in embedded_pipeline.describe()
+    assert final.grounding is not None and final.grounding.shipped_out_of_list == []
+    assert all(p.item.title in final.reply for p in final.picks)  # each pick is explained
+    # An independent check of every line the model wrote (template lines start with "Also:" or a number).
+    checker = GroundingChecker(embedded_pipeline.titles, [p.item for p in final.picks],
+                               [embedded_pipeline.catalog.get(i) for i in state.liked])
+    generated = [line for line in final.reply.splitlines() if line and not line.startswith(("Also:", "Note:"))
+                 and not line[0].isdigit()]
+    assert all(not [v for v in checker.violations(line) if "not in the" in v] for line in generated)
+
+
+def test_a_vague_opening_gets_a_question_without_titles(embedded_pipeline):
+    result = embedded_pipeline.handle(ConversationState(), "hi there")
+    assert result.clarifying and not result.picks and "?" in result.reply
+    assert not embedded_pipeline.titles.find(result.reply) or not result.generated
+
+
+def test_a_turn_past_its_time_budget_answers_from_templates(redial_settings, embedded_pipeline):
+    hurried = build_pipeline(redial_settings.model_copy(update={"llm": "embedded", "llm_timeout": 0.05}))
+    result = hurried.handle(ConversationState(), "a light romantic comedy from the 90s")
+    assert len(result.picks) == 5
+    assert all(p.item.title in result.reply for p in result.picks)
