@@ -111,7 +111,9 @@ class GroundingChecker:
                   if title and re.search(rf"(?<!\w){re.escape(title)}(?!\w)", normalise(sentence))}
         return [i.id for i in self.allowed if i.id in named]
 
-    def violations(self, sentence: str) -> list[str]:
+    def violations(self, sentence: str, follows: Sequence[str] = ()) -> list[str]:
+        """What is wrong with ``sentence``; ``follows`` are the ids the sentence before it in the
+        same paragraph was about, which a sentence naming no item ("It stars ...") continues."""
         problems: list[str] = []
         for hit in self.titles.find(sentence):
             if hit.item_id not in self.allowed_ids and hit.item_id not in self.user_named_ids \
@@ -123,8 +125,9 @@ class GroundingChecker:
         for year in _YEAR.findall(sentence):
             if int(year) not in self._years and not self._inside_a_title(sentence, year):
                 problems.append(f"year {year} (no listed item has it)")
-        problems += self._misattributions(sentence)
-        problems += self._unsupported(sentence)
+        about = self.mentioned_ids(sentence) or list(follows)
+        problems += self._misattributions(sentence, about)
+        problems += self._unsupported(sentence, about)
         for price in _PRICE.findall(sentence):
             if round(float(price.replace(",", "")), 2) not in self._prices:
                 problems.append(f"price ${price} (no listed item has it)")
@@ -135,9 +138,9 @@ class GroundingChecker:
             problems.append("recites the instructions")
         return list(dict.fromkeys(problems))
 
-    def _misattributions(self, sentence: str) -> list[str]:
+    def _misattributions(self, sentence: str, about_ids: Sequence[str]) -> list[str]:
         """Years and people of one listed item credited, in a sentence about others, to them."""
-        about = set(self.mentioned_ids(sentence))
+        about = set(about_ids)
         if not about:
             return []
         said = normalise(sentence)
@@ -155,8 +158,8 @@ class GroundingChecker:
                     problems.append(f"{person} (credited to the wrong item)")
         return problems
 
-    def _unsupported(self, sentence: str) -> list[str]:
-        about = self.mentioned_ids(sentence) or list(self._facts)
+    def _unsupported(self, sentence: str, about_ids: Sequence[str]) -> list[str]:
+        about = list(about_ids) or list(self._facts)
         known = self._request.union(*(self._facts[i] for i in about))
         content = [w for w in _words(sentence) if w not in _GENERIC and len(w) > 2]
         missing = [w for w in content if _stem(w) not in known]

@@ -170,9 +170,14 @@ class LLMResponder:
         deadline = time.monotonic() + self.backend.timeout
         buffer = SentenceBuffer()
 
+        follows: list[str] = []  # what the previous sentence of this paragraph was about
+
         def release(sentences: list[tuple[str, str]]) -> Iterator[str]:
+            nonlocal follows
             for sentence, spacing in sentences:
-                problems = checker.violations(sentence)
+                problems = checker.violations(sentence, follows)
+                about = checker.mentioned_ids(sentence) or follows
+                follows = [] if spacing == "\n" else about
                 if not problems and normalise(sentence) in {normalise(s) for s in released}:
                     problems = ["repeats an earlier sentence"]
                 if problems:

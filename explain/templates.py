@@ -70,7 +70,7 @@ class TemplateExplainer:
         if matched:
             parts.append(f"Matches your wish for {', '.join(matched[:3])}")
         elif liked_titles:
-            parts.append(f"In the spirit of {', '.join(liked_titles[:2])}")
+            parts.append(f"For fans of {', '.join(liked_titles[:2])}")
         if item.description:
             parts.append(_first_sentence(item.description))
         return ". ".join(p.rstrip(".") for p in parts) + "."

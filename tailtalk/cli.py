@@ -179,6 +179,31 @@ def evaluate(
                f"in {time.perf_counter() - started:.0f}s")
 
 
+@app.command("eval-replies")
+def evaluate_replies(
+    out: Annotated[Path, typer.Option(help="Folder for replies.json and replies.md.")],
+    dataset: Annotated[Optional[str], typer.Option(help="Prepared dataset to replay (default: the served one).")]
+    = None,
+    split: Annotated[str, typer.Option(help="Split of the prepared dataset to replay.")] = "test",
+    log: Annotated[Optional[Path], typer.Option(help="Replay this dialogue-log JSONL instead of a split.")] = None,
+    limit: Annotated[int, typer.Option(help="Replay a seeded sample of this many turns.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed for the sample.")] = 0,
+) -> None:
+    """Replay logged turns with the language model on; count repaired replies and out-of-list titles shipped."""
+    from agent.pipeline import build_pipeline
+    from eval.replies import replay_replies
+
+    settings = _state.settings if dataset is None else _state.settings.model_copy(update={"dataset": dataset})
+    if settings.llm == "none":
+        raise ValueError("eval-replies measures the language model's replies: set llm to auto, embedded or openai")
+    started = time.perf_counter()
+    pipeline = build_pipeline(settings)
+    rules = build_pipeline(settings.model_copy(update={"llm": "none"}))
+    replay_replies(pipeline, rules, log or _split_path(settings, split), out, limit=limit, seed=seed)
+    typer.echo((out / "replies.md").read_text(encoding="utf-8"))
+    typer.echo(f"wrote {out}/replies.json and replies.md in {time.perf_counter() - started:.0f}s")
+
+
 def _floats(values: str | None) -> list[float]:
     if not values:
         return []

@@ -96,7 +96,8 @@ class Settings(BaseSettings):
     )
     llm_timeout: float = Field(default=30.0, gt=0, le=600,
                                description="Seconds the LLM may take per call before the turn falls back to templates.")
-    llm_max_tokens: int = Field(default=220, ge=16, le=4096, description="Longest generated reply, in tokens.")
+    # 180 holds a sentence for each of 5 picks; a small model rambles on to whatever limit it gets.
+    llm_max_tokens: int = Field(default=180, ge=16, le=4096, description="Longest generated reply, in tokens.")
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
 
     ui_host: str = Field(default="127.0.0.1")

@@ -12,8 +12,9 @@ embedded backend runs), served under the name ``settings.llm_model`` ("smollm2")
 
 On a 2-core CPU a cold start takes 1.5-2 minutes, most of it torch.compile warming the
 model (vLLM caches the compiled graph under ``~/.cache/vllm``, so later starts are a
-little faster); then it answers with JSON-schema constrained decoding
-(``response_format={"type": "json_schema", ...}``), which the embedded backend cannot.
+little faster). It then decodes under a JSON schema when asked
+(``response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``),
+as compact JSON (see :data:`STRUCTURED_OUTPUTS_CONFIG`), which the embedded backend cannot.
 
 Example::
 
@@ -64,6 +65,12 @@ _SERVER_ENV = {
     "HF_HUB_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
 }
+
+# Compact JSON under a JSON schema. vLLM's default grammar allows any whitespace between tokens, and
+# SmolLM2 then emits newlines until max_tokens, so every constrained reply ends in a length error.
+# The server-wide flag needs a named backend: guidance (llguidance) covers the most JSON Schema,
+# and it is what "auto" falls back to when xgrammar rejects a schema.
+STRUCTURED_OUTPUTS_CONFIG = '{"backend": "guidance", "disable_any_whitespace": true}'
 
 Progress = Callable[[str], object]
 
@@ -262,7 +269,9 @@ class VLLMServer:
         """The server's command line (``python -m vllm.entrypoints.openai.api_server``, not the ``vllm`` script)."""
         return [str(self.python), "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
                 "--served-model-name", self.served_model_name, "--host", _HOST, "--port", str(self.port),
-                "--max-model-len", str(self.max_model_len), "--dtype", self.dtype, *self.extra_args]
+                "--max-model-len", str(self.max_model_len), "--dtype", self.dtype,
+                "--structured-outputs-config", STRUCTURED_OUTPUTS_CONFIG,
+                *self.extra_args]  # last, so that a caller's option overrides the defaults above
 
     def start(self) -> "VLLMServer":
         """Launch the server (returns at once; :meth:`wait_until_healthy` waits for it to answer)."""

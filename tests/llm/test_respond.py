@@ -48,6 +48,12 @@ def test_a_sentence_naming_an_item_outside_the_list_is_dropped():
     assert reply.grounding.shipped_out_of_list == []
 
 
+def test_a_sentence_continuing_about_one_pick_may_not_carry_another_picks_facts():
+    reply = final_reply(_responder("Alien is scary. It came out in 1982. The Thing is cold.").stream(REQUEST))
+    assert "1982" not in reply.text.split("The Thing")[0]
+    assert reply.grounding.dropped[0][0] == "It came out in 1982."
+
+
 def test_picks_the_model_skipped_are_explained_from_templates():
     reply = final_reply(_responder("Alien is a perfect scary pick.").stream(REQUEST))
     assert reply.grounding.completed_ids == ["2"]

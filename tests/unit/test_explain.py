@@ -38,7 +38,7 @@ def test_reason_only_claims_wishes_found_in_the_item():
 def test_reason_falls_back_to_liked_titles():
     assert EX.reason(ALIEN, wishes=["romance"], liked_titles=["Aliens", "Predator", "Jaws"]) == (
         "Horror, sci-fi (1979), directed by Ridley Scott, with Sigourney Weaver, Tom Skerritt. "
-        "In the spirit of Aliens, Predator. The crew of a ship meets a deadly creature."
+        "For fans of Aliens, Predator. The crew of a ship meets a deadly creature."
     )
 
 
