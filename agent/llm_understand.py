@@ -8,8 +8,9 @@ turn uses the rule-based extraction alone.
 What the model says is trusted only where the message supports it, because a small
 model readily invents constraints, and a hard filter that is wrong empties the list:
 
-* categories must be in the catalogue's vocabulary; they widen the query and the
-  wishes, while hard category filters come from the rules, which match the words said;
+* categories must be in the catalogue's vocabulary, and count only when the rules found
+  none; they widen the query and the wishes, while hard category filters come from the
+  rules, which match the words said;
 * titles must be catalogue titles that the message itself names (fuzzy match);
 * year and price bounds are used only when the rules found none and the message holds
   a number (a year, a decade or an amount).
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 _PARENTHESISED_YEAR = re.compile(r"\(\s*(?:1[89]|20)\d\d\s*\)")
 _FUZZY_TITLE_CHARS = 6  # shorter titles must be written exactly: "it" is in every other sentence
-_EXTRACTION_TOKENS = 160  # a full Extraction is about 80 tokens; more only lets a small model ramble
+_EXTRACTION_TOKENS = 100  # a full Extraction is about 80 tokens; more only lets a small model ramble
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -88,12 +89,17 @@ class UnderstandingLog:
 
 
 def parse_extraction(reply: str) -> Extraction:
-    """The first JSON object in a reply, validated; raises ``ValueError`` saying what is wrong."""
+    """The first JSON object in a reply, validated; raises ``ValueError`` saying what is wrong.
+
+    An object cut off by the token limit (small models repeat keys until they run out) is
+    closed after its last complete member.
+    """
     match = _JSON_OBJECT.search(reply)
-    if match is None:
+    text = match.group() if match else _close_truncated_object(reply)
+    if text is None:
         raise ValueError("the reply holds no JSON object")
     try:
-        data = json.loads(match.group())
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the JSON does not parse: {exc.msg} at character {exc.pos}") from exc
     if not isinstance(data, dict):
@@ -102,6 +108,30 @@ def parse_extraction(reply: str) -> Extraction:
         return Extraction.model_validate(data)
     except ValidationError as exc:
         raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
+
+
+def _close_truncated_object(reply: str) -> str | None:
+    start = reply.find("{")
+    if start < 0:
+        return None
+    depth, in_string, escaped, last_member_end = 0, False, False, None
+    for index, char in enumerate(reply[start:], start=start):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 1:
+            last_member_end = index
+    return reply[start:last_member_end] + "}" if last_member_end is not None else None
 
 
 class LLMUnderstander:
@@ -150,6 +180,8 @@ class LLMUnderstander:
         if self.backend.supports_json_schema:
             options["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "interests", "schema": Extraction.model_json_schema()}}
+        else:  # the embedded model's JSON mode: no schema, but the reply starts and ends as one object
+            options["response_format"] = {"type": "json_object"}
         return self.backend.chat_model.bind(**options).invoke(messages).text
 
     def _named_in(self, message: str, title: str) -> list[str]:
@@ -172,11 +204,14 @@ class LLMUnderstander:
         categories = self.rules.categories
         included = {c.lower() for c in extraction.include_categories} & categories
         excluded = {c.lower() for c in extraction.exclude_categories} & categories
-        for category in sorted(included - interests.include_categories - interests.exclude_categories):
-            interests.wishes.append(category)
-            interests.query_text = f"{interests.query_text} {category}".strip()
-        interests.avoid_terms = list(dict.fromkeys(
-            [*interests.avoid_terms, *(a.strip().lower() for a in extraction.avoid if a.strip())]))[:8]
+        if not (interests.include_categories or interests.exclude_categories):  # fill a gap the rules left
+            for category in sorted(included):
+                interests.wishes.append(category)
+                interests.query_text = f"{interests.query_text} {category}".strip()
+        said_words = set(normalise(message).split())
+        avoid = [a.strip().lower() for a in extraction.avoid
+                 if a.strip() and set(normalise(a).split()) <= said_words]  # words the user wrote, not examples
+        interests.avoid_terms = list(dict.fromkeys([*interests.avoid_terms, *avoid]))[:8]
         for category in excluded - interests.include_categories:
             if category not in interests.avoid_terms:
                 interests.avoid_terms.append(category)

@@ -43,6 +43,30 @@ from tailtalk.config import Settings
 PACKAGED_LLM = "SmolLM2-135M-Instruct"
 _PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+_JSON_PREFILL = '{"'
+
+
+def _closes_json_object(text: str) -> bool:
+    """Whether ``text`` (starting with '{') holds a complete top-level object, strings taken into account."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
 
 
 class LLMError(RuntimeError):
@@ -167,10 +191,20 @@ class EmbeddedChatModel(BaseChatModel):
             def __call__(self, input_ids, scores, **_: Any) -> bool:
                 return cancelled.is_set()
 
+        class _JSONClosed(StoppingCriteria):
+            def __call__(self, input_ids, scores, **_: Any) -> bool:
+                return json_mode and _closes_json_object(emitted)
+
         cancelled = threading.Event()  # set when the caller stops reading: generation stops too
         self.load()
         chat = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
-        inputs = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt",
+        # JSON mode (asked for with an OpenAI-style response_format): the reply is started with '{"' so a
+        # small model continues an object instead of chatting, and stops once the object closes.
+        json_mode = kwargs.get("response_format") is not None
+        if json_mode:
+            chat.append({"role": "assistant", "content": _JSON_PREFILL})
+        inputs = self._tokenizer.apply_chat_template(chat, add_generation_prompt=not json_mode,
+                                                     continue_final_message=json_mode, return_tensors="pt",
                                                      return_dict=True)
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,
                                          timeout=self.max_time + 10)
@@ -183,14 +217,16 @@ class EmbeddedChatModel(BaseChatModel):
                         **inputs, streamer=streamer, max_new_tokens=int(kwargs.get("max_tokens", self.max_new_tokens)),
                         do_sample=self.temperature > 0, temperature=self.temperature or None, top_p=None, top_k=None,
                         max_time=self.max_time, pad_token_id=self._tokenizer.eos_token_id,
-                        stopping_criteria=StoppingCriteriaList([_Cancelled()]))
+                        stopping_criteria=StoppingCriteriaList([_Cancelled(), _JSONClosed()]))
             except Exception as exc:  # re-raised in the caller's thread below
                 failure.append(exc)
                 streamer.end()
 
         worker = threading.Thread(target=generate, name="tailtalk-embedded-llm", daemon=True)
+        emitted = _JSON_PREFILL if json_mode else ""
         worker.start()
-        emitted = ""
+        if json_mode:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=_JSON_PREFILL))
         try:
             for piece in streamer:
                 if not piece:
@@ -223,7 +259,7 @@ class LLMBackend:
 
     @property
     def supports_json_schema(self) -> bool:
-        # vLLM and the OpenAI API constrain decoding to a JSON schema; the embedded model is only prompted.
+        # vLLM and the OpenAI API constrain decoding to the schema; the embedded model is only started on '{"'.
         return self.kind == "endpoint"
 
 

@@ -241,7 +241,8 @@ class VLLMServer:
     def from_settings(cls, settings: Settings, *, model: str | Path | None = None, port: int = 8000,
                       venv: Path = DEFAULT_VENV, gpu: bool | None = None, dtype: str = DEFAULT_DTYPE,
                       max_model_len: int = DEFAULT_MAX_MODEL_LEN, extra_args: Sequence[str] = (),
-                      log_path: Path | None = None, progress: Progress = print) -> "VLLMServer":
+                      env: dict[str, str] | None = None, log_path: Path | None = None,
+                      progress: Progress = print) -> "VLLMServer":
         """A server for ``settings``: vLLM's virtualenv made if missing, the packaged model converted if needed.
 
         ``model`` defaults to the packaged SmolLM2 folder under ``settings.models_dir``;
@@ -253,7 +254,7 @@ class VLLMServer:
                 progress("converting the packaged SmolLM2 to safetensors (about 25 s, once)")
             model = ensure_local_model(settings.models_dir)
         return cls(model, python=python, served_model_name=settings.llm_model, port=port, dtype=dtype,
-                   max_model_len=max_model_len, extra_args=extra_args,
+                   max_model_len=max_model_len, extra_args=extra_args, env=env,
                    log_path=log_path or settings.home / "logs" / f"vllm-{port}.log")
 
     @property
@@ -291,6 +292,7 @@ class VLLMServer:
         self.process = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         self._started_at = time.monotonic()
+        self.startup_seconds = None
         atexit.register(self.stop)  # an interpreter that exits normally never leaves a server behind
         return self
 
@@ -335,12 +337,17 @@ class VLLMServer:
                                    "A busy machine may just need longer: raise the timeout, or free CPU.")
                 time.sleep(poll)
 
-    def stop(self, grace: float = 20.0) -> None:
+    def stop(self, grace: float | None = None) -> None:
         """End the whole process tree: SIGTERM to the group, SIGKILL after ``grace`` seconds.
 
-        vLLM shuts down in 2-3 s on SIGTERM; the SIGKILL is for a wedged engine. Safe to
-        call twice, and on a server that already exited.
+        A serving vLLM shuts down within a second or two of SIGTERM (``grace`` defaults to
+        20 s, for a wedged engine). One still starting does not: its API server turns the
+        signal into an exception while waiting for the engine and then hangs at exit, so
+        before it was ever healthy the default grace is 5 s. Safe to call twice, and on a
+        server that already exited.
         """
+        if grace is None:
+            grace = 20.0 if self.startup_seconds is not None else 5.0
         process = self.process
         if process is not None:
             pgid = process.pid  # start_new_session made the server its group's leader

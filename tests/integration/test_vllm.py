@@ -1,4 +1,4 @@
-"""The vLLM launcher against a real vLLM server on the CPU (about 2.5 minutes, most of it one cold start).
+"""The vLLM launcher against a real vLLM server on the CPU (about 2 minutes, most of it one cold start).
 
 The module-scoped ``vllm_server`` fixture starts the server the way ``tailtalk serve-llm``
 does: through :class:`tailtalk.vllm_server.VLLMServer`, creating ``.venv-vllm`` when it is
@@ -99,19 +99,20 @@ def test_json_schema_response_format_is_enforced(vllm_server: VLLMServer) -> Non
     FilmPick.model_validate_json(reply.text)
 
 
-def test_stop_ends_the_process_tree_and_frees_the_port() -> None:
-    # A second server, stopped while its engine is still starting (the hardest moment: three processes,
-    # compilation under way); the fixture's teardown checks stop() on a serving server.
+def test_stop_ends_the_whole_process_tree() -> None:
+    # A second server, stopped while its engine is still compiling: the moment when the API server, the
+    # engine core and the worker all run and none of them is listening yet, so only the process group
+    # signal can reach them all. stop() of a serving server, and the port it frees, are checked by the
+    # vllm_server fixture's teardown; waiting for a second server to listen would double the module's time.
     server = VLLMServer.from_settings(Settings(home=TEST_HOME), port=free_port(), venv=VLLM_VENV)
     server.start()
     try:
         assert server.process is not None
-        deadline = time.monotonic() + 150
-        # API server + resource tracker + engine core + worker; the API server has the port from the start
-        while len(_group_pids(server.process.pid)) < 4 or port_is_free(server.port):
+        deadline = time.monotonic() + 120
+        while len(_group_pids(server.process.pid)) < 4:  # API server, resource tracker, engine core, worker
             assert server.process.poll() is None, f"vLLM exited while starting:\n{server.log_tail()}"
             assert time.monotonic() < deadline, f"vLLM's processes did not all start:\n{server.log_tail()}"
-            time.sleep(0.5)
+            time.sleep(0.25)
         started = time.monotonic()
         server.stop()
         assert time.monotonic() - started < 25, "stop() took longer than its grace period"

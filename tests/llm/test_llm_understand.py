@@ -26,6 +26,17 @@ def test_parse_extraction_takes_the_json_object_out_of_chatter():
     assert extraction == Extraction(query="funny", include_categories=["comedy"])
 
 
+def test_an_object_cut_off_by_the_token_limit_is_closed_after_its_last_member():
+    reply = '{"query": "funny", "avoid": ["gory"], "year_min": 1980, "year_max": 19'
+    assert parse_extraction(reply) == Extraction(query="funny", avoid=["gory"], year_min=1980)
+
+
+def test_avoid_terms_the_user_never_wrote_are_ignored():
+    reply = _json(query="funny", avoid=["gory", "superhero"])  # "gory" is copied from the prompt's example
+    interests = LLMUnderstander(scripted(reply), RULES).understand("something funny, nothing superhero")
+    assert "superhero" in interests.avoid_terms and "gory" not in interests.avoid_terms
+
+
 @pytest.mark.parametrize("reply, problem", [
     ("I think they want a comedy.", "no JSON object"),
     ('{"query": "funny",}', "does not parse"),
@@ -90,7 +101,7 @@ def test_json_schema_decoding_is_requested_from_servers_that_support_it(kind, co
     LLMUnderstander(backend, RULES).understand("a comedy")
     (options,) = backend.chat_model.calls
     assert options["max_tokens"] <= 200
-    assert ("response_format" in options) is constrained
+    assert (options["response_format"]["type"] == "json_schema") is constrained
     if constrained:
         schema = options["response_format"]["json_schema"]["schema"]
         assert schema["properties"].keys() == Extraction.model_fields.keys()
