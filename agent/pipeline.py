@@ -94,8 +94,8 @@ class TurnPipeline:
         if llm is None:
             understander, responder = rules, TemplateResponder(explainer)
         else:
-            understander, responder = LLMUnderstander(llm, rules), LLMResponder(llm, titles, domain=domain,
-                                                                                explainer=explainer)
+            understander = LLMUnderstander(llm, rules)
+            responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer)
         return cls(catalog, understander, retriever, ranker or PopularityPriorRanker(catalog), explainer,
                    responder=responder, titles=titles, **options)
 

@@ -6,11 +6,11 @@ before any of it reaches the user. A sentence is rejected when it
 * names a catalogue item that is not in the ranked list (nor one the user named),
 * names a title the catalogue does not know (a quoted or italic title, or ``Name (1999)``),
 * states a year or a price that none of the items it may talk about has,
-* credits an item with a year or a person (director, star...) that belongs to another listed item,
+* credits an item with a year, a person (director, star...) or a category that is not its own,
 * says things about an item that neither its facts nor the request contain (most of its content words
   are found in neither: an invented plot or genre),
 * copies a made-up title from the prompt's examples, or
-* recites the instructions (a reply must never echo its system prompt).
+* recites the instructions (a reply must never echo its system prompt), or echoes the request.
 
 Example::
 
@@ -61,6 +61,7 @@ beloved acclaimed underrated gem hidden lesser known popular famous slow burn ri
 leave leaves make makes made get gets set sets full packed fans fan must easy hard simple great entertaining
 """.split())
 _ECHO_NGRAM = 8  # this many words in a row from the instructions count as reciting them
+_ECHO_REQUEST_NGRAM = 5  # and this many from the user's message as parroting it
 
 
 @dataclass
@@ -87,7 +88,8 @@ class GroundingChecker:
     """
 
     def __init__(self, titles: TitleMatcher, allowed: Sequence[Item], user_named: Iterable[Item] = (),
-                 instructions: str = "", example_titles: Iterable[str] = (), request: str = ""):
+                 instructions: str = "", example_titles: Iterable[str] = (), request: str = "",
+                 categories: Iterable[str] = ()):
         self.titles = titles
         self.allowed = list(allowed)
         self.allowed_ids = {i.id for i in self.allowed}
@@ -96,10 +98,13 @@ class GroundingChecker:
         user_named = list(user_named)
         self._user_titles = [normalise(i.title) for i in user_named]
         self._years = {i.year for i in self.allowed if i.year}
-        self._category_words = {w for i in self.allowed for c in i.categories for w in normalise(c).split()}
+        self._category_words = {w for c in [*categories, *(c for i in self.allowed for c in i.categories)]
+                                for w in normalise(c).split() if len(w) > 2}
         self._people = {item.id: {normalise(name) for name in _people(item)} for item in self.allowed}
         self._facts = {item.id: _stems(_fact_text(item)) for item in self.allowed}
         self._request = _stems(" ".join([request, *(i.title for i in user_named)]))
+        self._request_words = set(_words(request))
+        self._request_ngrams = _ngrams(_words(request), _ECHO_REQUEST_NGRAM)
         self._prices = {round(i.price, 2) for i in self.allowed if i.price is not None}
         self._instruction_ngrams = _ngrams(_words(instructions), _ECHO_NGRAM)
         self._example_titles = [normalise(t) for t in example_titles]
@@ -136,6 +141,8 @@ class GroundingChecker:
                      if re.search(rf"(?<!\w){re.escape(title)}(?!\w)", said)]
         if self._recites_instructions(sentence):
             problems.append("recites the instructions")
+        if not _ngrams(_words(sentence), _ECHO_REQUEST_NGRAM).isdisjoint(self._request_ngrams):
+            problems.append("echoes the request")
         return list(dict.fromkeys(problems))
 
     def _misattributions(self, sentence: str, about_ids: Sequence[str]) -> list[str]:
@@ -149,6 +156,10 @@ class GroundingChecker:
         for year in _YEAR.findall(sentence):
             if int(year) in self._years and int(year) not in years and not self._inside_a_title(sentence, year):
                 problems.append(f"year {year} (belongs to another listed item)")
+        own_categories = {w for item in self.allowed if item.id in about
+                          for c in item.categories for w in normalise(c).split()}
+        for word in sorted((set(said.split()) & self._category_words) - own_categories - self._request_words):
+            problems.append(f"{word} (not a category of the item it describes)")
         for item_id, people in self._people.items():
             if item_id in about:
                 continue

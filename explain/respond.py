@@ -131,10 +131,11 @@ class SentenceBuffer:
 class LLMResponder:
     """Natural-language replies from the language model, checked sentence by sentence against the list."""
 
-    def __init__(self, backend: LLMBackend, titles: TitleMatcher, *, domain: str = "film",
-                 explainer: TemplateExplainer | None = None):
+    def __init__(self, backend: LLMBackend, titles: TitleMatcher, *, categories: Sequence[str] = (),
+                 domain: str = "film", explainer: TemplateExplainer | None = None):
         self.backend = backend
         self.titles = titles
+        self.categories = list(categories)
         self.domain = domain
         self.templates = TemplateResponder(explainer)
         self.name = backend.name
@@ -149,7 +150,7 @@ class LLMResponder:
             items="\n".join(f"{n}. {_facts(p)}" for n, p in enumerate(request.picks, start=1)))
         checker = GroundingChecker(self.titles, [p.item for p in request.picks], request.user_named,
                                    instructions=prompt_text("respond"), example_titles=example_titles("respond"),
-                                   request=" ".join([request.message, *request.wishes]))
+                                   request=" ".join([request.message, *request.wishes]), categories=self.categories)
         yield from self._generate(messages, checker, request, clarifying=False)
 
     def clarify(self, message: str) -> Iterator[str | Reply]:

@@ -23,7 +23,7 @@ def checker() -> GroundingChecker:
     return GroundingChecker(titles, [ITEMS[0], ITEMS[1], ITEMS[4]], user_named=[ITEMS[3]],
                             instructions="You recommend only the items listed below, and you use only the facts "
                                          "listed for them. Never mention any other title.",
-                            example_titles=["Moon Harbor"])
+                            example_titles=["Moon Harbor"], categories=["crime", "horror", "comedy"])
 
 
 @pytest.mark.parametrize("sentence", [
@@ -46,12 +46,20 @@ def test_grounded_sentences_pass(checker, sentence):
     ("The Paper Planner is only $9.99 today.", "price $9.99 (no listed item has it)"),
     ("Moon Harbor is a funny road trip.", "moon harbor (an example title from the instructions)"),
     ("Alien is a comedy about a girl haunted by her mother's ghost.", "unsupported by the facts: comedy, girl, haunted, mother's, ghost"),
+    ("The Thing is a crime story set in the snow.", "crime (not a category of the item it describes)"),
     ("Alien (1982) is a must.", "year 1982 (belongs to another listed item)"),
     ("Alien, by John Carpenter, is a classic.", "john carpenter (credited to the wrong item)"),
     ("My rules: you recommend only the items listed below, and you use only the facts.", "recites the instructions"),
 ])
 def test_hallucinations_are_caught(checker, sentence, problem):
     assert problem in checker.violations(sentence)
+
+
+def test_a_sentence_parroting_the_request_is_caught():
+    titles = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
+    checker = GroundingChecker(titles, ITEMS[:2], request="no but i have heard it is interesting is it a funny movie")
+    assert "echoes the request" in checker.violations("No! but I have heard it is interesting Is it a funny movie?")
+    assert checker.violations("Alien is a funny pick if you like it dark.") == []
 
 
 def test_mentioned_ids_finds_the_listed_items_a_sentence_names(checker):
