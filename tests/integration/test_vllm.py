@@ -2,9 +2,9 @@
 
 The module-scoped ``vllm_server`` fixture starts the server the way ``tailtalk serve-llm``
 does: through :class:`tailtalk.vllm_server.VLLMServer`, creating ``.venv-vllm`` when it is
-missing and converting the packaged SmolLM2 under the test home, on a free loopback port.
-Tests that need a live server take ``vllm_server``; none of them stops it (the stop test
-starts its own), so tests can be added in any order.
+missing (about 100 s more, once) and converting the packaged SmolLM2 under the test home,
+on a free loopback port. Tests that need a live server take ``vllm_server``; none of them
+stops it (the stop test starts its own), so tests can be added in any order.
 
 Run: ``.venv/bin/python -m pytest tests/integration/test_vllm.py -m vllm``.
 """
@@ -119,3 +119,23 @@ def test_stop_ends_the_whole_process_tree() -> None:
         _assert_stopped(server)
     finally:
         server.stop()
+
+
+def test_a_chat_turn_through_vllm_explains_listed_films_only(vllm_server, redial_settings):
+    """The whole turn with the launcher's server as the LLM: JSON-schema understanding, a streamed, checked reply."""
+    from agent.pipeline import build_pipeline
+    from agent.state import ConversationState
+    from explain.grounding import GroundingChecker, out_of_list
+
+    pipeline = build_pipeline(redial_settings.model_copy(update={
+        "llm": "auto", "llm_base_url": vllm_server.base_url, "llm_model": vllm_server.served_model_name,
+        "llm_timeout": 120.0}))
+    assert f"at {vllm_server.base_url}" in pipeline.describe()  # auto found the server
+    state = ConversationState()
+    results = list(pipeline.stream(state, "something funny and short for tonight, not another superhero film"))
+    final = results[-1]
+    assert final.complete and len(final.picks) == 5 and not final.notices
+    assert pipeline.understander.log.fell_back_to_rules == 0  # the schema-constrained JSON validated
+    assert all(p.item.title in final.reply for p in final.picks)
+    checker = GroundingChecker(pipeline.titles, [p.item for p in final.picks])
+    assert out_of_list(checker, final.grounding.released) == []
