@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install demo data index train chat test eval bench bench-llm serve-llm clean
+.PHONY: install browser demo data index train chat test eval bench bench-llm serve-llm clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,23 @@ bench-llm: install
 serve-llm: install
 	$(VENV)/bin/tailtalk serve-llm
 
-test: install
+# Debian's Chromium for the real-browser UI test (Playwright drives it and never downloads a browser),
+# with an emoji font so the cards' buttons render in screenshots. Installed only when missing.
+CHROMIUM := /usr/bin/chromium
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -f $(EMOJI_FONT) ]; then exit 0; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium and fonts-noto-color-emoji for the browser test (a few minutes)"; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; \
+	else \
+		echo "error: the browser test needs Chromium at $(CHROMIUM), and this system has no apt-get:" \
+			"install Chromium with your package manager (or link it to $(CHROMIUM)), then run make test again" >&2; \
+		exit 1; \
+	fi
+
+test: install browser
 	$(PY) -m pytest
 
 clean:

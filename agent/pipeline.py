@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tailtalk.catalog import Catalog
@@ -32,12 +32,15 @@ from retrieval.retriever import Retriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
 from ranking.diversity import DiversityReranker, VectorLookup
 from explain.grounding import GroundingReport
-from explain.respond import LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
+from explain.answer import Answerer
+from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
 from explain.templates import Explained, Explainer, TemplateExplainer
 from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.llm_understand import LLMUnderstander
-from agent.understand import RuleBasedUnderstander, Understander
+from agent.understand import Interests, RuleBasedUnderstander, Understander
+from agent.product_types import ProductTypes
+from agent.questions import Question, QuestionReader
 
 
 @dataclass(frozen=True)
@@ -65,11 +68,21 @@ class TurnResult:
         }
 
 
+@dataclass(frozen=True)
+class ShopDesk:
+    """What a shop adds to the turn (``domain=products``): product types read from titles, and answers
+    to questions about the items shown."""
+
+    types: ProductTypes
+    questions: QuestionReader
+    answerer: Answerer
+
+
 class TurnPipeline:
     def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
                  explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
                  candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000,
-                 notices: list[str] | None = None):
+                 notices: list[str] | None = None, shop: ShopDesk | None = None):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
@@ -81,12 +94,17 @@ class TurnPipeline:
         self.top_k = top_k
         self.max_message_chars = max_message_chars
         self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
+        self.shop = shop
 
     @classmethod
     def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
-                   explainer: Explainer | None = None, llm: LLMBackend | None = None, domain: str = "film",
+                   explainer: Explainer | None = None, llm: LLMBackend | None = None, domain: Domain = "films",
                    **options) -> "TurnPipeline":
-        """A pipeline from its parts: the rules and templates alone, or with a language model on top."""
+        """A pipeline from its parts: the rules and templates alone, or with a language model on top.
+
+        ``domain="products"`` adds the shop desk: product types matched in titles, and questions
+        about the items shown answered from their facts.
+        """
         titles = TitleMatcher(((i.id, i.title, i.year) for i in catalog),
                               popularity={i.id: i.popularity or 0.0 for i in catalog})
         rules = RuleBasedUnderstander(catalog.categories(), titles)
@@ -96,8 +114,10 @@ class TurnPipeline:
         else:
             understander = LLMUnderstander(llm, rules)
             responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer)
+        shop = ShopDesk(ProductTypes(catalog), QuestionReader(catalog), Answerer(titles, llm)) \
+            if domain == "products" else None
         return cls(catalog, understander, retriever, ranker or PopularityPriorRanker(catalog), explainer,
-                   responder=responder, titles=titles, **options)
+                   responder=responder, titles=titles, shop=shop, **options)
 
     def replacing(self, **parts) -> "TurnPipeline":
         """A copy with some stages swapped (``retriever=``, ``ranker=``...); the original is untouched."""
@@ -133,15 +153,26 @@ class TurnPipeline:
             notices.append(f"your message was {len(message):,} characters; I read the first "
                            f"{self.max_message_chars:,}")
             message = message[: self.max_message_chars]
+        if self.shop is not None and (question := self.shop.questions.read(message, state)) is not None:
+            yield from self._answer(state, question, notices)
+            return
+        state.open_question = None
         interests = self.understander.understand(message)
         notices += interests.notices
         first_turn = not (state.liked or state.user_queries or state.shown)
-        state.absorb(message, interests)
+        type_phrases = self._type_phrases(interests, notices)
+        state.absorb(message, interests, type_phrases=type_phrases)
         if interests.is_vague and first_turn:
             yield from self._reply(state, [], notices, self.responder.clarify(message), clarifying=True)
             return
         ranked, relax_notice = self.recommend(state)
         notices += relax_notice
+        heading = None
+        if not ranked and (closest := self._closest_to_budget(state)) is not None:
+            ranked, heading = closest
+            budget = _budget(state.price_min, state.price_max)
+            notices.append(f"nothing that matches is priced {budget}; shown instead, outside your budget: " + "; ".join(
+                f"{self.catalog.get(r.item_id).title} (${self.catalog.get(r.item_id).price:,.2f})" for r in ranked))
         liked_titles = [self.catalog.get(i).title for i in state.liked if i in self.catalog]
         picks = [
             Explained(self.catalog.get(r.item_id),
@@ -150,16 +181,69 @@ class TurnPipeline:
             for r in ranked
         ]
         user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
-        request = ReplyRequest(message, picks, state.wishes, notices, user_named)
+        request = ReplyRequest(message, picks, state.wishes, notices, user_named, heading=heading)
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
+    def _type_phrases(self, interests: Interests, notices: list[str]) -> list[str]:
+        """The product types this message names (shop only); a notice when it names one the shop lacks."""
+        if self.shop is None:
+            return []
+        matched = [m.phrase for p in interests.phrases if (m := self.shop.types.match(p)) is not None]
+        missing = [p for p in interests.phrases if self.shop.types.names_a_missing_type(p)]
+        if missing and not matched:
+            notices.append(f"the catalogue has no {missing[0]}; these are the closest matches")
+        return list(dict.fromkeys(matched))
+
+    def _answer(self, state: ConversationState, question: Question, notices: list[str]) -> Iterator[TurnResult]:
+        """A question about a shown item: answered from its facts, or asked back when unclear which item."""
+        assert self.shop is not None
+        state.record_question(question.message)
+        state.open_question = question.message if question.item_id is None else None
+        if question.item_id is None:
+            options = "\n".join(f"{n}. {self.catalog.get(i).title}" for n, i in enumerate(question.candidates, 1))
+            text = f"Which one do you mean?\n{options}"
+            yield from self._reply(state, [], notices, iter([text, Reply(text)]), clarifying=True)
+            return
+        item = self.catalog.get(question.item_id)
+        yield from self._reply(state, [], notices, self.shop.answerer.stream(item, question.message, question.topic),
+                               clarifying=False, discussed=item.id)
+
+    def _closest_to_budget(self, state: ConversationState) -> tuple[list[RankedItem], str] | None:
+        """When a price bound leaves nothing: the matches priced nearest the budget, and a heading that
+        says they miss it. None when no price bound was set or nothing matches even without it."""
+        if state.price_min is None and state.price_max is None:
+            return None
+        ranked, _ = self.recommend(replace(state, price_min=None, price_max=None), k=max(4 * self.top_k, 20))
+        prices = {r.item_id: self.catalog.get(r.item_id).price for r in ranked}
+        priced = [r for r in ranked if prices[r.item_id] is not None]
+        if not priced:
+            return None
+
+        def miss(r: RankedItem) -> float:  # how far outside the budget, in dollars
+            price = prices[r.item_id]
+            return max((state.price_min or 0.0) - price, price - (state.price_max or price), 0.0)
+
+        closest = sorted(priced, key=miss)[: self.top_k]  # stable: equal misses keep their relevance order
+        what = f"No {' or '.join(state.type_phrases)}" if state.type_phrases else "Nothing that matches"
+        above = state.price_max is not None and all(prices[r.item_id] > state.price_max for r in closest)
+        side = "over" if above else "outside"
+        return closest, f"{what} is priced {_budget(state.price_min, state.price_max)}. " \
+                        f"The closest ones are {side} your budget, at the prices shown:"
+
     def _reply(self, state: ConversationState, picks: list[Explained], notices: list[str],
-               events: Iterator[str | Reply], *, clarifying: bool) -> Iterator[TurnResult]:
+               events: Iterator[str | Reply], *, clarifying: bool, discussed: str | None = None) -> Iterator[TurnResult]:
+        """Relay a reply stream as partial results, then the complete one; record it in the state.
+
+        ``discussed`` is the one item an answer was about: it becomes what "it" means, not a new pick.
+        """
         text = ""
         for event in events:
             if isinstance(event, Reply):
                 all_notices = [*notices, *event.notices]
-                state.record_assistant(event.text, tuple(p.item.id for p in picks))
+                if discussed is None:
+                    state.record_assistant(event.text, tuple(p.item.id for p in picks))
+                else:
+                    state.record_assistant(event.text, (discussed,), shown=False)
                 yield TurnResult(event.text, picks, all_notices, complete=True, clarifying=clarifying,
                                  generated=event.generated, grounding=event.grounding)
                 return
@@ -181,6 +265,13 @@ class TurnPipeline:
         excluded = set(state.disliked)
         if exclude_mentioned:
             excluded |= set(state.mentioned) | set(state.shown)
+        if self.shop is not None:
+            # Product types are hard once they match ("running shoe"): every other item is out, and so is
+            # every item of a type the user rejected ("not a charger").
+            if state.type_phrases:
+                wanted = self.shop.types.ids_named(state.type_phrases)
+                excluded |= {i for i in self.catalog.ids() if i not in wanted}
+            excluded |= self.shop.types.ids_named(state.avoid_terms)
         return Constraints(
             include_categories=frozenset(state.include_categories),
             exclude_categories=frozenset(state.exclude_categories),
@@ -213,6 +304,17 @@ class TurnPipeline:
                            "I added close matches from other categories")
         return ranked, notices
 
+def _budget(low: float | None, high: float | None) -> str:
+    """A price bound in words.
+
+    >>> _budget(None, 40), _budget(10, None), _budget(10, 40.5)
+    ('under $40.00', 'over $10.00', 'between $10.00 and $40.50')
+    """
+    if low is not None and high is not None:
+        return f"between ${low:,.2f} and ${high:,.2f}"
+    return f"under ${high:,.2f}" if high is not None else f"over ${low:,.2f}"
+
+
 def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipeline:
     """The real pipeline from configuration: the catalogue, the Chroma index and the resolved scorer.
 
@@ -232,7 +334,7 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     return TurnPipeline.from_parts(
         catalog, retriever, ranker=make_ranker(catalog, retriever.vectors, choice.prior_weight, settings.diversity,
                                                choice.description),
-        llm=llm, candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
+        llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
         notices=[n for n in (choice.warning, llm_notice) if n],
     )
 

@@ -45,6 +45,10 @@ class ConversationState:
     wishes: list[str] = field(default_factory=list)
     user_queries: list[str] = field(default_factory=list)
     diversity: float | None = None  # this user's long-tail/diversity knob; None = the configured default
+    type_phrases: list[str] = field(default_factory=list)  # product types asked for ("running shoe"); see absorb
+    last_picks: tuple[str, ...] = ()  # the latest list shown: what "the second one" refers to
+    focus: str | None = None  # the one item being discussed: what "it" refers to
+    open_question: str | None = None  # a question about "it" that was met with "which one do you mean?"
 
     @classmethod
     def new(cls) -> "ConversationState":
@@ -60,8 +64,12 @@ class ConversationState:
             self.liked.remove(item_id)
         self.disliked.add(item_id)
 
-    def absorb(self, message: str, interests: Interests, items: tuple[str, ...] = ()) -> None:
-        """Fold one user message into the state. Restated wishes replace older ones of the same kind."""
+    def absorb(self, message: str, interests: Interests, items: tuple[str, ...] = (),
+               type_phrases: list[str] | None = None) -> None:
+        """Fold one user message into the state. Restated wishes replace older ones of the same kind.
+
+        ``type_phrases`` are the product types this message names (None: it names none, the old ones stand).
+        """
         self.turns.append(StateTurn("user", message, tuple(dict.fromkeys([*items, *interests.liked_ids]))))
         for item_id in [*items, *interests.liked_ids]:
             self.like(item_id)
@@ -71,6 +79,8 @@ class ConversationState:
             self._mention(item_id)
         if interests.include_categories:
             self.include_categories = set(interests.include_categories)
+        if type_phrases or interests.include_categories:  # a new type or category is a new search
+            self.type_phrases = list(type_phrases or [])
         self.include_categories -= interests.exclude_categories
         self.exclude_categories = (self.exclude_categories | interests.exclude_categories) - interests.include_categories
         if interests.year_min is not None or interests.year_max is not None:
@@ -85,11 +95,20 @@ class ConversationState:
             self.user_queries.append(interests.query_text)
 
     def record_assistant(self, text: str, items: tuple[str, ...], *, shown: bool = True) -> None:
+        """Record a reply. A shown list becomes what ordinals refer to; a single item becomes what "it" is."""
         self.turns.append(StateTurn("assistant", text, items))
+        if shown and items:
+            self.last_picks = items
+        if items:
+            self.focus = items[0] if len(items) == 1 else None
         for item_id in items:
             self._mention(item_id)
             if shown and item_id not in self.shown:
                 self.shown.append(item_id)
+
+    def record_question(self, message: str) -> None:
+        """A question about a shown item: part of the dialogue, but it states no new wish."""
+        self.turns.append(StateTurn("user", message))
 
     def _mention(self, item_id: str) -> None:
         if item_id not in self.mentioned:

@@ -52,7 +52,7 @@ _NEGATION = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_SPLIT = re.compile(r"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b", re.IGNORECASE)
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "a an the and or of to for in on at is are be it its i me my we you your something anything some any "
     "too very really quite so that this these those like want looking look watch see film films movie movies "
     "show please can could would should maybe just tonight today another other more one ones kind sort thing "
@@ -82,6 +82,9 @@ class Interests:
     liked_ids: list[str] = field(default_factory=list)
     disliked_ids: list[str] = field(default_factory=list)
     wishes: list[str] = field(default_factory=list)  # the user's own words, for explanations
+    # Runs of consecutive content words in the wishes ("running shoes" in "running shoes under $70"):
+    # candidate product types, which agent.product_types matches against the catalogue's titles.
+    phrases: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for the user, e.g. "the language model was unreachable"
 
     @property
@@ -140,6 +143,7 @@ class RuleBasedUnderstander:
                 interests.avoid_terms.extend(w for w in content if w not in found_words)
             else:
                 positive_words.extend(content)
+                interests.phrases.extend(_runs(_NEGATION.sub(" ", clause)))
                 interests.wishes.extend(w for w in content if w not in interests.wishes and len(w) > 3)
         interests.include_categories -= interests.exclude_categories
         interests.query_text = " ".join(positive_words)
@@ -227,6 +231,21 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return text
 
 
+def _runs(clause: str) -> list[str]:
+    """Runs of consecutive content words: a stopword or a number ends one.
+
+    >>> _runs("a comfortable running shoe for my son")
+    ['comfortable running shoe', 'son']
+    """
+    runs: list[list[str]] = [[]]
+    for word in re.findall(r"[\w'-]+", clause.lower()):
+        if word in STOPWORDS or len(word) < 2 or not re.match(r"[^\W\d_]", word):
+            runs.append([])
+        else:
+            runs[-1].append(word)
+    return [" ".join(run) for run in runs if run]
+
+
 def _content_words(clause: str) -> list[str]:
     words = re.findall(r"[^\W\d_][\w'-]*", clause.lower())
-    return [w for w in words if w not in _STOPWORDS and len(w) > 1]
+    return [w for w in words if w not in STOPWORDS and len(w) > 1]

@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tailtalk.catalog import Item
 from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
@@ -49,6 +49,7 @@ class ReplyRequest:
     wishes: Sequence[str] = ()
     notices: Sequence[str] = ()
     user_named: Sequence[Item] = ()  # items the user brought up themselves
+    heading: str | None = None  # says what the list is when it is not a plain list of picks (over budget)
 
 
 @dataclass
@@ -86,7 +87,8 @@ class TemplateResponder:
         self.explainer = explainer or TemplateExplainer()
 
     def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
-        text = self.explainer.reply(request.picks, wishes=request.wishes, notices=request.notices)
+        text = self.explainer.reply(request.picks, wishes=request.wishes, notices=request.notices,
+                                    heading=request.heading)
         yield text
         yield Reply(text)
 
@@ -128,28 +130,41 @@ class SentenceBuffer:
         return [(rest, "")] if rest else []
 
 
+Domain = Literal["films", "products"]
+# Per domain: the noun the prompts use ("a friendly film recommender") and the prompt that presents the picks.
+_DOMAIN_NOUN: dict[str, str] = {"films": "film", "products": "shop"}
+_RESPOND_PROMPT: dict[str, str] = {"films": "respond", "products": "respond_service"}
+
+
 class LLMResponder:
-    """Natural-language replies from the language model, checked sentence by sentence against the list."""
+    """Natural-language replies from the language model, checked sentence by sentence against the list.
+
+    ``domain="products"`` presents the picks in a service-desk tone (``prompts/respond_service.toml``).
+    """
 
     def __init__(self, backend: LLMBackend, titles: TitleMatcher, *, categories: Sequence[str] = (),
-                 domain: str = "film", explainer: TemplateExplainer | None = None):
+                 domain: Domain = "films", explainer: TemplateExplainer | None = None):
         self.backend = backend
         self.titles = titles
         self.categories = list(categories)
-        self.domain = domain
+        self.domain = _DOMAIN_NOUN[domain]
+        self.respond_prompt = _RESPOND_PROMPT[domain]
         self.templates = TemplateResponder(explainer)
         self.name = backend.name
 
     def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
-        if not request.picks:  # nothing to explain: the template says so plainly and asks to loosen a constraint
+        if not request.picks or request.heading:
+            # Nothing to explain, or a list that misses the request (over budget): the template says so in
+            # exact words, where a model tends to present any list as a fit.
             yield from self.templates.stream(request)
             return
-        prompt = load_prompt("respond")
+        prompt = load_prompt(self.respond_prompt)
         messages = prompt.format_messages(
             domain=self.domain, message=request.message[:1000], wishes=", ".join(request.wishes) or "not stated",
             items="\n".join(f"{n}. {_facts(p)}" for n, p in enumerate(request.picks, start=1)))
         checker = GroundingChecker(self.titles, [p.item for p in request.picks], request.user_named,
-                                   instructions=prompt_text("respond"), example_titles=example_titles("respond"),
+                                   instructions=prompt_text(self.respond_prompt),
+                                   example_titles=example_titles(self.respond_prompt),
                                    request=" ".join([request.message, *request.wishes]), categories=self.categories)
         yield from self._generate(messages, checker, request, clarifying=False)
 

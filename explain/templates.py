@@ -36,7 +36,8 @@ class Explained:
 class Explainer(Protocol):
     def reason(self, item: Item, *, wishes: Sequence[str], liked_titles: Sequence[str]) -> str: ...
 
-    def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str]) -> str: ...
+    def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
+              heading: str | None = None) -> str: ...
 
 
 def _names(value: object, limit: int) -> str:
@@ -73,16 +74,22 @@ class TemplateExplainer:
             parts.append(f"For fans of {', '.join(liked_titles[:2])}")
         if item.description:
             parts.append(_first_sentence(item.description))
-        return ". ".join(p.rstrip(".") for p in parts) + "."
+        text = ". ".join(p.rstrip(".") for p in parts)
+        return text if text.endswith("…") else text + "."  # a cut-off summary ends in "…", not "…."
 
-    def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str]) -> str:
+    def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
+              heading: str | None = None) -> str:
+        """Notices, a heading (``heading``, else "Here are N picks"), then one numbered line per pick."""
         lines = [f"Note: {n}" for n in notices]
         if not picks:
             lines.append("I found nothing in the catalogue that satisfies all of that. "
                          "Could you loosen a constraint (a year range, a price limit or a category)?")
             return "\n".join(lines)
         about = f" for {', '.join(wishes[:3])}" if wishes else ""
-        lines.append(f"Here is 1 pick{about}:" if len(picks) == 1 else f"Here are {len(picks)} picks{about}:")
+        if heading:
+            lines.append(heading)
+        else:
+            lines.append(f"Here is 1 pick{about}:" if len(picks) == 1 else f"Here are {len(picks)} picks{about}:")
         for n, pick in enumerate(picks, start=1):
             badge = " [long-tail pick]" if pick.is_tail else ""
             lines.append(f"{n}. {pick.item.label}{badge}: {pick.reason}")

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The prepared dataset each domain serves when no dataset is named.
+DOMAIN_DATASETS = {"films": "redial", "products": "mg-shopdial"}
 
 
 def default_home() -> Path:
@@ -42,6 +44,11 @@ class Settings(BaseSettings):
         default=None,
         description="Local folder holding the original dataset files (the layout of ../shared/data). "
         "When unset, files are downloaded from their public sources into the cache.",
+    )
+    domain: Literal["films", "products"] = Field(
+        default="films",
+        description="'films': a film recommender; 'products': a shop's service desk that recommends products and "
+        "answers questions about them. Without an explicit dataset, products serves the prepared mg-shopdial.",
     )
     dataset: str = Field(default="redial", min_length=1, description="Prepared dataset whose catalogue is served.")
     catalog: Path | None = Field(default=None, description="Catalogue file to serve instead of the prepared dataset's.")
@@ -103,6 +110,14 @@ class Settings(BaseSettings):
     ui_host: str = Field(default="127.0.0.1")
     ui_port: int = Field(default=7860, ge=1, le=65535)
     ui_auth: str | None = Field(default=None, description="'user:password' to require a login in the chat UI.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_of_domain(cls, data: Any) -> Any:
+        """The one place the domain picks the served dataset: only when none is named (env, --set or code)."""
+        if isinstance(data, dict) and not data.get("dataset") and data.get("domain") in DOMAIN_DATASETS:
+            return {**data, "dataset": DOMAIN_DATASETS[data["domain"]]}
+        return data
 
     @model_validator(mode="after")
     def _check_auth(self) -> "Settings":

@@ -1,12 +1,20 @@
 """The Gradio chat UI. Each browser session gets its own ConversationState via ``gr.State``.
 
-Two endpoints are exposed to ``gradio_client``: ``/chat`` (what the page uses) and
-``/recommend`` (the same turn, returning JSON for programs).
+Endpoints exposed to ``gradio_client``: ``/chat`` (what the page uses: the reply streams),
+``/recommend`` (the same turn, returning JSON for programs), ``/feedback`` (like or dislike an
+item for the next turn), ``/new_conversation`` and ``/set_diversity``.
+
+The cards are HTML rendered here, each with a "More like this" and a "Not this" button. A few
+lines of JavaScript (``_CARD_JS``) hide a disliked card at once and send the click to the
+server, which records it in the conversation state and re-renders the cards. Server-rendered
+HTML keeps ``/chat``'s cards output a plain string that programs and tests can read.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
 
 from tailtalk import privacy
 
@@ -14,57 +22,132 @@ privacy.apply_offline_defaults()
 
 import gradio as gr  # noqa: E402  (imported after the privacy defaults on purpose)
 
+from tailtalk.catalog import Item  # noqa: E402
 from tailtalk.config import Settings  # noqa: E402
-from agent.pipeline import TurnPipeline, TurnResult, build_pipeline  # noqa: E402
+from agent.pipeline import TurnPipeline, build_pipeline  # noqa: E402
 from agent.state import ConversationState  # noqa: E402
+from explain.templates import Explained  # noqa: E402
+
+Action = Literal["like", "dislike"]
+ACTIONS: tuple[Action, ...] = ("like", "dislike")
+History = list[dict[str, str]]
 
 _CSS = """
 .tt-cards {display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 10px;}
-.tt-card {border: 1px solid #ddd; border-radius: 8px; padding: 10px; background: #fafafa;}
+.tt-card {border: 1px solid #ddd; border-radius: 8px; padding: 10px; background: #fafafa; color: #1f1f1f;
+          display: flex; flex-direction: column;}
+.tt-card[data-liked] {border: 2px solid #2e7d32;}
+.tt-card.tt-gone {display: none;}
 .tt-card h4 {margin: 0 0 4px 0;}
-.tt-badge {background: #2e7d32; color: white; border-radius: 4px; padding: 1px 6px; font-size: 0.8em;}
+.tt-card p {flex-grow: 1;}
+.tt-badge {background: #2e7d32; color: white; border-radius: 4px; padding: 1px 6px; font-size: 0.8em;
+            display: inline-block; white-space: nowrap;}
 .tt-meta {color: #555; font-size: 0.85em;}
+.tt-actions {display: flex; gap: 6px;}
+.tt-actions button {flex: 1; border: 1px solid #bbb; border-radius: 6px; padding: 4px 6px; background: white;
+                    color: #1f1f1f; cursor: pointer; font-size: 0.85em; font-weight: 500; white-space: nowrap;
+                    margin: 0;}
+.tt-actions button:hover {background: #eee;}
+.tt-card[data-liked] .tt-like {background: #e8f5e9; border-color: #2e7d32;}
+.tt-note {margin: 0 0 8px 0;}
+"""
+
+# Runs once when the cards component mounts. The listener sits on the component's root, so it
+# survives every re-render of the cards. Hiding the card here, before the server answers, makes a
+# dislike visible at once even while the queue is busy; the server's re-render then drops it for good.
+_CARD_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-tt-action]');
+  const card = button && button.closest('.tt-card');
+  if (!card) return;
+  const action = button.dataset.ttAction;
+  if (action === 'dislike') card.classList.add('tt-gone');
+  else card.setAttribute('data-liked', '');
+  trigger('click', {item_id: card.dataset.itemId, action: action});
+});
 """
 
 
-def render_cards(result: TurnResult) -> str:
-    cards = []
-    for pick in result.picks:
-        item = pick.item
-        meta = " · ".join(x for x in (str(item.year) if item.year else "",
-                                      f"${item.price:,.2f}" if item.price is not None else "",
-                                      ", ".join(item.categories[:3])) if x)
-        badge = '<span class="tt-badge">long-tail pick</span>' if pick.is_tail else ""
-        cards.append(
-            f'<div class="tt-card" data-item-id="{html.escape(item.id)}"><h4>{html.escape(item.title)} {badge}</h4>'
-            f'<div class="tt-meta">{html.escape(meta)}</div><p>{html.escape(pick.reason)}</p></div>'
-        )
-    return f'<div class="tt-cards">{"".join(cards)}</div>'
+def _card(pick: Explained, *, liked: bool) -> str:
+    item = pick.item
+    meta = " · ".join(x for x in (str(item.year) if item.year else "",
+                                  f"${item.price:,.2f}" if item.price is not None else "",
+                                  ", ".join(item.categories[:3])) if x)
+    badge = '<span class="tt-badge">long-tail pick</span>' if pick.is_tail else ""
+    key = html.escape(item.id)
+    like_label = "👍 Liked" if liked else "👍 More like this"
+    return (
+        f'<div class="tt-card" id="tt-card-{key}" data-item-id="{key}"{" data-liked" if liked else ""}>'
+        f'<h4>{html.escape(item.title)} {badge}</h4>'
+        f'<div class="tt-meta">{html.escape(meta)}</div><p>{html.escape(pick.reason)}</p>'
+        f'<div class="tt-actions">'
+        f'<button type="button" class="tt-like" id="tt-like-{key}" data-tt-action="like">{like_label}</button>'
+        f'<button type="button" class="tt-dislike" id="tt-dislike-{key}" data-tt-action="dislike">'
+        f'👎 Not this</button></div></div>'
+    )
+
+
+def render_cards(picks: Sequence[Explained], state: ConversationState | None = None, note: str = "") -> str:
+    """The picks as cards: disliked ones left out, liked ones marked, with an optional line above them."""
+    liked = set(state.liked) if state else set()
+    disliked = state.disliked if state else set()
+    cards = [_card(p, liked=p.item.id in liked) for p in picks if p.item.id not in disliked]
+    if picks and not cards:
+        note = f"{note} No picks left here: send another message (e.g. 'something else') for new ones.".strip()
+    head = f'<p class="tt-note">{html.escape(note)}</p>' if note else ""
+    return f'{head}<div class="tt-cards">{"".join(cards)}</div>'
 
 
 def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
-    status = (f"**LLM:** {pipeline.responder.name} · **ranker:** {pipeline.ranker.describe()} · "
-              f"**catalogue:** {pipeline.retriever.describe()}")
+    def record_feedback(state: ConversationState, item_id: str, action: str) -> Item:
+        """Apply one like or dislike to this conversation; the next turn reads it from the state."""
+        if action not in ACTIONS:
+            raise gr.Error(f"feedback must be 'like' or 'dislike', not {action!r}")
+        if item_id not in pipeline.catalog:
+            raise gr.Error(f"no item with id {item_id!r} in the catalogue: use an id from a turn's items "
+                           "(the 'items' that /recommend returns)")
+        if action == "like":
+            state.like(item_id)
+        else:
+            state.dislike(item_id)
+        return pipeline.catalog.get(item_id)
 
-    def chat(message: str, history: list[dict[str, str]], state: ConversationState):
+    def chat(message: str, history: History, state: ConversationState, picks: list[Explained]
+             ) -> Iterator[tuple[Any, ...]]:
         if not message or not message.strip():
-            yield "", history, gr.skip(), state
+            yield "", history, gr.skip(), state, picks
             return
         asked = [*history, {"role": "user", "content": message}]
-        cards_html = None
         for result in pipeline.stream(state, message):  # the reply grows sentence by sentence
-            if cards_html is None:
-                cards_html = render_cards(result)
-            yield "", [*asked, {"role": "assistant", "content": result.reply}], cards_html, state
+            # A turn without picks (a question about a shown item, a clarifying question, nothing found)
+            # leaves the cards as they were: they stay the list the user can refer to and rate.
+            picks = result.picks or picks
+            # Rendered against the live state, so a dislike clicked while the reply is still streaming
+            # is not undone by the next partial result.
+            yield ("", [*asked, {"role": "assistant", "content": result.reply}], render_cards(picks, state),
+                   state, picks)
 
-    def recommend(message: str, state: ConversationState):
+    def card_feedback(state: ConversationState, picks: list[Explained], event: gr.EventData
+                      ) -> tuple[str, ConversationState]:
+        """A click on a card's button (sent by ``_CARD_JS`` with the item id and the action)."""
+        item = record_feedback(state, str(event.item_id), str(event.action))
+        note = (f"👍 Noted: your next message will lean towards {item.label}." if event.action == "like"
+                else f"👎 Noted: {item.label} will not be suggested again in this conversation.")
+        return render_cards(picks, state, note), state
+
+    def feedback(item_id: str, action: str, state: ConversationState) -> tuple[dict[str, Any], ConversationState]:
+        record_feedback(state, (item_id or "").strip(), (action or "").strip().lower())
+        return ({"conversation_id": state.conversation_id, "liked": list(state.liked),
+                 "disliked": sorted(state.disliked)}, state)
+
+    def recommend(message: str, state: ConversationState) -> tuple[dict[str, Any], ConversationState]:
         result = pipeline.handle(state, message or "")
         return result.to_json(state.conversation_id), state
 
-    def new_conversation(diversity: float):
-        return [], "", ConversationState(diversity=diversity)
+    def new_conversation(diversity: float) -> tuple[History, str, ConversationState, list[Explained]]:
+        return [], "", ConversationState(diversity=diversity), []
 
-    def set_diversity(value: float, state: ConversationState):
+    def set_diversity(value: float, state: ConversationState) -> ConversationState:
         if not 0.0 <= float(value) <= 1.0:
             raise gr.Error("the long-tail knob goes from 0 (relevance only) to 1 (novelty and tail only)")
         state.diversity = float(value)
@@ -73,10 +156,13 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="tailtalk", analytics_enabled=False) as demo:
         gr.Markdown("## tailtalk\nTell me what you are in the mood for: genres, a decade, films you loved or "
                     "things to avoid.")
-        gr.Markdown(status, elem_id="tt-status")
+        gr.Markdown(pipeline.describe(), elem_id="tt-status")
         state = gr.State(ConversationState.new)  # a callable: every session gets its own state
+        # The cards on screen, so feedback can re-render them. A literal: gr.State deep-copies it per session
+        # (a callable default would also publish a needless load endpoint named after it).
+        picks = gr.State([])
         chatbot = gr.Chatbot(label="Conversation", height=380, elem_id="tt-chat")
-        cards = gr.HTML(elem_id="tt-cards")
+        cards = gr.HTML(elem_id="tt-cards", js_on_load=_CARD_JS)
         with gr.Row():
             message = gr.Textbox(placeholder="e.g. something scary but not too gory, like The Shining",
                                  show_label=False, scale=5, elem_id="tt-message")
@@ -85,18 +171,28 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
             knob = gr.Slider(0.0, 1.0, value=settings.diversity, step=0.05, elem_id="tt-diversity", scale=4,
                              label="Long tail and variety (0 = closest matches, 1 = lesser-known and varied)")
             new = gr.Button("New conversation", elem_id="tt-new", scale=1)
-        api_message = gr.Textbox(visible=False)
-        api_result = gr.JSON(visible=False)
+        # Inputs and outputs of the endpoints for programs; the labels name their parameters.
+        api_message = gr.Textbox(label="message", visible=False)
+        api_result = gr.JSON(label="turn", visible=False)
+        api_item = gr.Textbox(label="item_id", visible=False)
+        api_action = gr.Textbox(label="action", visible=False)
+        api_feedback = gr.JSON(label="feedback", visible=False)
 
-        message.submit(chat, [message, chatbot, state], [message, chatbot, cards, state], api_name="chat")
-        send.click(chat, [message, chatbot, state], [message, chatbot, cards, state], api_name=False)
-        new.click(new_conversation, [knob], [chatbot, cards, state], api_name="new_conversation")
+        turn_io = ([message, chatbot, state, picks], [message, chatbot, cards, state, picks])
+        message.submit(chat, *turn_io, api_name="chat")
+        send.click(chat, *turn_io, api_visibility="private")
+        # "multiple": a second click must not be dropped while the first is in flight; one at a
+        # time (across sessions; each takes microseconds) so the re-rendered cards arrive in click order.
+        cards.click(card_feedback, [state, picks], [cards, state], api_visibility="private",
+                    trigger_mode="multiple", concurrency_limit=1, concurrency_id="card_feedback")
+        new.click(new_conversation, [knob], [chatbot, cards, state, picks], api_name="new_conversation")
         knob.change(set_diversity, [knob, state], [state], api_name="set_diversity")
         api_message.submit(recommend, [api_message, state], [api_result, state], api_name="recommend")
+        api_item.submit(feedback, [api_item, api_action, state], [api_feedback, state], api_name="feedback")
     return demo
 
 
-def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | None = None):
+def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | None = None) -> gr.Blocks:
     pipeline = pipeline or build_pipeline(settings)
     demo = build_app(pipeline, settings)
     auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None

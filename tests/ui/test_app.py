@@ -6,19 +6,7 @@ import concurrent.futures
 
 import pytest
 
-from tests.conftest import free_port
-
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def app_url(redial_settings, redial_pipeline):
-    from ui.app import launch
-
-    settings = redial_settings.model_copy(update={"ui_port": free_port()})
-    demo = launch(settings, block=False, pipeline=redial_pipeline)
-    yield f"http://127.0.0.1:{settings.ui_port}/"
-    demo.close()
+pytestmark = pytest.mark.integration  # app_url: tests/ui/conftest.py
 
 
 def test_binds_to_loopback(app_url):

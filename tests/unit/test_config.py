@@ -143,3 +143,13 @@ def test_parse_assignments_rejects_malformed_pairs(bad):
 def test_parse_then_load_round_trip():
     s = load_settings(parse_assignments(["top_k=7", "candidates=70"]))
     assert (s.top_k, s.candidates) == (7, 70)
+
+
+def test_domain_products_serves_mg_shopdial_unless_a_dataset_is_named(tmp_path, monkeypatch):
+    assert Settings().domain == "films" and Settings().dataset == "redial"
+    assert Settings(domain="products").dataset == "mg-shopdial"
+    assert Settings(domain="products", dataset="myshop").dataset == "myshop"
+    monkeypatch.setenv("TAILTALK_DOMAIN", "products")
+    assert load_settings().catalog_path.parts[-2:] == ("mg-shopdial", "catalog.jsonl")
+    with pytest.raises(ConfigError, match="domain"):
+        load_settings({"domain": "shop"})

@@ -1,0 +1,180 @@
+"""Answers to questions about one item, from that item's own catalogue facts and nothing else.
+
+:func:`rule_answer` looks the question up in the item's price, attributes ("hardcover":
+"384 pages"), the parts of its title and the sentences of its description, and quotes what
+it finds; when none of them covers the question it says plainly that the catalogue does not
+say, and lists what the catalogue does hold. :class:`Answerer` serves that answer, or, with a
+language model, a politer phrasing of it (``prompts/answer.toml``) that is shown only when
+every sentence passes :class:`~explain.grounding.GroundingChecker` and states no number the
+facts lack; on any failure the rule answer is shown.
+
+Example::
+
+    >>> from tailtalk.catalog import Item
+    >>> from explain.answer import rule_answer
+    >>> book = Item(id="1", title="1984 by George Orwell", price=13.39, attributes={"hardcover": "384 pages"})
+    >>> rule_answer(book, "is it hardcover?", ["hardcover"]).text
+    'Yes: 1984 by George Orwell is listed with hardcover: 384 pages.'
+    >>> rule_answer(book, "how much is it?", []).text
+    '1984 by George Orwell costs $13.39.'
+    >>> answer = rule_answer(book, "is it waterproof?", ["waterproof"])
+    >>> answer.covered, answer.text
+    (False, 'The catalogue does not say anything about waterproof for 1984 by George Orwell. What it lists: price: $13.39; hardcover: 384 pages.')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from tailtalk.catalog import Item
+from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
+from tailtalk.titles import TitleMatcher
+from prompts import load_prompt, prompt_text
+from explain.grounding import GroundingChecker, GroundingReport
+from explain.respond import Reply, SentenceBuffer
+
+_PRICE_QUESTION = re.compile(r"\b(?:how much|price|prices|priced|cost|costs|expensive|cheap|pay)\b", re.IGNORECASE)
+_YES_NO = re.compile(r"^\s*(?:and\s+)?(?:is|are|does|do|did|can|will|has|have)\b", re.IGNORECASE)
+# Run-on product descriptions separate their points with footnote marks ("[2]") or bullets, not full stops.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\[\d+\]\s*|\s*[•|]\s*|\n+")
+_TITLE_PARTS = re.compile(r",\s|\s[-–|]\s")
+_MAX_QUOTE_WORDS = 30
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    covered: bool  # whether the item's facts answer the question
+    facts: tuple[str, ...]  # the fact lines the answer rests on, for the language model
+
+
+def fact_lines(item: Item) -> list[str]:
+    """The item's facts as "name: value" lines: price, then attributes in catalogue order."""
+    lines = [f"price: ${item.price:,.2f}"] if item.price is not None else []
+    for key, value in item.attributes.items():
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        if shown.strip():
+            lines.append(f"{key.replace('_', ' ')}: {shown}")
+    return lines
+
+
+def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
+    """The answer the catalogue's facts give to ``question`` (about ``topic``) for ``item``."""
+    name = item.title
+    if _PRICE_QUESTION.search(question):
+        if item.price is None:
+            return Answer(f"The catalogue does not list a price for {name}.", False, tuple(fact_lines(item)))
+        return Answer(f"{name} costs ${item.price:,.2f}.", True, (f"price: ${item.price:,.2f}",))
+    wanted = {_stem(w) for w in topic}
+    if wanted:
+        attribute = _best_attribute(item, wanted)
+        if attribute is not None:
+            yes = "Yes: " if _YES_NO.search(question) and wanted & _stems(attribute.split(":")[0]) else ""
+            return Answer(f"{yes}{name} is listed with {attribute}.", True, (attribute,))
+        quotes = _quotes(item, wanted)
+        if quotes:
+            said = " and ".join(f"“{q}”" for q in quotes)
+            return Answer(f"About {' '.join(topic)}, the catalogue says of {name}: {said}.", True, tuple(quotes))
+    lines = fact_lines(item)
+    listed = f" What it lists: {'; '.join(lines)}." if lines else ""
+    about = f"anything about {' '.join(topic)}" if topic else "that"
+    return Answer(f"The catalogue does not say {about} for {name}.{listed}", False, tuple(lines))
+
+
+def _best_attribute(item: Item, wanted: set[str]) -> str | None:
+    """The attribute line whose name (counted double) and value share most words with the question."""
+    scored = []
+    for line in fact_lines(item)[1 if item.price is not None else 0 :]:
+        key, _, value = line.partition(": ")
+        score = 2 * len(wanted & _stems(key)) + len(wanted & _stems(value))
+        if score:
+            scored.append((score, line))
+    return max(scored, key=lambda s: s[0])[1] if scored else None
+
+
+def _quotes(item: Item, wanted: set[str]) -> list[str]:
+    """The title part and the description sentence that say most about the topic (at most one of each)."""
+    quotes = []
+    for pieces in (_TITLE_PARTS.split(item.title), _SENTENCE_END.split(item.description)):
+        scored = [(len(wanted & _stems(p)), -n, p.strip()) for n, p in enumerate(pieces) if p.strip()]
+        best = max(scored, default=None)
+        if best is not None and best[0] > 0:
+            quotes.append(_trim(best[2], wanted))
+    return quotes
+
+
+def _trim(sentence: str, wanted: set[str]) -> str:
+    """A long sentence cut to the words around its first mention of the topic."""
+    words = sentence.rstrip(".").split()
+    if len(words) <= _MAX_QUOTE_WORDS:
+        return " ".join(words)
+    first = next(n for n, w in enumerate(words) if _stems(w) & wanted)
+    start = max(0, min(first - _MAX_QUOTE_WORDS // 3, len(words) - _MAX_QUOTE_WORDS))
+    return ("… " if start else "") + " ".join(words[start : start + _MAX_QUOTE_WORDS]) + " …"
+
+
+def _stem(word: str) -> str:
+    """Five letters of the singular: "batteries" meets "battery", "waterproof" meets "water"."""
+    word = word.lower()
+    word = word[:-3] + "y" if word.endswith("ies") and len(word) > 4 else word.rstrip("s") if len(word) > 3 else word
+    return word[:5]
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())}
+
+
+class Answerer:
+    """Serves answers about one item: the rule answer, or the language model's grounded phrasing of it."""
+
+    def __init__(self, titles: TitleMatcher, backend: LLMBackend | None = None):
+        self.titles = titles
+        self.backend = backend
+
+    def stream(self, item: Item, question: str, topic: Sequence[str]) -> Iterator[str | Reply]:
+        answer = rule_answer(item, question, topic)
+        # "The catalogue does not say" is the whole answer: a model asked to phrase it tends to guess instead.
+        if self.backend is None or not answer.covered:
+            yield answer.text
+            yield Reply(answer.text)
+            return
+        report = GroundingReport()
+        notices: list[str] = []
+        try:
+            text = self._phrase(item, question, answer, report)
+        except LLM_FAILURES as exc:
+            text = None
+            notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
+                           "this answer comes from the catalogue's own facts")
+        if text is None:
+            report.fell_back = True
+            yield answer.text
+            yield Reply(answer.text, notices, report)
+            return
+        yield text
+        yield Reply(text, notices, report, generated=True)
+
+    def _phrase(self, item: Item, question: str, answer: Answer, report: GroundingReport) -> str | None:
+        """The model's phrasing when every sentence of it is grounded, else None (``report`` says why)."""
+        assert self.backend is not None
+        messages = load_prompt("answer").format_messages(
+            item=item.title, facts="\n".join(answer.facts), question=question[:500], answer=answer.text)
+        generated = self.backend.chat_model.invoke(messages).text
+        checker = GroundingChecker(self.titles, [item], instructions=prompt_text("answer"), request=question)
+        buffer = SentenceBuffer()
+        sentences = [s for s, _ in [*buffer.add(generated), *buffer.flush()]]
+        known_numbers = set(_NUMBER.findall(answer.text))
+        for sentence in sentences:
+            problems = checker.violations(sentence, [item.id])
+            problems += [f"number {n} (not in the facts)" for n in _NUMBER.findall(sentence) if n not in known_numbers]
+            if not sentence.endswith((".", "!", "?", "”", '"', ")")):
+                problems.append("unfinished")
+            if problems:
+                report.dropped.append((sentence, problems))
+        if not sentences or report.dropped:
+            return None
+        report.released.extend(sentences)
+        return " ".join(sentences)

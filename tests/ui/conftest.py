@@ -1,0 +1,19 @@
+"""The chat app served once for every UI test: 127.0.0.1, a free port, the real ReDial pipeline (llm=none)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import free_port
+
+
+@pytest.fixture(scope="package")
+def app_url(redial_settings, redial_pipeline) -> Iterator[str]:
+    from ui.app import launch
+
+    settings = redial_settings.model_copy(update={"ui_port": free_port()})
+    demo = launch(settings, block=False, pipeline=redial_pipeline)
+    yield f"http://127.0.0.1:{settings.ui_port}/"
+    demo.close()

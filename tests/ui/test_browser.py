@@ -1,0 +1,145 @@
+"""The chat page in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Playwright never downloads a browser here: it drives ``/usr/bin/chromium`` (``make browser``
+installs it). Every request the page makes is checked to stay on 127.0.0.1, so the test also
+proves the UI loads nothing from the internet (fonts, scripts, analytics).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Route
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the test may run as root in a container, where Chromium's sandbox cannot start
+    "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--disable-quic",
+    # Belt and braces with the request guard below: no host name but the loopback resolves.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+TIMEOUT_MS = 90_000  # generous: two busy cores serve the app, run the pipeline and render the page
+REQUEST = "a light romantic comedy from the 90s"
+VISIBLE_CARDS = "#tt-cards .tt-card:not(.tt-gone)"
+
+
+@dataclass
+class Browser:
+    page: Page
+    off_host: list[str] = field(default_factory=list)  # requests the page tried to send elsewhere (refused)
+    errors: list[str] = field(default_factory=list)  # uncaught JavaScript errors
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"the browser test needs Debian's Chromium at {CHROMIUM}: run `make browser` (it installs the "
+                    "`chromium` package with apt-get), then run the test again")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1100})
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            session = Browser(page)
+
+            def loopback_only(route: Route) -> None:
+                if urlsplit(route.request.url).hostname == "127.0.0.1":
+                    route.continue_()
+                else:
+                    session.off_host.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", loopback_only)
+            page.on("pageerror", lambda error: session.errors.append(str(error)))
+            yield session
+        finally:
+            context.close()
+
+
+def card_ids(page: Page) -> list[str]:
+    return page.locator(VISIBLE_CARDS).evaluate_all("cards => cards.map(card => card.dataset.itemId)")
+
+
+def send(page: Page, text: str, replies: int) -> None:
+    """Type a message, press Enter and wait until the conversation holds ``replies`` finished replies."""
+    from playwright.sync_api import expect
+
+    page.locator("#tt-message textarea").fill(text)
+    page.locator("#tt-message textarea").press("Enter")
+    expect(page.locator("#tt-chat [data-testid='bot']")).to_have_count(replies, timeout=TIMEOUT_MS)
+    expect(page.locator("#tt-chat .pending, #tt-cards .pending")).to_have_count(0, timeout=TIMEOUT_MS)
+
+
+def test_cards_with_feedback_in_a_real_browser(app_url, browser):
+    from playwright.sync_api import expect
+
+    page, timings, started = browser.page, {}, time.perf_counter()
+
+    def lap(name: str) -> None:
+        timings[name] = round(time.perf_counter() - started, 2)
+
+    page.goto(app_url)
+    expect(page.locator("#tt-message textarea")).to_be_editable()
+    expect(page.locator("#tt-status")).to_contain_text("LLM: grounded templates")
+    lap("page ready")
+
+    send(page, REQUEST, replies=1)
+    expect(page.locator(VISIBLE_CARDS).nth(2)).to_be_visible()  # at least 3 cards
+    first = card_ids(page)
+    for item_id in first:
+        card = page.locator(f"#tt-card-{item_id}")
+        expect(card.locator("h4")).not_to_be_empty()
+        expect(card.locator("p")).not_to_be_empty()  # the reason
+    lap("first cards")
+
+    disliked = first[0]
+    page.locator(f"#tt-dislike-{disliked}").click()
+    expect(page.locator(f"#tt-card-{disliked}")).to_be_hidden(timeout=2_000)  # at once, before the server answers
+    lap("disliked card hidden")
+    expect(page.locator("#tt-cards .tt-note")).to_contain_text("will not be suggested again")
+    expect(page.locator(f"#tt-card-{disliked}")).to_have_count(0)  # the server's re-render dropped it
+    assert card_ids(page) == first[1:]
+    lap("dislike recorded")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-chat-first-turn.png"), full_page=True)
+
+    send(page, "something else", replies=2)
+    second = card_ids(page)
+    assert len(second) >= 3 and disliked not in second
+    assert not set(first) & set(second)  # a new turn, not the old cards minus one
+    lap("second cards")
+
+    liked = second[0]
+    page.locator(f"#tt-like-{liked}").click()
+    expect(page.locator("#tt-cards .tt-note")).to_contain_text("your next message will lean towards")
+    expect(page.locator(f"#tt-like-{liked}")).to_have_text("👍 Liked")
+    lap("like recorded")
+
+    page.screenshot(path=str(ARTIFACTS / "browser-chat.png"), full_page=True)
+
+    page.locator("#tt-new").click()
+    expect(page.locator("#tt-cards .tt-card")).to_have_count(0)
+    expect(page.locator("#tt-chat [data-testid='bot']")).to_have_count(0)
+    lap("new conversation")
+    (ARTIFACTS / "browser-timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    assert browser.errors == [], f"JavaScript errors on the page: {browser.errors}"
+    assert browser.off_host == [], f"the page tried to reach beyond 127.0.0.1: {browser.off_host}"
