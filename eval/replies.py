@@ -127,7 +127,8 @@ def _hit_rate(records: Sequence[dict[str, Any]], key: str) -> float:
 
 def _reason_kind(why: str) -> str:
     for marker in ("not in the list", "not in the catalogue", "example title", "recites", "unsupported",
-                   "another listed item", "wrong item", "no listed item", "repeats", "unfinished"):
+                   "another listed item", "wrong item", "not a category", "no listed item", "repeats", "unfinished",
+                   "echoes the request"):
         if marker in why:
             return marker
     return why

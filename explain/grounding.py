@@ -98,8 +98,10 @@ class GroundingChecker:
         user_named = list(user_named)
         self._user_titles = [normalise(i.title) for i in user_named]
         self._years = {i.year for i in self.allowed if i.year}
-        self._category_words = {w for c in [*categories, *(c for i in self.allowed for c in i.categories)]
-                                for w in normalise(c).split() if len(w) > 2}
+        # Whole category names ("film noir", "game show"), so that "film" or "show" alone claims nothing.
+        self._category_names = {normalise(c) for c in [*categories, *(c for i in self.allowed for c in i.categories)]
+                                if len(normalise(c)) > 2}
+        self._category_vocabulary = {w for name in self._category_names for w in name.split()}
         self._people = {item.id: {normalise(name) for name in _people(item)} for item in self.allowed}
         self._facts = {item.id: _stems(_fact_text(item)) for item in self.allowed}
         self._request = _stems(" ".join([request, *(i.title for i in user_named)]))
@@ -156,10 +158,11 @@ class GroundingChecker:
         for year in _YEAR.findall(sentence):
             if int(year) in self._years and int(year) not in years and not self._inside_a_title(sentence, year):
                 problems.append(f"year {year} (belongs to another listed item)")
-        own_categories = {w for item in self.allowed if item.id in about
-                          for c in item.categories for w in normalise(c).split()}
-        for word in sorted((set(said.split()) & self._category_words) - own_categories - self._request_words):
-            problems.append(f"{word} (not a category of the item it describes)")
+        own = {normalise(c) for item in self.allowed if item.id in about for c in item.categories}
+        request = " ".join(sorted(self._request_words))
+        for name in sorted(self._category_names - own):
+            if _has_phrase(said, name) and not _has_phrase(request, name):
+                problems.append(f"{name} (not a category of the item it describes)")
         for item_id, people in self._people.items():
             if item_id in about:
                 continue
@@ -186,7 +189,7 @@ class GroundingChecker:
         found = [m.group(1).strip() for m in _QUOTED.finditer(sentence)]
         for match in _WITH_YEAR.finditer(sentence):
             words = match.group(1).split()
-            if set(normalise(match.group(1)).split()) <= self._category_words:  # "Comedy (2009)": a fact line
+            if set(normalise(match.group(1)).split()) <= self._category_vocabulary:  # "Comedy (2009)": a fact line
                 continue
             # "Watch Alien (1979)": try the longest tail of the capitalised run that is a known title.
             tails = [" ".join(words[i:]) for i in range(len(words))]
@@ -211,6 +214,10 @@ def _people(item: Item) -> list[str]:
     """Names in an item's attributes (director, stars, writer, brand...): lists of strings."""
     return [str(v) for value in item.attributes.values() if isinstance(value, list | tuple)
             for v in value if isinstance(v, str) and len(v) > 3]
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
 
 
 def _fact_text(item: Item) -> str:

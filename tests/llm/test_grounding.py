@@ -23,7 +23,7 @@ def checker() -> GroundingChecker:
     return GroundingChecker(titles, [ITEMS[0], ITEMS[1], ITEMS[4]], user_named=[ITEMS[3]],
                             instructions="You recommend only the items listed below, and you use only the facts "
                                          "listed for them. Never mention any other title.",
-                            example_titles=["Moon Harbor"], categories=["crime", "horror", "comedy"])
+                            example_titles=["Moon Harbor"], categories=["crime", "horror", "comedy", "film-noir", "game-show"])
 
 
 @pytest.mark.parametrize("sentence", [
@@ -33,6 +33,7 @@ def checker() -> GroundingChecker:
     "The Paper Planner costs $14.99 and fits a weekly routine.",
     "Both are great picks for a scary night in.",
     "Alien, directed by Ridley Scott, is a slow-burn classic.",
+    "Alien is the horror film to show a friend.",  # "film" and "show" alone claim no "film-noir" or "game-show"
 ])
 def test_grounded_sentences_pass(checker, sentence):
     assert checker.violations(sentence) == []
