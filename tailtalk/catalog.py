@@ -183,8 +183,11 @@ def load_catalog(path: Path | str) -> Catalog:
     """Read a whole catalogue file (``.jsonl`` or ``.csv``); any malformed row is an error."""
     path = Path(path)
     if not path.is_file():
+        # A prepared dataset's catalogue lives at <home>/datasets/<name>/catalog.jsonl: name that dataset.
+        dataset = path.parent.name if path.name == "catalog.jsonl" and path.parent.parent.name == "datasets" \
+            else "redial"
         raise FileNotFoundError(
-            f"catalogue {path} does not exist; run `tailtalk data prepare redial` "
+            f"catalogue {path} does not exist; run `tailtalk data prepare {dataset}` "
             "or point --set catalog=PATH at a catalogue file"
         )
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)

@@ -190,6 +190,11 @@ def test_missing_catalogue_says_how_to_make_one(tmp_path):
         load_catalog(tmp_path / "missing.jsonl")
 
 
+def test_missing_prepared_catalogue_names_its_dataset(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tailtalk data prepare mg-shopdial"):
+        load_catalog(tmp_path / "datasets" / "mg-shopdial" / "catalog.jsonl")
+
+
 # --- load_catalog: CSV ----------------------------------------------------------------------
 
 def test_load_csv_parses_pipes_json_and_numbers(tmp_path):
