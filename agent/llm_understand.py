@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
+from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure, scan_json_object
 from rapidfuzz import fuzz
 
 from tailtalk.titles import normalise
@@ -116,27 +116,8 @@ def parse_extraction(reply: str) -> Extraction:
 
 
 def _close_truncated_object(reply: str) -> str | None:
-    start = reply.find("{")
-    if start < 0:
-        return None
-    depth, in_string, escaped, last_member_end = 0, False, False, None
-    for index, char in enumerate(reply[start:], start=start):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        elif char == "," and depth == 1:
-            last_member_end = index
-    return reply[start:last_member_end] + "}" if last_member_end is not None else None
+    _, last_member_end = scan_json_object(reply)
+    return reply[reply.find("{") : last_member_end] + "}" if last_member_end is not None else None
 
 
 class LLMUnderstander:

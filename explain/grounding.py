@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from tailtalk.catalog import Item
-from tailtalk.titles import TitleMatcher, normalise
+from tailtalk.titles import TitleHit, TitleMatcher, normalise
 
 # A title written as a title: in quotes or asterisks, or capitalised words followed by "(1999)".
 _QUOTED = re.compile(r"[\"“*_]([A-Z0-9][^\"”*_\n]{1,80}?)[\"”*_]")
@@ -93,9 +93,9 @@ class GroundingChecker:
         self.titles = titles
         self.allowed = list(allowed)
         self.allowed_ids = {i.id for i in self.allowed}
+        user_named = list(user_named)  # read several times below: an iterator would be spent after the first
         self.user_named_ids = {i.id for i in user_named} - self.allowed_ids
         self._allowed_titles = [normalise(i.title) for i in self.allowed]
-        user_named = list(user_named)
         self._user_titles = [normalise(i.title) for i in user_named]
         self._years = {i.year for i in self.allowed if i.year}
         # Whole category names ("film noir", "game show"), so that "film" or "show" alone claims nothing.
@@ -110,10 +110,18 @@ class GroundingChecker:
         self._prices = {round(i.price, 2) for i in self.allowed if i.price is not None}
         self._instruction_ngrams = _ngrams(_words(instructions), _ECHO_NGRAM)
         self._example_titles = [normalise(t) for t in example_titles]
+        # A streamed sentence is looked up for its titles several times (checking, then tracking what it is
+        # about); the fuzzy search over the whole catalogue runs once per sentence.
+        self._hits: dict[str, list[TitleHit]] = {}
+
+    def _find(self, text: str) -> list[TitleHit]:
+        if text not in self._hits:
+            self._hits[text] = self.titles.find(text)
+        return self._hits[text]
 
     def mentioned_ids(self, sentence: str) -> list[str]:
         """Allowed items this sentence names."""
-        named = {hit.item_id for hit in self.titles.find(sentence)} & self.allowed_ids
+        named = {hit.item_id for hit in self._find(sentence)} & self.allowed_ids
         named |= {item.id for item, title in zip(self.allowed, self._allowed_titles)
                   if title and re.search(rf"(?<!\w){re.escape(title)}(?!\w)", normalise(sentence))}
         return [i.id for i in self.allowed if i.id in named]
@@ -122,7 +130,7 @@ class GroundingChecker:
         """What is wrong with ``sentence``; ``follows`` are the ids the sentence before it in the
         same paragraph was about, which a sentence naming no item ("It stars ...") continues."""
         problems: list[str] = []
-        for hit in self.titles.find(sentence):
+        for hit in self._find(sentence):
             if hit.item_id not in self.allowed_ids and hit.item_id not in self.user_named_ids \
                     and not self._is_allowed_title(hit.title):
                 problems.append(f"{self.titles.original_title(hit.title)} (not in the list)")

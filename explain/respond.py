@@ -177,7 +177,6 @@ class LLMResponder:
                   clarifying: bool) -> Iterator[str | Reply]:
         report = GroundingReport()
         notices: list[str] = []
-        released: list[str] = []
         explained: set[str] = set()
         prefix = _notice_lines(request.notices)
         if prefix:
@@ -187,21 +186,22 @@ class LLMResponder:
         buffer = SentenceBuffer()
 
         follows: list[str] = []  # what the previous sentence of this paragraph was about
+        seen: set[str] = set()  # released sentences, normalised, to drop repeats
 
         def release(sentences: list[tuple[str, str]]) -> Iterator[str]:
             nonlocal follows
             for sentence, spacing in sentences:
                 problems = checker.violations(sentence, follows)
-                about = checker.mentioned_ids(sentence) or follows
-                follows = [] if spacing == "\n" else about
-                if not problems and normalise(sentence) in {normalise(s) for s in released}:
+                mentioned = checker.mentioned_ids(sentence)
+                follows = [] if spacing == "\n" else (mentioned or follows)
+                if not problems and normalise(sentence) in seen:
                     problems = ["repeats an earlier sentence"]
                 if problems:
                     report.dropped.append((sentence, problems))
                     continue
-                released.append(sentence)
-                report.released.append(sentence)
-                explained.update(checker.mentioned_ids(sentence))
+                seen.add(normalise(sentence))
+                report.released.append(sentence)  # what the user saw, in order
+                explained.update(mentioned)
                 yield sentence + spacing
 
         try:
@@ -223,21 +223,21 @@ class LLMResponder:
                            "the rest of this reply comes from the catalogue's own facts")
 
         if clarifying:
-            if not any(s.rstrip().endswith("?") for s in released):
+            if not any(s.rstrip().endswith("?") for s in report.released):
                 report.fell_back = True
-                extra = ("\n" if released else "") + CLARIFYING_QUESTION
+                extra = ("\n" if report.released else "") + CLARIFYING_QUESTION
                 text += extra
                 yield extra
-            yield Reply(text.strip(), notices, report, generated=bool(released))
+            yield Reply(text.strip(), notices, report, generated=bool(report.released))
             return
-        if not released:
+        if not report.released:
             report.fell_back = True
             fallback = final_reply(self.templates.stream(ReplyRequest(
                 request.message, request.picks, request.wishes, [*notices])))
             yield fallback.text
             yield Reply(prefix + fallback.text, notices, report, generated=False)
             return
-        report.shipped_out_of_list = out_of_list(checker, released)
+        report.shipped_out_of_list = out_of_list(checker, report.released)
         missing = [p for p in request.picks if p.item.id not in explained]
         if missing:
             report.completed_ids = [p.item.id for p in missing]

@@ -179,7 +179,7 @@ def evaluate(
     from agent.pipeline import build_pipeline
     from eval.harness import evaluate as run_evaluation
 
-    settings = _state.settings if dataset is None else _state.settings.model_copy(update={"dataset": dataset})
+    settings = _served(dataset)
     started = time.perf_counter()
     log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
@@ -208,7 +208,7 @@ def evaluate_replies(
     from agent.pipeline import build_pipeline
     from eval.replies import replay_replies
 
-    settings = _state.settings if dataset is None else _state.settings.model_copy(update={"dataset": dataset})
+    settings = _served(dataset)
     if settings.llm == "none":
         raise ValueError("eval-replies measures the language model's replies: set llm to auto, embedded or openai")
     started = time.perf_counter()
@@ -217,6 +217,11 @@ def evaluate_replies(
     replay_replies(pipeline, rules, log or _split_path(settings, split), out, limit=limit, seed=seed)
     typer.echo((out / "replies.md").read_text(encoding="utf-8"))
     typer.echo(f"wrote {out}/replies.json and replies.md in {time.perf_counter() - started:.0f}s")
+
+
+def _served(dataset: str | None) -> Settings:
+    """The settings with another prepared dataset served, for commands that take ``--dataset``."""
+    return _state.settings if dataset is None else _state.settings.model_copy(update={"dataset": dataset})
 
 
 def _floats(values: str | None) -> list[float]:

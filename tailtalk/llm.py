@@ -46,10 +46,23 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 _JSON_PREFILL = '{"'
 
 
-def _closes_json_object(text: str) -> bool:
-    """Whether ``text`` (starting with '{') holds a complete top-level object, strings taken into account."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
+def scan_json_object(text: str) -> tuple[int | None, int | None]:
+    """Scan the first JSON object in ``text``, strings and nesting taken into account.
+
+    Returns the index just past its closing brace (None while it is still open) and the
+    index of its last top-level comma (None if it has none): the embedded model's JSON mode
+    stops on the first, and an object cut off by the token limit is closed at the second.
+
+    >>> scan_json_object('{"a": "}", "b": [1, 2]} tail')
+    (23, 9)
+    >>> scan_json_object('{"a": 1, "b": {"c":')
+    (None, 7)
+    """
+    start = text.find("{")
+    if start < 0:
+        return None, None
+    depth, in_string, escaped, last_comma = 0, False, False, None
+    for index, char in enumerate(text[start:], start=start):
         if in_string:
             if escaped:
                 escaped = False
@@ -57,16 +70,17 @@ def _closes_json_object(text: str) -> bool:
                 escaped = True
             elif char == '"':
                 in_string = False
-            continue
-        if char == '"':
+        elif char == '"':
             in_string = True
-        elif char == "{":
+        elif char in "[{":
             depth += 1
-        elif char == "}":
+        elif char in "]}":
             depth -= 1
             if depth == 0:
-                return True
-    return False
+                return index + 1, last_comma
+        elif char == "," and depth == 1:
+            last_comma = index
+    return None, last_comma
 
 
 class LLMError(RuntimeError):
@@ -193,7 +207,7 @@ class EmbeddedChatModel(BaseChatModel):
 
         class _JSONClosed(StoppingCriteria):
             def __call__(self, input_ids, scores, **_: Any) -> bool:
-                return json_mode and _closes_json_object(emitted)
+                return json_mode and scan_json_object(emitted)[0] is not None
 
         cancelled = threading.Event()  # set when the caller stops reading: generation stops too
         self.load()
