@@ -174,16 +174,21 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed for --limit sampling.")] = 0,
     sweep_diversity: Annotated[Optional[str], typer.Option(
         help="Comma-separated knob values, e.g. 0,0.2,0.4: one pipeline system each, plus pareto.png.")] = None,
+    with_llm: Annotated[bool, typer.Option(
+        "--with-llm", help="Let the configured language model read every logged message (slow on a CPU: "
+        "about 5 s a message with the embedded model); by default the rule-based reader does.")] = False,
 ) -> None:
     """Replay dialogue logs through each system; write accuracy and long-tail metrics."""
     from agent.pipeline import build_pipeline
     from eval.harness import evaluate as run_evaluation
 
-    settings = _served(dataset)
+    # The ranking replay reads thousands of logged messages; the model's replies are measured by eval-replies.
+    settings = _served(dataset) if with_llm else _served(dataset).model_copy(update={"llm": "none"})
     started = time.perf_counter()
     log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
-    config = {"embedding_model": settings.embedding_model, "candidates": settings.candidates,
+    config = {"embedding_model": settings.embedding_model, "llm": pipeline.responder.name,
+              "candidates": settings.candidates,
               "popularity_weight": settings.popularity_weight, "diversity": settings.diversity,
               "ranker": pipeline.ranker.describe()}
     run_evaluation(pipeline, log_path, out, dataset=settings.dataset if log is None else log_path.stem,
