@@ -128,20 +128,20 @@ class LLMUnderstander:
         self.rules = rules
         self.log = UnderstandingLog()
 
-    def understand(self, message: str) -> Interests:
+    def understand(self, message: str, *, deadline: float | None = None) -> Interests:
         interests = self.rules.understand(message)
         if interests.is_vague:  # "hi", "anything?": nothing to read, and a small model only invents wishes here
             return interests
-        extraction = self._extract(message, interests)
+        extraction = self._extract(message, interests, deadline)
         if extraction is None:
             return interests
         return self._merge(interests, extraction, message)
 
-    def _extract(self, message: str, interests: Interests) -> Extraction | None:
+    def _extract(self, message: str, interests: Interests, deadline: float | None) -> Extraction | None:
         self.log.calls += 1
         variables = {"categories": ", ".join(sorted(self.rules.categories)) or "none", "message": message[:2000]}
         try:
-            reply = self._ask(load_prompt("understand").format_messages(**variables))
+            reply = self._ask(load_prompt("understand").format_messages(**variables), deadline)
             try:
                 extraction = parse_extraction(reply)
                 self.log.valid_first_try += 1
@@ -149,7 +149,7 @@ class LLMUnderstander:
             except ValueError as problem:
                 repair = load_prompt("understand_repair").format_messages(
                     error=str(problem)[:300], message=message[:2000], reply=reply[:1000])
-                extraction = parse_extraction(self._ask(repair))
+                extraction = parse_extraction(self._ask(repair, deadline))
                 self.log.repaired += 1
                 return extraction
         except LLM_FAILURES as exc:
@@ -161,14 +161,14 @@ class LLMUnderstander:
             log.info("extraction fell back to the rules: %s", exc)
             return None
 
-    def _ask(self, messages) -> str:
+    def _ask(self, messages, deadline: float | None) -> str:
         options: dict = {"max_tokens": _EXTRACTION_TOKENS}
         if self.backend.supports_json_schema:
             options["response_format"] = {"type": "json_schema", "json_schema": {"name": "interests",
                                                                                  "schema": _EXTRACTION_SCHEMA}}
         else:  # the embedded model's JSON mode: no schema, but the reply starts and ends as one object
             options["response_format"] = {"type": "json_object"}
-        return self.backend.chat_model.bind(**options).invoke(messages).text
+        return self.backend.within(deadline, **options).invoke(messages).text
 
     def _named_in(self, message: str, title: str) -> list[str]:
         """Catalogue items matching a title the model extracted, if the message really names it.

@@ -20,6 +20,7 @@ Example (fast, with fakes)::
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -37,10 +38,14 @@ from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder
 from explain.templates import Explained, Explainer, TemplateExplainer
 from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
+from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
 from agent.understand import Interests, RuleBasedUnderstander, Understander
 from agent.product_types import ProductTypes
 from agent.questions import Question, QuestionReader
+
+
+EMPTY_MESSAGE_REPLY = "Your message reached me empty. Tell me what you are looking for, and I will find picks."
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class ShopDesk:
 class TurnPipeline:
     def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
                  explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
-                 candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000,
+                 candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000, turn_timeout: float = 60.0,
                  notices: list[str] | None = None, shop: ShopDesk | None = None):
         self.catalog = catalog
         self.understander = understander
@@ -93,6 +98,7 @@ class TurnPipeline:
         self.candidates = candidates
         self.top_k = top_k
         self.max_message_chars = max_message_chars
+        self.turn_timeout = turn_timeout
         self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
         self.shop = shop
 
@@ -121,7 +127,8 @@ class TurnPipeline:
 
     def replacing(self, **parts) -> "TurnPipeline":
         """A copy with some stages swapped (``retriever=``, ``ranker=``...); the original is untouched."""
-        unknown = set(parts) - {"understander", "retriever", "ranker", "explainer", "responder", "candidates", "top_k"}
+        unknown = set(parts) - {"understander", "retriever", "ranker", "explainer", "responder", "candidates", "top_k",
+                                "turn_timeout"}
         if unknown:
             raise TypeError(f"cannot replace {', '.join(sorted(unknown))}")
         clone = copy.copy(self)
@@ -146,24 +153,29 @@ class TurnPipeline:
 
         The picks are known before the first word of the reply, so every partial result
         carries them (the UI shows the cards at once). The state is updated once, at the end.
+        Calls to the language model share the turn's ``turn_timeout``; what they cannot finish
+        in it comes from the rules and templates, with a notice.
         """
-        notices: list[str] = list(self.standing_notices)
-        message = message.strip()
-        if len(message) > self.max_message_chars:
-            notices.append(f"your message was {len(message):,} characters; I read the first "
-                           f"{self.max_message_chars:,}")
-            message = message[: self.max_message_chars]
+        deadline = time.monotonic() + self.turn_timeout
+        cleaned = clean_message(message, self.max_message_chars)
+        notices: list[str] = [*self.standing_notices, *cleaned.notices]
+        message = cleaned.text
+        if cleaned.is_empty:
+            yield from self._reply(state, [], notices, iter([EMPTY_MESSAGE_REPLY, Reply(EMPTY_MESSAGE_REPLY)]),
+                                   clarifying=True)
+            return
         if self.shop is not None and (question := self.shop.questions.read(message, state)) is not None:
-            yield from self._answer(state, question, notices)
+            yield from self._answer(state, question, notices, deadline)
             return
         state.open_question = None
-        interests = self.understander.understand(message)
+        interests = self.understander.understand(message, deadline=deadline)
         notices += interests.notices
         first_turn = not (state.liked or state.user_queries or state.shown)
         type_phrases = self._type_phrases(interests, notices)
         state.absorb(message, interests, type_phrases=type_phrases)
         if interests.is_vague and first_turn:
-            yield from self._reply(state, [], notices, self.responder.clarify(message), clarifying=True)
+            yield from self._reply(state, [], notices, self.responder.clarify(message, deadline=deadline),
+                                   clarifying=True)
             return
         ranked, relax_notice = self.recommend(state)
         notices += relax_notice
@@ -181,7 +193,7 @@ class TurnPipeline:
             for r in ranked
         ]
         user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
-        request = ReplyRequest(message, picks, state.wishes, notices, user_named, heading=heading)
+        request = ReplyRequest(message, picks, state.wishes, notices, user_named, heading=heading, deadline=deadline)
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
     def _type_phrases(self, interests: Interests, notices: list[str]) -> list[str]:
@@ -194,7 +206,8 @@ class TurnPipeline:
             notices.append(f"the catalogue has no {missing[0]}; these are the closest matches")
         return list(dict.fromkeys(matched))
 
-    def _answer(self, state: ConversationState, question: Question, notices: list[str]) -> Iterator[TurnResult]:
+    def _answer(self, state: ConversationState, question: Question, notices: list[str],
+                deadline: float) -> Iterator[TurnResult]:
         """A question about a shown item: answered from its facts, or asked back when unclear which item."""
         assert self.shop is not None
         state.record_question(question.message)
@@ -205,7 +218,8 @@ class TurnPipeline:
             yield from self._reply(state, [], notices, iter([text, Reply(text)]), clarifying=True)
             return
         item = self.catalog.get(question.item_id)
-        yield from self._reply(state, [], notices, self.shop.answerer.stream(item, question.message, question.topic),
+        yield from self._reply(state, [], notices,
+                               self.shop.answerer.stream(item, question.message, question.topic, deadline=deadline),
                                clarifying=False, discussed=item.id)
 
     def _closest_to_budget(self, state: ConversationState) -> tuple[list[RankedItem], str] | None:
@@ -334,7 +348,8 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     return TurnPipeline.from_parts(
         catalog, retriever, ranker=make_ranker(catalog, retriever.vectors, choice.prior_weight, settings.diversity,
                                                choice.description),
-        llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k, max_message_chars=settings.max_message_chars,
+        llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k,
+        max_message_chars=settings.max_message_chars, turn_timeout=settings.turn_timeout,
         notices=[n for n in (choice.warning, llm_notice) if n],
     )
 

@@ -95,7 +95,9 @@ class Interests:
 
 
 class Understander(Protocol):
-    def understand(self, message: str) -> Interests: ...
+    def understand(self, message: str, *, deadline: float | None = None) -> Interests:
+        """What the message asks for; ``deadline`` (a ``time.monotonic()`` value) bounds any model call."""
+        ...
 
 
 def _category_pattern(word: str) -> re.Pattern[str]:
@@ -119,7 +121,7 @@ class RuleBasedUnderstander:
                     self._patterns.append((_category_pattern(word), target, word))
         self.titles = titles
 
-    def understand(self, message: str) -> Interests:
+    def understand(self, message: str, *, deadline: float | None = None) -> Interests:
         interests = Interests()
         text = message.strip()
         if not text:

@@ -134,7 +134,8 @@ class Answerer:
         self.titles = titles
         self.backend = backend
 
-    def stream(self, item: Item, question: str, topic: Sequence[str]) -> Iterator[str | Reply]:
+    def stream(self, item: Item, question: str, topic: Sequence[str], *,
+               deadline: float | None = None) -> Iterator[str | Reply]:
         answer = rule_answer(item, question, topic)
         # "The catalogue does not say" is the whole answer: a model asked to phrase it tends to guess instead.
         if self.backend is None or not answer.covered:
@@ -144,7 +145,7 @@ class Answerer:
         report = GroundingReport()
         notices: list[str] = []
         try:
-            text = self._phrase(item, question, answer, report)
+            text = self._phrase(item, question, answer, report, deadline)
         except LLM_FAILURES as exc:
             text = None
             notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
@@ -157,12 +158,13 @@ class Answerer:
         yield text
         yield Reply(text, notices, report, generated=True)
 
-    def _phrase(self, item: Item, question: str, answer: Answer, report: GroundingReport) -> str | None:
+    def _phrase(self, item: Item, question: str, answer: Answer, report: GroundingReport,
+                deadline: float | None) -> str | None:
         """The model's phrasing when every sentence of it is grounded, else None (``report`` says why)."""
         assert self.backend is not None
         messages = load_prompt("answer").format_messages(
             item=item.title, facts="\n".join(answer.facts), question=question[:500], answer=answer.text)
-        generated = self.backend.chat_model.invoke(messages).text
+        generated = self.backend.within(deadline).invoke(messages).text
         checker = GroundingChecker(self.titles, [item], instructions=prompt_text("answer"), request=question)
         buffer = SentenceBuffer()
         sentences = [s for s, _ in [*buffer.add(generated), *buffer.flush()]]

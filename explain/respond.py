@@ -50,6 +50,7 @@ class ReplyRequest:
     notices: Sequence[str] = ()
     user_named: Sequence[Item] = ()  # items the user brought up themselves
     heading: str | None = None  # says what the list is when it is not a plain list of picks (over budget)
+    deadline: float | None = None  # time.monotonic() by which the turn must be answered
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Responder(Protocol):
 
     def stream(self, request: ReplyRequest) -> Iterator[str | Reply]: ...
 
-    def clarify(self, message: str) -> Iterator[str | Reply]: ...
+    def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]: ...
 
 
 def final_reply(events: Iterator[str | Reply]) -> Reply:
@@ -92,7 +93,7 @@ class TemplateResponder:
         yield text
         yield Reply(text)
 
-    def clarify(self, message: str) -> Iterator[str | Reply]:
+    def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
         yield CLARIFYING_QUESTION
         yield Reply(CLARIFYING_QUESTION)
 
@@ -168,10 +169,10 @@ class LLMResponder:
                                    request=" ".join([request.message, *request.wishes]), categories=self.categories)
         yield from self._generate(messages, checker, request, clarifying=False)
 
-    def clarify(self, message: str) -> Iterator[str | Reply]:
+    def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
         messages = load_prompt("clarify").format_messages(domain=self.domain, message=message[:1000])
         checker = GroundingChecker(self.titles, [], instructions=prompt_text("clarify"))
-        yield from self._generate(messages, checker, ReplyRequest(message, []), clarifying=True)
+        yield from self._generate(messages, checker, ReplyRequest(message, [], deadline=deadline), clarifying=True)
 
     def _generate(self, messages, checker: GroundingChecker, request: ReplyRequest, *,
                   clarifying: bool) -> Iterator[str | Reply]:
@@ -183,6 +184,8 @@ class LLMResponder:
             yield prefix
         text = prefix
         deadline = time.monotonic() + self.backend.timeout
+        if request.deadline is not None:
+            deadline = min(deadline, request.deadline)
         buffer = SentenceBuffer()
 
         follows: list[str] = []  # what the previous sentence of this paragraph was about
@@ -205,12 +208,12 @@ class LLMResponder:
                 yield sentence + spacing
 
         try:
-            for chunk in self.backend.chat_model.stream(messages):
+            for chunk in self.backend.within(request.deadline).stream(messages):
                 for piece in release(buffer.add(chunk.text)):
                     text += piece
                     yield piece
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"no complete reply within {self.backend.timeout:g} s")
+                    raise TimeoutError("the reply was not finished within the turn's time budget")
             for sentence, spacing in buffer.flush():
                 if sentence[-1] in ".!?)\"”'…":
                     for piece in release([(sentence, spacing)]):

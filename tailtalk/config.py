@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     )
     llm_timeout: float = Field(default=30.0, gt=0, le=600,
                                description="Seconds the LLM may take per call before the turn falls back to templates.")
+    turn_timeout: float = Field(default=60.0, ge=2, le=3600,
+                                description="Seconds one turn may take in all: its LLM calls share this budget, and "
+                                "what they cannot finish in it comes from the rules and templates, with a notice.")
     # 180 holds a sentence for each of 5 picks; a small model rambles on to whatever limit it gets.
     llm_max_tokens: int = Field(default=180, ge=16, le=4096, description="Longest generated reply, in tokens.")
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)

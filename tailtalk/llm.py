@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ PACKAGED_LLM = "SmolLM2-135M-Instruct"
 _PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 _JSON_PREFILL = '{"'
+# A call with less time than this left in the turn would only produce a cut-off reply.
+MIN_CALL_SECONDS = 1.0
 
 
 def scan_json_object(text: str) -> tuple[int | None, int | None]:
@@ -87,6 +90,10 @@ class LLMError(RuntimeError):
     """The language model cannot be loaded or reached; the message says what to do."""
 
 
+class TurnBudgetSpent(TimeoutError):
+    """The turn has too little of its time budget left to ask the model anything more."""
+
+
 def _failure_types() -> tuple[type[BaseException], ...]:
     import httpx
     import openai
@@ -103,6 +110,8 @@ def describe_failure(exc: BaseException) -> str:
     import httpx
     import openai
 
+    if isinstance(exc, TurnBudgetSpent):
+        return "was not asked: this turn's time budget was spent"
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
         return "did not answer in time"
     if isinstance(exc, openai.APIConnectionError | httpx.ConnectError):
@@ -164,7 +173,9 @@ class EmbeddedChatModel(BaseChatModel):
     """A transformers causal LM run in process, as a LangChain chat model (``invoke`` and ``stream``).
 
     Generation is serialised by a lock: on a small CPU two concurrent generations only
-    slow each other down. ``max_time`` bounds every call, so a turn cannot hang on it.
+    slow each other down. ``max_time`` bounds every call, waiting for the lock included, so
+    a turn cannot hang on it; a call's ``timeout`` option (the time left in its turn)
+    lowers it.
     """
 
     model_path: str
@@ -210,6 +221,8 @@ class EmbeddedChatModel(BaseChatModel):
                 return json_mode and scan_json_object(emitted)[0] is not None
 
         cancelled = threading.Event()  # set when the caller stops reading: generation stops too
+        started = time.monotonic()
+        budget = min(self.max_time, float(kwargs.get("timeout") or self.max_time))
         self.load()
         chat = [{"role": _ROLES.get(m.type, "user"), "content": m.text} for m in messages]
         # JSON mode (asked for with an OpenAI-style response_format): the reply is started with '{"' so a
@@ -221,20 +234,26 @@ class EmbeddedChatModel(BaseChatModel):
                                                      continue_final_message=json_mode, return_tensors="pt",
                                                      return_dict=True)
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                         timeout=self.max_time + 10)
+                                         timeout=budget + 10)
         failure: list[BaseException] = []
 
         def generate() -> None:
+            if not self._lock.acquire(timeout=budget):
+                failure.append(TimeoutError(f"the embedded model was busy with other conversations for {budget:g} s"))
+                streamer.end()
+                return
             try:
-                with self._lock:
-                    self._model.generate(
-                        **inputs, streamer=streamer, max_new_tokens=int(kwargs.get("max_tokens", self.max_new_tokens)),
-                        do_sample=self.temperature > 0, temperature=self.temperature or None, top_p=None, top_k=None,
-                        max_time=self.max_time, pad_token_id=self._tokenizer.eos_token_id,
-                        stopping_criteria=StoppingCriteriaList([_Cancelled(), _JSONClosed()]))
+                self._model.generate(
+                    **inputs, streamer=streamer, max_new_tokens=int(kwargs.get("max_tokens", self.max_new_tokens)),
+                    do_sample=self.temperature > 0, temperature=self.temperature or None, top_p=None, top_k=None,
+                    max_time=max(budget - (time.monotonic() - started), 0.1),
+                    pad_token_id=self._tokenizer.eos_token_id,
+                    stopping_criteria=StoppingCriteriaList([_Cancelled(), _JSONClosed()]))
             except Exception as exc:  # re-raised in the caller's thread below
                 failure.append(exc)
                 streamer.end()
+            finally:
+                self._lock.release()
 
         worker = threading.Thread(target=generate, name="tailtalk-embedded-llm", daemon=True)
         emitted = _JSON_PREFILL if json_mode else ""
@@ -257,8 +276,10 @@ class EmbeddedChatModel(BaseChatModel):
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
         finally:
             cancelled.set()
-            worker.join(timeout=self.max_time + 10)
+            worker.join(timeout=budget + 10)
         if failure:
+            if isinstance(failure[0], TimeoutError):
+                raise failure[0]
             raise LLMError(f"the embedded model failed: {failure[0]}") from failure[0]
 
 
@@ -270,6 +291,20 @@ class LLMBackend:
     name: str
     kind: str  # "endpoint" or "embedded"
     timeout: float
+
+    def within(self, deadline: float | None, **options: Any):
+        """The chat model bound to this call's options and to the time left before ``deadline``
+        (a ``time.monotonic()`` value; None: the backend's own timeout alone).
+
+        Raises :class:`TurnBudgetSpent` when less than :data:`MIN_CALL_SECONDS` is left.
+        """
+        timeout = self.timeout
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left < MIN_CALL_SECONDS:
+                raise TurnBudgetSpent(f"{max(left, 0):.1f} s left of the turn's budget")
+            timeout = min(timeout, left)
+        return self.chat_model.bind(timeout=timeout, **options)
 
     @property
     def supports_json_schema(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.pipeline import TurnPipeline
+from agent.pipeline import EMPTY_MESSAGE_REPLY, TurnPipeline
 from agent.state import ConversationState
 from retrieval.embedder import HashingEmbedder
 from retrieval.retriever import InMemoryRetriever
@@ -56,8 +56,20 @@ def test_long_message_is_truncated_with_notice(small_catalog):
     p = TurnPipeline.from_parts(small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()),
                                 max_message_chars=100)
     result = p.handle(ConversationState(), "comedy " * 1000)
-    assert any("first 100" in n for n in result.notices)
+    # Cut at the last whole word within the limit: 14 times "comedy" and the spaces between them.
+    assert "your message was 7,000 characters; I read the first 97" in result.notices
     assert result.picks
+
+
+@pytest.mark.parametrize("message", ["", "   \n\t ", "\u200b\u200d\u202e\ufeff"])
+def test_an_empty_message_is_answered_with_what_to_send(pipeline, message):
+    result = pipeline.handle(ConversationState(), message)
+    assert result.reply == EMPTY_MESSAGE_REPLY and result.clarifying and not result.picks
+
+
+def test_invisible_characters_do_not_hide_words(pipeline):
+    result = pipeline.handle(ConversationState(), "some\u200bthing fun\u00adny, a com\u200cedy")
+    assert result.picks and all("comedy" in p.item.categories for p in result.picks)
 
 
 def test_vague_first_message_gets_one_question_instead_of_a_guess(pipeline):

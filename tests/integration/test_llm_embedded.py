@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agent.pipeline import build_pipeline
@@ -42,6 +44,22 @@ def test_a_vague_opening_gets_a_question_without_titles(embedded_pipeline):
     result = embedded_pipeline.handle(ConversationState(), "hi there")
     assert result.clarifying and not result.picks and "?" in result.reply
     assert not embedded_pipeline.titles.find(result.reply) or not result.generated
+
+
+def test_a_model_busy_with_other_conversations_costs_a_turn_its_budget_not_more(embedded_pipeline):
+    """Generation is one at a time; a turn that cannot get the model within its budget answers without it."""
+    budget = 3.0
+    lock = embedded_pipeline.responder.backend.chat_model._lock
+    assert lock.acquire(timeout=60)  # another conversation is generating
+    try:
+        started = time.monotonic()
+        result = embedded_pipeline.replacing(turn_timeout=budget).handle(ConversationState(), "a scary film with ghosts")
+        took = time.monotonic() - started
+    finally:
+        lock.release()
+    assert took < budget + 2.0, f"the turn took {took:.1f} s on a {budget:g} s budget"
+    assert len(result.picks) == 5 and all(p.item.title in result.reply for p in result.picks)
+    assert not result.generated and any("time budget" in n or "in time" in n for n in result.notices)
 
 
 def test_a_turn_past_its_time_budget_answers_from_templates(redial_settings, embedded_pipeline):

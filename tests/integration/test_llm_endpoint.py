@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -63,6 +64,23 @@ def test_a_broken_endpoint_still_gets_a_grounded_answer(stub, stub_pipeline, mod
     if said:
         assert any(said in n for n in result.notices)
         assert said in result.reply and "Traceback" not in result.reply
+
+
+@pytest.mark.parametrize("mode", ["hang", "slow"])
+def test_a_turn_ends_within_its_budget_however_long_each_call_may_take(redial_settings, stub, mode):
+    """Each call may take 30 s, the turn only 4: a hanging or crawling model costs the turn its budget, no more."""
+    budget = 4.0
+    stub.mode = mode
+    pipeline = build_pipeline(redial_settings.model_copy(update={
+        "llm": "openai", "llm_base_url": stub.base_url, "llm_timeout": 30.0, "turn_timeout": budget}))
+    started = time.monotonic()
+    result = _turn(pipeline, ConversationState())
+    took = time.monotonic() - started
+    assert took < budget + 2.0, f"the turn took {took:.1f} s on a {budget:g} s budget"
+    assert len(result.picks) == 5 and all(p.item.title in result.reply for p in result.picks)
+    assert any("did not answer in time" in n for n in result.notices)
+    if mode == "slow":  # what streamed in time was checked and kept; the rest came from templates
+        assert result.generated
 
 
 def test_the_next_turn_tries_the_model_again(stub, stub_pipeline):

@@ -2,8 +2,9 @@
 
 ``mode`` picks its behaviour per request: ``ok`` answers like vLLM (JSON for a
 ``response_format`` request, else one sentence per listed item, streamed as SSE),
-``hang`` accepts and never answers, ``garbage`` sends a body that is not JSON, ``empty``
-streams no content at all. The real server is tested in tests/integration/test_vllm.py.
+``hang`` accepts and never answers, ``slow`` answers like ``ok`` but takes
+``SLOW_SECONDS`` before a whole reply and between streamed pieces, ``garbage`` sends a
+body that is not JSON, ``empty`` streams no content at all. The real server is tested in tests/integration/test_vllm.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+SLOW_SECONDS = 0.2
 
 
 class StubServer:
@@ -38,14 +42,21 @@ class StubServer:
                     self._raw(200, b"<html>this is not an API</html>", "application/json")
                     return
                 text = "" if stub.mode == "empty" else _answer(body)
+                pause = SLOW_SECONDS if stub.mode == "slow" else 0.0
                 if body.get("stream"):
                     chunks = [text[i : i + 7] for i in range(0, len(text), 7)]
                     events = [{"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub",
                                "choices": [{"index": 0, "delta": {"role": "assistant", "content": c},
                                             "finish_reason": None}]} for c in chunks]
-                    payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-                    self._raw(200, payload.encode(), "text/event-stream")
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for event in [*(f"data: {json.dumps(e)}\n\n" for e in events), "data: [DONE]\n\n"]:
+                        time.sleep(pause)
+                        self.wfile.write(event.encode())
+                        self.wfile.flush()
                 else:
+                    time.sleep(pause)
                     self._send(200, {"id": "c", "object": "chat.completion", "created": 0, "model": "stub",
                                      "choices": [{"index": 0, "finish_reason": "stop",
                                                   "message": {"role": "assistant", "content": text}}],
