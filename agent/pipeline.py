@@ -27,7 +27,7 @@ from typing import Any
 
 from tailtalk.catalog import Catalog
 from tailtalk.config import Settings
-from tailtalk.titles import TitleMatcher
+from tailtalk.titles import TitleMatcher, normalise
 from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
@@ -40,7 +40,7 @@ from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
-from agent.understand import Interests, RuleBasedUnderstander, Understander
+from agent.understand import SYNONYMS, Interests, RuleBasedUnderstander, Understander
 from agent.product_types import ProductTypes
 from agent.questions import Question, QuestionReader
 
@@ -101,6 +101,7 @@ class TurnPipeline:
         self.turn_timeout = turn_timeout
         self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
         self.shop = shop
+        self.vocabulary = _vocabulary(catalog)
 
     @classmethod
     def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
@@ -193,8 +194,14 @@ class TurnPipeline:
             for r in ranked
         ]
         user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
-        request = ReplyRequest(message, picks, state.wishes, notices, user_named, heading=heading, deadline=deadline)
+        request = ReplyRequest(message, picks, self.sayable(state.wishes), notices, user_named, heading=heading,
+                               deadline=deadline)
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
+
+    def sayable(self, wishes: list[str]) -> list[str]:
+        """The wishes a reply may repeat: those in words the catalogue uses. Others ("zorblax", words of an
+        instruction pasted into the chat) still steer retrieval, but the reply never echoes them."""
+        return [w for w in wishes if set(normalise(w).split()) <= self.vocabulary]
 
     def _type_phrases(self, interests: Interests, notices: list[str]) -> list[str]:
         """The product types this message names (shop only); a notice when it names one the shop lacks."""
@@ -249,16 +256,19 @@ class TurnPipeline:
         """Relay a reply stream as partial results, then the complete one; record it in the state.
 
         ``discussed`` is the one item an answer was about: it becomes what "it" means, not a new pick.
+        The complete reply says every notice, whichever responder wrote it: front ends show the text.
         """
         text = ""
         for event in events:
             if isinstance(event, Reply):
                 all_notices = [*notices, *event.notices]
+                unsaid = [n for n in all_notices if n not in event.text]
+                final = "\n".join([event.text, *(f"Note: {n}" for n in unsaid)])
                 if discussed is None:
-                    state.record_assistant(event.text, tuple(p.item.id for p in picks))
+                    state.record_assistant(final, tuple(p.item.id for p in picks))
                 else:
-                    state.record_assistant(event.text, (discussed,), shown=False)
-                yield TurnResult(event.text, picks, all_notices, complete=True, clarifying=clarifying,
+                    state.record_assistant(final, (discussed,), shown=False)
+                yield TurnResult(final, picks, all_notices, complete=True, clarifying=clarifying,
                                  generated=event.generated, grounding=event.grounding)
                 return
             text += event
@@ -317,6 +327,13 @@ class TurnPipeline:
             notices.append(f"only a few items are in {', '.join(sorted(constraints.include_categories))}; "
                            "I added close matches from other categories")
         return ranked, notices
+
+def _vocabulary(catalog: Catalog) -> frozenset[str]:
+    """Every word of the catalogue's titles, categories and descriptions, and of the category synonyms."""
+    words = {w for item in catalog for w in normalise(" ".join([item.title, *item.categories, item.description])).split()}
+    words.update(w for synonyms in SYNONYMS.values() for s in synonyms for w in normalise(s).split())
+    return frozenset(words)
+
 
 def _budget(low: float | None, high: float | None) -> str:
     """A price bound in words.

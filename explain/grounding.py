@@ -199,6 +199,10 @@ class GroundingChecker:
             words = match.group(1).split()
             if set(normalise(match.group(1)).split()) <= self._category_vocabulary:  # "Comedy (2009)": a fact line
                 continue
+            # The capitalised run is only the end of a title with small words in it ("How to Lose a Guy in 10 Days").
+            before = f" {normalise(sentence[: match.end(1)])}"
+            if any(t and before.endswith(f" {t}") for t in [*self._allowed_titles, *self._user_titles]):
+                continue
             # "Watch Alien (1979)": try the longest tail of the capitalised run that is a known title.
             tails = [" ".join(words[i:]) for i in range(len(words))]
             if not any(self._is_allowed_title(t) or self.titles.find(f"{t} ({match.group(2)})") for t in tails):

@@ -66,3 +66,11 @@ def test_a_sentence_parroting_the_request_is_caught():
 def test_mentioned_ids_finds_the_listed_items_a_sentence_names(checker):
     assert checker.mentioned_ids("Alien and The Thing are both cold, dark horror.") == ["1", "2"]
     assert checker.mentioned_ids("Both are great.") == []
+
+
+def test_a_listed_title_with_small_words_is_not_taken_for_an_unknown_one():
+    """Before "(2003)" the capitalised run is "10 Days", the tail of the listed title, not a title of its own."""
+    listed = Item(id="7", title="How to Lose a Guy in 10 Days", year=2003, categories=("comedy", "romance"))
+    checker = GroundingChecker(TitleMatcher([(i.id, i.title, i.year) for i in [*ITEMS, listed]]), [listed])
+    assert checker.violations("How to Lose a Guy in 10 Days (2003) is a comedy and a romance.") == []
+    assert "10 Days (not in the catalogue)" in checker.violations("Try Guy in 10 Days (2003) tonight.")
