@@ -13,6 +13,7 @@ HTML keeps ``/chat``'s cards output a plain string that programs and tests can r
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -24,9 +25,14 @@ import gradio as gr  # noqa: E402  (imported after the privacy defaults on purpo
 
 from tailtalk.catalog import Item  # noqa: E402
 from tailtalk.config import Settings  # noqa: E402
-from agent.pipeline import TurnPipeline, build_pipeline  # noqa: E402
+from agent.pipeline import TurnPipeline, TurnResult, build_pipeline  # noqa: E402
 from agent.state import ConversationState  # noqa: E402
 from explain.templates import Explained  # noqa: E402
+from tailtalk.errors import user_errors  # noqa: E402
+
+log = logging.getLogger(__name__)
+INTERNAL_ERROR = ("tailtalk could not answer this message: something failed inside the server, and its log has "
+                  "the details. Send the message again, or start a new conversation.")
 
 Action = Literal["like", "dislike"]
 ACTIONS: tuple[Action, ...] = ("like", "dislike")
@@ -98,6 +104,19 @@ def render_cards(picks: Sequence[Explained], state: ConversationState | None = N
     return f'{head}<div class="tt-cards">{"".join(cards)}</div>'
 
 
+def _turns(pipeline: TurnPipeline, state: ConversationState, message: str) -> Iterator[TurnResult]:
+    """The pipeline's turn, with failures turned into an error box the user can act on: the message of an
+    error written for people, else an apology (the traceback goes to the server's log, never the page)."""
+    try:
+        yield from pipeline.stream(state, message)
+    except user_errors() as exc:
+        log.warning("turn failed: %s", exc)
+        raise gr.Error(str(exc), print_exception=False) from exc
+    except Exception as exc:  # noqa: BLE001 - the UI's boundary: logged in full, shown as one sentence
+        log.exception("turn failed")
+        raise gr.Error(INTERNAL_ERROR, print_exception=False) from exc
+
+
 def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
     def record_feedback(state: ConversationState, item_id: str, action: str) -> Item:
         """Apply one like or dislike to this conversation; the next turn reads it from the state."""
@@ -114,11 +133,10 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
 
     def chat(message: str, history: History, state: ConversationState, picks: list[Explained]
              ) -> Iterator[tuple[Any, ...]]:
-        if not message or not message.strip():
-            yield "", history, gr.skip(), state, picks
-            return
+        # Every message is answered, an empty one too (with what to send): a turn that vanishes looks broken.
+        message = message or ""
         asked = [*history, {"role": "user", "content": message}]
-        for result in pipeline.stream(state, message):  # the reply grows sentence by sentence
+        for result in _turns(pipeline, state, message):  # the reply grows sentence by sentence
             # A turn without picks (a question about a shown item, a clarifying question, nothing found)
             # leaves the cards as they were: they stay the list the user can refer to and rate.
             picks = result.picks or picks
@@ -141,7 +159,7 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
                  "disliked": sorted(state.disliked)}, state)
 
     def recommend(message: str, state: ConversationState) -> tuple[dict[str, Any], ConversationState]:
-        result = pipeline.handle(state, message or "")
+        *_, result = _turns(pipeline, state, message or "")
         return result.to_json(state.conversation_id), state
 
     def new_conversation(diversity: float) -> tuple[History, str, ConversationState, list[Explained]]:
