@@ -90,6 +90,8 @@ class Outcome:
     out_of_catalogue: list[str] = field(default_factory=list)
     prompt_leak: list[str] = field(default_factory=list)
     silent_truncation: bool = False
+    # Lone surrogates cannot be written as UTF-8, so an HTTP client cannot send them; the pipeline path reads them.
+    not_sendable: bool = False
 
     @property
     def failed(self) -> bool:
@@ -115,6 +117,7 @@ class HostileReport:
             "prompt leaks": sum(bool(o.prompt_leak) for o in self.outcomes),
             "silent truncations": sum(o.silent_truncation for o in self.outcomes),
             "failed cases": sum(o.failed for o in self.outcomes),
+            "not sendable over HTTP": sum(o.not_sendable for o in self.outcomes),
             "turn budget s": self.budget_s,
             "slowest turn s": round(seconds[-1], 3),
             "median turn s": round(seconds[len(seconds) // 2], 3),
@@ -159,6 +162,14 @@ def load_cases(folder: Path = CASES_DIR) -> list[HostileCase]:
     if duplicated:
         raise CaseFileError(f"case ids used twice in {folder}: {', '.join(sorted(duplicated))}")
     return cases
+
+
+def _sendable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_case(line: str, category: str, where: str) -> HostileCase | None:
@@ -282,7 +293,7 @@ def run_api(url: str, catalog: Catalog, cases: Sequence[HostileCase], *, max_mes
         nonlocal history
         _, history, cards = client.predict(message, history, api_name="/chat")
         items = [(item_id, html.unescape(reason)) for item_id, reason in _CARD.findall(cards)]
-        return str(history[-1]["content"]) if history else "", items, []
+        return _text_of(history[-1]["content"]) if history else "", items, []
 
     reports = []
     for label, send in (("UI API /recommend", recommend), ("UI API /chat", chat)):
@@ -295,7 +306,16 @@ def run_api(url: str, catalog: Catalog, cases: Sequence[HostileCase], *, max_mes
     return reports
 
 
+def _text_of(content: Any) -> str:
+    """A chat message's text: a string, or (Gradio's message format) a list of parts with their text."""
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
 def _api_case(inspector: Inspector, case: HostileCase, send: Callable[[str], Sent]) -> Outcome:
+    if not _sendable(case.message):
+        return Outcome(case.id, case.category, 0.0, not_sendable=True)
     started = time.monotonic()
     try:
         for message in case.before:

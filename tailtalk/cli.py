@@ -224,6 +224,60 @@ def evaluate_replies(
     typer.echo(f"wrote {out}/replies.json and replies.md in {time.perf_counter() - started:.0f}s")
 
 
+@app.command("eval-hostile")
+def evaluate_hostile(
+    out: Annotated[Optional[Path], typer.Option(help="Write the counts and every failed case to this JSON file.")]
+    = None,
+    via: Annotated[str, typer.Option(help="'pipeline': the turn pipeline in process; 'api': the chat UI's API "
+                                          "(/recommend and /chat), served on 127.0.0.1 for the run.")] = "pipeline",
+    cases: Annotated[Optional[Path], typer.Option(help="Folder of *.jsonl case files (default: the project's "
+                                                       "tests/reliability/hostile).")] = None,
+    category: Annotated[Optional[str], typer.Option(help="Only the cases of this file (e.g. injection).")] = None,
+) -> None:
+    """Send the hostile-input cases through the served pipeline and count crashes, turns past their budget,
+    out-of-catalogue items, prompt leaks and silent truncations. Exits with 1 when any case failed."""
+    from agent.pipeline import build_pipeline
+    from eval.hostile import CASES_DIR, load_cases, run_api, run_pipeline
+
+    if via not in ("pipeline", "api"):
+        raise ValueError(f"--via takes 'pipeline' or 'api', not {via!r}")
+    chosen = [c for c in load_cases(cases or CASES_DIR) if category in (None, c.category)]
+    if not chosen:
+        raise ValueError(f"no cases of category {category!r} in {cases or CASES_DIR}")
+    settings = _state.settings
+    pipeline = build_pipeline(settings)
+    label = f"pipeline ({pipeline.responder.name})"
+    if via == "pipeline":
+        reports = [run_pipeline(pipeline, chosen, label=label)]
+    else:
+        from ui.app import launch
+
+        served = settings.model_copy(update={"ui_host": "127.0.0.1", "ui_port": _free_loopback_port()})
+        demo = launch(served, block=False, pipeline=pipeline)
+        try:
+            reports = run_api(f"http://127.0.0.1:{served.ui_port}/", pipeline.catalog, chosen,
+                              max_message_chars=pipeline.max_message_chars, budget_s=pipeline.turn_timeout)
+        finally:
+            demo.close()
+    for report in reports:
+        typer.echo(report.summary())
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"served": pipeline.describe(), "reports": [r.to_json() for r in reports]},
+                                  indent=2, ensure_ascii=False), encoding="utf-8")
+        typer.echo(f"wrote {out}")
+    if any(r.failures() for r in reports):
+        raise typer.Exit(1)
+
+
+def _free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _served(dataset: str | None) -> Settings:
     """The settings with another prepared dataset served, for commands that take ``--dataset``."""
     return _state.settings if dataset is None else _state.settings.model_copy(update={"dataset": dataset})

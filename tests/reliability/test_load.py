@@ -1,0 +1,72 @@
+"""Concurrency and load (issue 7): simulated users at once through the served app's API, none seeing another's
+conversation. ``bench/load_test.py`` is the same code at full size (50 users x 10 turns) with its figures.
+
+The detectors are tested on leaks made on purpose, so a run that reports none means something.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.state import ConversationState
+from bench.load_test import (PipelineSession, SimulatedUser, Step, Transcript, check_all, check_transcript,
+                             compare_with_alone, message_of, run_load)
+
+USERS, TURNS = 8, 3  # more users than the queue's 4 workers, so turns wait on each other's
+
+
+@pytest.mark.integration
+def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline):
+    report = run_load(app_url, USERS, TURNS, deadline_s=120, call_timeout_s=60, reference=redial_pipeline)
+
+    assert report.errors == []
+    assert report.leaks == []
+    assert report.completed_turns == USERS * TURNS
+    assert report.reference == f"{USERS} of {USERS} conversations equal to the same run alone"
+    assert report.peak_in_flight > 4  # the users really overlapped
+    assert report.latency["turn"]["p95_ms"] >= report.latency["turn"]["p50_ms"] > 0
+
+
+@pytest.mark.integration
+def test_the_scripted_messages_name_no_title(redial_pipeline):
+    """The feedback check expects only the user's clicks as likes: a message naming a film would add one."""
+    named = {message_of(u, t): redial_pipeline.understander.understand(message_of(u, t)).liked_ids
+             for u in range(50) for t in range(10)}
+    assert {m: ids for m, ids in named.items() if ids} == {}
+
+
+@pytest.mark.integration
+def test_a_state_shared_between_users_is_caught(redial_pipeline):
+    shared = ConversationState()  # the classic bug: one state object behind every session
+    leaky = [SimulatedUser(u, TURNS).run(PipelineSession(redial_pipeline, shared)) for u in range(2)]
+
+    leaks = check_all(leaky)
+    assert any("share the conversation id" in leak for leak in leaks)
+    assert any(leak.startswith("user 1") and "feedback echoed" in leak for leak in leaks)
+    alone = SimulatedUser(1, TURNS).run(PipelineSession(redial_pipeline))
+    assert "differs from the same conversation run alone" in compare_with_alone(leaky[1], alone)[0]
+
+
+@pytest.mark.integration
+def test_another_users_message_in_the_history_is_caught(redial_pipeline):
+    class Eavesdropping(PipelineSession):
+        def chat(self, message, history):
+            history, cards = super().chat(message, history)
+            return [{"role": "user", "content": message_of(7, 0)}, *history], cards
+
+    transcript = SimulatedUser(0, TURNS).run(Eavesdropping(redial_pipeline))
+    leaks = check_transcript(transcript)
+    assert any("another user's words (qzaah)" in leak for leak in leaks)
+    assert any("the history is not this conversation's" in leak for leak in leaks)
+
+
+def test_repeats_and_returning_dislikes_are_caught():
+    transcript = Transcript(0, "qzaaa", [
+        Step("recommend", "a 90s comedy, qzaaa", items=("1", "2", "3"), conversation_id="c"),
+        Step("feedback", "dislike 1", conversation_id="c", disliked=("1",)),
+        Step("recommend", "something else, qzaaa", items=("1", "3", "4"), conversation_id="c"),
+    ])
+    assert check_transcript(transcript) == [
+        "user 0, step 3 /recommend: disliked item(s) ['1'] came back",
+        "user 0, step 3 /recommend: item(s) ['3'] were shown earlier in this conversation",
+    ]
