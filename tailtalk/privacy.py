@@ -1,8 +1,14 @@
 """Process-wide defaults that keep tailtalk off the network.
 
 They are set before transformers, huggingface_hub, gradio or chromadb are imported,
-because those libraries read them at import time. A user may still override each
-variable in the environment.
+because those libraries read them at import time (``import tailtalk`` applies them, so no
+Makefile or shell has to). A user may still override each variable in the environment.
+
+They are the second layer: the code switches telemetry off where it opens each library
+(``gr.Blocks(analytics_enabled=False)`` in ui/app.py, Chroma's ``anonymized_telemetry=False``
+in retrieval/index.py, ``VLLM_NO_USAGE_STATS`` and ``DO_NOT_TRACK`` for the vLLM server in
+tailtalk/vllm_server.py). tests/reliability/test_security.py runs chat turns with every
+connection off loopback refused and recorded, and without these variables preset.
 """
 
 import os
