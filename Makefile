@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo data index train chat test eval bench bench-llm serve-llm clean
+.PHONY: install browser demo data index train chat test eval bench bench-llm serve-llm hostile load-test clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,17 @@ bench-llm: install
 # vLLM's OpenAI-compatible server on 127.0.0.1:8000, in its own .venv-vllm (created on first use).
 serve-llm: install
 	$(VENV)/bin/tailtalk serve-llm
+
+# The hostile-input suite in full (docs/reliability.md): the rule path, the chat UI's API, the embedded model.
+hostile: index
+	$(VENV)/bin/tailtalk --set llm=none eval-hostile --out results/hostile/pipeline-rules.json
+	$(VENV)/bin/tailtalk --set llm=none eval-hostile --via api --out results/hostile/api.json
+	$(VENV)/bin/tailtalk --set llm=embedded --set llm_max_tokens=80 --set turn_timeout=15 eval-hostile \
+		--out results/hostile/pipeline-embedded.json
+
+# 50 simulated users x 10 turns at once through the app's API on 127.0.0.1 (docs/reliability.md).
+load-test: index
+	$(PY) bench/load_test.py --users 50 --turns 10
 
 # Debian's Chromium for the real-browser UI test (Playwright drives it and never downloads a browser),
 # with an emoji font so the cards' buttons render in screenshots. Installed only when missing.
