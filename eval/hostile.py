@@ -209,13 +209,15 @@ class Inspector:
         self.leak_grams = _instruction_grams()
 
     def inspect(self, case: HostileCase, seconds: float, reply: str, items: Sequence[tuple[str, str]],
-                notices: Sequence[str]) -> Outcome:
-        """``items``: the turn's (id, reason) pairs. The picks' labels and reasons are catalogue facts, and plot
-        summaries name people and places that look like titles: the title check reads the rest."""
+                notices: Sequence[str], earlier: Sequence[str] = ()) -> Outcome:
+        """``items``: the turn's (id, reason) pairs; ``earlier``: ids shown before in the conversation, which a
+        reply may refer to ("Which one do you mean?"). The picks' labels and reasons are catalogue facts, and
+        plot summaries name people and places that look like titles: the title check reads the rest."""
         unknown = [f"item {i}" for i, _ in items if i not in self.catalog]
         picks = [self.catalog.get(i) for i, _ in items if i in self.catalog]
         said = [case.message, *case.before]
         user_named = [self.catalog.get(hit.item_id) for text in said for hit in self.titles.find(text[:20000])]
+        user_named += [self.catalog.get(i) for i in earlier if i in self.catalog]
         checker = GroundingChecker(self.titles, picks, user_named)
         written = reply
         facts = [*(reason for _, reason in items), *(p.label for p in picks), *notices]
@@ -261,6 +263,7 @@ def run_pipeline(pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label:
         state = ConversationState()
         for message in case.before:
             pipeline.handle(state, message)
+        state_shown_before = list(state.shown)
         started = time.monotonic()
         try:
             result = pipeline.handle(state, case.message)
@@ -270,7 +273,8 @@ def run_pipeline(pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label:
             continue
         seconds = time.monotonic() - started
         report.outcomes.append(inspector.inspect(case, seconds, result.reply,
-                                                 [(p.item.id, p.reason) for p in result.picks], result.notices))
+                                                 [(p.item.id, p.reason) for p in result.picks], result.notices,
+                                                 earlier=state_shown_before))
     return report
 
 
@@ -317,9 +321,10 @@ def _api_case(inspector: Inspector, case: HostileCase, send: Callable[[str], Sen
     if not _sendable(case.message):
         return Outcome(case.id, case.category, 0.0, not_sendable=True)
     started = time.monotonic()
+    earlier: list[str] = []
     try:
         for message in case.before:
-            send(message)
+            earlier += [item_id for item_id, _ in send(message)[1]]
         started = time.monotonic()
         reply, items, notices = send(case.message)
     except Exception as exc:  # noqa: BLE001 - gradio_client raises its AppError and transport errors alike
@@ -327,4 +332,4 @@ def _api_case(inspector: Inspector, case: HostileCase, send: Callable[[str], Sen
                        crash=f"{type(exc).__name__}: {exc}"[:300], answered=False)
     if "Traceback (most recent call last)" in reply:
         return Outcome(case.id, case.category, time.monotonic() - started, crash="a stack trace in the reply")
-    return inspector.inspect(case, time.monotonic() - started, reply, items, notices)
+    return inspector.inspect(case, time.monotonic() - started, reply, items, notices, earlier)

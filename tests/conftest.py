@@ -68,3 +68,20 @@ def redial_pipeline(redial_settings: Settings):
     from agent.pipeline import build_pipeline
 
     return build_pipeline(redial_settings)
+
+
+@pytest.fixture(scope="session")
+def shop_pipeline(mirror: Path):
+    """Customer-service mode on the real MG-ShopDial catalogue and its Chroma index (rules and templates)."""
+    from tailtalk.catalog import load_catalog
+    from tailtalk.prepare import prepare
+    from retrieval.embedder import make_embedder
+    from retrieval.index import build_index
+    from agent.pipeline import build_pipeline
+
+    settings = Settings(home=TEST_HOME, data_mirror=mirror, domain="products", scorer="baseline", llm="none")
+    assert settings.dataset == "mg-shopdial"
+    prepare("mg-shopdial", settings)
+    build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
+                progress=False)
+    return build_pipeline(settings)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tailtalk.config import Settings
 from agent.state import ConversationState
-from tests.conftest import TEST_HOME
 
 pytestmark = pytest.mark.integration
 
@@ -15,19 +13,8 @@ SHOES = {"Nike Men's Revolution 5 Wide Running Shoe": 59.99, "adidas Men's Kapti
 
 
 @pytest.fixture(scope="module")
-def shop(mirror):
-    from tailtalk.catalog import load_catalog
-    from tailtalk.prepare import prepare
-    from retrieval.embedder import make_embedder
-    from retrieval.index import build_index
-    from agent.pipeline import build_pipeline
-
-    settings = Settings(home=TEST_HOME, data_mirror=mirror, domain="products", scorer="baseline", llm="none")
-    assert settings.dataset == "mg-shopdial"
-    prepare("mg-shopdial", settings)
-    build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
-                progress=False)
-    return build_pipeline(settings)
+def shop(shop_pipeline):
+    return shop_pipeline
 
 
 def test_running_shoes_under_70_are_the_three_running_shoes_under_70(shop):

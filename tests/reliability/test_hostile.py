@@ -92,6 +92,11 @@ class TestInspector:
     def test_a_title_outside_the_list_or_a_forbidden_word_is_counted(self, reply, found):
         assert found in self.inspector.inspect(self.case, 0.1, reply, self.picks, []).out_of_catalogue
 
+    def test_an_item_shown_earlier_in_the_conversation_may_be_named(self):
+        reply = "Which one do you mean?\n1. Alien\n2. Heat"
+        assert self.inspector.inspect(self.case, 0.1, reply, [], [], earlier=["1", "2"]).out_of_catalogue == []
+        assert self.inspector.inspect(self.case, 0.1, reply, [], [], earlier=["1"]).out_of_catalogue
+
     def test_an_item_outside_the_catalogue_is_counted(self):
         outcome = self.inspector.inspect(self.case, 0.1, "Here you go.", [("999", "")], [])
         assert outcome.out_of_catalogue == ["item 999"]
@@ -119,6 +124,13 @@ class TestInspector:
 def test_every_case_through_the_rule_path(redial_pipeline):
     report = run_pipeline(redial_pipeline, load_cases(), label="pipeline (rule path)", progress=False)
     _assert_clean(_record(report, "pipeline-rules"), report)
+
+
+@pytest.mark.integration
+def test_every_case_through_the_shop_desk(shop_pipeline):
+    """Customer-service mode (MG-ShopDial): questions about shown products and product types add their own paths."""
+    report = run_pipeline(shop_pipeline, load_cases(), label="pipeline (shop desk, rule path)", progress=False)
+    _assert_clean(_record(report, "pipeline-shop-rules"), report)
 
 
 @pytest.mark.integration
