@@ -85,3 +85,15 @@ def shop_pipeline(mirror: Path):
     build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
                 progress=False)
     return build_pipeline(settings)
+
+
+@pytest.fixture(scope="session")
+def app_url(redial_settings: Settings, redial_pipeline):
+    """The chat app served once for the UI and reliability tests: 127.0.0.1, a free port, the real ReDial
+    pipeline (llm=none). Conversations live in per-session state, so tests sharing it cannot see each other."""
+    from ui.app import launch
+
+    settings = redial_settings.model_copy(update={"ui_port": free_port()})
+    demo = launch(settings, block=False, pipeline=redial_pipeline)
+    yield f"http://127.0.0.1:{settings.ui_port}/"
+    demo.close()
