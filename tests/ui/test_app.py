@@ -6,7 +6,7 @@ import concurrent.futures
 
 import pytest
 
-pytestmark = pytest.mark.integration  # app_url: tests/ui/conftest.py
+pytestmark = pytest.mark.integration  # app_url: tests/conftest.py
 
 
 def test_binds_to_loopback(app_url):
