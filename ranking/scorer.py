@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from tailtalk.config import Settings
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder, make_embedder
 from ranking.train import SCORER_META, read_scorer_meta, scorer_model_name
@@ -18,6 +20,13 @@ from ranking.train import SCORER_META, read_scorer_meta, scorer_model_name
 
 class CheckpointError(RuntimeError):
     """scorer=trained was asked for, but the checkpoint is missing or unreadable."""
+
+
+# What loading a damaged checkpoint raises: a missing or garbled file (OSError, ValueError, or KeyError
+# from a config lacking a key), a value of the wrong type (TypeError), weights of the wrong shape
+# (torch's RuntimeError), a torn weights file (SafetensorError).
+_UNLOADABLE = (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError)
+_META_FIELDS = ("run_id", "prior_weight", "profile", "trained_at")
 
 
 @dataclass(frozen=True)
@@ -30,12 +39,18 @@ class ScorerChoice:
 
 
 def resolve_scorer(settings: Settings) -> ScorerChoice:
+    """The trained scorer, or the baseline with a warning for the user when a checkpoint cannot serve.
+
+    Under ``auto`` no checkpoint at the default place just means none was trained; a
+    checkpoint the user named that does not exist is worth a warning.
+    """
     checkpoint = settings.checkpoint_path
-    if settings.scorer == "baseline" or (settings.scorer == "auto" and not (checkpoint / SCORER_META).exists()):
+    if settings.scorer == "baseline" or (settings.scorer == "auto" and settings.checkpoint is None
+                                         and not (checkpoint / SCORER_META).exists()):
         return _baseline(settings, None)
     try:
         return _trained(settings, checkpoint)
-    except (OSError, ValueError, KeyError) as exc:
+    except _UNLOADABLE as exc:
         if settings.scorer == "trained":
             raise CheckpointError(f"the trained scorer at {checkpoint} cannot be loaded ({exc}); "
                                   "run `tailtalk train`, or set scorer=baseline") from exc
@@ -52,6 +67,9 @@ def _baseline(settings: Settings, warning: str | None) -> ScorerChoice:
 
 def _trained(settings: Settings, checkpoint: Path) -> ScorerChoice:
     meta = read_scorer_meta(checkpoint)
+    if not isinstance(meta, dict) or any(field not in meta for field in _META_FIELDS):
+        raise ValueError(f"{checkpoint / SCORER_META} does not describe a trained scorer "
+                         f"(it needs {', '.join(_META_FIELDS)})")
     embedder = SentenceTransformerEmbedder(str(checkpoint), batch_size=settings.embedding_batch_size,
                                            name=scorer_model_name(meta["run_id"]))
     weight = float(meta["prior_weight"])

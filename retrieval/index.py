@@ -6,14 +6,19 @@ fingerprint it was built from. Opening it for a different model or catalogue rai
 
 A first build writes into a temporary sibling folder and renames it into place only
 when complete, so a build killed half-way leaves the previous index (or none), never a
-half one. Later builds against the same model upsert only new or changed items.
+half one; the next build removes what a killed one left behind. Later builds against the
+same model upsert only new or changed items, into the live collection too (conversations
+running meanwhile keep working), and mark the index incomplete while they do: an update
+killed half-way is refused at the next open until ``tailtalk index`` completes it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,10 @@ from retrieval.embedder import CachedEmbedder, Embedder
 
 INDEX_FORMAT = 1
 _BATCH = 256
+_UPDATING = "updating"  # the catalogue fingerprint while an in-place update runs
+# Chroma waits forever to open a database another process is writing; a write of ours takes
+# milliseconds, so a lock held this long belongs to a stuck or suspended process.
+LOCK_WAIT_S = 3.0
 
 
 class IndexError_(RuntimeError):
@@ -43,6 +52,10 @@ class IndexMismatchError(IndexError_):
     pass
 
 
+class IndexUnavailableError(IndexError_):
+    """The index exists but cannot be used: another process holds it locked, or it is damaged."""
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9]+", "-", Path(text).name if os.sep in text else text).strip("-").lower() or "model"
 
@@ -55,6 +68,25 @@ def collection_name(settings: Settings) -> str:
     return f"tailtalk-{_slug(settings.dataset)}"[:60]
 
 
+def index_command(settings: Settings) -> str:
+    """The command that builds or updates the index these settings serve."""
+    source = f"--set catalog={shlex.quote(str(settings.catalog))}" if settings.catalog is not None \
+        else f"--dataset {settings.dataset}"
+    return f"tailtalk {source} index"
+
+
+def index_location(settings: Settings, model_name: str) -> str:
+    if settings.chroma_host:
+        return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+    return str(index_folder(settings, model_name))
+
+
+# Folders this process has opened a Chroma client on. Chroma keeps one SQLite connection per folder
+# and process; probing such a folder with a second connection and closing it would drop that
+# connection's POSIX locks, so only folders not yet opened here are probed.
+_opened_here: set[Path] = set()
+
+
 def make_client(settings: Settings, folder: Path | None):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -64,7 +96,49 @@ def make_client(settings: Settings, folder: Path | None):
         return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
     if folder is None:
         raise ValueError("a local Chroma index needs a folder")
-    return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
+    if folder.resolve() not in _opened_here:
+        _wait_for_writers(settings, folder)
+    client = chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
+    _opened_here.add(folder.resolve())
+    return client
+
+
+def _wait_for_writers(settings: Settings, folder: Path) -> None:
+    """Take and release the write lock that opening the index needs, giving up after ``LOCK_WAIT_S``."""
+    database = folder / "chroma.sqlite3"
+    if not database.is_file():
+        return
+    probe = sqlite3.connect(database, timeout=LOCK_WAIT_S, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise IndexUnavailableError(f"the Chroma index at {folder} cannot be opened for writing ({exc}); "
+                                        "check that the folder and its chroma.sqlite3 are writable by you") from exc
+        raise IndexUnavailableError(
+            f"the Chroma index at {folder} is locked by another process (still locked after {LOCK_WAIT_S:g} s); "
+            "let the other tailtalk command using it finish, or stop it (a suspended `tailtalk index` holds "
+            "the lock too), then try again"
+        ) from exc
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(settings, str(folder), exc) from exc
+    finally:
+        probe.close()
+
+
+def _damaged(settings: Settings, where: str, exc: Exception) -> IndexUnavailableError:
+    return IndexUnavailableError(f"the Chroma index at {where} is damaged and cannot be read ({exc}); "
+                                 f"run `{index_command(settings)} --rebuild` to build it again")
+
+
+def store_failure(settings: Settings, model_name: str, exc: Exception) -> IndexUnavailableError:
+    """What to tell the user when Chroma fails while serving: its collection deleted (a rebuild on a
+    shared Chroma server replaces it), its folder removed or its database damaged."""
+    return IndexUnavailableError(
+        f"the Chroma index at {index_location(settings, model_name)} stopped answering ({exc}); restart tailtalk "
+        f"to open it again, after running `{index_command(settings)}` if the index was removed or damaged"
+    )
 
 
 def item_metadata(item: Item, is_head: bool) -> dict[str, Any]:
@@ -135,13 +209,16 @@ def _popularity(catalog: Catalog) -> dict[str, float]:
 def build_index(
     catalog: Catalog, embedder: Embedder, settings: Settings, *, progress: bool = True, rebuild: bool = False
 ) -> IndexReport:
-    """Create the index, or bring an existing one up to date with ``catalog`` by upserting."""
+    """Create the index, or bring an existing one up to date with ``catalog`` by upserting.
+
+    The upserts go into the live collection: a pipeline of this process serving from it keeps
+    answering while they run (items its catalogue lacks are skipped by the retriever).
+    """
     name = collection_name(settings)
     folder = None if settings.chroma_host else index_folder(settings, embedder.name)
     embedder = CachedEmbedder(embedder, settings.home / "embeddings")
     if not rebuild and (folder is None or folder.is_dir()):
-        client = make_client(settings, folder)
-        existing = _get_collection(client, name)
+        client, existing = _open_collection(settings, folder, name, embedder.name)
         if existing is not None and existing.metadata.get("tailtalk_model") == embedder.name:
             return _update_in_place(existing, catalog, embedder, folder, progress)
         if folder is not None:
@@ -149,6 +226,17 @@ def build_index(
     if folder is None:
         return _rebuild_on_server(settings, name, catalog, embedder, progress)
     return _rebuild_folder(settings, folder, name, catalog, embedder, progress)
+
+
+def _open_collection(settings: Settings, folder: Path | None, name: str, model_name: str):
+    """The client and the tailtalk collection in it (None when there is none, or only a half-built one)."""
+    from chromadb.errors import ChromaError
+
+    try:
+        client = make_client(settings, folder)
+        return client, _get_collection(client, name)
+    except ChromaError as exc:  # e.g. "file is not a database": a damaged or foreign chroma.sqlite3
+        raise _damaged(settings, index_location(settings, model_name), exc) from exc
 
 
 def _get_collection(client, name: str):
@@ -159,7 +247,7 @@ def _get_collection(client, name: str):
             return None
         raise
     if collection.metadata.get("tailtalk_format") != INDEX_FORMAT or "tailtalk_catalog" not in collection.metadata:
-        return None  # an interrupted or foreign collection: rebuild rather than trust it
+        return None  # a first build that never finished, or a foreign collection: rebuild rather than trust it
     return collection
 
 
@@ -175,8 +263,9 @@ def _update_in_place(collection, catalog: Catalog, embedder: Embedder, folder: P
         if item.id in stored_meta and item.id not in changed_ids and stored_meta[item.id].get("head") != (item.id in head)
     ]
     removed = sorted(set(stored_meta) - set(catalog.ids()))
-    # Mark the index stale first: if this update dies half-way, queries are refused until it is re-run.
-    collection.modify(metadata={**collection.metadata, "tailtalk_catalog": "updating"})
+    # Mark the index incomplete first: if this update dies half-way, opening it is refused until it is re-run,
+    # and the re-run resumes (items already upserted carry their new content hash).
+    collection.modify(metadata={**collection.metadata, "tailtalk_catalog": _UPDATING})
     if changed:
         _upsert(collection, changed, embedder, head, progress)
     for start in range(0, len(reflagged), _BATCH):
@@ -191,6 +280,7 @@ def _update_in_place(collection, catalog: Catalog, embedder: Embedder, folder: P
 
 def _rebuild_folder(settings, folder: Path, name: str, catalog, embedder, progress) -> IndexReport:
     folder.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(folder)
     building = folder.parent / f".{folder.name}.building-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
     client = make_client(settings, building)
@@ -203,7 +293,43 @@ def _rebuild_folder(settings, folder: Path, name: str, catalog, embedder, progre
         folder.rename(retired)
     building.rename(folder)
     shutil.rmtree(retired, ignore_errors=True)
+    _forget_replaced(folder)
     return IndexReport(folder, len(catalog), 0, 0, 0, rebuilt=True)
+
+
+def _forget_replaced(folder: Path) -> None:
+    """Let the next client of this process open the new index in ``folder``, not the one it replaced.
+
+    Chroma keeps one open database per folder path and process and hands it to every new client
+    of that path, so without this a process that had opened the old index would go on reading it
+    (deleted, but still open). Clients already open keep the old one until they are dropped. The
+    folder now holds a database no client here has open, so it may be probed for locks again.
+    The cache is Chroma's own, not public API: the rebuild tests in tests/reliability fail loudly
+    if an upgrade moves it.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(folder), None)
+    _opened_here.discard(folder.resolve())
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Delete the staging and retired folders of builds whose process was killed; they are never used again."""
+    pattern = re.compile(rf"\.{re.escape(folder.name)}\.(?:building|old)-(\d+)")
+    for path in folder.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match and not _running(int(match.group(1))):
+            shutil.rmtree(path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and its folder is not ours to remove
+        return True
+    return True
 
 
 def _rebuild_on_server(settings, name: str, catalog, embedder, progress) -> IndexReport:
@@ -229,22 +355,26 @@ def open_index(settings: Settings, catalog: Catalog, embedder: Embedder):
     """The collection for ``catalog`` and ``embedder``, checked against its manifest."""
     name = collection_name(settings)
     folder = None if settings.chroma_host else index_folder(settings, embedder.name)
-    where = f"Chroma server {settings.chroma_host}:{settings.chroma_port}" if folder is None else str(folder)
-    collection = None if folder is not None and not folder.is_dir() else _get_collection(make_client(settings, folder), name)
+    where = index_location(settings, embedder.name)
+    command = index_command(settings)
+    collection = None if folder is not None and not folder.is_dir() else \
+        _open_collection(settings, folder, name, embedder.name)[1]
     if collection is None:
-        raise IndexMissingError(f"no complete tailtalk index at {where}; build it with "
-                                f"`tailtalk --dataset {settings.dataset} index`")
+        raise IndexMissingError(f"no complete tailtalk index at {where}; build it with `{command}`")
     meta = collection.metadata
+    if meta.get("tailtalk_catalog") == _UPDATING:
+        raise IndexMissingError(f"the index at {where} is incomplete: an update was interrupted before it finished; "
+                                f"run `{command}` to complete it")
     if meta.get("tailtalk_model") != embedder.name:
         raise IndexMismatchError(
             f"the index at {where} was built with embedding model {meta.get('tailtalk_model')!r}, "
-            f"but {embedder.name!r} is configured; run `tailtalk index --rebuild` or set embedding_model to match"
+            f"but {embedder.name!r} is configured; run `{command}` to rebuild it with the configured model, "
+            "or set embedding_model to match"
         )
     if meta.get("tailtalk_catalog") != catalog.fingerprint():
         raise IndexMismatchError(
             f"the index at {where} does not match the catalogue {catalog.source} "
-            f"(items were added or changed since it was built); run `tailtalk --dataset {settings.dataset} index` "
-            "to update it"
+            f"(items were added or changed since it was built); run `{command}` to update it"
         )
     return collection
 

@@ -20,14 +20,15 @@ Example::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from tailtalk.catalog import Catalog
 from retrieval.embedder import Embedder
-from retrieval.index import open_index, vectors_of
+from retrieval.index import open_index, store_failure, vectors_of
 from retrieval.query import Candidate, Constraints, RetrievalQuery, compose_query_vector, most_popular
 
 
@@ -74,7 +75,13 @@ class VectorRetriever(ABC):
 
 
 class ChromaRetriever(VectorRetriever):
-    """Nearest neighbours from the Chroma index, with constraints as ``where`` filters."""
+    """Nearest neighbours from the Chroma index, with constraints as ``where`` filters.
+
+    The index may hold items this process's catalogue lacks (upserted while it serves): they
+    are skipped, since they can be neither ranked nor described. A Chroma failure while
+    serving (its folder removed, its database damaged) is an :class:`IndexUnavailableError`
+    saying what to do, not an internal fault.
+    """
 
     def __init__(self, catalog: Catalog, embedder: Embedder, settings, **weights: float):
         super().__init__(catalog, embedder, **weights)
@@ -82,16 +89,28 @@ class ChromaRetriever(VectorRetriever):
         self.collection = open_index(settings, catalog, embedder)
 
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]:
-        result = self.collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=k,
-            where=constraints.to_chroma_where(),
-            include=["distances"],
-        )
-        return [Candidate(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        with self._store():
+            result = self.collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=k,
+                where=constraints.to_chroma_where(),
+                include=["distances"],
+            )
+        return [Candidate(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])
+                if i in self.catalog]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return vectors_of(self.collection, [i for i in ids if i in self.catalog])
+        with self._store():
+            return vectors_of(self.collection, [i for i in ids if i in self.catalog])
+
+    @contextmanager
+    def _store(self) -> Iterator[None]:
+        from chromadb.errors import ChromaError
+
+        try:
+            yield
+        except ChromaError as exc:
+            raise store_failure(self.settings, self.embedder.name, exc) from exc
 
     def describe(self) -> str:
         return f"Chroma index '{self.collection.name}' ({self.collection.count()} items, {self.embedder.name})"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -28,11 +29,42 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 
 class DataFormatError(ValueError):
-    """A data file has a malformed row. The message names the file, line and field."""
+    """A data file has a malformed row. The message names the file, line and field, and the fix."""
 
     def __init__(self, path: Path | str, line: int, field: str, problem: str):
         self.path, self.line, self.field, self.problem = Path(path), line, field, problem
-        super().__init__(f"{path}:{line}: field '{field}': {problem}")
+        dataset = _prepared_dataset(self.path)
+        fix = (f"re-run `tailtalk data prepare {dataset}` to write the file again" if dataset
+               else "correct the file and try again")
+        super().__init__(f"{path}:{line}: field '{field}': {problem}; {fix}")
+
+    @classmethod
+    def from_validation(cls, path: Path, line: int, exc: ValidationError) -> "DataFormatError":
+        """The row's first problem as pydantic found it."""
+        first = exc.errors()[0]
+        return cls(path, line, ".".join(str(p) for p in first["loc"]) or "row", first["msg"])
+
+
+def _prepared_dataset(path: Path) -> str | None:
+    """The dataset a file under ``<home>/datasets/<name>/`` was prepared for; None for any other file."""
+    return path.parent.name if path.parent.parent.name == "datasets" else None
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a JSONL file with their 1-based numbers; a line that is not UTF-8 is an error.
+
+    Lines are decoded one by one (not the file through a text stream) so that bad bytes are
+    reported on their own line, not as a decoder error somewhere in the file.
+    """
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(path, line_no, "row", f"is not UTF-8 text (bad byte at column {exc.start + 1})") \
+                    from None
+            if text.strip():
+                yield line_no, text
 
 
 class Item(BaseModel):
@@ -128,66 +160,70 @@ class Catalog:
         return digest.hexdigest()[:16]
 
 
-def _field_of(error: dict[str, Any]) -> str:
-    return ".".join(str(p) for p in error["loc"]) or "row"
-
-
 def _parse_row(row: dict[str, Any], path: Path, line: int) -> Item:
     try:
         return Item.model_validate(row)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise DataFormatError(path, line, _field_of(first), first["msg"]) from None
+        raise DataFormatError.from_validation(path, line, exc) from None
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(path, line_no, "row", f"not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataFormatError(path, line_no, "row", "must be a JSON object")
-            yield line_no, row
+    for line_no, raw in jsonl_lines(path):
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(path, line_no, "row", f"not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataFormatError(path, line_no, "row", "must be a JSON object")
+        yield line_no, row
 
 
 _CSV_JSON_FIELDS = ("categories", "attributes")
-_CSV_NUMBER_FIELDS = ("year", "price", "popularity")
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            line_no = reader.line_num
-            clean: dict[str, Any] = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
-            if None in row:
-                raise DataFormatError(path, line_no, "row", "has more cells than the header")
-            for name in _CSV_JSON_FIELDS:
-                if name in clean:
-                    text = clean[name]
-                    if name == "categories" and not text.lstrip().startswith("["):
-                        clean[name] = [c for c in text.split("|")]
-                        continue
-                    try:
-                        clean[name] = json.loads(text)
-                    except json.JSONDecodeError:
-                        raise DataFormatError(path, line_no, name, "must be JSON (or '|'-separated categories)") from None
-            yield line_no, clean
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, data.count(b"\n", 0, exc.start) + 1, "row", "is not UTF-8 text") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    while True:
+        line_no = reader.line_num + 1  # where the next record starts: a quoted cell may span lines
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            raise DataFormatError(path, line_no, "row", f"not valid CSV ({exc})") from None
+        if cells is None:
+            return
+        if not cells:
+            continue
+        if header is None:
+            header = cells
+            continue
+        if len(cells) > len(header):
+            raise DataFormatError(path, line_no, "row", "has more cells than the header")
+        clean: dict[str, Any] = {k: v for k, v in zip(header, cells) if v != ""}
+        for name in _CSV_JSON_FIELDS:
+            if name in clean:
+                value = clean[name]
+                if name == "categories" and not value.lstrip().startswith("["):
+                    clean[name] = value.split("|")
+                    continue
+                try:
+                    clean[name] = json.loads(value)
+                except json.JSONDecodeError:
+                    raise DataFormatError(path, line_no, name, "must be JSON (or '|'-separated categories)") from None
+        yield line_no, clean
 
 
 def load_catalog(path: Path | str) -> Catalog:
     """Read a whole catalogue file (``.jsonl`` or ``.csv``); any malformed row is an error."""
     path = Path(path)
     if not path.is_file():
-        # A prepared dataset's catalogue lives at <home>/datasets/<name>/catalog.jsonl: name that dataset.
-        dataset = path.parent.name if path.name == "catalog.jsonl" and path.parent.parent.name == "datasets" \
-            else "redial"
         raise FileNotFoundError(
-            f"catalogue {path} does not exist; run `tailtalk data prepare {dataset}` "
+            f"catalogue {path} does not exist; run `tailtalk data prepare {_prepared_dataset(path) or 'redial'}` "
             "or point --set catalog=PATH at a catalogue file"
         )
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)

@@ -15,9 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tailtalk.catalog import DataFormatError
-from tailtalk.config import ConfigError, Settings, load_settings, parse_assignments
-from tailtalk.sources import SourceError
+from tailtalk.config import Settings, load_settings, parse_assignments
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="tailtalk: a conversational recommender that values the long tail.")
@@ -302,19 +300,14 @@ def _split_path(settings: Settings, split: str) -> Path:
     return path
 
 
-_USER_ERRORS = (ConfigError, DataFormatError, SourceError, FileNotFoundError, ValueError)
-
-
 def main() -> None:
-    from retrieval.index import IndexError_
-    from ranking.scorer import CheckpointError
-    from tailtalk.llm import LLMError
-    from prompts import PromptError
+    from tailtalk.errors import user_errors
 
     try:
         app(standalone_mode=False)
-    except (*_USER_ERRORS, IndexError_, CheckpointError, LLMError, PromptError) as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    except user_errors() as exc:
+        # One line, whatever the message holds (a wrapped library error may span several).
+        typer.secho(f"error: {' '.join(str(exc).split())}", err=True, fg=typer.colors.RED)
         sys.exit(2)
     except typer.Abort:
         sys.exit(130)

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tailtalk.catalog import DataFormatError
+from tailtalk.catalog import DataFormatError, jsonl_lines
 
 
 class Turn(BaseModel):
@@ -45,16 +45,12 @@ def iter_dialogues(path: Path | str) -> Iterator[tuple[int, Dialogue]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dialogue log {path} does not exist; run `tailtalk data prepare DATASET` first")
-    with path.open(encoding="utf-8") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield line_no, Dialogue.model_validate_json(raw)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or "row"
-                raise DataFormatError(path, line_no, field, first["msg"]) from None
+    for line_no, raw in jsonl_lines(path):
+        try:
+            dialogue = Dialogue.model_validate_json(raw)
+        except ValidationError as exc:
+            raise DataFormatError.from_validation(path, line_no, exc) from None
+        yield line_no, dialogue
 
 
 def load_dialogues(path: Path | str) -> list[Dialogue]:

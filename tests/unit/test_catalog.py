@@ -232,9 +232,6 @@ def test_load_csv_errors_name_line_and_field(tmp_path, text, line, field):
     assert (info.value.line, info.value.field) == (line, field)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _csv_rows uses reader.line_num, the LAST physical line "
-                                       "of a record, so a record with a multi-line quoted cell is reported "
-                                       "at its end, not where it starts")
 def test_load_csv_reports_the_line_a_multiline_record_starts_on(tmp_path):
     path = write(tmp_path / "c.csv", 'id,title,description\n1,Alien,"two\nlines"\n1,Dup,x\n')
     with pytest.raises(DataFormatError) as info:
