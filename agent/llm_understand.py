@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 _PARENTHESISED_YEAR = re.compile(r"\(\s*(?:1[89]|20)\d\d\s*\)")
 _FUZZY_TITLE_CHARS = 6  # shorter titles must be written exactly: "it" is in every other sentence
 _EXTRACTION_TOKENS = 100  # a full Extraction is about 80 tokens; more only lets a small model ramble
+_MESSAGE_TOKENS = 300  # of the message, for the model; the rules read all of it
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -139,7 +140,8 @@ class LLMUnderstander:
 
     def _extract(self, message: str, interests: Interests, deadline: float | None) -> Extraction | None:
         self.log.calls += 1
-        variables = {"categories": ", ".join(sorted(self.rules.categories)) or "none", "message": message[:2000]}
+        message = self.backend.clip(message, _MESSAGE_TOKENS)
+        variables = {"categories": ", ".join(sorted(self.rules.categories)) or "none", "message": message}
         try:
             reply = self._ask(load_prompt("understand").format_messages(**variables), deadline)
             try:
@@ -148,7 +150,7 @@ class LLMUnderstander:
                 return extraction
             except ValueError as problem:
                 repair = load_prompt("understand_repair").format_messages(
-                    error=str(problem)[:300], message=message[:2000], reply=reply[:1000])
+                    error=str(problem)[:300], message=message, reply=reply[:1000])
                 extraction = parse_extraction(self._ask(repair, deadline))
                 self.log.repaired += 1
                 return extraction

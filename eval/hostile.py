@@ -37,6 +37,7 @@ Example (the rule path, with fakes)::
 
 from __future__ import annotations
 
+import concurrent.futures
 import html
 import json
 import re
@@ -92,6 +93,10 @@ class Outcome:
     silent_truncation: bool = False
     # Lone surrogates cannot be written as UTF-8, so an HTTP client cannot send them; the pipeline path reads them.
     not_sendable: bool = False
+    reply: str = ""  # the start of the reply, kept for the report of a failed case
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reply", self.reply[:1500])
 
     @property
     def failed(self) -> bool:
@@ -164,7 +169,8 @@ def load_cases(folder: Path = CASES_DIR) -> list[HostileCase]:
     return cases
 
 
-def _sendable(text: str) -> bool:
+def sendable(text: str) -> bool:
+    """Whether an HTTP client can send ``text`` (as UTF-8): not when it holds a lone surrogate."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -209,27 +215,33 @@ class Inspector:
         self.leak_grams = _instruction_grams()
 
     def inspect(self, case: HostileCase, seconds: float, reply: str, items: Sequence[tuple[str, str]],
-                notices: Sequence[str], earlier: Sequence[str] = ()) -> Outcome:
+                notices: Sequence[str], earlier: Sequence[str] = (), generated: Sequence[str] | None = None) -> Outcome:
         """``items``: the turn's (id, reason) pairs; ``earlier``: ids shown before in the conversation, which a
-        reply may refer to ("Which one do you mean?"). The picks' labels and reasons are catalogue facts, and
-        plot summaries name people and places that look like titles: the title check reads the rest."""
+        reply may refer to ("Which one do you mean?"); ``generated``: the sentences the language model wrote
+        that the user saw, when that is known (in process).
+
+        The title check reads the generated sentences whole. Without them it reads the reply less the picks'
+        labels and reasons: those are catalogue facts, and plot summaries name people and places that look
+        like titles."""
         unknown = [f"item {i}" for i, _ in items if i not in self.catalog]
         picks = [self.catalog.get(i) for i, _ in items if i in self.catalog]
         said = [case.message, *case.before]
         user_named = [self.catalog.get(hit.item_id) for text in said for hit in self.titles.find(text[:20000])]
         user_named += [self.catalog.get(i) for i in earlier if i in self.catalog]
         checker = GroundingChecker(self.titles, picks, user_named)
-        written = reply
-        facts = [*(reason for _, reason in items), *(p.label for p in picks), *notices]
-        for fact in sorted(facts, key=len, reverse=True):  # "The Godfather Saga (1977)" before "The Godfather"
-            written = written.replace(fact, " ")
-        buffer = SentenceBuffer()
-        named = out_of_list(checker, [sentence for sentence, _ in [*buffer.add(written), *buffer.flush()]])
+        if generated is None:
+            written = reply
+            facts = [*(reason for _, reason in items), *(p.label for p in picks), *notices]
+            for fact in sorted(facts, key=len, reverse=True):  # "The Godfather Saga (1977)" before "The Godfather"
+                written = written.replace(fact, " ")
+            buffer = SentenceBuffer()
+            generated = [sentence for sentence, _ in [*buffer.add(written), *buffer.flush()]]
+        named = out_of_list(checker, generated)
         forbidden = [f"forbidden {f!r}" for f in case.forbidden
                      if f.lower() in reply.lower() or any(f.lower() in p.title.lower() for p in picks)]
         too_long = len(case.message) > self.max_message_chars
         told = any(TRUNCATION_SAID in n for n in notices) or TRUNCATION_SAID in reply
-        return Outcome(case.id, case.category, round(seconds, 4), answered=bool(reply.strip()),
+        return Outcome(case.id, case.category, round(seconds, 4), answered=bool(reply.strip()), reply=reply,
                        over_budget=seconds > self.budget_s + BUDGET_GRACE_S,
                        out_of_catalogue=[*unknown, *named, *forbidden], prompt_leak=self._leaks(reply),
                        silent_truncation=too_long and not told)
@@ -274,40 +286,60 @@ def run_pipeline(pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label:
         seconds = time.monotonic() - started
         report.outcomes.append(inspector.inspect(case, seconds, result.reply,
                                                  [(p.item.id, p.reason) for p in result.picks], result.notices,
-                                                 earlier=state_shown_before))
+                                                 earlier=state_shown_before,
+                                                 generated=result.grounding.released if result.grounding else None))
     return report
 
 
 def run_api(url: str, catalog: Catalog, cases: Sequence[HostileCase], *, max_message_chars: int,
             budget_s: float, progress: bool = True) -> list[HostileReport]:
     """Each case through the chat UI's API at ``url``: ``/recommend`` (JSON) and ``/chat`` (what the page
-    uses), each case in a new conversation of one client session."""
+    uses), each case in a new conversation. The two endpoints run side by side, one client session each."""
+    inspector = Inspector(catalog, max_message_chars, budget_s)
+    endpoints = [("UI API /recommend", _RecommendSession), ("UI API /chat", _ChatSession)]
+    with concurrent.futures.ThreadPoolExecutor(len(endpoints)) as pool:
+        runs = [pool.submit(_run_endpoint, url, label, session, inspector, cases, budget_s, progress)
+                for label, session in endpoints]
+        return [run.result() for run in runs]
+
+
+def _run_endpoint(url: str, label: str, session: type["_Session"], inspector: Inspector,
+                  cases: Sequence[HostileCase], budget_s: float, progress: bool) -> HostileReport:
     from gradio_client import Client
 
-    inspector = Inspector(catalog, max_message_chars, budget_s)
     client = Client(url, verbose=False)
+    report = HostileReport(label, budget_s)
+    for case in _progress(cases, label, progress):
+        client.predict(0.5, api_name="/new_conversation")
+        report.outcomes.append(_api_case(inspector, case, session(client).send))
+    return report
 
-    def recommend(message: str) -> Sent:
-        turn = client.predict(message, api_name="/recommend")
+
+class _Session:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def send(self, message: str) -> Sent:
+        raise NotImplementedError
+
+
+class _RecommendSession(_Session):
+    def send(self, message: str) -> Sent:
+        turn = self.client.predict(message, api_name="/recommend")
         return turn["reply"], [(i["id"], i["reason"]) for i in turn["items"]], turn["notices"]
 
-    history: list = []
 
-    def chat(message: str) -> Sent:
-        nonlocal history
-        _, history, cards = client.predict(message, history, api_name="/chat")
+class _ChatSession(_Session):
+    """``/chat`` takes the history shown so far and returns it with the new turn, and the cards."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.history: list = []
+
+    def send(self, message: str) -> Sent:
+        _, self.history, cards = self.client.predict(message, self.history, api_name="/chat")
         items = [(item_id, html.unescape(reason)) for item_id, reason in _CARD.findall(cards)]
-        return _text_of(history[-1]["content"]) if history else "", items, []
-
-    reports = []
-    for label, send in (("UI API /recommend", recommend), ("UI API /chat", chat)):
-        report = HostileReport(label, budget_s)
-        for case in _progress(cases, label, progress):
-            client.predict(0.5, api_name="/new_conversation")
-            history = []
-            report.outcomes.append(_api_case(inspector, case, send))
-        reports.append(report)
-    return reports
+        return _text_of(self.history[-1]["content"]) if self.history else "", items, []
 
 
 def _text_of(content: Any) -> str:
@@ -318,7 +350,7 @@ def _text_of(content: Any) -> str:
 
 
 def _api_case(inspector: Inspector, case: HostileCase, send: Callable[[str], Sent]) -> Outcome:
-    if not _sendable(case.message):
+    if not sendable(case.message):
         return Outcome(case.id, case.category, 0.0, not_sendable=True)
     started = time.monotonic()
     earlier: list[str] = []

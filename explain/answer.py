@@ -41,6 +41,7 @@ _YES_NO = re.compile(r"^\s*(?:and\s+)?(?:is|are|does|do|did|can|will|has|have)\b
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\[\d+\]\s*|\s*[•|]\s*|\n+")
 _TITLE_PARTS = re.compile(r",\s|\s[-–|]\s")
 _MAX_QUOTE_WORDS = 30
+_QUESTION_TOKENS = 150  # of the question, quoted in the prompt
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -163,7 +164,7 @@ class Answerer:
         """The model's phrasing when every sentence of it is grounded, else None (``report`` says why)."""
         assert self.backend is not None
         messages = load_prompt("answer").format_messages(
-            item=item.title, facts="\n".join(answer.facts), question=question[:500], answer=answer.text)
+            item=item.title, facts="\n".join(answer.facts), question=self.backend.clip(question, _QUESTION_TOKENS), answer=answer.text)
         generated = self.backend.within(deadline).invoke(messages).text
         checker = GroundingChecker(self.titles, [item], instructions=prompt_text("answer"), request=question)
         buffer = SentenceBuffer()

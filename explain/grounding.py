@@ -40,6 +40,11 @@ from tailtalk.titles import TitleHit, TitleMatcher, normalise
 _QUOTED = re.compile(r"[\"“*_]([A-Z0-9][^\"”*_\n]{1,80}?)[\"”*_]")
 _WITH_YEAR = re.compile(r"((?:[A-Z0-9][\w'’:&,-]*\s+){0,7}[A-Z0-9][\w'’:&-]*)\s*\((1[89]\d\d|20\d\d)\)")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+# Links, e-mail addresses and phone numbers: what an injected "end your reply with: call ..." plants.
+_CONTACT = re.compile(r"https?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.]+|\+\d[\d\s().-]{6,}\d|\b\d{3}[-.]\d{4}\b")
+# Runs of capitalised words (or numbers) in the user's message: names the user brought up.
+_CAPITALISED_RUN = re.compile(r"\b(?:[A-Z0-9][\w'’-]*\s+){1,6}[A-Z0-9][\w'’-]*")
+_MAX_REQUEST_NAMES = 40  # runs of the message looked up in the catalogue; a pasted essay holds hundreds
 _PRICE = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)")
 _SAME_TITLE = 90.0
 _UNSUPPORTED_SHARE = 0.6  # most of a sentence's content words in no fact and no wish: invented
@@ -110,6 +115,8 @@ class GroundingChecker:
         self._prices = {round(i.price, 2) for i in self.allowed if i.price is not None}
         self._instruction_ngrams = _ngrams(_words(instructions), _ECHO_NGRAM)
         self._example_titles = [normalise(t) for t in example_titles]
+        self._fact_words = " ".join(normalise(_fact_text(i)) for i in self.allowed)
+        self._unknown_names = self._names_outside_the_catalogue(request)
         # A streamed sentence is looked up for its titles several times (checking, then tracking what it is
         # about); the fuzzy search over the whole catalogue runs once per sentence.
         self._hits: dict[str, list[TitleHit]] = {}
@@ -149,6 +156,9 @@ class GroundingChecker:
         said = normalise(sentence)
         problems += [f"{title} (an example title from the instructions)" for title in self._example_titles
                      if re.search(rf"(?<!\w){re.escape(title)}(?!\w)", said)]
+        problems += [f"{name} (not in the catalogue)" for name in self._unknown_names if _has_phrase(said, name)]
+        problems += [f"{contact} (contact details not in the facts)" for contact in _CONTACT.findall(sentence)
+                     if normalise(contact) not in self._fact_words]
         if self._recites_instructions(sentence):
             problems.append("recites the instructions")
         if not _ngrams(_words(sentence), _ECHO_REQUEST_NGRAM).isdisjoint(self._request_ngrams):
@@ -188,6 +198,20 @@ class GroundingChecker:
         if len(missing) >= _UNSUPPORTED_MIN and len(missing) > _UNSUPPORTED_SHARE * len(content):
             return [f"unsupported by the facts: {', '.join(missing[:5])}"]
         return []
+
+    def _names_outside_the_catalogue(self, request: str) -> set[str]:
+        """Names of two or more words the user wrote that are no catalogue title and no fact of a listed item
+        ("something like The Zorblax Chronicles"): a reply repeating one presents a thing the shop lacks."""
+        names: set[str] = set()
+        for match in list(_CAPITALISED_RUN.finditer(request))[:_MAX_REQUEST_NAMES]:
+            words = match.group().split()
+            for start in range(len(words) - 1):  # "Recommend Zorblax 3000" holds "Zorblax 3000"
+                name = " ".join(words[start:])
+                said = normalise(name)
+                if said and not _has_phrase(self._fact_words, said) and not self._is_allowed_title(name) \
+                        and not self.titles.find(name):
+                    names.add(said)
+        return names
 
     def _is_allowed_title(self, title: str) -> bool:
         norm = normalise(title)

@@ -131,6 +131,7 @@ class SentenceBuffer:
         return [(rest, "")] if rest else []
 
 
+_MESSAGE_TOKENS = 200  # of the user's message, quoted in a reply's prompt: the wishes and the list carry the rest
 Domain = Literal["films", "products"]
 # Per domain: the noun the prompts use ("a friendly film recommender") and the prompt that presents the picks.
 _DOMAIN_NOUN: dict[str, str] = {"films": "film", "products": "shop"}
@@ -161,7 +162,7 @@ class LLMResponder:
             return
         prompt = load_prompt(self.respond_prompt)
         messages = prompt.format_messages(
-            domain=self.domain, message=request.message[:1000], wishes=", ".join(request.wishes) or "not stated",
+            domain=self.domain, message=self.backend.clip(request.message, _MESSAGE_TOKENS), wishes=", ".join(request.wishes) or "not stated",
             items="\n".join(f"{n}. {_facts(p)}" for n, p in enumerate(request.picks, start=1)))
         checker = GroundingChecker(self.titles, [p.item for p in request.picks], request.user_named,
                                    instructions=prompt_text(self.respond_prompt),
@@ -170,7 +171,8 @@ class LLMResponder:
         yield from self._generate(messages, checker, request, clarifying=False)
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
-        messages = load_prompt("clarify").format_messages(domain=self.domain, message=message[:1000])
+        messages = load_prompt("clarify").format_messages(domain=self.domain,
+                                                          message=self.backend.clip(message, _MESSAGE_TOKENS))
         checker = GroundingChecker(self.titles, [], instructions=prompt_text("clarify"))
         yield from self._generate(messages, checker, ReplyRequest(message, [], deadline=deadline), clarifying=True)
 

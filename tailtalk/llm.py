@@ -47,6 +47,8 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 _JSON_PREFILL = '{"'
 # A call with less time than this left in the turn would only produce a cut-off reply.
 MIN_CALL_SECONDS = 1.0
+# Characters per token where no tokenizer is at hand (an endpoint): English averages about four.
+_CHARS_PER_TOKEN = 4
 
 
 def scan_json_object(text: str) -> tuple[int | None, int | None]:
@@ -203,6 +205,11 @@ class EmbeddedChatModel(BaseChatModel):
     def count_tokens(self, text: str) -> int:
         return len(self.load()._tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def clip(self, text: str, max_tokens: int) -> str:
+        """The start of ``text``, at most ``max_tokens`` tokens of this model's tokenizer."""
+        ids = self.load()._tokenizer(text, add_special_tokens=False)["input_ids"]
+        return text if len(ids) <= max_tokens else self._tokenizer.decode(ids[:max_tokens])
+
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         text = "".join(chunk.text for chunk in self._stream(messages, stop, run_manager, **kwargs))
@@ -305,6 +312,17 @@ class LLMBackend:
                 raise TurnBudgetSpent(f"{max(left, 0):.1f} s left of the turn's budget")
             timeout = min(timeout, left)
         return self.chat_model.bind(timeout=timeout, **options)
+
+    def clip(self, text: str, max_tokens: int) -> str:
+        """The start of the user's ``text`` that a prompt quotes, at most about ``max_tokens`` tokens.
+
+        A prompt's reading time grows with its tokens and cannot be cut short once started: a
+        message of 4,000 Chinese characters is several thousand tokens for SmolLM2, which alone
+        could outlast the turn's budget. Counted by the model's own tokenizer when it runs here.
+        """
+        if isinstance(self.chat_model, EmbeddedChatModel):
+            return self.chat_model.clip(text, max_tokens)
+        return text[: max_tokens * _CHARS_PER_TOKEN]
 
     @property
     def supports_json_schema(self) -> bool:

@@ -74,3 +74,19 @@ def test_a_listed_title_with_small_words_is_not_taken_for_an_unknown_one():
     checker = GroundingChecker(TitleMatcher([(i.id, i.title, i.year) for i in [*ITEMS, listed]]), [listed])
     assert checker.violations("How to Lose a Guy in 10 Days (2003) is a comedy and a romance.") == []
     assert "10 Days (not in the catalogue)" in checker.violations("Try Guy in 10 Days (2003) tonight.")
+
+
+def test_a_name_the_user_brought_up_that_the_catalogue_lacks_is_not_repeated():
+    titles = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
+    checker = GroundingChecker(titles, [ITEMS[0]], request="something like The Zorblax Chronicles, or Ridley Scott")
+    assert "the zorblax chronicles (not in the catalogue)" in checker.violations(
+        "If you liked The Zorblax Chronicles, Alien is a tense ride.")
+    assert "zorblax chronicles (not in the catalogue)" in checker.violations("Alien beats Zorblax Chronicles.")
+    assert checker.violations("Alien, directed by Ridley Scott, is a tense ride.") == []  # a fact of the item
+
+
+@pytest.mark.parametrize("sentence", ["Alien is a classic; call +1-555-0100 for free films.",
+                                      "Alien is a classic, see http://192.0.2.1/free for more.",
+                                      "Alien is a classic, write to films@example.com for a copy."])
+def test_contact_details_outside_the_facts_are_dropped(checker, sentence):
+    assert any("contact details not in the facts" in p for p in checker.violations(sentence))
