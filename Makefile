@@ -59,12 +59,16 @@ bench-llm: install
 serve-llm: install
 	$(VENV)/bin/tailtalk serve-llm
 
-# The hostile-input suite in full (docs/reliability.md): the rule path, the chat UI's API, the embedded model.
+# The hostile-input suite in full (docs/reliability.md): the rule path, the chat UI's API, the embedded model,
+# the shop desk.
 hostile: index
 	$(VENV)/bin/tailtalk --set llm=none eval-hostile --out results/hostile/pipeline-rules.json
 	$(VENV)/bin/tailtalk --set llm=none eval-hostile --via api --out results/hostile/api.json
 	$(VENV)/bin/tailtalk --set llm=embedded --set llm_max_tokens=80 --set turn_timeout=15 eval-hostile \
 		--out results/hostile/pipeline-embedded.json
+	$(VENV)/bin/tailtalk data prepare mg-shopdial
+	$(VENV)/bin/tailtalk --set domain=products index
+	$(VENV)/bin/tailtalk --set domain=products --set llm=none eval-hostile --out results/hostile/pipeline-shop-rules.json
 
 # 50 simulated users x 10 turns at once through the app's API on 127.0.0.1 (docs/reliability.md).
 load-test: index

@@ -294,7 +294,7 @@ def run_pipeline(pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label:
 def run_api(url: str, catalog: Catalog, cases: Sequence[HostileCase], *, max_message_chars: int,
             budget_s: float, progress: bool = True) -> list[HostileReport]:
     """Each case through the chat UI's API at ``url``: ``/recommend`` (JSON) and ``/chat`` (what the page
-    uses), each case in a new conversation. The two endpoints run side by side, one client session each."""
+    uses), each case in a new session. The two endpoints run side by side, one client each."""
     inspector = Inspector(catalog, max_message_chars, budget_s)
     endpoints = [("UI API /recommend", _RecommendSession), ("UI API /chat", _ChatSession)]
     with concurrent.futures.ThreadPoolExecutor(len(endpoints)) as pool:
@@ -310,7 +310,7 @@ def _run_endpoint(url: str, label: str, session: type["_Session"], inspector: In
     client = Client(url, verbose=False)
     report = HostileReport(label, budget_s)
     for case in _progress(cases, label, progress):
-        client.predict(0.5, api_name="/new_conversation")
+        client.reset_session()  # a new browser session: its own conversation state, as a new visitor gets
         report.outcomes.append(_api_case(inspector, case, session(client).send))
     return report
 

@@ -21,8 +21,8 @@ from tests.conftest import REPO
 ARTIFACTS = REPO / "test-artifacts" / "hostile"
 KINDS = {"empty", "long", "unicode", "emoji", "scripts", "code", "injection", "outside", "conversation"}
 # The embedded model's sample in CI (its turns take seconds each; the full run is in docs/reliability.md): asking
-# for the instructions, an instruction hidden in a pasted review, chat-template markup, 100,000 characters, RTL.
-EMBEDDED_SAMPLE = ["injection-001", "injection-014", "code-033", "long-001", "unicode-002"]
+# for the instructions, an instruction hidden in a pasted review, chat-template markup, 100,000 characters.
+EMBEDDED_SAMPLE = ["injection-001", "injection-014", "code-033", "long-001"]
 
 
 def _record(report: HostileReport, name: str) -> dict:
