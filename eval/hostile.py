@@ -292,14 +292,17 @@ def run_pipeline(pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label:
 
 
 def run_api(url: str, catalog: Catalog, cases: Sequence[HostileCase], *, max_message_chars: int,
-            budget_s: float, progress: bool = True) -> list[HostileReport]:
-    """Each case through the chat UI's API at ``url``: ``/recommend`` (JSON) and ``/chat`` (what the page
-    uses), each case in a new session. The two endpoints run side by side, one client each."""
+            budget_s: float, recommend_cases: Sequence[HostileCase] | None = None,
+            progress: bool = True) -> list[HostileReport]:
+    """Each case through the chat UI's API at ``url``: ``/recommend`` (JSON; ``recommend_cases`` when given,
+    else every case) and ``/chat`` (what the page uses), each case in a new session. The two endpoints run
+    side by side, one client each."""
     inspector = Inspector(catalog, max_message_chars, budget_s)
-    endpoints = [("UI API /recommend", _RecommendSession), ("UI API /chat", _ChatSession)]
+    endpoints = [("UI API /recommend", _RecommendSession, cases if recommend_cases is None else recommend_cases),
+                 ("UI API /chat", _ChatSession, cases)]
     with concurrent.futures.ThreadPoolExecutor(len(endpoints)) as pool:
-        runs = [pool.submit(_run_endpoint, url, label, session, inspector, cases, budget_s, progress)
-                for label, session in endpoints]
+        runs = [pool.submit(_run_endpoint, url, label, session, inspector, chosen, budget_s, progress)
+                for label, session, chosen in endpoints]
         return [run.result() for run in runs]
 
 

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from eval.hostile import (CaseFileError, HostileCase, HostileReport, Inspector, load_cases, run_api, run_pipeline,
-                          sendable)
+from eval.hostile import CaseFileError, HostileCase, HostileReport, Inspector, load_cases, run_api, run_pipeline
 from tailtalk.catalog import Catalog, Item
 from tests.conftest import REPO
 
 ARTIFACTS = REPO / "test-artifacts" / "hostile"
 KINDS = {"empty", "long", "unicode", "emoji", "scripts", "code", "injection", "outside", "conversation"}
+TRANSPORT_KINDS = {"empty", "long", "unicode", "emoji", "code"}  # what a JSON body or a web form may mangle
 # The embedded model's sample in CI (its turns take seconds each; the full run is in docs/reliability.md): asking
-# for the instructions, an instruction hidden in a pasted review, chat-template markup, 100,000 characters.
-EMBEDDED_SAMPLE = ["injection-001", "injection-014", "code-033", "long-001"]
+# for the instructions, and an instruction hidden in a pasted review.
+EMBEDDED_SAMPLE = ["injection-001", "injection-014"]
 
 
 def _record(report: HostileReport, name: str) -> dict:
@@ -136,15 +136,19 @@ def test_every_case_through_the_shop_desk(shop_pipeline):
 
 @pytest.mark.integration
 def test_every_case_through_the_ui_api(app_url, redial_pipeline):
+    """Every case through /chat, the page's endpoint. /recommend runs the same turn and differs only in its JSON
+    answer: CI sends it the kinds that stress the transport (`make hostile` sends it every case)."""
     cases = load_cases()
+    transport = [c for c in cases if c.category in TRANSPORT_KINDS]
     reports = run_api(app_url, redial_pipeline.catalog, cases, max_message_chars=redial_pipeline.max_message_chars,
-                      budget_s=redial_pipeline.turn_timeout, progress=False)
-    assert [r.path for r in reports] == ["UI API /recommend", "UI API /chat"]
+                      budget_s=redial_pipeline.turn_timeout, recommend_cases=transport, progress=False)
+    assert [(r.path, r.counts()["cases"]) for r in reports] == [("UI API /recommend", len(transport)),
+                                                                ("UI API /chat", len(cases))]
     for report in reports:
         counts = _record(report, report.path.split("/")[-1])
         _assert_clean(counts, report)
         # Only lone surrogates cannot travel as UTF-8; the rule-path run above reads those two.
-        assert counts["not sendable over HTTP"] == sum(not sendable(c.message) for c in cases) == 2
+        assert counts["not sendable over HTTP"] == 2  # both are in "unicode", sent to both endpoints
 
 
 @pytest.mark.integration
