@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -480,12 +479,6 @@ def run_load(url: str, users: int, turns: int, *, deadline_s: float = 600.0, cal
         if reference is not None else "not compared", transcripts=transcripts)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _commit() -> str:
     """HEAD, marked "+changes" when the working tree differs from it."""
     try:
@@ -520,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         overrides = {**parse_assignments(args.assignments), "llm": args.llm, "ui_host": "127.0.0.1",
-                     "ui_port": str(_free_port()), **({"home": args.home} if args.home else {})}
+                     "ui_port": str(privacy.free_loopback_port()), **({"home": args.home} if args.home else {})}
         settings = load_settings(overrides)
         if not args.url and not settings.catalog_path.is_file():
             print(f"error: no prepared catalogue at {settings.catalog_path}: run `tailtalk data prepare "

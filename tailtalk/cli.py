@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from tailtalk import privacy
 from tailtalk.config import Settings, load_settings, parse_assignments
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -250,7 +251,7 @@ def evaluate_hostile(
     else:
         from ui.app import launch
 
-        served = settings.model_copy(update={"ui_host": "127.0.0.1", "ui_port": _free_loopback_port()})
+        served = settings.model_copy(update={"ui_host": "127.0.0.1", "ui_port": privacy.free_loopback_port()})
         demo = launch(served, block=False, pipeline=pipeline)
         try:
             reports = run_api(f"http://127.0.0.1:{served.ui_port}/", pipeline.catalog, chosen,
@@ -266,14 +267,6 @@ def evaluate_hostile(
         typer.echo(f"wrote {out}")
     if any(r.failures() for r in reports):
         raise typer.Exit(1)
-
-
-def _free_loopback_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _served(dataset: str | None) -> Settings:

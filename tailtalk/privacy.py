@@ -12,6 +12,7 @@ connection off loopback refused and recorded, and without these variables preset
 """
 
 import os
+import socket
 
 OFFLINE_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
@@ -22,6 +23,13 @@ OFFLINE_DEFAULTS = {
     "DO_NOT_TRACK": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
+
+
+def free_loopback_port() -> int:
+    """A free TCP port on 127.0.0.1, for a server that must listen on loopback only."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def apply_offline_defaults() -> None:

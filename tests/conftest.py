@@ -3,22 +3,19 @@ per session in ``.cache/test-home`` (git-ignored), so later runs only upsert wha
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from tailtalk.catalog import Catalog, Item
 from tailtalk.config import Settings
+from tailtalk.privacy import free_loopback_port
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = REPO / ".cache" / "test-home"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+free_port = free_loopback_port  # the tests' name for it
 
 
 @pytest.fixture
