@@ -1,9 +1,12 @@
 """Rule-based interest extraction: the no-LLM baseline of the *understand* step.
 
 It reads one user message and returns :class:`Interests`: what to search for, what to
-avoid, categories to include or exclude (from the catalogue's own vocabulary plus a few
-everyday synonyms), year and price bounds, and catalogue titles the user names.
-A clause after a negation cue ("not", "no", "without", "hate", ...) is negated.
+avoid, categories to include or exclude (only the catalogue's own, named or reached
+through a few everyday synonyms), year, price and runtime bounds, who the film is for,
+a step away from the last picks ("something older"), and catalogue titles the user names.
+A negation cue ("not", "no", "without", "hate", ...) governs what follows it in its clause,
+so "a war film that isn't American" wants war and avoids "american"; "I never saw X" only
+mentions X.
 
 Example::
 
@@ -12,12 +15,15 @@ Example::
     >>> i = u.understand("a light romantic comedy from the 90s, no horror")
     >>> sorted(i.include_categories), sorted(i.exclude_categories), (i.year_min, i.year_max)
     (['comedy', 'romance'], ['horror'], (1990, 1999))
+    >>> i = u.understand("something funny and short for my 8-year-old")
+    >>> sorted(i.include_categories), sorted(i.exclude_categories), i.audience, i.max_runtime_minutes
+    (['comedy'], ['horror'], 'children', 100)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,11 +39,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "sci-fi": ("science fiction", "scifi", "sci fi", "space", "futuristic"),
     "thriller": ("suspense", "suspenseful", "tense", "thrillers"),
     "action": ("explosions", "fights", "fighting"),
-    "documentary": ("documentaries", "true story", "real events"),
+    "documentary": ("documentaries",),
     "crime": ("heist", "gangster", "mafia", "detective"),
     "war": ("military", "soldiers"),
     "musical": ("singing", "songs"),
-    "biography": ("biopic", "biographical"),
+    # "Based on a true story" is a dramatised life or event, not a documentary.
+    "biography": ("biopic", "biographical", "true story", "real events"),
     "sport": ("sports",),
     "mystery": ("whodunit", "mysteries"),
     "fantasy": ("magic", "magical", "wizards", "dragons"),
@@ -45,13 +52,28 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "drama": ("dramatic", "dramas"),
     "history": ("historical", "period piece"),
 }
+# Category names that are also everyday words count only where the user clearly means the category:
+# "a short film", "shorts"; a bare "short" is a runtime wish (see RuleBasedUnderstander._runtime).
+_QUALIFIED: dict[str, str] = {"short": r"short[\s-]*(?:films?|subjects?)|shorts"}
+# After a subject pronoun a category word is a verb ("I love stories", "we scare easily"), not a wish.
+_NOT_A_VERB = r"(?<!\bi\s)(?<!\bwe\s)(?<!\byou\s)(?<!\bthey\s)(?<!\breally\s)"
 
-_NEGATION = re.compile(
-    r"\b(?:not|no|nothing|without|never|hate|hated|dislike|disliked|avoid|except|skip|none of|rather not|"
-    r"(?:do|does|did|is|are|was|were|wo|would|could|should|ca)n'?t)\b",
-    re.IGNORECASE,
-)
-_CLAUSE_SPLIT = re.compile(r"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b", re.IGNORECASE)
+_NT = r"n(?:['’]|\s)?t"  # "isn't" and "isnt", and "isn t" once a clause naming a title is normalised
+# "I never saw X", "I haven't seen X": X is mentioned, neither liked nor disliked.
+_UNSEEN = (rf"never\s+(?:ever\s+)?(?:saw|seen|watched)"
+           rf"|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+|ever\s+)?(?:seen|watched)"
+           rf"|did(?:{_NT}|\s+not)\s+(?:see|watch)|(?:have|has|ve)\s+yet\s+to\s+(?:see|watch)|not\s+(?:yet\s+)?seen")
+_NEGATION = (r"not|no|nothing|without|never|hate[sd]?|dislike[sd]?|avoid|except|skip|none of"
+             rf"|rather not|(?:do|does|did|is|are|was|were|wo|would|could|should|ca|have|has|had){_NT}")
+_CUE = re.compile(rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION})\b", re.IGNORECASE)
+_VERB_CUE = re.compile(rf"not|never|hate[sd]?|dislike[sd]?|\w+{_NT}", re.IGNORECASE)  # cues that negate a verb
+# "not too gory": some gore is fine, so the words are avoided but no category is ruled out.
+_DEGREE = re.compile(r"\s*(?:too|overly|very|so|super|particularly|excessively"
+                     r"|that(?!\s+(?:is|are|was|were|has|have|had|contains?|shows?)\b))\b", re.IGNORECASE)
+# Hedges negate nothing and end what came before: "I'm not sure what I want, maybe a comedy",
+# "I don't mind horror".
+_HEDGE = r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
+_CLAUSE_SPLIT = re.compile(rf"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b|{_HEDGE}", re.IGNORECASE)
 STOPWORDS = frozenset(
     "a an the and or of to for in on at is are be it its i me my we you your something anything some any "
     "too very really quite so that this these those like want looking look watch see film films movie movies "
@@ -61,10 +83,63 @@ STOPWORDS = frozenset(
     "morning evening afternoon everyone "
     "short long loved love liked enjoyed else instead different".split()
 )
+# Words that only carry a negation's verb ("horror is not my thing", "not a fan of gore"): nothing to avoid,
+# and a negation followed by nothing but these looks back at its subject.
+_PREDICATE = frozenset(
+    "fan fans cup tea thing into interested keen big huge do does doing it for me mine bothered work works "
+    "particularly especially personally either all taste style stand bear appeal appeals enjoy care need "
+    "feeling watching have has having contain contains".split()
+)
+_MARKER = re.compile(r"#(\d+)#")  # a title named in a clause, replaced by its position in the clause's titles
 _DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
 _YEAR = r"(1[89]\d\d|20\d\d)"
 _PRICE = r"\$?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+[.,]\d{1,2}(?!\d)|\d+)\s?(?:\$|dollars?|usd|bucks)?"
 _MONEY = re.compile(r"\$|dollar|usd|\bbucks?\b|price|cost|budget|spend|pay\b", re.IGNORECASE)
+
+_NUMBER_WORDS = dict(zip("one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                         "fifteen sixteen seventeen".split(), range(1, 18)))
+_AGE = re.compile(rf"\b(\d{{1,2}}|{'|'.join(_NUMBER_WORDS)})[\s-]*(?:years?|yrs?)[\s-]*olds?\b"
+                  r"|\b(\d{1,2})\s*y/?o\b|\baged?\s+(\d{1,2})\b", re.IGNORECASE)
+_CHILDREN = re.compile(r"\b(?:(?:kid|child|family)[\s-]*friendly|kids?|children|child|toddlers?|little ones"
+                       r"|grandkids|grandchildren|preschoolers?|the whole family)\b", re.IGNORECASE)
+_TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
+_CHILD_AGE, _TEEN_AGE = 12, 17  # the oldest child, the oldest teenager
+_FOR_CHILDREN = ("family", "animation")
+# Clearly not for a child. Crime is left out: caper comedies and animated detective stories carry it.
+_NOT_FOR_CHILDREN = ("horror", "thriller")
+# "Not for kids", "nothing too short", "not darker": the audience, runtime or step is negated.
+_NEGATED_BEFORE = re.compile(rf"\b(?:{_NEGATION})\s+(?:(?:for|with|about|suitable|appropriate|meant|made|my|the|a|"
+                             r"any|our|too|so|very|that)\s+)*$", re.IGNORECASE)
+
+_SHORT_MINUTES = 100  # "short": the shorter half of feature films, most of which run 90 to 120 minutes
+_NOT_LONG_MINUTES = 120  # "not too long": no epics
+_DURATION = (r"(?:(\d+(?:\.\d+)?|an?|one|two|three)\s*(?:hours?|hrs?|h)\b(\s+and\s+a\s+half)?"
+             r"|(\d+)\s*(?:minutes?|mins?)\b)")
+_RUNTIME_BOUND = re.compile(rf"\b(?:under|below|less than|shorter than|at most|no (?:more|longer) than"
+                            rf"|max(?:imum)?|up to|within)\s+{_DURATION}", re.IGNORECASE)
+_NOT_LONG = re.compile(r"\b(?:not|nothing|no|isn['’]?t)\s+(?:(?:too|very|that|overly|super)\s+)?long\b"
+                       r"(?!\s+(?:ago|time|since)\b)", re.IGNORECASE)
+_SHORT = re.compile(r"\b(?P<word>short|quick)\b(?![\s-]*(?:films?|subjects?)\b)(?:[\s-]+(?P<after>[^\W\d_]+))?",
+                    re.IGNORECASE)
+_FILM_NOUNS = frozenset({"flick", "flicks"})  # the film nouns STOPWORDS lacks
+
+# A step away from the last picks. "older" is no step when it describes people ("my older brother").
+_RELATIVE: dict[str, str] = {
+    "older": r"older(?!\s+(?:brothers?|sisters?|siblings?|sons?|daughters?|kids?|children|people|folks?|"
+             r"audiences?|viewers?|crowd)\b)|less recent|more classic",
+    "newer": r"newer|more recent|more modern|less old|more up[\s-]to[\s-]date",
+    "darker": r"darker|grittier|bleaker|more (?:dark|serious|gritty|disturbing|intense)"
+              r"|less (?:light|upbeat|cheerful|happy)",
+    "lighter": r"lighter|happier|cheerier|more (?:light[\s-]*hearted|upbeat|cheerful|fun)"
+               r"|less (?:dark|serious|heavy|intense|depressing|bleak|sad)",
+    "shorter": r"shorter|less long",
+    "less_mainstream": r"less (?:mainstream|popular|known|famous|obvious|commercial)|lesser[\s-]known"
+                       r"|more (?:obscure|niche|underground|offbeat|unusual|indie)"
+                       r"|not (?:(?:so|too|as|that) )?(?:mainstream|popular|well[\s-]known|famous)"
+                       r"|obscure|underrated|hidden gems?|under the radar|off the beaten (?:path|track)",
+}
+_RELATIVE_PATTERN = re.compile("|".join(rf"\b(?P<{step}>{words})\b" for step, words in _RELATIVE.items()),
+                               re.IGNORECASE)
 
 
 @dataclass
@@ -81,17 +156,25 @@ class Interests:
     price_max: float | None = None
     liked_ids: list[str] = field(default_factory=list)
     disliked_ids: list[str] = field(default_factory=list)
+    # Titles named neither liked nor disliked ("I never saw Titanic").
+    mentioned_ids: list[str] = field(default_factory=list)
     wishes: list[str] = field(default_factory=list)  # the user's own words, for explanations
     # Runs of consecutive content words in the wishes ("running shoes" in "running shoes under $70"):
     # candidate product types, which agent.product_types matches against the catalogue's titles.
     phrases: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for the user, e.g. "the language model was unreachable"
+    # Who will watch: "children" (a child's age, or kids; the reader then wants family or animation and
+    # rules out horror and thrillers) or "teen" (13 to 17; no category follows from it).
+    audience: str | None = None
+    max_runtime_minutes: int | None = None  # "under 90 minutes", "something short" (100)
+    # A step away from the last picks: "older", "newer", "darker", "lighter", "shorter" or "less_mainstream".
+    relative: str | None = None
 
     @property
     def is_vague(self) -> bool:
         return not (self.query_text or self.include_categories or self.exclude_categories or self.liked_ids
                     or self.year_min or self.year_max or self.price_min is not None or self.price_max is not None
-                    or self.avoid_terms)
+                    or self.avoid_terms or self.audience or self.max_runtime_minutes or self.relative)
 
 
 class Understander(Protocol):
@@ -101,17 +184,27 @@ class Understander(Protocol):
 
 
 def _category_pattern(word: str) -> re.Pattern[str]:
+    """The words that name a category (or a synonym of one): plurals too, never a verb after a pronoun.
+
+    >>> love_story, short = _category_pattern("love story"), _category_pattern("short")
+    >>> bool(love_story.search("two love stories")), bool(love_story.search("I love stories"))
+    (True, False)
+    >>> bool(short.search("funny and short")), bool(short.search("a short film"))
+    (False, True)
+    """
     escaped = re.escape(word).replace(r"\-", r"[-\s]?").replace(r"\ ", r"\s+")
     plural = r"(?:s|es)?" if not word.endswith("y") else ""
     if word.endswith("y"):
         escaped = escaped[:-1] + r"(?:y|ies)"
-    return re.compile(rf"\b{escaped}{plural}\b", re.IGNORECASE)
+    body = _QUALIFIED.get(word, escaped + plural)
+    return re.compile(rf"{_NOT_A_VERB}\b(?:{body})\b", re.IGNORECASE)
 
 
 class RuleBasedUnderstander:
     def __init__(self, categories: Iterable[str], titles: TitleMatcher | None = None):
         vocabulary = {c.lower() for c in categories}
         self.categories = frozenset(vocabulary)
+        # Every pattern leads to a category of this catalogue: its own name, or a synonym of one it has.
         self._patterns: list[tuple[re.Pattern[str], str, str]] = []
         for category in sorted(vocabulary, key=len, reverse=True):
             self._patterns.append((_category_pattern(category), category, category))
@@ -126,47 +219,83 @@ class RuleBasedUnderstander:
         text = message.strip()
         if not text:
             return interests
+        text = _audience(text, interests, self._in_title)
         text = self._years(text, interests)
+        text = self._runtime(text, interests)
         text = self._prices(text, interests)
+        text = _relative(text, interests, self._in_title)
         positive_words: list[str] = []
         for raw_clause in _CLAUSE_SPLIT.split(text):
             if not raw_clause or not raw_clause.strip():
                 continue
-            negated = bool(_NEGATION.search(raw_clause))
-            clause = self._titles(raw_clause, interests, negated)
-            found = self._categories(clause)
-            found_words = {c for c, _ in found} | {w for _, w in found}
-            for category, word in found:
-                (interests.exclude_categories if negated else interests.include_categories).add(category)
-                if not negated:
-                    interests.wishes.append(word)
-            content = _content_words(_NEGATION.sub(" ", clause))
-            if negated:
-                interests.avoid_terms.extend(w for w in content if w not in found_words)
-            else:
-                positive_words.extend(content)
-                interests.phrases.extend(_runs(_NEGATION.sub(" ", clause)))
-                interests.wishes.extend(w for w in content if w not in interests.wishes and len(w) > 3)
+            clause, titles = self._titles(raw_clause)
+            for polarity, piece in _scopes(clause):
+                positive_words += self._read(polarity, piece, titles, interests)
+        self._suit(interests)
         interests.include_categories -= interests.exclude_categories
         interests.query_text = " ".join(positive_words)
         interests.wishes = list(dict.fromkeys(interests.wishes))[:6]
         return interests
 
-    def _titles(self, clause: str, interests: Interests, negated: bool) -> str:
-        """Record titles named in one clause as liked (disliked if negated); return the rest of it."""
+    def _read(self, polarity: str, piece: str, titles: list[str], interests: Interests) -> list[str]:
+        """Record what one piece of a clause (see :func:`_scopes`) says; return its words for the query."""
+        # Only a clause naming titles has markers; elsewhere a "#0#" is the user's own text.
+        ids = [titles[int(n)] for n in _MARKER.findall(piece)] if titles else []
+        if polarity == "unseen":  # neither a like nor a dislike, and no wish either
+            interests.mentioned_ids.extend(ids)
+            return []
+        (interests.liked_ids if polarity == "want" else interests.disliked_ids).extend(ids)
+        found = self._categories(piece)
+        content = _content_words(piece)
+        if polarity == "want":
+            interests.include_categories.update(c for c, _ in found)
+            interests.wishes.extend(w for _, w in found)
+            interests.phrases.extend(_runs(piece))
+            interests.wishes.extend(w for w in content if w not in interests.wishes and len(w) > 3)
+            return content
+        if polarity == "avoid":  # a "soft" piece ("not too scary") keeps its category words as words to avoid
+            interests.exclude_categories.update(c for c, _ in found)
+            content = [w for w in content if not self._categories(w)]  # "comedies" is excluded, not also avoided
+        interests.avoid_terms.extend(w for w in content if w not in _PREDICATE)
+        return []
+
+    def _suit(self, interests: Interests) -> None:
+        """A film for a child: family or animation wanted, clearly adult genres ruled out (those the catalogue has)."""
+        if interests.audience != "children":
+            return
+        wanted = [c for c in _FOR_CHILDREN if c in self.categories]
+        interests.include_categories.update(wanted)
+        interests.exclude_categories.update(c for c in _NOT_FOR_CHILDREN if c in self.categories)
+        interests.wishes.extend(wanted)
+
+    def _in_title(self, text: str, start: int, end: int) -> bool:
+        """Whether the words at ``text[start:end]`` belong to a catalogue title named in their clause: a title's
+        words are no audience, runtime or step ("Children of Men", "Fifty Shades Darker")."""
         if self.titles is None:
-            return clause
+            return False
+        clause_start = max((m.end() for m in _CLAUSE_SPLIT.finditer(text, 0, start)), default=0)
+        clause_end = next((m.start() for m in _CLAUSE_SPLIT.finditer(text, end)), len(text))
+        words = set(normalise(text[start:end]).split())
+        return any(words <= set(hit.title.split()) for hit in self.titles.find(text[clause_start:clause_end]))
+
+    def _titles(self, clause: str) -> tuple[str, list[str]]:
+        """The clause with each catalogue title it names replaced by a marker (" #0# "), and the titles' ids.
+
+        Titles are replaced before negation is read, so a title's own words ("No Country for Old Men")
+        negate nothing.
+        """
+        if self.titles is None:
+            return clause, []
         hits = self.titles.find(clause)
         if not hits:
-            return clause
-        (interests.disliked_ids if negated else interests.liked_ids).extend(h.item_id for h in hits)
+            return clause, []
         norm = normalise(clause)
         pieces, cursor = [], 0
-        for hit in hits:
-            pieces.append(norm[cursor : hit.start])
+        for n, hit in enumerate(hits):
+            pieces += [norm[cursor : hit.start], f" #{n}# "]
             cursor = hit.end
         pieces.append(norm[cursor:])
-        return " ".join(pieces)
+        return "".join(pieces), [hit.item_id for hit in hits]
 
     def _categories(self, clause: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -174,6 +303,36 @@ class RuleBasedUnderstander:
             if pattern.search(clause) and all(category != c for c, _ in found):
                 found.append((category, word))
         return found
+
+    def _runtime(self, text: str, interests: Interests) -> str:
+        """Read a runtime bound; return the text without the phrases that stated it.
+
+        A bare "short" asks for a short film ("funny and short", "a short comedy"); "a short film"
+        and "shorts" are left for the short-film category, and "a short dress" is no runtime.
+
+        >>> u = RuleBasedUnderstander(["comedy", "short"])
+        >>> [(u._runtime(m, i := Interests()), i.max_runtime_minutes)[1]
+        ...  for m in ("something short", "a short comedy", "a short film", "a short dress", "under 2 hours")]
+        [100, 100, None, None, 120]
+        """
+        bounds: list[int] = []
+        spans: list[tuple[int, int]] = []
+        for m in _RUNTIME_BOUND.finditer(text):
+            bounds.append(_minutes(m))
+            spans.append(m.span())
+        for m in _NOT_LONG.finditer(text):
+            bounds.append(_NOT_LONG_MINUTES)
+            spans.append(m.span())
+        for m in _SHORT.finditer(text):
+            after = (m.group("after") or "").lower()
+            describes_the_film = not after or after in STOPWORDS or after in _FILM_NOUNS or self._categories(after)
+            negated = _negated_before(text, m.start())
+            if describes_the_film and not negated and not self._in_title(text, *m.span("word")):
+                bounds.append(_SHORT_MINUTES)
+                spans.append(m.span("word"))
+        if bounds:
+            interests.max_runtime_minutes = min(bounds)
+        return _blank(text, spans)
 
     @staticmethod
     def _years(text: str, interests: Interests) -> str:
@@ -219,6 +378,133 @@ class RuleBasedUnderstander:
             interests.price_min = _number(m.group(1))
             spans.append(m.span())
         return _blank(text, spans)
+
+
+def _scopes(clause: str) -> list[tuple[str, str]]:
+    """Split a clause at its negation cues into ``(polarity, text)`` pieces.
+
+    Each cue governs what follows it, up to the next cue: "want" before any cue, "avoid" after
+    one ("soft" after "not too ...": avoided words, no category ruled out), "unseen" after
+    "never saw". A cue with nothing after it may govern its subject instead (see :func:`_looks_back`).
+
+    >>> _scopes("a war film that isn't American")
+    [('want', 'a war film that '), ('avoid', ' American')]
+    >>> _scopes("not too gory")
+    [('soft', ' too gory')]
+    >>> _scopes("horror is not my thing")
+    [('avoid', 'horror is '), ('avoid', ' my thing')]
+    >>> _scopes("I never saw #0#"), _scopes("a comedy I haven't seen")
+    ([('want', 'I '), ('unseen', ' #0#')], [('want', 'a comedy I ')])
+    """
+    pieces: list[list[str]] = []  # [polarity, text, the cue before the text]
+    polarity, start, cue_text = "want", 0, ""
+    for cue in _CUE.finditer(clause):
+        pieces.append([polarity, clause[start : cue.start()], cue_text])
+        polarity, start, cue_text = ("unseen" if cue.group("unseen") else "avoid"), cue.end(), cue.group()
+    pieces.append([polarity, clause[start:], cue_text])
+    for before, piece in zip(pieces, pieces[1:]):
+        doubled = not piece[1].strip() and piece is not pieces[-1]  # "a comedy my kids won't hate"
+        if before[0] == "want" and not doubled and not _names_anything(piece[1]) \
+                and _looks_back(piece[0], piece[2], before[1]):
+            before[0] = piece[0]
+        elif piece[0] == "avoid" and _DEGREE.match(piece[1]):
+            piece[0] = "soft"
+    return [(polarity, text) for polarity, text, _ in pieces if text.strip()]
+
+
+def _looks_back(polarity: str, cue: str, subject: str) -> bool:
+    """Whether a cue with nothing after it governs what came before it in its clause.
+
+    A negated verb does ("horror is not my thing", "Titanic I hated"); "nothing" and "no" have no
+    subject ("a comedy and nothing else"); "never seen" governs a title ("Titanic I never saw") but
+    not a wish ("a comedy I haven't seen" still wants a comedy).
+
+    >>> _looks_back("avoid", "not", "horror is "), _looks_back("avoid", "nothing", "a comedy and ")
+    (True, False)
+    >>> _looks_back("unseen", "never saw", "a comedy "), _looks_back("unseen", "never saw", " #0# I ")
+    (False, True)
+    """
+    if polarity == "unseen":
+        return _MARKER.search(subject) is not None
+    return _VERB_CUE.fullmatch(cue) is not None
+
+
+def _names_anything(text: str) -> bool:
+    """Whether a piece names a title or a thing, beyond the words of a predicate ("my thing", "a fan of")."""
+    return bool(_MARKER.search(text)) or any(w not in _PREDICATE for w in _content_words(text))
+
+
+def _negated_before(text: str, start: int) -> bool:
+    """Whether a negation cue governs what starts at ``start`` ("not for kids", "nothing too short").
+
+    >>> _negated_before("a film not for kids", 15), _negated_before("a film that isn't scary for my kids", 31)
+    (True, False)
+    """
+    return _NEGATED_BEFORE.search(_CLAUSE_SPLIT.split(text[:start])[-1]) is not None
+
+
+def _audience(text: str, interests: Interests, in_title: Callable[[str, int, int], bool]) -> str:
+    """Read who the film is for; return the text without those words.
+
+    A child's age or kids make it "children", a teenager's age "teen". Every age phrase is
+    taken out, so "year-old" is never a wish or a year.
+
+    >>> i = Interests()
+    >>> _audience("a movie to watch with my 8-year-old", i, lambda *_: False).split(), i.audience
+    (['a', 'movie', 'to', 'watch', 'with', 'my'], 'children')
+    >>> i = Interests(); _ = _audience("nothing for kids", i, lambda *_: False); i.audience is None
+    True
+    """
+    ages: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for m in _AGE.finditer(text):
+        spans.append(m.span())
+        if not _negated_before(text, m.start()):
+            number = next(g for g in m.groups() if g)
+            ages.append(int(number) if number.isdigit() else _NUMBER_WORDS[number.lower()])
+    children = teenagers = False
+    for m in _CHILDREN.finditer(text):
+        if not _negated_before(text, m.start()) and not in_title(text, *m.span()):
+            children = True
+            spans.append(m.span())
+    for m in _TEENAGERS.finditer(text):
+        if not _negated_before(text, m.start()):
+            teenagers = True
+            spans.append(m.span())
+    if children or any(age <= _CHILD_AGE for age in ages):
+        interests.audience = "children"
+    elif teenagers or any(age <= _TEEN_AGE for age in ages):
+        interests.audience = "teen"
+    return _blank(text, spans)
+
+
+def _relative(text: str, interests: Interests, in_title: Callable[[str, int, int], bool]) -> str:
+    """Read a step away from the last picks (the first one stated); return the text without its words.
+
+    >>> [(_relative(m, i := Interests(), lambda *_: False), i.relative)[1]
+    ...  for m in ("something older", "anything more recent?", "lesser known", "nothing darker", "my older son")]
+    ['older', 'newer', 'less_mainstream', None, None]
+    """
+    spans: list[tuple[int, int]] = []
+    for m in _RELATIVE_PATTERN.finditer(text):
+        if _negated_before(text, m.start()) or in_title(text, *m.span()):
+            continue
+        spans.append(m.span())
+        interests.relative = interests.relative or m.lastgroup
+    return _blank(text, spans)
+
+
+def _minutes(m: re.Match[str]) -> int:
+    """The minutes of a runtime bound's duration.
+
+    >>> [_minutes(_RUNTIME_BOUND.search(s)) for s in ("under 2 hours", "less than an hour and a half", "max 95 mins")]
+    [120, 90, 95]
+    """
+    hours, half, minutes = m.group(1), m.group(2), m.group(3)
+    if minutes:
+        return int(minutes)
+    count = {"a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0}.get(hours.lower()) or float(hours)
+    return round(count * 60 + (30 if half else 0))
 
 
 def _number(text: str) -> float:

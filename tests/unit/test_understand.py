@@ -240,3 +240,192 @@ def test_wishes_are_deduplicated_and_capped(u):
     interests = u("funny funny romantic thriller horror drama animated documentary")
     assert len(interests.wishes) == 6
     assert len(set(interests.wishes)) == 6
+
+
+# --- ordinary requests against a ReDial-like catalogue ----------------------------------------
+
+REDIAL = ["action", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama", "family",
+          "fantasy", "film-noir", "history", "horror", "music", "musical", "mystery", "romance", "sci-fi", "short",
+          "sport", "thriller", "war", "western"]
+
+
+@pytest.fixture(scope="module")
+def redial():
+    titles = TitleMatcher([("titanic", "Titanic", 1997), ("shining", "The Shining", 1980),
+                           ("no-country", "No Country for Old Men", 2007),
+                           ("children-of-men", "Children of Men", 2006)])
+    return RuleBasedUnderstander(REDIAL, titles).understand
+
+
+@pytest.mark.parametrize("message", [
+    "I love films with Emma Stone",
+    "I love stories about dogs",  # "love stories" after "I" is a verb and its object, not the romance genre
+    "films like the ones my dad watches",
+    "I'm looking for a film to watch tonight",
+])
+def test_ordinary_words_give_no_category(redial, message):
+    interests = redial(message)
+    assert interests.include_categories == set() and interests.exclude_categories == set()
+
+
+@pytest.mark.parametrize("message", [
+    "I love films with Emma Stone", "something funny and short", "a war film that isn't American",
+    "a movie to watch with my 8-year-old", "I never saw Titanic", "something older, less mainstream",
+    "not too gory, no horror", "shorts", "a love story", "based on a true story",
+])
+def test_categories_always_come_from_the_catalogue(redial, message):
+    interests = redial(message)
+    assert interests.include_categories | interests.exclude_categories <= set(REDIAL)
+
+
+@pytest.mark.parametrize("message, include", [
+    ("a short film", {"short"}),
+    ("any good shorts?", {"short"}),
+    ("a love story", {"romance"}),
+    ("a movie based on a true story", {"biography"}),  # a dramatised story, not a documentary
+])
+def test_categories_named_in_everyday_words(redial, message, include):
+    assert redial(message).include_categories == include
+
+
+@pytest.mark.parametrize("message", ["I never saw Titanic", "I haven't seen Titanic", "I've not seen Titanic yet",
+                                     "I have never watched Titanic", "Titanic I never saw"])
+def test_an_unseen_title_is_neither_liked_nor_disliked(redial, message):
+    interests = redial(message)
+    assert (interests.liked_ids, interests.disliked_ids, interests.mentioned_ids) == ([], [], ["titanic"])
+    assert interests.avoid_terms == []
+
+
+@pytest.mark.parametrize("message, liked, disliked, mentioned", [
+    ("I didn't see Titanic, but I loved The Shining", ["shining"], [], ["titanic"]),
+    ("I never saw The Shining and I hated Titanic", [], ["titanic"], ["shining"]),
+    ("not Titanic", [], ["titanic"], []),
+    ("The Shining is not my thing", [], ["shining"], []),
+    ("I loved No Country for Old Men", ["no-country"], [], []),  # the title's own "No" negates nothing
+])
+def test_titles_liked_disliked_and_mentioned(redial, message, liked, disliked, mentioned):
+    interests = redial(message)
+    assert (interests.liked_ids, interests.disliked_ids, interests.mentioned_ids) == (liked, disliked, mentioned)
+
+
+def test_never_watching_a_genre_is_still_a_dislike(redial):
+    assert redial("I never watch horror").exclude_categories == {"horror"}
+
+
+def test_negation_governs_only_what_follows_it(redial):
+    interests = redial("a war film that isn't American")
+    assert interests.include_categories == {"war"}
+    assert interests.exclude_categories == set()
+    assert interests.avoid_terms == ["american"]
+    assert interests.query_text == "war"
+
+
+@pytest.mark.parametrize("message, include, exclude, avoid", [
+    ("not too gory", set(), set(), ["gory"]),
+    ("nothing too scary", set(), set(), ["scary"]),  # a little fright is fine: horror is not ruled out
+    ("no horror", set(), {"horror"}, []),
+    ("a comedy that doesn't have any violence", {"comedy"}, set(), ["violence"]),
+    ("horror is not my thing", set(), {"horror"}, []),
+    ("comedies don't do it for me", set(), {"comedy"}, []),
+    ("I'm not a fan of gore", set(), set(), ["gore"]),
+    ("I don't mind horror", {"horror"}, set(), []),
+    ("I'm not sure what I want, maybe a western", {"western"}, set(), []),
+    ("I'm not sure what I want maybe a western", {"western"}, set(), []),
+    ("a comedy I haven't seen yet", {"comedy"}, set(), []),  # the wish stands; "seen" governs only titles
+    ("a comedy and nothing else", {"comedy"}, set(), []),
+    ("nothing that is scary", set(), {"horror"}, []),
+    ("not that scary", set(), set(), ["scary"]),
+    ("a comedy my kids won't hate", {"comedy", "family", "animation"}, {"horror", "thriller"}, []),
+])
+def test_negation_scope(redial, message, include, exclude, avoid):
+    interests = redial(message)
+    assert (interests.include_categories, interests.exclude_categories, interests.avoid_terms) == (include, exclude,
+                                                                                                     avoid)
+
+
+@pytest.mark.parametrize("message", ["a movie to watch with my 8-year-old", "something for my kids",
+                                     "what would a 10 year old like?", "a horror movie for my 8 year old",
+                                     "something scary for my eight-year-old", "is there anything kid-friendly?",
+                                     "something different for my kids"])
+def test_a_child_audience_never_allows_horror(redial, message):
+    interests = redial(message)
+    assert interests.audience == "children"
+    assert {"family", "animation"} <= interests.include_categories
+    assert {"horror", "thriller"} <= interests.exclude_categories
+    assert "horror" not in interests.include_categories
+
+
+@pytest.mark.parametrize("message", ["a movie to watch with my 8-year-old", "my 40-year-old husband likes war films",
+                                     "for a 10 year old"])
+def test_year_old_is_neither_a_year_nor_a_wish(redial, message):
+    interests = redial(message)
+    assert (interests.year_min, interests.year_max) == (None, None)
+    assert not {"year", "old", "year-old"} & set(interests.query_text.split() + interests.wishes + interests.phrases)
+
+
+@pytest.mark.parametrize("message, audience", [
+    ("my 40-year-old husband likes war films", None),
+    ("something for my 15 year old", "teen"),
+    ("nothing for kids, please", None),
+    ("I loved Children of Men", None),  # a title's words are no audience
+])
+def test_audience_only_where_someone_young_watches(redial, message, audience):
+    interests = redial(message)
+    assert interests.audience == audience
+    assert "horror" not in interests.exclude_categories
+
+
+def test_a_childrens_film_only_uses_the_catalogues_categories():
+    interests = RuleBasedUnderstander(["horror", "comedy", "animation"]).understand("something for my kids")
+    assert (interests.include_categories, interests.exclude_categories) == ({"animation"}, {"horror"})
+
+
+def test_funny_and_short_is_a_comedy_with_a_runtime_wish(redial):
+    interests = redial("something funny and short")
+    assert interests.include_categories == {"comedy"}
+    assert "short" not in interests.include_categories | set(interests.wishes)
+    assert interests.max_runtime_minutes == 100
+
+
+@pytest.mark.parametrize("message, minutes", [
+    ("a movie under 90 minutes", 90),
+    ("less than an hour and a half please", 90),
+    ("something under 2 hours", 120),
+    ("a short comedy", 100),
+    ("a quick watch", 100),
+    ("nothing too long", 120),
+    ("a short film", None),
+    ("a comedy", None),
+])
+def test_runtime(redial, message, minutes):
+    assert redial(message).max_runtime_minutes == minutes
+
+
+@pytest.mark.parametrize("message, relative", [
+    ("something older", "older"),
+    ("anything more recent?", "newer"),
+    ("newer ones please", "newer"),
+    ("something darker", "darker"),
+    ("lighter please", "lighter"),
+    ("can you give me something more light-hearted", "lighter"),
+    ("something shorter", "shorter"),
+    ("less mainstream", "less_mainstream"),
+    ("something more obscure", "less_mainstream"),
+    ("any lesser-known ones?", "less_mainstream"),
+    ("not so mainstream this time", "less_mainstream"),
+    ("a comedy", None),
+    ("nothing darker", None),
+    ("something my older brother would like", None),
+])
+def test_relative_requests(redial, message, relative):
+    assert redial(message).relative == relative
+
+
+def test_a_relative_request_is_not_vague_and_not_a_query(redial):
+    interests = redial("something older")
+    assert not interests.is_vague
+    assert interests.query_text == "" and interests.include_categories == set()
+
+
+def test_a_more_light_hearted_request_is_a_step_not_a_comedy(redial):
+    assert redial("more light-hearted please").include_categories == set()
