@@ -29,7 +29,8 @@ from tailtalk.catalog import Catalog
 from tailtalk.config import Settings
 from tailtalk.titles import TitleMatcher, normalise
 from retrieval.query import Constraints, RetrievalQuery
-from retrieval.retriever import Retriever
+from retrieval.retriever import Retriever, VectorRetriever
+from retrieval.hybrid import HybridRetriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
 from ranking.diversity import DiversityReranker, VectorLookup
 from explain.grounding import GroundingReport
@@ -297,36 +298,38 @@ class TurnPipeline:
                 excluded |= {i for i in self.catalog.ids() if i not in wanted}
             excluded |= self.shop.types.ids_named(state.avoid_terms)
         return Constraints(
-            include_categories=frozenset(state.include_categories),
             exclude_categories=frozenset(state.exclude_categories),
             year_min=state.year_min, year_max=state.year_max,
             price_min=state.price_min, price_max=state.price_max,
             exclude_ids=frozenset(excluded),
         )
 
+    def retrieval_query(self, state: ConversationState, *, k: int, exclude_mentioned: bool = True) -> RetrievalQuery:
+        """What retrieval is asked for this state: the text, the hard constraints, and the items named so far."""
+        disliked = tuple(i for i in state.mentioned if i in state.disliked)
+        return RetrievalQuery(text=self.query_text(state), constraints=self.constraints(state,
+                                                                                        exclude_mentioned=exclude_mentioned),
+                              like_ids=tuple(state.liked), avoid_text=" ".join(state.avoid_terms), k=k,
+                              seed_ids=tuple(i for i in state.mentioned if i not in state.disliked),
+                              disliked_ids=disliked)
+
+    def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:
+        return RankingContext(query.text, state.dialogue_text(), mentioned=tuple(state.mentioned),
+                              wished_categories=frozenset(state.include_categories))
+
     def recommend(self, state: ConversationState, *, k: int | None = None, candidates: int | None = None,
                   exclude_mentioned: bool = True) -> tuple[list[RankedItem], list[str]]:
-        """Rank for the state as it stands. Returns the ranking and any notices for the user."""
+        """Rank for the state as it stands. Returns the ranking and any notices for the user.
+
+        Category wishes are scores (the ranker's category match), never filters: an item whose
+        categories are missing or named otherwise can still be the right one.
+        """
         k = k or self.top_k
-        constraints = self.constraints(state, exclude_mentioned=exclude_mentioned)
-        query = RetrievalQuery(text=self.query_text(state), constraints=constraints, like_ids=tuple(state.liked),
-                               avoid_text=" ".join(state.avoid_terms), k=max(candidates or self.candidates, k))
-        context = RankingContext(query.text, state.dialogue_text())
+        query = self.retrieval_query(state, k=max(candidates or self.candidates, k), exclude_mentioned=exclude_mentioned)
         ranker = self.ranker
         if state.diversity is not None and isinstance(ranker, DiversityReranker):
             ranker = ranker.with_diversity(state.diversity)
-        ranked = ranker.rank(context, self.retriever.retrieve(query), k)
-        notices: list[str] = []
-        if len(ranked) < k and constraints.include_categories:
-            # Categories are the loosest constraint: fill up with close matches from other
-            # categories, ranked after every item that met the wish in full.
-            strict = {r.item_id for r in ranked}
-            relaxed = RetrievalQuery(query.text, constraints.relaxed(), query.like_ids, query.avoid_text, query.k)
-            extra = [c for c in self.retriever.retrieve(relaxed) if c.item_id not in strict]
-            ranked += ranker.rank(context, extra, k - len(ranked)) if extra else []
-            notices.append(f"only a few items are in {', '.join(sorted(constraints.include_categories))}; "
-                           "I added close matches from other categories")
-        return ranked, notices
+        return ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k), []
 
 def _vocabulary(catalog: Catalog) -> frozenset[str]:
     """Every word of the catalogue's titles, categories and descriptions, and of the category synonyms."""
@@ -347,11 +350,14 @@ def _budget(low: float | None, high: float | None) -> str:
 
 
 def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipeline:
-    """The real pipeline from configuration: the catalogue, the Chroma index and the resolved scorer.
+    """The real pipeline from configuration: the catalogue, hybrid retrieval (the Chroma index, the lexical
+    index, the collaborative model) and the fused ranker.
 
-    The scorer is the trained checkpoint when one exists (``scorer=auto``), else the
+    The text scorer is the trained checkpoint when one exists (``scorer=auto``), else the
     baseline; :func:`ranking.scorer.resolve_scorer` decides, and its warning (if any)
-    reaches the user as a notice on every turn.
+    reaches the user as a notice on every turn. The fusion weights and the collaborative
+    model come from ``tailtalk fit-ranker`` for this catalogue and scorer; before it has run,
+    hand-set weights over the dense and lexical signals serve.
     """
     from tailtalk.catalog import load_catalog
     from retrieval.retriever import ChromaRetriever
@@ -360,15 +366,33 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     catalog = load_catalog(settings.catalog_path)
     llm, llm_notice = resolve_llm(settings)
     choice = resolve_scorer(settings)
-    retriever = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
-                                avoid_weight=settings.avoid_weight)
+    dense = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
+                            avoid_weight=settings.avoid_weight)
+    retriever, inner = fitted_ranking(settings, catalog, dense, choice.prior_weight, choice.description)
     return TurnPipeline.from_parts(
-        catalog, retriever, ranker=make_ranker(catalog, retriever.vectors, choice.prior_weight, settings.diversity,
-                                               choice.description),
+        catalog, retriever, ranker=DiversityReranker(inner, retriever.vectors, settings.diversity),
         llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k,
         max_message_chars=settings.max_message_chars, turn_timeout=settings.turn_timeout,
         notices=[n for n in (choice.warning, llm_notice) if n],
     )
+
+
+def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever, prior_weight: float,
+                   scorer_description: str) -> tuple[HybridRetriever, Ranker]:
+    """The hybrid retriever and the inner ranker for ``settings.ranker``, with what ``fit-ranker`` saved."""
+    from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeModel
+    from retrieval.lexical import LexicalIndex
+    from ranking.fusion import FUSION_FILE, FusionRanker
+
+    folder = settings.ranker_path(dense.embedder.name)
+    collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER) \
+        if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER) else None
+    retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool)
+    if settings.ranker == "prior":
+        return retriever, PopularityPriorRanker(catalog, prior_weight, scorer_description)
+    if (folder / FUSION_FILE).is_file():
+        return retriever, FusionRanker.load(folder, catalog)
+    return retriever, FusionRanker(catalog)
 
 
 def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:
@@ -387,7 +411,3 @@ def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:
         return None, f"no language model is available ({exc}); replies use grounded templates"
 
 
-def make_ranker(catalog: Catalog, vectors: VectorLookup, prior_weight: float, diversity: float,
-                description: str | None = None) -> Ranker:
-    """The scorer with the popularity prior, wrapped by the long-tail/diversity re-ranker."""
-    return DiversityReranker(PopularityPriorRanker(catalog, prior_weight, description), vectors, diversity)

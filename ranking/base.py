@@ -25,10 +25,13 @@ from retrieval.query import Candidate
 
 @dataclass(frozen=True)
 class RankingContext:
-    """What a ranker may know about the turn: the interest text and the dialogue so far."""
+    """What a ranker may know about the turn: the interest text and the dialogue so far, the items it has
+    named (oldest first) and the categories the person wished for (a wish is a score, not a filter)."""
 
     query_text: str
     dialogue_text: str = ""
+    mentioned: tuple[str, ...] = ()
+    wished_categories: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def load_training_splits(folder: Path) -> tuple[list[Dialogue], list[Dialogue]]:
                                 "(prepare a dataset that has them, e.g. `tailtalk data prepare redial`)")
     train, valid = load_dialogues(folder / "train.jsonl"), load_dialogues(folder / "valid.jsonl")
     held_out = {p.stem: load_dialogues(p) for p in sorted(folder.glob("*.jsonl"))
-                if p.stem not in {"train", "valid", "catalog"}}
+                if p.stem not in {"train", "valid", "catalog", "mentions"}}
     check_no_leakage(train, {"valid": valid, **held_out})
     return train, valid
 

@@ -77,19 +77,27 @@ class Constraints:
 
 @dataclass(frozen=True)
 class RetrievalQuery:
-    """``text`` says what is wanted; ``like_ids`` pull towards items, ``avoid_text`` pushes away."""
+    """``text`` says what is wanted; ``like_ids`` pull towards items, ``avoid_text`` pushes away.
+
+    ``seed_ids`` are the items the conversation has named, oldest first, and ``disliked_ids`` those the
+    person rejected: the collaborative source finds what people name beside them.
+    """
 
     text: str
     constraints: Constraints = field(default_factory=Constraints)
     like_ids: tuple[str, ...] = ()
     avoid_text: str = ""
     k: int = 50
+    seed_ids: tuple[str, ...] = ()
+    disliked_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Candidate:
     item_id: str
     similarity: float  # cosine similarity between the composed query vector and the item
+    lexical: float = 0.0  # BM25 of the item's whole text for the query text (hybrid retrieval)
+    collaborative: float = 0.0  # how often people name it beside the conversation's items (hybrid retrieval)
 
 
 def compose_query_vector(

@@ -53,19 +53,26 @@ class VectorRetriever(ABC):
         self.avoid_weight = avoid_weight
 
     def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
+        return self.search(self.query_vector(query), query.constraints, query.k)
+
+    def search(self, vector: np.ndarray | None, constraints: Constraints, k: int) -> list[Candidate]:
+        """The k nearest admissible items to ``vector``; the most popular ones when there is no vector."""
+        if vector is None:
+            return most_popular(self.catalog.items, constraints, k)
+        return self._nearest(vector, constraints, k)
+
+    def query_vector(self, query: RetrievalQuery) -> np.ndarray | None:
+        """The composed, normalised query vector; None when the query states no direction."""
         texts = [t for t in (query.text.strip(), query.avoid_text.strip()) if t]
         encoded = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
         liked = self.vectors(query.like_ids)
-        vector = compose_query_vector(
+        return compose_query_vector(
             encoded.get(query.text.strip()),
             np.stack(list(liked.values())) if liked else None,
             encoded.get(query.avoid_text.strip()),
             liked_weight=self.liked_weight,
             avoid_weight=self.avoid_weight,
         )
-        if vector is None:
-            return most_popular(self.catalog.items, query.constraints, query.k)
-        return self._nearest(vector, query.constraints, query.k)
 
     @abstractmethod
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]: ...

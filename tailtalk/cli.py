@@ -46,12 +46,14 @@ def _root(
 
 
 @data_app.command("prepare")
-def data_prepare(name: Annotated[str, typer.Argument(help="redial or mg-shopdial")]) -> None:
+def data_prepare(name: Annotated[str, typer.Argument(help="redial, inspired or mg-shopdial")]) -> None:
     """Fetch (mirror or download, SHA-256 checked) and convert a dataset."""
     from tailtalk.prepare import prepare
 
     started = time.perf_counter()
     result = prepare(name, _state.settings)
+    for line in result.report:
+        typer.echo(line)
     counts = ", ".join(f"{k}: {v:,}" for k, v in result.counts.items())
     typer.echo(f"prepared {name} in {result.folder} ({counts}) in {time.perf_counter() - started:.1f}s")
 
@@ -104,6 +106,38 @@ def train_scorer(
     choice = resolve_scorer(settings.model_copy(update={"scorer": "trained"}))
     index_report = build_index(catalog, choice.embedder, settings)
     typer.echo(f"checkpoint {report.checkpoint}; its index has {index_report.added + index_report.unchanged:,} items")
+
+
+@app.command("fit-ranker")
+def fit_ranker_command(
+    max_instances: Annotated[Optional[int], typer.Option(help="Fit on at most this many training turns.")] = None,
+    folds: Annotated[int, typer.Option(min=2, help="Folds for the out-of-fold collaborative features.")] = 2,
+) -> None:
+    """Fit the served ranker for this catalogue and scorer: the collaborative model on the training mention
+    lists, then the fusion weights on the training dialogues (a few minutes; `make index` runs it)."""
+    from tailtalk.mentions import load_mention_lists
+    from tailtalk.prepare import MENTIONS_FILE
+    from agent.pipeline import build_pipeline
+    from ranking.train import load_training_splits
+    from retrieval.collaborative import CollaborativeConfig
+    from eval.fit_ranker import fit_ranker
+    from eval.systems import exact_copy
+
+    settings = _state.settings.model_copy(update={"llm": "none"})
+    pipeline = build_pipeline(settings)
+    hybrid = pipeline.retriever
+    pipeline = pipeline.replacing(retriever=hybrid.with_dense(exact_copy(hybrid.dense)))
+    train, valid = load_training_splits(settings.dataset_dir())
+    mentions_path = settings.dataset_dir() / MENTIONS_FILE
+    mentions = load_mention_lists(mentions_path) if mentions_path.is_file() else []
+    folder = settings.ranker_path(hybrid.embedder.name)
+    report = fit_ranker(pipeline, train, valid, mentions, folder, collaborative=CollaborativeConfig(), folds=folds,
+                        max_instances=max_instances)
+    weights = ", ".join(f"{k} {v:+.2f}" for k, v in report.weights.items())
+    valid_text = f"; valid recall@10 (new) {report.valid_recall_at_10:.4f}" if report.valid_recall_at_10 else ""
+    typer.echo(f"fitted the ranker on {report.pools:,} training turns ({report.positives_in_pool:.0%} of targets "
+               f"in the candidate pool) in {report.seconds / 60:.1f} min{valid_text}\nweights: {weights}\n"
+               f"saved in {folder}")
 
 
 @app.command("ask")

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     # a wide pool lets the popularity prior reach relevant items outside the nearest few hundred.
     candidates: int = Field(default=1000, ge=1, le=5000, description="Candidates retrieved per turn before ranking.")
     top_k: int = Field(default=5, ge=1, le=100, description="Recommendations shown per turn.")
+    ranker: Literal["fused", "prior"] = Field(
+        default="fused",
+        description="'fused': the learned fusion of the dense, lexical, collaborative, popularity, recency and "
+        "category signals (`tailtalk fit-ranker`; hand-set weights until fitted); 'prior': similarity plus the "
+        "popularity prior alone.",
+    )
+    source_pool: int = Field(
+        default=100, ge=0, le=5000,
+        description="Candidates the lexical index and the collaborative model each add to the dense ones per turn.",
+    )
     popularity_weight: float = Field(
         default=0.4, ge=0.0, le=1.0, description="Weight of the log-popularity prior in the baseline ranker."
     )
@@ -142,6 +152,10 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.checkpoint if self.checkpoint is not None else self.home / "checkpoints" / self.dataset
+
+    def ranker_path(self, embedder_name: str) -> Path:
+        """Where the fitted ranker (fusion weights, collaborative model) for this catalogue and text scorer lives."""
+        return self.home / "rankers" / self.dataset / embedder_name
 
     @property
     def models_dir(self) -> Path:

@@ -21,17 +21,20 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tailtalk.catalog import Item, write_jsonl_atomic
 from tailtalk.config import Settings
 from tailtalk.dialogues import Dialogue, Turn
+from tailtalk.mentions import (FilmRecord, MentionList, link_titles, linked_lists,
+                               read_item_titles, read_mention_csv)
 from tailtalk.sources import fetch
 from tailtalk.titles import split_title_year
 
 _MENTION = re.compile(r"@\s?(\d+)")
+_REDIAL_ITEM_TITLES = "redial/mentions/item_titles.tsv"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,10 @@ class PreparedDataset:
     catalog: Path
     splits: dict[str, Path]
     counts: dict[str, int]
+    report: list[str]
 
+
+MENTIONS_FILE = "mentions.jsonl"
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
@@ -67,42 +73,85 @@ def _redial_turns(record: dict[str, Any], labels: dict[str, str]) -> list[Turn]:
     return [Turn(role=role, text=" ".join(texts), items=tuple(dict.fromkeys(ids))) for role, texts, ids in turns]
 
 
-def _redial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue]]]:
+@dataclass(frozen=True)
+class DatasetParts:
+    """What a preparer makes: the catalogue, the dialogue splits, training mention lists, and lines for the user."""
+
+    items: list[Item]
+    splits: dict[str, list[Dialogue]]
+    mentions: list[MentionList] = field(default_factory=list)
+    report: list[str] = field(default_factory=list)
+
+
+_REDIAL_TEXT_TRAINING = ("redial/train/ievalm_valid_data.jsonl", "redial/train/kgsf_valid_data.jsonl",
+                         "redial/train/kepler_train_data.jsonl", "redial/train/irreel_part1_data.jsonl",
+                         "redial/train/irreel_part2_data.jsonl")
+_REDIAL_MENTION_FILES = ("redial/mentions/train_LIST.csv", "redial/mentions/val_LIST.csv")
+
+
+def _redial(files: dict[str, Path]) -> DatasetParts:
     with files["redial/movies_with_mentions.csv"].open(encoding="utf-8", newline="") as handle:
-        movies = [(row["movieId"], row["movieName"]) for row in csv.DictReader(handle)]
+        movies = [(row["movieId"], row["movieName"], int(row["nbMentions"] or 0)) for row in csv.DictReader(handle)]
     info = json.loads(files["redial/ievalm/id2info.json"].read_text(encoding="utf-8"))
 
     labels: dict[str, str] = {}
     parsed: dict[str, tuple[str, int | None]] = {}
-    for movie_id, name in movies:
+    for movie_id, name, _ in movies:
         title, year = split_title_year(name)
         if not title:
             continue  # two source rows carry only a year; a nameless item cannot be recommended
         parsed[movie_id] = (title, year)
         labels[movie_id] = f"{title} ({year})" if year else title
 
+    records: dict[str, dict[str, Any]] = {}
+
     def dialogues_of(relpaths: Iterable[str]) -> list[Dialogue]:
-        seen: set[str] = set()
         result = []
         for relpath in relpaths:
             for record in _read_jsonl(files[relpath]):
-                if record["conversationId"] in seen:
+                if record["conversationId"] in records:
                     continue  # the train files overlap; keep each conversation once
-                seen.add(record["conversationId"])
+                records[record["conversationId"]] = record
                 result.append(Dialogue(id=str(record["conversationId"]), turns=_redial_turns(record, labels)))
         return result
 
-    training = dialogues_of(["redial/train/ievalm_valid_data.jsonl", "redial/train/kgsf_valid_data.jsonl",
-                             "redial/train/kepler_train_data.jsonl"])
     test = dialogues_of(["redial/test_data.jsonl"])
-    overlap = {d.id for d in training} & {d.id for d in test}
-    if overlap:
-        raise ValueError(f"{len(overlap)} ReDial test dialogues appear in the training files, e.g. {sorted(overlap)[:3]}")
+    test_ids = {d.id for d in test}
+    training = dialogues_of(_REDIAL_TEXT_TRAINING)
     valid = [d for d in training if _held_out(d.id)]
     train = [d for d in training if not _held_out(d.id)]
 
-    # Popularity counts training mentions only, so evaluation never sees test statistics.
-    mentions = Counter(item for d in train for t in d.turns for item in t.items)
+    # Held out of everything learned: the test split, and every dialogue the hash holds out for validation
+    # (whether or not its text is here), so the mention lists never carry a valid or test dialogue.
+    def learnable(dialogue_id: str) -> bool:
+        return dialogue_id not in test_ids and not _held_out(dialogue_id)
+
+    mentions = {d.id: _text_mentions(records[d.id], d) for d in train}
+    report = []
+    if all(relpath in files for relpath in (*_REDIAL_MENTION_FILES, _REDIAL_ITEM_TITLES)):
+        lists: dict[str, list[tuple[int, bool]]] = {}
+        for relpath in _REDIAL_MENTION_FILES:
+            lists.update(read_mention_csv(files[relpath]))
+        films = [FilmRecord(movie_id, parsed[movie_id][0], info.get(movie_id, {}).get("genre") or [], count)
+                 for movie_id, _, count in movies if movie_id in parsed]
+        text_named = {d.id: {i for t in d.turns for i in t.items} for d in training}
+        linking = link_titles(read_item_titles(files[_REDIAL_ITEM_TITLES]), films, lists, text_named)
+        kept = {dialogue_id: items for dialogue_id, items in lists.items() if learnable(dialogue_id)}
+        from_lists = {m.id: m for m in linked_lists(kept, linking)}
+        linked_mentions = sum(len(m.items) for m in from_lists.values())
+        counts = linking.counts()
+        report.append(f"mention lists: {len(lists):,} dialogues, {len(lists) - len(kept):,} held out as valid; "
+                      f"titles linked {counts['linked']:,}, guessed among namesakes {counts['guessed']:,}, "
+                      f"dropped (no such film) {counts['dropped']:,}; {linked_mentions:,} mentions kept")
+        # A dialogue that has text keeps the mentions read from it: its ids are exact, not linked by title.
+        mentions = {**from_lists, **mentions}
+    else:
+        report.append("mention lists not available (they come only from a data mirror): "
+                      "the collaborative signal learns from the dialogues with text alone")
+    learned = [m for m in mentions.values() if m.items and learnable(m.id)]
+
+    # Popularity counts training mentions only, so evaluation never sees valid or test statistics.
+    popularity = Counter(item for m in learned for item in m.items)
     items = []
     for movie_id, (title, year) in parsed.items():
         side = info.get(movie_id, {})
@@ -110,8 +159,19 @@ def _redial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue
                       if side.get(src)}
         items.append(Item(id=movie_id, title=title, year=year, description=side.get("plot") or "",
                           categories=side.get("genre") or [], attributes=attributes,
-                          popularity=float(mentions.get(movie_id, 0))))
-    return items, {"train": train, "valid": valid, "test": test}
+                          popularity=float(popularity.get(movie_id, 0))))
+    report.append(f"training dialogues: {len(train):,} with text, {len(learned):,} with mentions "
+                  f"({sum(len(m.items) for m in learned):,} mentions)")
+    return DatasetParts(items, {"train": train, "valid": valid, "test": test}, learned, report)
+
+
+def _text_mentions(record: dict[str, Any], dialogue: Dialogue) -> MentionList:
+    """A dialogue's films in order of mention, liked as the seeker said (unknown verdicts count as liked:
+    a film the seeker brings up or is recommended is, in most dialogues, one of interest)."""
+    answers = record.get("initiatorQuestions") or {}
+    order = list(dict.fromkeys(i for t in dialogue.turns for i in t.items))
+    liked = tuple(not (isinstance(answers.get(i), dict) and answers[i].get("liked") == 0) for i in order)
+    return MentionList(id=dialogue.id, items=tuple(order), liked=liked)
 
 
 VALID_SHARE = 0.1
@@ -122,13 +182,14 @@ def _held_out(dialogue_id: str) -> bool:
     return int(hashlib.sha256(dialogue_id.encode()).hexdigest()[:8], 16) < VALID_SHARE * 16**8
 
 
-def _inspired(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue]]]:
+def _inspired(files: dict[str, Path]) -> DatasetParts:
     """INSPIRED dev replayed over the ReDial catalogue (models trained on ReDial, tested zero-shot).
 
     Films are linked by exact title and year first, then by title alone; films ReDial
     lacks join the catalogue with their title and year, so every target stays rankable.
     """
-    items, _ = _redial(files)
+    redial = _redial(files)
+    items = redial.items
     by_title_year = {(i.title.casefold(), i.year): i.id for i in items}
     by_title: dict[str, str] = {}
     for item in sorted(items, key=lambda i: -(i.popularity or 0.0)):
@@ -167,7 +228,8 @@ def _inspired(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialog
             else:
                 turns.append(Turn(role=role, text=text, items=ids))
         dialogues.append(Dialogue(id=str(dialogue_id).removesuffix(".pkl"), turns=turns))
-    return [*items, *added.values()], {"dev": dialogues}
+    # The ReDial training mentions come along: INSPIRED is served by what was learned on ReDial.
+    return DatasetParts([*items, *added.values()], {"dev": dialogues}, redial.mentions, redial.report)
 
 
 _SHOP_CATEGORY = {"Books": "books", "Cellphones&Accessories": "cellphones & accessories",
@@ -202,7 +264,7 @@ def _shop_aliases(item: Item) -> str:
     return " ".join(name.split()[:6])
 
 
-def _mg_shopdial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dialogue]]]:
+def _mg_shopdial(files: dict[str, Path]) -> DatasetParts:
     from tailtalk.titles import TitleMatcher
 
     items: list[Item] = []
@@ -226,10 +288,10 @@ def _mg_shopdial(files: dict[str, Path]) -> tuple[list[Item], dict[str, list[Dia
                 turns.append(Turn(role=role, text=utterance["utterance"].strip(), items=ids))
         dialogues.append(Dialogue(id=record["id"], turns=turns))
     # 64 dialogues are too few to hold out: all are the evaluation log; popularity stays 0 (no training data).
-    return items, {"test": dialogues}
+    return DatasetParts(items, {"test": dialogues})
 
 
-_PREPARERS: dict[str, Callable[[dict[str, Path]], tuple[list[Item], dict[str, list[Dialogue]]]]] = {
+_PREPARERS: dict[str, Callable[[dict[str, Path]], DatasetParts]] = {
     "redial": _redial,
     "mg-shopdial": _mg_shopdial,
     "inspired": _inspired,
@@ -244,14 +306,19 @@ def prepare(name: str, settings: Settings) -> PreparedDataset:
     if name not in _PREPARERS:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(known_datasets())}")
     files = fetch(name, mirror=settings.resolved_mirror(), cache=settings.home / "downloads")
-    items, splits = _PREPARERS[name](files)
+    parts = _PREPARERS[name](files)
     folder = settings.dataset_dir(name)
     manifest_path = folder / "manifest.json"
     manifest_path.unlink(missing_ok=True)
-    counts = {"items": write_jsonl_atomic(folder / "catalog.jsonl", items)}
+    counts = {"items": write_jsonl_atomic(folder / "catalog.jsonl", parts.items)}
     split_paths = {}
-    for split, dialogues in splits.items():
+    for split, dialogues in parts.splits.items():
         split_paths[split] = folder / f"{split}.jsonl"
         counts[split] = write_jsonl_atomic(split_paths[split], dialogues)
+    mentions_path = folder / MENTIONS_FILE
+    if parts.mentions:
+        counts["mention_lists"] = write_jsonl_atomic(mentions_path, parts.mentions)
+    else:
+        mentions_path.unlink(missing_ok=True)  # a catalogue without training mentions: no collaborative signal
     manifest_path.write_text(json.dumps({"dataset": name, "counts": counts}, indent=2), encoding="utf-8")
-    return PreparedDataset(name, folder, folder / "catalog.jsonl", split_paths, counts)
+    return PreparedDataset(name, folder, folder / "catalog.jsonl", split_paths, counts, parts.report)

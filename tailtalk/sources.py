@@ -21,8 +21,9 @@ _GH = "https://raw.githubusercontent.com"
 @dataclass(frozen=True)
 class SourceFile:
     relpath: str  # path inside the mirror folder
-    url: str
+    url: str | None  # None: no public file to download (a converted file only a data mirror holds)
     sha256: str
+    optional: bool = False  # the dataset prepares without it (with less training data); missing is not an error
 
 
 _REDIAL = (
@@ -40,6 +41,20 @@ _REDIAL = (
                "920828563531de58210518c1b2952bd1d1bb2a31ae05d2ed235036a500b6d22c"),
     SourceFile("redial/ievalm/id2info.json", f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/id2info.json",
                "7bdfe9a9c7f1b4d59aa9a5aeba0029071fd5a7232b61c8257212a335ffe424f7"),
+    SourceFile("redial/train/irreel_part1_data.jsonl", f"{_GH}/Irreel/ConversationRecSys/main/data/valid_data.jsonl",
+               "d8ecd065b71e89b0486f18fc6f5284aed9a2ba4ce58d64f17e1cfdddfd26bf7a"),
+    SourceFile("redial/train/irreel_part2_data.jsonl", f"{_GH}/Irreel/ConversationRecSys/main/data/test_data.jsonl",
+               "dc0180d0d2ca1f2b3a02bb9629f861db0f1a04ea659deb69e7fec07c7900baa1"),
+    # The ordered mention lists of 9,875 training dialogues. Their title index was published only as a
+    # pickled array; the mirror holds it converted to text, so without a mirror they are left out.
+    SourceFile("redial/mentions/train_LIST.csv",
+               f"{_GH}/Vachonni/ReDial_CF2_MLP_dot/master/Data/DataReDial/Train_LIST.csv",
+               "91b91b4a22fcde1b6c43cfc8488015278e5ccd0bd7126bb2d7e2ddaee92c123e", optional=True),
+    SourceFile("redial/mentions/val_LIST.csv",
+               f"{_GH}/Vachonni/ReDial_CF2_MLP_dot/master/Data/DataReDial/Val_LIST.csv",
+               "43922f547e7629050d9904ca2dee7de9ad803bda16d62c640bc10bcd167cc07e", optional=True),
+    SourceFile("redial/mentions/item_titles.tsv", None,
+               "78301988cb478d380949d3fb184f54ab5408538f0243d3502db997d41b923bfa", optional=True),
 )
 
 SOURCES: dict[str, tuple[SourceFile, ...]] = {
@@ -115,13 +130,18 @@ def _download(source: SourceFile, target: Path) -> None:
 
 
 def fetch(dataset: str, *, mirror: Path | None, cache: Path) -> dict[str, Path]:
-    """Return verified local paths of ``dataset``'s files, keyed by their mirror-relative path."""
+    """Return verified local paths of ``dataset``'s files, keyed by their mirror-relative path.
+
+    An optional file that cannot be had (absent from the mirror, or with no public download) is left out.
+    """
     if dataset not in SOURCES:
         raise SourceError(f"unknown dataset {dataset!r}; known: {', '.join(sorted(SOURCES))}")
     paths: dict[str, Path] = {}
     for source in SOURCES[dataset]:
         if mirror is not None:
             local = mirror / source.relpath
+            if source.optional and not local.is_file():
+                continue
             if not local.is_file():
                 raise SourceError(
                     f"{local} is missing from the data mirror {mirror}; check the folder, or unset the mirror "
@@ -133,6 +153,8 @@ def fetch(dataset: str, *, mirror: Path | None, cache: Path) -> dict[str, Path]:
         if local.is_file() and sha256_of(local) == source.sha256:
             paths[source.relpath] = local
             continue
+        if source.url is None:
+            continue  # only a mirror holds it; optional by construction
         _download(source, local)
         paths[source.relpath] = local
     return paths

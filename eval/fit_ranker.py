@@ -1,0 +1,127 @@
+"""Fit the served ranker: the collaborative model on the training mention lists, then the fusion weights
+on the training dialogues replayed through the same turn pipeline the chat UI calls.
+
+The collaborative score of a training dialogue must not come from a model that saw that
+dialogue (it would name the target, and the fusion would learn to trust it blindly). So
+the fusion's training features are computed out of fold: the training dialogues are split
+in ``folds`` parts by a hash of their id, and each part is scored by a collaborative model
+fitted on the mention lists of the other parts. The served collaborative model is then
+fitted on every list. The valid split is replayed once at the end, for the report only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from tailtalk.dialogues import Dialogue
+from tailtalk.instances import Instance, instances_of
+from tailtalk.mentions import MentionList
+from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeConfig, CollaborativeModel
+from retrieval.hybrid import HybridRetriever
+from ranking.fusion import FusionRanker
+from agent.pipeline import TurnPipeline
+from eval.systems import PipelineSystem
+
+@dataclass(frozen=True)
+class FitReport:
+    instances: int
+    pools: int
+    positives_in_pool: float  # share of targets the candidate pool holds
+    weights: dict[str, float]
+    valid_recall_at_10: float | None
+    seconds: float
+
+
+def _fold(dialogue_id: str, folds: int) -> int:
+    return int(hashlib.sha256(f"fold:{dialogue_id}".encode()).hexdigest()[:8], 16) % folds
+
+
+def pools_of(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[Instance], *, candidates: int,
+             progress: bool, desc: str) -> tuple[list[np.ndarray], list[np.ndarray], int, int]:
+    """Replay each instance and return its candidate pool's features and 0/1 labels (its targets)."""
+    system = PipelineSystem(pipeline, name=desc, candidates=candidates)
+    system.prepare(instances, progress=progress)
+    pools, labels, found, total = [], [], 0, 0
+    for instance in tqdm(instances, desc=desc, unit="turn", disable=not progress):
+        state = system.replay(instance)
+        query = pipeline.retrieval_query(state, k=candidates, exclude_mentioned=False)
+        pool = pipeline.retriever.retrieve(query)
+        targets = set(instance.targets)
+        label = np.array([c.item_id in targets for c in pool], dtype=np.float64)
+        found += int(label.sum())
+        total += len(targets)
+        if 0 < label.sum() < len(label):
+            pools.append(ranker.features(pipeline.ranking_context(state, query), pool))
+            labels.append(label)
+    return pools, labels, found, total
+
+
+def fit_ranker(pipeline: TurnPipeline, train: Sequence[Dialogue], valid: Sequence[Dialogue],
+               mention_lists: Sequence[MentionList], folder: Path, *, collaborative: CollaborativeConfig,
+               folds: int = 2, candidates: int = 200, max_instances: int | None = None,
+               progress: bool = True) -> FitReport:
+    """Fit and save the collaborative model and the fusion weights into ``folder``; see the module docstring.
+
+    ``pipeline.retriever`` must be a :class:`HybridRetriever` (its collaborative part is replaced here).
+    """
+    if not isinstance(pipeline.retriever, HybridRetriever):
+        raise TypeError("fit_ranker needs a pipeline whose retriever is a HybridRetriever")
+    started = time.perf_counter()
+    catalog = pipeline.catalog
+    ranker = FusionRanker(catalog)
+    ids = catalog.ids()
+    instances = instances_of(train, set(ids))
+    if max_instances is not None and len(instances) > max_instances:
+        step = len(instances) / max_instances
+        instances = [instances[int(n * step)] for n in range(max_instances)]
+    pools: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    found = total = 0
+    for part in range(folds):
+        held = {d.id for d in train if _fold(d.id, folds) == part}
+        model = CollaborativeModel(collaborative).fit([m for m in mention_lists if m.id not in held], ids) \
+            if mention_lists else None
+        fold_pipeline = pipeline.replacing(retriever=pipeline.retriever.with_collaborative(model))
+        part_instances = [i for i in instances if i.dialogue_id in held]
+        p, l, f, t = pools_of(fold_pipeline, ranker, part_instances, candidates=candidates, progress=progress,
+                              desc=f"fit fold {part + 1}/{folds}")
+        pools += p
+        labels += l
+        found += f
+        total += t
+    ranker.fit(pools, labels)
+    served = CollaborativeModel(collaborative).fit(mention_lists, ids) if mention_lists else None
+    valid_recall = None
+    if valid:
+        served_pipeline = pipeline.replacing(retriever=pipeline.retriever.with_collaborative(served))
+        valid_recall = _recall_at_10(served_pipeline, ranker, instances_of(valid, set(ids)), candidates, progress)
+    report = FitReport(len(instances), len(pools), found / max(total, 1), ranker.weights, valid_recall,
+                       time.perf_counter() - started)
+    if served is not None:
+        served.save(folder / COLLABORATIVE_FOLDER)
+    ranker.save(folder, report={"instances": report.instances, "pools": report.pools,
+                                "positives_in_pool": round(report.positives_in_pool, 4),
+                                "valid_recall_at_10_new": valid_recall,
+                                "training_dialogues": len(train), "mention_lists": len(mention_lists)})
+    return report
+
+
+def _recall_at_10(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[Instance], candidates: int,
+                  progress: bool) -> float:
+    """Recall@10 over new targets (mentioned items excluded), the protocol of docs/evaluation.md."""
+    served = pipeline.replacing(ranker=ranker)
+    system = PipelineSystem(served, name="fit valid", candidates=candidates)
+    system.prepare(instances, progress=progress)
+    hits = []
+    for instance in instances:
+        if instance.new_targets:
+            top = system.rank(instance, exclude=instance.mentioned, k=10)
+            hits += [t in top for t in instance.new_targets]
+    return float(np.mean(hits)) if hits else 0.0

@@ -1,0 +1,179 @@
+"""One learned ranker: a logistic fusion of every signal a candidate carries (after Cornac: the trained
+model *is* the ranker, with ``fit`` / ``score`` / ``save`` / ``load`` on one object).
+
+The signals, each turned into features that compare across turns (scores normalised by the
+pool's best, ranks as ``10 / (10 + rank)``):
+
+* ``dense``: the text scorer's cosine (the packaged MiniLM or the fine-tuned scorer);
+* ``lexical``: BM25 over the item's whole text;
+* ``collaborative``: how often people name the item beside the conversation's items;
+* ``popularity``: the log-popularity prior (0 for a catalogue without popularity: a new shop);
+* ``recency``: the item was named in this conversation, and how recently (``1 / (1 + later mentions)``);
+* ``constraints``: the share of the wished categories the item has (genre wishes are scores, not filters).
+
+``score = w . features(candidate)``; ``fit`` learns ``w`` by L2-regularised logistic regression on
+(candidate pool, targets) pairs. Without fitting, :data:`DEFAULT_WEIGHTS` (dense and lexical only,
+hand-set) serve, so a new catalogue works before any training.
+
+Example::
+
+    >>> from tailtalk.catalog import Catalog, Item
+    >>> from retrieval.query import Candidate
+    >>> from ranking.base import RankingContext
+    >>> from ranking.fusion import FusionRanker
+    >>> cat = Catalog((Item(id="a", title="A"), Item(id="b", title="B")))
+    >>> ranker = FusionRanker(cat)
+    >>> [r.item_id for r in ranker.rank(RankingContext("x"), [Candidate("a", .2), Candidate("b", .3, lexical=4.0)], 2)]
+    ['b', 'a']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from tailtalk.catalog import Catalog
+from tailtalk.popularity import log_popularity_prior
+from retrieval.query import Candidate
+from ranking.base import RankingContext, ScoringRanker
+
+FEATURES = ("dense", "dense_rank", "lexical", "lexical_rank", "collaborative", "collaborative_rank",
+            "popularity", "recency", "category_match")
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "dense": ("dense", "dense_rank"),
+    "lexical": ("lexical", "lexical_rank"),
+    "collaborative": ("collaborative", "collaborative_rank"),
+    "popularity": ("popularity",),
+    "recency": ("recency",),
+    "constraints": ("category_match",),
+}
+DEFAULT_WEIGHTS = {"dense": 4.0, "dense_rank": 1.0, "lexical": 1.0, "lexical_rank": 1.0, "recency": 1.0,
+                   "category_match": 1.0}
+FUSION_FILE = "fusion.json"
+_RANK_SCALE = 10.0
+
+
+def _rank_feature(scores: np.ndarray) -> np.ndarray:
+    """``10 / (10 + rank)`` by descending score; 0 where the score is not positive (the source did not find it)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(len(scores))
+    return np.where(scores > 0, _RANK_SCALE / (_RANK_SCALE + ranks), 0.0)
+
+
+def _share_of_best(scores: np.ndarray) -> np.ndarray:
+    best = float(scores.max()) if len(scores) else 0.0
+    return scores / best if best > 0 else np.zeros_like(scores)
+
+
+class FusionRanker(ScoringRanker):
+    """Scores candidates by a weighted sum of their signal features; ``fit`` learns the weights."""
+
+    name = "fusion"
+
+    def __init__(self, catalog: Catalog, weights: dict[str, float] | None = None, *,
+                 signals: Sequence[str] = tuple(SIGNALS), description: str | None = None,
+                 report: dict[str, Any] | None = None):
+        super().__init__(catalog)
+        unknown = set(signals) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown signal(s) {', '.join(sorted(unknown))}; choose from {', '.join(SIGNALS)}")
+        self.signals = tuple(signals)
+        self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        self.trained = weights is not None
+        self.description = description
+        self.report = dict(report or {})
+        self._prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
+
+    def features(self, context: RankingContext, candidates: Sequence[Candidate]) -> np.ndarray:
+        """The feature matrix, one row per candidate, columns in :data:`FEATURES` order."""
+        dense = np.array([c.similarity for c in candidates], dtype=np.float64)
+        lexical = np.array([c.lexical for c in candidates], dtype=np.float64)
+        collaborative = np.array([c.collaborative for c in candidates], dtype=np.float64)
+        age = {item: n for n, item in enumerate(reversed(context.mentioned))}
+        wished = context.wished_categories
+        columns = {
+            "dense": dense,
+            "dense_rank": _rank_feature(dense),
+            "lexical": _share_of_best(lexical),
+            "lexical_rank": _rank_feature(lexical),
+            "collaborative": _share_of_best(collaborative),
+            "collaborative_rank": _rank_feature(collaborative),
+            "popularity": np.array([self._prior.get(c.item_id, 0.0) for c in candidates]),
+            "recency": np.array([1.0 / (1.0 + age[c.item_id]) if c.item_id in age else 0.0 for c in candidates]),
+            "category_match": np.array(
+                [len(wished & set(self.catalog.get(c.item_id).categories)) / len(wished) if wished else 0.0
+                 for c in candidates]),
+        }
+        return np.column_stack([columns[name] for name in FEATURES]) if candidates else np.zeros((0, len(FEATURES)))
+
+    def weight_vector(self) -> np.ndarray:
+        enabled = {f for s in self.signals for f in SIGNALS[s]}
+        return np.array([self.weights.get(f, 0.0) if f in enabled else 0.0 for f in FEATURES])
+
+    def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
+        return self.features(context, candidates) @ self.weight_vector()
+
+    def without(self, signal: str) -> "FusionRanker":
+        """An ablation: the same weights with one signal switched off."""
+        if signal not in self.signals:
+            raise ValueError(f"signal {signal!r} is not on; on: {', '.join(self.signals)}")
+        return FusionRanker(self.catalog, self.weights if self.trained else None,
+                            signals=[s for s in self.signals if s != signal], description=self.description,
+                            report=self.report)
+
+    def fit(self, pools: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1.0) -> "FusionRanker":
+        """Learn the weights of the enabled signals from candidate pools (feature matrices) and 0/1 labels.
+
+        Each pool's rows are weighted so that every pool counts the same, whatever its size.
+        """
+        if len(pools) != len(labels) or not pools:
+            raise ValueError("fit needs one label vector per pool, and at least one pool")
+        enabled = [n for n, f in enumerate(FEATURES) if f in {g for s in self.signals for g in SIGNALS[s]}]
+        x = np.vstack([p[:, enabled] for p in pools])
+        y = np.concatenate(labels).astype(np.float64)
+        if not 0 < y.sum() < len(y):
+            raise ValueError("fit needs both positive and negative candidates")
+        weight = np.concatenate([np.full(len(p), 1.0 / len(p)) for p in pools])
+        weight *= len(weight) / weight.sum()
+        x1 = np.column_stack([x, np.ones(len(x))])
+
+        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+            z = x1 @ w
+            p = 1.0 / (1.0 + np.exp(-z))
+            value = float(np.sum(weight * (np.logaddexp(0.0, z) - y * z))) + 0.5 * l2 * float(w[:-1] @ w[:-1])
+            grad = x1.T @ (weight * (p - y))
+            grad[:-1] += l2 * w[:-1]
+            return value, grad
+
+        result = minimize(loss, np.zeros(x1.shape[1]), jac=True, method="L-BFGS-B")
+        self.weights = {FEATURES[n]: float(w) for n, w in zip(enabled, result.x[:-1])}
+        self.trained = True
+        return self
+
+    def save(self, folder: Path, report: dict[str, Any] | None = None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.report = {**self.report, **(report or {})}
+        payload = {"features": list(FEATURES), "weights": self.weights, "signals": list(self.signals),
+                   "report": self.report}
+        tmp = folder / f".{FUSION_FILE}.tmp"
+        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        tmp.replace(folder / FUSION_FILE)
+
+    @classmethod
+    def load(cls, folder: Path, catalog: Catalog, description: str | None = None) -> "FusionRanker":
+        payload = json.loads((folder / FUSION_FILE).read_text(encoding="utf-8"))
+        if list(payload["features"]) != list(FEATURES):
+            raise ValueError(f"{folder / FUSION_FILE} was fitted on other features; run `tailtalk fit-ranker` again")
+        return cls(catalog, {k: float(v) for k, v in payload["weights"].items()}, signals=payload["signals"],
+                   description=description, report=payload.get("report"))
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        return "fused ranker (" + ", ".join(self.signals) + (")" if self.trained else "; hand-set weights)")

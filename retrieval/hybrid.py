@@ -1,0 +1,124 @@
+"""Hybrid retrieval: the dense index, the lexical index and the collaborative model, pooled.
+
+Each source proposes candidates (dense: nearest by the composed query vector; lexical: the
+best BM25 matches of the query text; collaborative: what people name beside the items the
+conversation named). Every pooled candidate then carries all three scores, so the ranker
+sees a lexical or collaborative find with its dense similarity too. Hard constraints hold
+for every source.
+
+Example::
+
+    >>> from tailtalk.catalog import Catalog, Item
+    >>> from retrieval.embedder import HashingEmbedder
+    >>> from retrieval.retriever import InMemoryRetriever
+    >>> from retrieval.lexical import LexicalIndex
+    >>> from retrieval.hybrid import HybridRetriever
+    >>> from retrieval.query import RetrievalQuery
+    >>> cat = Catalog((Item(id="1", title="Inception", attributes={"director": ["Christopher Nolan"]}),
+    ...                Item(id="2", title="Up", description="An old man flies his house with balloons")))
+    >>> hybrid = HybridRetriever(InMemoryRetriever(cat, HashingEmbedder()), LexicalIndex(cat), None, pool=1)
+    >>> [(c.item_id, c.lexical > 0) for c in hybrid.retrieve(RetrievalQuery("christopher nolan", k=1))]
+    [('1', True)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tailtalk.catalog import Catalog
+from retrieval.collaborative import CollaborativeModel
+from retrieval.lexical import LexicalIndex
+from retrieval.query import Candidate, Constraints, RetrievalQuery
+from retrieval.retriever import VectorRetriever
+
+
+class HybridRetriever:
+    """Dense candidates plus up to ``pool`` lexical and ``pool`` collaborative ones, each with all scores."""
+
+    def __init__(self, dense: VectorRetriever, lexical: LexicalIndex | None, collaborative: CollaborativeModel | None,
+                 *, pool: int = 100):
+        if pool < 0:
+            raise ValueError(f"pool must be at least 0, got {pool}")
+        self.dense = dense
+        self.lexical = lexical
+        self.collaborative = collaborative
+        self.pool = pool
+        self.catalog: Catalog = dense.catalog
+        self._ids = self.catalog.ids()
+
+    @property
+    def embedder(self):
+        return self.dense.embedder
+
+    @property
+    def liked_weight(self) -> float:
+        return self.dense.liked_weight
+
+    @property
+    def avoid_weight(self) -> float:
+        return self.dense.avoid_weight
+
+    def with_dense(self, dense: VectorRetriever) -> "HybridRetriever":
+        """The same sources around another dense retriever (the harness's exact in-memory copy)."""
+        return HybridRetriever(dense, self.lexical, self.collaborative, pool=self.pool)
+
+    def with_collaborative(self, collaborative: CollaborativeModel | None) -> "HybridRetriever":
+        """The same sources with another collaborative model (fitting uses out-of-fold models)."""
+        return HybridRetriever(self.dense, self.lexical, collaborative, pool=self.pool)
+
+    def without(self, source: str) -> "HybridRetriever":
+        """An ablation: the same retriever without ``"lexical"`` or ``"collaborative"``."""
+        if source not in ("lexical", "collaborative"):
+            raise ValueError(f"unknown source {source!r}; choose lexical or collaborative")
+        return HybridRetriever(self.dense, None if source == "lexical" else self.lexical,
+                               None if source == "collaborative" else self.collaborative, pool=self.pool)
+
+    def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
+        vector = self.dense.query_vector(query)
+        dense = self.dense.search(vector, query.constraints, query.k)
+        lexical = self._lexical_scores(query.text)
+        collaborative = self._collaborative_scores(query)
+        chosen = [c.item_id for c in dense]
+        taken = set(chosen)
+        for scores in (lexical, collaborative):
+            if scores is not None:
+                extra = self._best_admitted(scores, query.constraints, taken)
+                chosen += extra
+                taken.update(extra)
+        stored = self.dense.vectors(chosen) if vector is not None else {}
+        row = {item_id: n for n, item_id in enumerate(self._ids)}
+        result = []
+        for item_id in chosen:
+            similarity = float(stored[item_id] @ vector) if item_id in stored else 0.0
+            result.append(Candidate(item_id, similarity,
+                                    float(lexical[row[item_id]]) if lexical is not None else 0.0,
+                                    float(collaborative[row[item_id]]) if collaborative is not None else 0.0))
+        return result
+
+    def _lexical_scores(self, text: str) -> np.ndarray | None:
+        return self.lexical.scores(text) if self.lexical is not None and text.strip() else None
+
+    def _collaborative_scores(self, query: RetrievalQuery) -> np.ndarray | None:
+        if self.collaborative is None or not (query.seed_ids or query.disliked_ids):
+            return None
+        return self.collaborative.score(query.seed_ids, query.disliked_ids, candidates=self._ids)
+
+    def _best_admitted(self, scores: np.ndarray, constraints: Constraints, taken: set[str]) -> list[str]:
+        """The ``pool`` best-scoring items (score > 0) that meet the constraints and are not pooled yet."""
+        found: list[str] = []
+        for row in np.argsort(-scores, kind="stable"):
+            if len(found) >= self.pool or scores[row] <= 0:
+                break
+            item_id = self._ids[row]
+            if item_id not in taken and constraints.admits(self.catalog.get(item_id)):
+                found.append(item_id)
+        return found
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self.dense.vectors(ids)
+
+    def describe(self) -> str:
+        sources = [name for name, part in (("lexical", self.lexical), ("collaborative", self.collaborative)) if part]
+        return self.dense.describe() + (f" + {' + '.join(sources)}" if sources else "")
