@@ -32,7 +32,8 @@ from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever, VectorRetriever
 from retrieval.hybrid import HybridRetriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
-from ranking.diversity import DiversityReranker, VectorLookup
+from ranking.diversity import DiversityReranker
+from ranking.fusion import FusionRanker
 from explain.grounding import GroundingReport
 from explain.answer import Answerer
 from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
@@ -124,7 +125,7 @@ class TurnPipeline:
             responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer)
         shop = ShopDesk(ProductTypes(catalog), QuestionReader(catalog), Answerer(titles, llm)) \
             if domain == "products" else None
-        return cls(catalog, understander, retriever, ranker or PopularityPriorRanker(catalog), explainer,
+        return cls(catalog, understander, retriever, ranker or FusionRanker(catalog), explainer,
                    responder=responder, titles=titles, shop=shop, **options)
 
     def replacing(self, **parts) -> "TurnPipeline":
@@ -382,7 +383,7 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
     """The hybrid retriever and the inner ranker for ``settings.ranker``, with what ``fit-ranker`` saved."""
     from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeModel
     from retrieval.lexical import LexicalIndex
-    from ranking.fusion import FUSION_FILE, FusionRanker
+    from ranking.fusion import FUSION_FILE
 
     folder = settings.ranker_path(dense.embedder.name)
     collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER) \

@@ -45,15 +45,21 @@ def _fold(dialogue_id: str, folds: int) -> int:
 
 def pools_of(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[Instance], *, candidates: int,
              progress: bool, desc: str) -> tuple[list[np.ndarray], list[np.ndarray], int, int]:
-    """Replay each instance and return its candidate pool's features and 0/1 labels (its targets)."""
+    """Replay each instance and return its candidate pool's features and 0/1 labels.
+
+    As in the product, items the dialogue has named are excluded and the labels are the turn's new targets:
+    the ranker learns to find what the person has not heard of yet.
+    """
     system = PipelineSystem(pipeline, name=desc, candidates=candidates)
     system.prepare(instances, progress=progress)
     pools, labels, found, total = [], [], 0, 0
     for instance in tqdm(instances, desc=desc, unit="turn", disable=not progress):
+        if not instance.new_targets:
+            continue
         state = system.replay(instance)
-        query = pipeline.retrieval_query(state, k=candidates, exclude_mentioned=False)
+        query = pipeline.retrieval_query(state, k=candidates, exclude_mentioned=True)
         pool = pipeline.retriever.retrieve(query)
-        targets = set(instance.targets)
+        targets = set(instance.new_targets)
         label = np.array([c.item_id in targets for c in pool], dtype=np.float64)
         found += int(label.sum())
         total += len(targets)
@@ -65,7 +71,7 @@ def pools_of(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[I
 
 def fit_ranker(pipeline: TurnPipeline, train: Sequence[Dialogue], valid: Sequence[Dialogue],
                mention_lists: Sequence[MentionList], folder: Path, *, collaborative: CollaborativeConfig,
-               folds: int = 2, candidates: int = 200, max_instances: int | None = None,
+               candidates: int, folds: int = 2, max_instances: int | None = None,
                progress: bool = True) -> FitReport:
     """Fit and save the collaborative model and the fusion weights into ``folder``; see the module docstring.
 

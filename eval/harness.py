@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
-from tailtalk.dialogues import load_dialogues
+from tailtalk.dialogues import Dialogue, load_dialogues
 from agent.pipeline import TurnPipeline
 from tailtalk.popularity import head_tail_split
 from tailtalk.instances import Instance, instances_of
@@ -78,21 +79,33 @@ def _recall_at(ranked: Sequence[Sequence[str]], instances: Sequence[Instance], k
     return float(np.mean(hits)) if hits else 0.0
 
 
+def missing_targets(dialogues: Sequence[Dialogue], catalog: Catalog) -> Counter[str]:
+    """Items named by assistant turns that the catalogue lacks: they cannot be ranked, so they are counted."""
+    return Counter(i for d in dialogues for t in d.turns if t.role == "assistant" for i in t.items if i not in catalog)
+
+
 def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str, systems: Sequence[str],
              limit: int | None = None, seed: int = 0, config: Mapping[str, Any] | None = None,
-             diversity_sweep: Sequence[float] = (), progress: bool = True) -> dict[str, dict[str, Any]]:
+             diversity_sweep: Sequence[float] = (), progress: bool = True,
+             per_turn: Path | None = None) -> dict[str, dict[str, Any]]:
     """Replay ``log_path`` through each named system (see ``eval.systems.SYSTEMS``) and write the outputs.
 
     Every system ranks with the pipeline's own retriever stage, switched to exact search
     over the index's stored vectors (the neighbours HNSW approximates) for speed.
     ``diversity_sweep`` adds one ``pipeline[diversity=x]`` system per value: the Pareto
-    frontier of the long-tail/diversity knob, written to ``pareto.png``.
+    frontier of the long-tail/diversity knob, written to ``pareto.png``. ``per_turn`` writes
+    each instance's targets and every system's top 50 (JSON lines), for reading misses.
     """
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown or not systems:
         raise ValueError(f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}")
     catalog = pipeline.catalog
-    instances = sample(instances_of(load_dialogues(log_path), catalog), limit, seed)
+    dialogues = load_dialogues(log_path)
+    missing = missing_targets(dialogues, catalog)
+    if missing and progress:
+        print(f"note: {sum(missing.values()):,} target mention(s) of {len(missing):,} item(s) are not in the catalogue "
+              f"{catalog.source} (e.g. {', '.join(list(missing)[:3])}); they cannot be ranked and are left out")
+    instances = sample(instances_of(dialogues, catalog), limit, seed)
     if not instances:
         raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
     retriever = exact_copy(pipeline.retriever)
@@ -108,12 +121,28 @@ def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str,
         chosen[name] = PipelineSystem(exact.replacing(ranker=ranker.with_diversity(value)), name=name,
                                       understood=understood)
     vectors = item_vectors(retriever, catalog)
-    results = {name: score_run(run_system(system, instances, progress=progress), instances, catalog, vectors)
-               for name, system in chosen.items()}
-    write_outputs(out, dataset, {"log": str(log_path), "limit": limit, "seed": seed, **(config or {})}, results)
+    runs = {name: run_system(system, instances, progress=progress) for name, system in chosen.items()}
+    results = {name: score_run(run, instances, catalog, vectors) for name, run in runs.items()}
+    write_outputs(out, dataset, {"log": str(log_path), "catalog": catalog.source, "limit": limit, "seed": seed,
+                                 "targets_missing_from_catalog": sum(missing.values()), **(config or {})}, results)
+    if per_turn is not None:
+        write_per_turn(per_turn, instances, runs)
     if diversity_sweep:
         _pareto_plot(out, {name: r for name, r in results.items() if name.startswith("pipeline[diversity=")})
     return results
+
+
+def write_per_turn(path: Path, instances: Sequence[Instance], runs: Mapping[str, SystemRun]) -> None:
+    """One JSON line per instance: its dialogue, turn, targets, and each system's top 50 (all and new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for n, instance in enumerate(instances):
+            handle.write(json.dumps({
+                "dialogue_id": instance.dialogue_id, "turn_index": instance.turn_index,
+                "targets": list(instance.targets), "new_targets": list(instance.new_targets),
+                "mentioned": sorted(instance.mentioned),
+                "systems": {name: {"all": run.ranked_all[n], "new": run.ranked_new[n]} for name, run in runs.items()},
+            }) + "\n")
 
 
 def write_outputs(out: Path, dataset: str, config: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:

@@ -19,6 +19,9 @@ from tailtalk.catalog import Catalog
 from retrieval.embedder import CachedEmbedder
 from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever
+from retrieval.hybrid import HybridRetriever
+from ranking.diversity import DiversityReranker
+from ranking.fusion import SIGNALS, FusionRanker
 from agent.pipeline import TurnPipeline
 from agent.state import ConversationState
 from agent.understand import Interests
@@ -130,12 +133,15 @@ def _embed_once(retriever: Retriever, texts: list[str], progress: bool) -> None:
         embedder.embed(unique, progress=progress)
 
 
-def exact_copy(retriever: VectorRetriever) -> InMemoryRetriever:
+def exact_copy(retriever: VectorRetriever | HybridRetriever) -> InMemoryRetriever | HybridRetriever:
     """Exact search over the vectors stored in the index, with an in-memory query cache.
 
     The harness ranks thousands of turns at depth 50-100; exact search over the index's
     own vectors gives the neighbours HNSW approximates, without a round trip per query.
+    A hybrid retriever keeps its lexical and collaborative sources around the exact dense copy.
     """
+    if isinstance(retriever, HybridRetriever):
+        return retriever.with_dense(exact_copy(retriever.dense))
     catalog = retriever.catalog
     stored = retriever.vectors(catalog.ids())
     missing = [i for i in catalog.ids() if i not in stored]
@@ -145,11 +151,53 @@ def exact_copy(retriever: VectorRetriever) -> InMemoryRetriever:
                              liked_weight=retriever.liked_weight, avoid_weight=retriever.avoid_weight)
 
 
+class CollaborativeSystem(EvalSystem):
+    """Co-mention alone: what people name beside the items mentioned so far (popularity breaks ties).
+    No text at all: the reference any text-aware system must beat."""
+
+    name = "collaborative"
+
+    def __init__(self, pipeline: TurnPipeline):
+        retriever = pipeline.retriever
+        if not isinstance(retriever, HybridRetriever) or retriever.collaborative is None:
+            raise ValueError("the collaborative system needs a fitted collaborative model; run `tailtalk fit-ranker`")
+        self.model = retriever.collaborative
+        self.ids = pipeline.catalog.ids()
+        self.tie_break = 1e-9 * np.log1p([pipeline.catalog.get(i).popularity or 0.0 for i in self.ids])
+
+    def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
+        seeds = list(dict.fromkeys(i for turn in instance.context for i in turn.items))
+        scores = self.model.score(seeds, candidates=self.ids) + self.tie_break
+        order = np.argsort(-scores, kind="stable")[: k + len(exclude)]
+        return [self.ids[row] for row in order if self.ids[row] not in exclude][:k]
+
+
+def ablation(signal: str) -> Callable[[TurnPipeline], EvalSystem]:
+    """The served pipeline with one signal removed: its features switched off in the fused ranker, and
+    for the lexical and collaborative signals their candidates too."""
+
+    def build(pipeline: TurnPipeline) -> EvalSystem:
+        ranker, retriever = pipeline.ranker, pipeline.retriever
+        inner = ranker.inner if isinstance(ranker, DiversityReranker) else ranker
+        if not isinstance(inner, FusionRanker) or not isinstance(retriever, HybridRetriever):
+            raise ValueError(f"pipeline-no-{signal} needs the fused ranker (ranker=fused)")
+        fused = inner.without(signal)
+        ranker = ranker.with_inner(fused) if isinstance(ranker, DiversityReranker) else fused
+        if signal in ("lexical", "collaborative"):
+            retriever = retriever.without(signal)
+        return PipelineSystem(pipeline.replacing(ranker=ranker, retriever=retriever), name=f"pipeline-no-{signal}")
+
+    return build
+
+
 SYSTEMS: dict[str, Callable[[TurnPipeline], EvalSystem]] = {
     "popularity": lambda pipeline: PopularitySystem(pipeline.catalog),
     "bm25": lambda pipeline: BM25System(pipeline.catalog),
-    "dense": lambda pipeline: DenseSystem(pipeline.retriever),
+    "dense": lambda pipeline: DenseSystem(pipeline.retriever.dense if isinstance(pipeline.retriever, HybridRetriever)
+                                          else pipeline.retriever),
+    "collaborative": CollaborativeSystem,
     "pipeline": lambda pipeline: PipelineSystem(pipeline),
+    **{f"pipeline-no-{signal}": ablation(signal) for signal in SIGNALS if signal != "dense"},
 }
 
 

@@ -57,6 +57,9 @@ class DiversityReranker:
     def with_diversity(self, diversity: float) -> "DiversityReranker":
         return DiversityReranker(self.inner, self.vectors, diversity, pool=self.pool)
 
+    def with_inner(self, inner: Ranker) -> "DiversityReranker":
+        return DiversityReranker(inner, self.vectors, self.diversity, pool=self.pool)
+
     def with_vectors(self, vectors: VectorLookup) -> "DiversityReranker":
         """The same re-ranker reading item vectors elsewhere (the harness's in-memory copy of the index)."""
         return DiversityReranker(self.inner, vectors, self.diversity, pool=self.pool)

@@ -11,6 +11,10 @@ pool's best, ranks as ``10 / (10 + rank)``):
 * ``recency``: the item was named in this conversation, and how recently (``1 / (1 + later mentions)``);
 * ``constraints``: the share of the wished categories the item has (genre wishes are scores, not filters).
 
+A conversation that has named no item yet ("cold": no candidate has a collaborative score) leans on
+text and popularity differently from one that has, so ``dense_cold`` and ``popularity_cold`` repeat
+those features on cold turns only (on ReDial valid, +0.8 points of Recall@10 for the logistic fusion).
+
 ``score = w . features(candidate)``; ``fit`` learns ``w`` by L2-regularised logistic regression on
 (candidate pool, targets) pairs. Without fitting, :data:`DEFAULT_WEIGHTS` (dense and lexical only,
 hand-set) serve, so a new catalogue works before any training.
@@ -42,13 +46,13 @@ from tailtalk.popularity import log_popularity_prior
 from retrieval.query import Candidate
 from ranking.base import RankingContext, ScoringRanker
 
-FEATURES = ("dense", "dense_rank", "lexical", "lexical_rank", "collaborative", "collaborative_rank",
-            "popularity", "recency", "category_match")
+FEATURES = ("dense", "dense_rank", "dense_cold", "lexical", "lexical_rank", "collaborative", "collaborative_rank",
+            "popularity", "popularity_cold", "recency", "category_match")
 SIGNALS: dict[str, tuple[str, ...]] = {
-    "dense": ("dense", "dense_rank"),
+    "dense": ("dense", "dense_rank", "dense_cold"),
     "lexical": ("lexical", "lexical_rank"),
     "collaborative": ("collaborative", "collaborative_rank"),
-    "popularity": ("popularity",),
+    "popularity": ("popularity", "popularity_cold"),
     "recency": ("recency",),
     "constraints": ("category_match",),
 }
@@ -97,14 +101,18 @@ class FusionRanker(ScoringRanker):
         collaborative = np.array([c.collaborative for c in candidates], dtype=np.float64)
         age = {item: n for n, item in enumerate(reversed(context.mentioned))}
         wished = context.wished_categories
+        cold = 0.0 if collaborative.any() else 1.0
+        popularity = np.array([self._prior.get(c.item_id, 0.0) for c in candidates])
         columns = {
             "dense": dense,
             "dense_rank": _rank_feature(dense),
+            "dense_cold": dense * cold,
             "lexical": _share_of_best(lexical),
             "lexical_rank": _rank_feature(lexical),
             "collaborative": _share_of_best(collaborative),
             "collaborative_rank": _rank_feature(collaborative),
-            "popularity": np.array([self._prior.get(c.item_id, 0.0) for c in candidates]),
+            "popularity": popularity,
+            "popularity_cold": popularity * cold,
             "recency": np.array([1.0 / (1.0 + age[c.item_id]) if c.item_id in age else 0.0 for c in candidates]),
             "category_match": np.array(
                 [len(wished & set(self.catalog.get(c.item_id).categories)) / len(wished) if wished else 0.0

@@ -2,7 +2,7 @@
 
 Each source proposes candidates (dense: nearest by the composed query vector; lexical: the
 best BM25 matches of the query text; collaborative: what people name beside the items the
-conversation named). Every pooled candidate then carries all three scores, so the ranker
+conversation named; and the most popular items). Every pooled candidate then carries all three scores, so the ranker
 sees a lexical or collaborative find with its dense similarity too. Hard constraints hold
 for every source.
 
@@ -35,7 +35,8 @@ from retrieval.retriever import VectorRetriever
 
 
 class HybridRetriever:
-    """Dense candidates plus up to ``pool`` lexical and ``pool`` collaborative ones, each with all scores."""
+    """Dense candidates plus up to ``pool`` lexical, ``pool`` collaborative and ``pool`` popular ones, each with
+    all scores (a catalogue without popularity adds no popular ones)."""
 
     def __init__(self, dense: VectorRetriever, lexical: LexicalIndex | None, collaborative: CollaborativeModel | None,
                  *, pool: int = 100):
@@ -47,6 +48,9 @@ class HybridRetriever:
         self.pool = pool
         self.catalog: Catalog = dense.catalog
         self._ids = self.catalog.ids()
+        self._row = {item_id: n for n, item_id in enumerate(self._ids)}
+        # Popular items are candidates too: when nothing was named yet, they are what people are recommended.
+        self._popularity = np.array([float(i.popularity or 0.0) for i in self.catalog])
 
     @property
     def embedder(self):
@@ -82,13 +86,13 @@ class HybridRetriever:
         collaborative = self._collaborative_scores(query)
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
-        for scores in (lexical, collaborative):
+        for scores in (lexical, collaborative, self._popularity):
             if scores is not None:
                 extra = self._best_admitted(scores, query.constraints, taken)
                 chosen += extra
                 taken.update(extra)
         stored = self.dense.vectors(chosen) if vector is not None else {}
-        row = {item_id: n for n, item_id in enumerate(self._ids)}
+        row = self._row
         result = []
         for item_id in chosen:
             similarity = float(stored[item_id] @ vector) if item_id in stored else 0.0

@@ -131,7 +131,7 @@ def fit_ranker_command(
     mentions_path = settings.dataset_dir() / MENTIONS_FILE
     mentions = load_mention_lists(mentions_path) if mentions_path.is_file() else []
     folder = settings.ranker_path(hybrid.embedder.name)
-    report = fit_ranker(pipeline, train, valid, mentions, folder, collaborative=CollaborativeConfig(), folds=folds,
+    report = fit_ranker(pipeline, train, valid, mentions, folder, collaborative=CollaborativeConfig(), candidates=settings.candidates, folds=folds,
                         max_instances=max_instances)
     weights = ", ".join(f"{k} {v:+.2f}" for k, v in report.weights.items())
     valid_text = f"; valid recall@10 (new) {report.valid_recall_at_10:.4f}" if report.valid_recall_at_10 else ""
@@ -207,6 +207,8 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed for --limit sampling.")] = 0,
     sweep_diversity: Annotated[Optional[str], typer.Option(
         help="Comma-separated knob values, e.g. 0,0.2,0.4: one pipeline system each, plus pareto.png.")] = None,
+    per_turn: Annotated[Optional[Path], typer.Option(
+        help="Write each turn's targets and every system's top 50 to this JSON-lines file.")] = None,
     with_llm: Annotated[bool, typer.Option(
         "--with-llm", help="Let the configured language model read every logged message (slow on a CPU: "
         "about 5 s a message with the embedded model); by default the rule-based reader does.")] = False,
@@ -221,12 +223,12 @@ def evaluate(
     log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
     config = {"embedding_model": settings.embedding_model, "llm": pipeline.responder.name,
-              "candidates": settings.candidates,
+              "candidates": settings.candidates, "source_pool": settings.source_pool,
               "popularity_weight": settings.popularity_weight, "diversity": settings.diversity,
               "ranker": pipeline.ranker.describe()}
     run_evaluation(pipeline, log_path, out, dataset=settings.dataset if log is None else log_path.stem,
                    systems=[name.strip() for name in systems.split(",") if name.strip()],
-                   limit=limit, seed=seed, config=config, diversity_sweep=_floats(sweep_diversity))
+                   limit=limit, seed=seed, config=config, diversity_sweep=_floats(sweep_diversity), per_turn=per_turn)
     typer.echo((out / "metrics.md").read_text(encoding="utf-8"))
     typer.echo(f"wrote {out}/metrics.json, metrics.md, recall_at_k.png, recall_vs_aplt.png "
                f"in {time.perf_counter() - started:.0f}s")

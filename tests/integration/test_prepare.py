@@ -12,7 +12,8 @@ import pytest
 from tailtalk.catalog import load_catalog
 from tailtalk.config import Settings
 from tailtalk.dialogues import load_dialogues
-from tailtalk.prepare import prepare
+from tailtalk.mentions import load_mention_lists
+from tailtalk.prepare import MENTIONS_FILE, _held_out, prepare
 from tailtalk.sources import SOURCES, SourceError, SourceFile
 
 pytestmark = pytest.mark.integration
@@ -22,13 +23,18 @@ def test_redial_counts_and_split_hygiene(redial_settings):
     folder = redial_settings.dataset_dir("redial")
     catalog = load_catalog(folder / "catalog.jsonl")
     train, valid, test = (load_dialogues(folder / f"{split}.jsonl") for split in ("train", "valid", "test"))
-    assert (len(catalog), len(train) + len(valid), len(test)) == (6922, 2270, 1342)
-    assert 0.07 < len(valid) / 2270 < 0.13  # the hashed 10% hold-out
+    assert (len(catalog), len(train) + len(valid), len(test)) == (6922, 3458, 1342)
+    assert 0.07 < len(valid) / 3458 < 0.13  # the hashed 10% hold-out
     ids = [{d.id for d in split} for split in (train, valid, test)]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
-    # Popularity counts train mentions only: neither the hold-out nor the test split leaks into it.
-    train_mentions = sum(len(t.items) for d in train for t in d.turns)
-    assert sum(i.popularity for i in catalog) == train_mentions
+    # The mention lists carry no valid or test dialogue, nor any other dialogue the hash holds out.
+    mentions = load_mention_lists(folder / MENTIONS_FILE)
+    mention_ids = {m.id for m in mentions}
+    assert len(mentions) > 8000 and not mention_ids & (ids[1] | ids[2])
+    assert not any(_held_out(m.id) for m in mentions)
+    assert ids[0] <= mention_ids  # every training dialogue with text counts, read from its own text
+    # Popularity counts training mentions only (one per film per dialogue): no held-out dialogue leaks into it.
+    assert sum(i.popularity for i in catalog) == sum(len(m.items) for m in mentions)
     # Titles are written out, never as @123 placeholders, and items point into the catalogue.
     turn = test[0].turns[0]
     assert "@" not in turn.text and "Super Troopers (2001)" in turn.text and turn.items == ("111776",)

@@ -20,7 +20,7 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_defaults():
     s = load_settings()
-    assert (s.top_k, s.candidates, s.popularity_weight, s.dataset) == (5, 1000, 0.4, "redial")
+    assert (s.top_k, s.candidates, s.source_pool, s.ranker, s.dataset) == (5, 300, 300, "fused", "redial")
     assert s.ui_auth is None
 
 

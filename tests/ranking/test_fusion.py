@@ -1,0 +1,64 @@
+"""The fused ranker: features, fitting, ablation, save and load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tailtalk.catalog import Catalog, Item
+from retrieval.query import Candidate
+from ranking.base import RankingContext
+from ranking.fusion import FEATURES, FusionRanker
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog((Item(id="a", title="A", categories=["comedy"], popularity=10),
+                    Item(id="b", title="B", popularity=0), Item(id="c", title="C", categories=["comedy"])))
+
+
+def test_features_are_normalised_per_pool(catalog):
+    ranker = FusionRanker(catalog)
+    context = RankingContext("q", mentioned=("b", "c"), wished_categories=frozenset({"comedy"}))
+    x = ranker.features(context, [Candidate("a", 0.5, 4.0, 0.0), Candidate("b", 0.2, 2.0, 3.0),
+                                  Candidate("c", 0.1, 0.0, 1.0)])
+    column = {name: x[:, n] for n, name in enumerate(FEATURES)}
+    assert column["lexical"] == pytest.approx([1.0, 0.5, 0.0])
+    assert column["collaborative"] == pytest.approx([0.0, 1.0, 1 / 3])
+    assert column["lexical_rank"] == pytest.approx([1.0, 10 / 11, 0.0])  # not found by the source: 0
+    assert column["recency"] == pytest.approx([0.0, 0.5, 1.0])  # c was named last
+    assert column["category_match"] == pytest.approx([1.0, 0.0, 1.0])
+    assert column["popularity"][0] == pytest.approx(1.0) and column["popularity"][1] == 0.0
+    assert not column["popularity_cold"].any()  # the conversation named items: not a cold turn
+
+
+def test_fit_learns_which_signal_finds_the_targets(catalog):
+    rng = np.random.default_rng(0)
+    pools, labels = [], []
+    for _ in range(50):
+        x = rng.random((20, len(FEATURES)))
+        y = np.zeros(20)
+        y[np.argmax(x[:, FEATURES.index("collaborative")])] = 1  # the target is always the collaborative best
+        pools.append(x)
+        labels.append(y)
+    ranker = FusionRanker(catalog).fit(pools, labels)
+    assert ranker.trained and ranker.weights["collaborative"] == max(ranker.weights.values())
+    assert ranker.without("collaborative").weight_vector()[FEATURES.index("collaborative")] == 0.0
+
+
+def test_fit_refuses_pools_without_a_positive(catalog):
+    with pytest.raises(ValueError, match="positive"):
+        FusionRanker(catalog).fit([np.zeros((3, len(FEATURES)))], [np.zeros(3)])
+
+
+def test_save_and_load_round_trip(catalog, tmp_path):
+    ranker = FusionRanker(catalog, {name: float(n) for n, name in enumerate(FEATURES)}, signals=("dense", "lexical"))
+    ranker.save(tmp_path, report={"valid_recall_at_10_new": 0.2})
+    loaded = FusionRanker.load(tmp_path, catalog)
+    assert loaded.weight_vector() == pytest.approx(ranker.weight_vector())
+    assert loaded.signals == ("dense", "lexical") and loaded.report["valid_recall_at_10_new"] == 0.2
+
+
+def test_unknown_signal_is_refused(catalog):
+    with pytest.raises(ValueError, match="unknown signal"):
+        FusionRanker(catalog, signals=("dense", "vibes"))

@@ -1,0 +1,77 @@
+"""The collaborative model on a toy log, with every expected score computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tailtalk.mentions import MentionList
+from retrieval.collaborative import CollaborativeConfig, CollaborativeModel
+
+ITEMS = ["a", "b", "c", "d"]
+# Dialogue rows (liked = 1, not liked = w):   a  b  c  d
+#   1: a, b                                   1  1  .  .
+#   2: a, b, c (c not liked)                  1  1  w  .
+#   3: c, d                                   .  .  1  1
+LOG = [MentionList(id="1", items=("a", "b"), liked=(True, True)),
+       MentionList(id="2", items=("a", "b", "c"), liked=(True, True, False)),
+       MentionList(id="3", items=("c", "d"), liked=(True, True))]
+
+
+def model(**options) -> CollaborativeModel:
+    return CollaborativeModel(CollaborativeConfig(method="cooc", **options)).fit(LOG, ITEMS)
+
+
+def test_cosine_damping_by_hand():
+    # w = 0.5. Gram: G[a,b] = 2, G[a,c] = 0.5, G[c,d] = 1; diagonal n = (2, 2, 1.25, 1).
+    # alpha = 0.5 is the cosine: S[a,b] = 2/sqrt(2*2) = 1, S[a,c] = 0.5/sqrt(2*1.25) = 0.3162.
+    scores = model(alpha=0.5, disliked_weight=0.5).score(["a"])
+    assert scores == pytest.approx([0.0, 1.0, 0.5 / np.sqrt(2 * 1.25), 0.0])
+
+
+def test_popularity_damping_by_hand():
+    # alpha = 0.9: S[c,d] = 1 / (1.25^0.9 * 1^0.1) = 0.8180; S[c,a] = 0.5 / (1.25^0.9 * 2^0.1) = 0.3816.
+    scores = model(alpha=0.9, disliked_weight=0.5).score(["c"])
+    assert scores == pytest.approx([0.5 / (1.25 ** 0.9 * 2 ** 0.1), 0.5 / (1.25 ** 0.9 * 2 ** 0.1),
+                                    0.0, 1 / 1.25 ** 0.9])
+
+
+def test_recent_seeds_weigh_more_and_dislikes_count_less():
+    m = model(alpha=0.5, disliked_weight=0.5, decay=0.5)
+    # Seeds a (older) then d (newer): weight(d) = 1, weight(a) = 0.5. S[a,b] = 1; S[d,c] = 1/sqrt(1.25*1).
+    assert m.score(["a", "d"]) == pytest.approx([0.0, 0.5, 0.5 * 0.5 / np.sqrt(2.5) + 1 / np.sqrt(1.25), 0.0])
+    # A disliked seed counts disliked_weight: b scores 0.5 * S[a,b].
+    assert m.score([], ["a"]) == pytest.approx(0.5 * m.score(["a"]))
+
+
+def test_unknown_seeds_and_candidates_score_zero():
+    m = model()
+    assert not m.score(["zzz"]).any()
+    assert m.score(["a"], candidates=["b", "zzz"]) == pytest.approx([m.score(["a"])[1], 0.0])
+
+
+def test_evidence_names_the_liked_item_behind_a_score():
+    m = model()
+    assert m.evidence("b", ["d", "a"]) == "a"
+    assert m.evidence("b", ["d"]) is None
+
+
+def test_ease_learns_that_a_and_b_go_together():
+    m = CollaborativeModel(CollaborativeConfig(method="ease", ease_lambda=1.0)).fit(LOG, ITEMS)
+    scores = m.score(["a"])
+    assert scores[1] == scores.max() > 0 and scores[0] == 0.0
+
+
+def test_save_and_load_give_the_same_scores(tmp_path):
+    m = model()
+    m.save(tmp_path / "cf")
+    assert CollaborativeModel.saved_in(tmp_path / "cf")
+    loaded = CollaborativeModel.load(tmp_path / "cf")
+    assert loaded.config == m.config and loaded.score(["a", "c"]) == pytest.approx(m.score(["a", "c"]))
+
+
+@pytest.mark.parametrize("options", [{"method": "knn"}, {"alpha": 1.5}, {"decay": -0.1}, {"min_count": 0},
+                                     {"ease_lambda": 0.0}])
+def test_config_is_validated_at_construction(options):
+    with pytest.raises(ValueError):
+        CollaborativeConfig(**options)
