@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo data index train chat test eval bench bench-llm serve-llm hostile load-test clean
+.PHONY: install browser demo data index ranker train chat test eval bench bench-llm serve-llm hostile load-test clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ data: install
 index: data
 	$(VENV)/bin/tailtalk index
 
-demo: index
+# The collaborative model and the fused ranker's weights for the served catalogue and scorer (~5 min).
+ranker: index
+	$(VENV)/bin/tailtalk fit-ranker
+
+demo: ranker
 	$(VENV)/bin/tailtalk chat
 
 # Fine-tune the scorer (quick profile, ~3.5 min; `PROFILE=default` ~25 min) and index the catalogue with it.
@@ -43,12 +47,13 @@ PROFILE ?= quick
 train: data
 	$(VENV)/bin/tailtalk train --profile $(PROFILE)
 
-# The headline table of docs/evaluation.md: every baseline and the pipeline on the ReDial test split.
-eval: index
-	$(VENV)/bin/tailtalk --set scorer=baseline eval --dataset redial --split test --sweep-diversity 0,0.3,0.7 \
-		--out results/redial-test
+# The headline table of docs/evaluation.md: every baseline, the pipeline and its ablations on the ReDial test split.
+EVAL_SYSTEMS := popularity,bm25,dense,collaborative,pipeline,pipeline-no-lexical,pipeline-no-collaborative,pipeline-no-popularity,pipeline-no-constraints
+eval: ranker
+	$(VENV)/bin/tailtalk eval --dataset redial --split test --systems $(EVAL_SYSTEMS) --sweep-diversity 0,0.3,0.5,0.7 \
+		--per-turn results/redial-test/per_turn.jsonl --out results/redial-test
 
-bench: index
+bench: ranker
 	$(PY) bench/scoring_latency.py
 
 # Time to first token and tokens/s: the embedded SmolLM2 and vLLM (CPU) side by side in one run.

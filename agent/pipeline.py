@@ -191,7 +191,8 @@ class TurnPipeline:
         liked_titles = [self.catalog.get(i).title for i in state.liked if i in self.catalog]
         picks = [
             Explained(self.catalog.get(r.item_id),
-                      self.explainer.reason(self.catalog.get(r.item_id), wishes=state.wishes, liked_titles=liked_titles),
+                      self.explainer.reason(self.catalog.get(r.item_id), wishes=state.wishes, liked_titles=liked_titles,
+                                            recommended_with=self._recommended_with(state, r.item_id)),
                       r.score, r.is_tail)
             for r in ranked
         ]
@@ -199,6 +200,13 @@ class TurnPipeline:
         request = ReplyRequest(message, picks, self.sayable(state.wishes), notices, user_named, heading=heading,
                                deadline=deadline)
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
+
+    def _recommended_with(self, state: ConversationState, item_id: str) -> str | None:
+        """The title of the liked item beside which people most often named ``item_id``, if any."""
+        if not isinstance(self.retriever, HybridRetriever):
+            return None
+        seed = self.retriever.evidence(item_id, state.liked)
+        return self.catalog.get(seed).title if seed is not None and seed in self.catalog else None
 
     def sayable(self, wishes: list[str]) -> list[str]:
         """The wishes a reply may repeat: those in words the catalogue uses. Others ("zorblax", words of an
@@ -369,31 +377,42 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     choice = resolve_scorer(settings)
     dense = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
                             avoid_weight=settings.avoid_weight)
-    retriever, inner = fitted_ranking(settings, catalog, dense, choice.prior_weight, choice.description)
+    retriever, inner, ranker_notice = fitted_ranking(settings, catalog, dense, choice.prior_weight,
+                                                     choice.description)
     return TurnPipeline.from_parts(
         catalog, retriever, ranker=DiversityReranker(inner, retriever.vectors, settings.diversity),
         llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k,
         max_message_chars=settings.max_message_chars, turn_timeout=settings.turn_timeout,
-        notices=[n for n in (choice.warning, llm_notice) if n],
+        notices=[n for n in (choice.warning, llm_notice, ranker_notice) if n],
     )
 
 
 def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever, prior_weight: float,
-                   scorer_description: str) -> tuple[HybridRetriever, Ranker]:
-    """The hybrid retriever and the inner ranker for ``settings.ranker``, with what ``fit-ranker`` saved."""
+                   scorer_description: str) -> tuple[HybridRetriever, Ranker, str | None]:
+    """The hybrid retriever and the inner ranker for ``settings.ranker``, with what ``fit-ranker`` saved,
+    and a notice for the user when a saved ranker cannot be read (hand-set weights serve instead)."""
     from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeModel
     from retrieval.lexical import LexicalIndex
     from ranking.fusion import FUSION_FILE
 
     folder = settings.ranker_path(dense.embedder.name)
-    collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER) \
-        if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER) else None
+    unreadable = f"the fitted ranker in {folder} cannot be read ({{}}); hand-set weights serve. " \
+                 "Run `tailtalk fit-ranker` to fit it again"
+    collaborative, notice = None, None
+    try:
+        if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER):
+            collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a torn, garbled or outdated file
+        notice = unreadable.format(exc)
     retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool)
     if settings.ranker == "prior":
-        return retriever, PopularityPriorRanker(catalog, prior_weight, scorer_description)
-    if (folder / FUSION_FILE).is_file():
-        return retriever, FusionRanker.load(folder, catalog)
-    return retriever, FusionRanker(catalog)
+        return retriever, PopularityPriorRanker(catalog, prior_weight, scorer_description), notice
+    if (folder / FUSION_FILE).is_file() and notice is None:
+        try:
+            return retriever, FusionRanker.load(folder, catalog), None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            notice = unreadable.format(exc)
+    return retriever, FusionRanker(catalog), notice
 
 
 def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:

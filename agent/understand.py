@@ -93,8 +93,13 @@ _PREDICATE = frozenset(
 _MARKER = re.compile(r"#(\d+)#")  # a title named in a clause, replaced by its position in the clause's titles
 _DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
 _YEAR = r"(1[89]\d\d|20\d\d)"
-_PRICE = r"\$?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+[.,]\d{1,2}(?!\d)|\d+)\s?(?:\$|dollars?|usd|bucks)?"
-_MONEY = re.compile(r"\$|dollar|usd|\bbucks?\b|price|cost|budget|spend|pay\b", re.IGNORECASE)
+# A number followed by another unit is no price: "at least 16gb of memory", "under 90 minutes".
+_NOT_MONEY_UNIT = (r"(?!\d|[.,]\d|\s?(?:gb|mb|tb|mah|mm|cm|inch|inches|in\b|\"|hours?|hrs?|minutes?|mins?|pages?"
+                   r"|sheets?|pack|pcs|pieces|%|years?|months?|weeks?|days?|kg|lbs?|oz|g\b|w\b|mp\b|x\b))")
+_PRICE = (r"[$€£]?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+[.,]\d{1,2}(?!\d)|\d+)" + _NOT_MONEY_UNIT
+          + r"\s?(?:[$€£]|dollars?|usd|bucks|euros?|eur|pounds?)?")
+_MONEY = re.compile(r"[$€£]|dollar|usd|\beuros?\b|\beur\b|\bpounds?\b|\bbucks?\b|price|cost|budget|spend|pay\b",
+                    re.IGNORECASE)
 
 _NUMBER_WORDS = dict(zip("one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
                          "fifteen sixteen seventeen".split(), range(1, 18)))
@@ -254,7 +259,8 @@ class RuleBasedUnderstander:
             interests.wishes.extend(w for w in content if w not in interests.wishes and len(w) > 3)
             return content
         if polarity == "avoid":  # a "soft" piece ("not too scary") keeps its category words as words to avoid
-            interests.exclude_categories.update(c for c, _ in found)
+            named = {w for _, w in found}
+            interests.exclude_categories.update(c for c, word in found if _governs(piece, word, named))
             content = [w for w in content if not self._categories(w)]  # "comedies" is excluded, not also avoided
         interests.avoid_terms.extend(w for w in content if w not in _PREDICATE)
         return []
@@ -370,12 +376,18 @@ class RuleBasedUnderstander:
             return text
         lowered = text.lower()
         spans: list[tuple[int, int]] = []
-        upper = rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|no more than)\s+{_PRICE}"
+        upper = rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|within|budget (?:of|is))\s+{_PRICE}"
         if m := re.search(upper, lowered):
             interests.price_max = _number(m.group(1))
             spans.append(m.span())
-        if m := re.search(rf"(?<!no )\b(?:over|above|more than|at least|min(?:imum)?)\s+{_PRICE}", lowered):
-            interests.price_min = _number(m.group(1))
+        for m in re.finditer(rf"\b(?:over|above|more than|at least|min(?:imum)?)\s+{_PRICE}", lowered):
+            # "not more than $20", "I can't go above 500$", "I don't want to spend more than 30 usd": a ceiling.
+            clause_start = max((c.end() for c in _CLAUSE_SPLIT.finditer(lowered, 0, m.start())), default=0)
+            negated = re.search(rf"\b(?:{_NEGATION})\b", lowered[clause_start : m.start()]) is not None
+            if negated:
+                interests.price_max = _number(m.group(1))
+            elif "at least" in m.group() or interests.price_min is None:
+                interests.price_min = _number(m.group(1))
             spans.append(m.span())
         return _blank(text, spans)
 
@@ -432,6 +444,28 @@ def _looks_back(polarity: str, cue: str, subject: str) -> bool:
 def _names_anything(text: str) -> bool:
     """Whether a piece names a title or a thing, beyond the words of a predicate ("my thing", "a fan of")."""
     return bool(_MARKER.search(text)) or any(w not in _PREDICATE for w in _content_words(text))
+
+
+# Words that may stand between a negation and the category it rules out: "I don't want to watch horror",
+# "no more comedies". Any other word means the negation governs something else ("I do not have any idea
+# about books" rules out no books): an exclusion is a hard filter, so it needs the plain reading.
+_GOVERNING = _PREDICATE | frozenset("any more anymore really much really fond mood keen in".split())
+
+
+def _governs(piece: str, word: str, named: set[str]) -> bool:
+    """Whether the negation that starts ``piece`` governs the category ``word`` directly (other category
+    words ``named`` in the piece may stand between: "no horror or sci-fi").
+
+    >>> _governs(" want to watch horror", "horror", set()), _governs(" have any idea about books", "books", set())
+    (True, False)
+    >>> _governs("horror is ", "horror", set()), _governs(" horror or sci-fi", "sci-fi", {"horror"})
+    (True, True)
+    """
+    found = re.search(rf"\b{re.escape(word)}", piece, re.IGNORECASE)
+    if found is None:
+        return True  # matched through a synonym's other form: keep the reading the rules made
+    allowed = _GOVERNING | {w for phrase in named for w in _content_words(phrase)}
+    return all(w in allowed for w in _content_words(piece[: found.start()]))
 
 
 def _negated_before(text: str, start: int) -> bool:

@@ -34,7 +34,8 @@ class Explained:
 
 
 class Explainer(Protocol):
-    def reason(self, item: Item, *, wishes: Sequence[str], liked_titles: Sequence[str]) -> str: ...
+    def reason(self, item: Item, *, wishes: Sequence[str], liked_titles: Sequence[str],
+               recommended_with: str | None = None) -> str: ...
 
     def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
               heading: str | None = None) -> str: ...
@@ -54,7 +55,10 @@ def _first_sentence(text: str) -> str:
 class TemplateExplainer:
     """Builds one-line reasons from categories, year, price, people and the first plot sentence."""
 
-    def reason(self, item: Item, *, wishes: Sequence[str], liked_titles: Sequence[str]) -> str:
+    def reason(self, item: Item, *, wishes: Sequence[str], liked_titles: Sequence[str],
+               recommended_with: str | None = None) -> str:
+        """``recommended_with``: the title of the liked item beside which people most often named this one
+        (the collaborative model's evidence); the reason then says so."""
         head = ", ".join(item.categories[:3]).capitalize() if item.categories else "An item"
         details = []
         if item.year:
@@ -68,9 +72,11 @@ class TemplateExplainer:
             parts[0] += f", with {_names(item.attributes['stars'], 2)}"
         text_of_item = " ".join([*item.categories, item.description, item.title]).lower()
         matched = [w for w in wishes if w.lower() in text_of_item]
+        if recommended_with:
+            parts.append(f"Often recommended to people who loved {recommended_with}")
         if matched:
             parts.append(f"Matches your wish for {', '.join(matched[:3])}")
-        elif liked_titles:
+        elif liked_titles and not recommended_with:
             parts.append(f"For fans of {', '.join(liked_titles[:2])}")
         if item.description:
             parts.append(_first_sentence(item.description))

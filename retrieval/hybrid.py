@@ -120,6 +120,10 @@ class HybridRetriever:
                 found.append(item_id)
         return found
 
+    def evidence(self, item_id: str, liked: Sequence[str]) -> str | None:
+        """The liked item beside which people most often named ``item_id`` (None without collaborative data)."""
+        return self.collaborative.evidence(item_id, liked) if self.collaborative is not None else None
+
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self.dense.vectors(ids)
 

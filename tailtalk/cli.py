@@ -89,7 +89,8 @@ def train_scorer(
     tau: Annotated[Optional[float], typer.Option(help="Logit-adjustment strength (0 = plain in-batch softmax).")]
     = None,
 ) -> None:
-    """Fine-tune the scorer on the dataset's train split (valid for early stopping), then index with it."""
+    """Fine-tune the scorer on the dataset's train split (valid for early stopping), index with it, and fit
+    the fused ranker for it."""
     from tailtalk.catalog import load_catalog
     from retrieval.index import build_index
     from ranking.scorer import resolve_scorer
@@ -106,6 +107,8 @@ def train_scorer(
     choice = resolve_scorer(settings.model_copy(update={"scorer": "trained"}))
     index_report = build_index(catalog, choice.embedder, settings)
     typer.echo(f"checkpoint {report.checkpoint}; its index has {index_report.added + index_report.unchanged:,} items")
+    # The fused ranker's weights belong to a text scorer: fit them for the new one.
+    _fit_served_ranker(settings.model_copy(update={"scorer": "trained"}))
 
 
 @app.command("fit-ranker")
@@ -115,6 +118,10 @@ def fit_ranker_command(
 ) -> None:
     """Fit the served ranker for this catalogue and scorer: the collaborative model on the training mention
     lists, then the fusion weights on the training dialogues (a few minutes; `make index` runs it)."""
+    _fit_served_ranker(_state.settings, max_instances=max_instances, folds=folds)
+
+
+def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, folds: int = 2) -> None:
     from tailtalk.mentions import load_mention_lists
     from tailtalk.prepare import MENTIONS_FILE
     from agent.pipeline import build_pipeline
@@ -123,16 +130,16 @@ def fit_ranker_command(
     from eval.fit_ranker import fit_ranker
     from eval.systems import exact_copy
 
-    settings = _state.settings.model_copy(update={"llm": "none"})
+    settings = settings.model_copy(update={"llm": "none"})
     pipeline = build_pipeline(settings)
     hybrid = pipeline.retriever
-    pipeline = pipeline.replacing(retriever=hybrid.with_dense(exact_copy(hybrid.dense)))
+    pipeline = pipeline.replacing(retriever=exact_copy(hybrid))
     train, valid = load_training_splits(settings.dataset_dir())
     mentions_path = settings.dataset_dir() / MENTIONS_FILE
     mentions = load_mention_lists(mentions_path) if mentions_path.is_file() else []
     folder = settings.ranker_path(hybrid.embedder.name)
-    report = fit_ranker(pipeline, train, valid, mentions, folder, collaborative=CollaborativeConfig(), candidates=settings.candidates, folds=folds,
-                        max_instances=max_instances)
+    report = fit_ranker(pipeline, train, valid, mentions, folder, collaborative=CollaborativeConfig(),
+                        candidates=settings.candidates, folds=folds, max_instances=max_instances)
     weights = ", ".join(f"{k} {v:+.2f}" for k, v in report.weights.items())
     valid_text = f"; valid recall@10 (new) {report.valid_recall_at_10:.4f}" if report.valid_recall_at_10 else ""
     typer.echo(f"fitted the ranker on {report.pools:,} training turns ({report.positives_in_pool:.0%} of targets "

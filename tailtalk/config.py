@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         "category signals (`tailtalk fit-ranker`; hand-set weights until fitted); 'prior': similarity plus the "
         "popularity prior alone.",
     )
+    ranker_dataset: str | None = Field(
+        default=None, min_length=1,
+        description="Dataset whose fitted ranker serves (default: the served one); e.g. redial for INSPIRED, "
+        "which is replayed zero-shot over the ReDial catalogue.",
+    )
     source_pool: int = Field(
         default=300, ge=0, le=5000,
         description="Candidates the lexical index and the collaborative model each add to the dense ones per turn.",
@@ -155,7 +160,7 @@ class Settings(BaseSettings):
 
     def ranker_path(self, embedder_name: str) -> Path:
         """Where the fitted ranker (fusion weights, collaborative model) for this catalogue and text scorer lives."""
-        return self.home / "rankers" / self.dataset / embedder_name
+        return self.home / "rankers" / (self.ranker_dataset or self.dataset) / embedder_name
 
     @property
     def models_dir(self) -> Path:

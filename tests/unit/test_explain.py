@@ -97,3 +97,8 @@ def test_reply_with_no_picks_asks_to_loosen_constraints(notices):
 def test_reply_with_one_pick_is_grammatical():
     reply = EX.reply(picks()[1:], wishes=[], notices=[])
     assert reply.splitlines()[0] == "Here is 1 pick:"
+
+
+def test_collaborative_evidence_is_the_reason():
+    reason = EX.reason(ALIEN, wishes=[], liked_titles=["Aliens", "Jaws"], recommended_with="Aliens")
+    assert "Often recommended to people who loved Aliens" in reason and "For fans of" not in reason

@@ -429,3 +429,28 @@ def test_a_relative_request_is_not_vague_and_not_a_query(redial):
 
 def test_a_more_light_hearted_request_is_a_step_not_a_comedy(redial):
     assert redial("more light-hearted please").include_categories == set()
+
+
+def test_a_negation_that_governs_something_else_rules_out_no_category():
+    """'I do not have any idea about books' (MG-ShopDial) asks for a book; it must never exclude books."""
+    u = RuleBasedUnderstander(["books", "office products", "horror"])
+    assert not u.understand("I do not have any idea about books. Do you have any recommendation?").exclude_categories
+    assert u.understand("I don't want to watch horror").exclude_categories == {"horror"}
+
+
+@pytest.mark.parametrize("message, low, high", [
+    ("my budget is limited so I can't go above 500$", None, 500.0),
+    ("I don't want to spend more than 30 usd", None, 30.0),
+    ("not too much, not more than 20 euro, please", None, 20.0),
+    ("no more than $40", None, 40.0),
+    ("something over $100 but under $300", 100.0, 300.0),
+])
+def test_a_negated_lower_bound_is_a_ceiling(message, low, high):
+    i = RuleBasedUnderstander(["office products"]).understand(message)
+    assert (i.price_min, i.price_max) == (low, high)
+
+
+def test_a_bound_on_another_unit_is_no_price():
+    i = RuleBasedUnderstander(["cellphones & accessories"]).understand(
+        "I would like not to spend too much, do you have anything with at least 16gb of memory")
+    assert (i.price_min, i.price_max) == (None, None)
