@@ -323,8 +323,7 @@ class TurnPipeline:
                               disliked_ids=disliked)
 
     def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:
-        return RankingContext(query.text, state.dialogue_text(), mentioned=tuple(state.mentioned),
-                              wished_categories=frozenset(state.include_categories))
+        return RankingContext(query.text, state.dialogue_text(), wished_categories=frozenset(state.include_categories))
 
     def recommend(self, state: ConversationState, *, k: int | None = None, candidates: int | None = None,
                   exclude_mentioned: bool = True) -> tuple[list[RankedItem], list[str]]:

@@ -25,12 +25,11 @@ from retrieval.query import Candidate
 
 @dataclass(frozen=True)
 class RankingContext:
-    """What a ranker may know about the turn: the interest text and the dialogue so far, the items it has
-    named (oldest first) and the categories the person wished for (a wish is a score, not a filter)."""
+    """What a ranker may know about the turn: the interest text, the dialogue so far and the categories
+    the person wished for (a wish is a score, not a filter)."""
 
     query_text: str
     dialogue_text: str = ""
-    mentioned: tuple[str, ...] = ()
     wished_categories: frozenset[str] = frozenset()
 
 
@@ -61,6 +60,11 @@ class ScoringRanker:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.head = head_tail_split({i.id: float(i.popularity or 0.0) for i in catalog})
+
+    @property
+    def has_long_tail(self) -> bool:
+        """Whether the catalogue's popularity splits it into head and tail (a new shop's does not)."""
+        return bool(self.head)
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
         raise NotImplementedError

@@ -37,7 +37,7 @@ from dataclasses import replace
 import numpy as np
 
 from retrieval.query import Candidate
-from ranking.base import RankedItem, Ranker, RankingContext
+from ranking.base import RankedItem, Ranker, RankingContext, ScoringRanker
 
 VectorLookup = Callable[[Sequence[str]], dict[str, np.ndarray]]
 
@@ -54,6 +54,14 @@ class DiversityReranker:
         self.pool = pool
         self.name = inner.name
 
+    @property
+    def applies(self) -> bool:
+        """Whether re-ranking changes anything. Not at 0, and not over a catalogue without popularity (a new
+        shop): it has no long tail to expose, and the diversity term alone cost MG-ShopDial 3 points of
+        Recall@10 (docs/ranking.md)."""
+        has_tail = self.inner.has_long_tail if isinstance(self.inner, ScoringRanker) else True
+        return self.diversity > 0 and has_tail
+
     def with_diversity(self, diversity: float) -> "DiversityReranker":
         return DiversityReranker(self.inner, self.vectors, diversity, pool=self.pool)
 
@@ -68,8 +76,10 @@ class DiversityReranker:
         return self.inner.score(context, candidates)
 
     def rank(self, context: RankingContext, candidates: list[Candidate], k: int) -> list[RankedItem]:
-        ranked = self.inner.rank(context, candidates, max(k, self.pool) if self.diversity > 0 else k)
-        if self.diversity == 0 or len(ranked) <= 1:
+        if not self.applies:
+            return self.inner.rank(context, candidates, k)
+        ranked = self.inner.rank(context, candidates, max(k, self.pool))
+        if len(ranked) <= 1:
             return ranked[:k]
         return select(ranked, self.vectors([r.item_id for r in ranked]), self.diversity, k)
 

@@ -45,3 +45,19 @@ def test_more_diversity_means_more_tail_items(small_catalog):
 def test_knob_out_of_range_is_refused(small_catalog):
     with pytest.raises(ValueError, match="between 0 and 1"):
         DiversityReranker(SimilarityRanker(small_catalog), lambda ids: {}, 1.5)
+
+
+def test_a_catalogue_without_popularity_is_left_in_relevance_order():
+    """A new shop has no long tail to expose: the knob must not trade relevance for diversity alone."""
+    import numpy as np
+
+    from tailtalk.catalog import Catalog, Item
+    from retrieval.query import Candidate
+    from ranking.base import RankingContext, SimilarityRanker
+    from ranking.diversity import DiversityReranker
+
+    shop = Catalog((Item(id="a", title="A"), Item(id="b", title="B"), Item(id="c", title="C")))
+    vectors = {"a": np.array([1.0, 0.0]), "b": np.array([1.0, 0.0]), "c": np.array([0.0, 1.0])}
+    reranker = DiversityReranker(SimilarityRanker(shop), lambda ids: {i: vectors[i] for i in ids}, 0.9)
+    ranked = reranker.rank(RankingContext("q"), [Candidate("a", .9), Candidate("b", .8), Candidate("c", .1)], 2)
+    assert not reranker.applies and [r.item_id for r in ranked] == ["a", "b"]
