@@ -180,8 +180,8 @@ class TurnPipeline:
             yield from self._reply(state, [], notices, self.responder.clarify(message, deadline=deadline),
                                    clarifying=True)
             return
-        ranked, relax_notice = self.recommend(state)
-        notices += relax_notice
+        ranked, unknown_notice = self.recommend(state)
+        notices += unknown_notice
         heading = None
         if not ranked and (closest := self._closest_to_budget(state)) is not None:
             ranked, heading = closest
@@ -323,7 +323,8 @@ class TurnPipeline:
                               disliked_ids=disliked)
 
     def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:
-        return RankingContext(query.text, state.dialogue_text(), wished_categories=frozenset(state.include_categories))
+        return RankingContext(query.text, state.dialogue_text(), wished_categories=frozenset(state.include_categories),
+                              bounded_fields=query.constraints.bounded_fields)
 
     def recommend(self, state: ConversationState, *, k: int | None = None, candidates: int | None = None,
                   exclude_mentioned: bool = True) -> tuple[list[RankedItem], list[str]]:
@@ -337,7 +338,19 @@ class TurnPipeline:
         ranker = self.ranker
         if state.diversity is not None and isinstance(ranker, DiversityReranker):
             ranker = ranker.with_diversity(state.diversity)
-        return ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k), []
+        ranked = ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k)
+        return ranked, self._unknown_field_notices(ranked, query.constraints.bounded_fields)
+
+    def _unknown_field_notices(self, ranked: list[RankedItem], bounded: frozenset[str]) -> list[str]:
+        """Picks the catalogue cannot show to meet a year or price bound: said, never silently dropped."""
+        notices = []
+        for field_name in sorted(bounded):
+            unknown = [self.catalog.get(r.item_id).title for r in ranked
+                       if getattr(self.catalog.get(r.item_id), field_name) is None]
+            if unknown:
+                notices.append(f"the catalogue gives no {field_name} for {', '.join(unknown)}; "
+                               f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for")
+        return notices
 
 def _vocabulary(catalog: Catalog) -> frozenset[str]:
     """Every word of the catalogue's titles, categories and descriptions, and of the category synonyms."""
@@ -406,12 +419,18 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
     retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool)
     if settings.ranker == "prior":
         return retriever, PopularityPriorRanker(catalog, prior_weight, scorer_description), notice
+    text = dense.embedder.name
     if (folder / FUSION_FILE).is_file() and notice is None:
         try:
-            return retriever, FusionRanker.load(folder, catalog), None
+            fused = FusionRanker.load(folder, catalog)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             notice = unreadable.format(exc)
-    return retriever, FusionRanker(catalog), notice
+        else:
+            learned = fused.report.get("training_dialogues")
+            return retriever, fused.described(
+                f"fused ranker fitted on {learned:,} dialogues (text: {text})" if learned else None), None
+    return retriever, FusionRanker(catalog, description=f"hand-set fusion of text ({text}) and lexical scores; "
+                                                        "`tailtalk fit-ranker` learns it"), notice
 
 
 def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:

@@ -31,6 +31,7 @@ class RankingContext:
     query_text: str
     dialogue_text: str = ""
     wished_categories: frozenset[str] = frozenset()
+    bounded_fields: frozenset[str] = frozenset()  # "year", "price": an item missing one comes after those that have it
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,19 @@ class FusionRanker(ScoringRanker):
         return np.array([self.weights.get(f, 0.0) if f in enabled else 0.0 for f in FEATURES])
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
-        return self.features(context, candidates) @ self.weight_vector()
+        """The weighted features; an item missing a bounded field ("from the 90s" and no year) comes after
+        every item known to meet the bound."""
+        scores = self.features(context, candidates) @ self.weight_vector()
+        if context.bounded_fields and len(candidates):
+            unknown = np.array([any(getattr(self.catalog.get(c.item_id), name) is None for name in context.bounded_fields)
+                                for c in candidates])
+            scores = np.where(unknown, scores - (np.ptp(scores) + 1.0), scores)
+        return scores
+
+    def described(self, description: str | None) -> "FusionRanker":
+        """The same ranker with another status-line description (None: the default one)."""
+        return FusionRanker(self.catalog, self.weights if self.trained else None, signals=self.signals,
+                            description=description, report=self.report)
 
     def without(self, signal: str) -> "FusionRanker":
         """An ablation: the same weights with one signal switched off."""

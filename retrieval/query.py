@@ -4,7 +4,7 @@ Example::
 
     >>> from retrieval.query import Constraints
     >>> Constraints(year_min=1990, year_max=1999, exclude_categories=frozenset({"horror"})).to_chroma_where()
-    {'$and': [{'categories': {'$not_contains': 'horror'}}, {'year': {'$gte': 1990}}, {'year': {'$lte': 1999}}]}
+    {'categories': {'$not_contains': 'horror'}}
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ class Constraints:
     """Hard constraints: an item that breaks one is never retrieved.
 
     ``include_categories`` means "at least one of these"; the others are conjunctive.
-    An item with no year (or price) fails any year (or price) bound, since it cannot be
-    shown to satisfy it.
+    A missing field never excludes an item: one with no year (or price) passes a year (or
+    price) bound, and the ranker puts it after every item known to meet the bound.
     """
 
     include_categories: frozenset[str] = frozenset()
@@ -43,8 +43,8 @@ class Constraints:
         if item.id in self.exclude_ids:
             return False
         for value, low, high in ((item.year, self.year_min, self.year_max), (item.price, self.price_min, self.price_max)):
-            if (low is not None or high is not None) and value is None:
-                return False
+            if value is None:
+                continue
             if low is not None and value < low:  # type: ignore[operator]
                 return False
             if high is not None and value > high:  # type: ignore[operator]
@@ -58,16 +58,18 @@ class Constraints:
         elif self.include_categories:
             clauses.append({"$or": [{"categories": {"$contains": c}} for c in sorted(self.include_categories)]})
         clauses += [{"categories": {"$not_contains": c}} for c in sorted(self.exclude_categories)]
-        for key, low, high in (("year", self.year_min, self.year_max), ("price", self.price_min, self.price_max)):
-            if low is not None:
-                clauses.append({key: {"$gte": low}})
-            if high is not None:
-                clauses.append({key: {"$lte": high}})
         if self.exclude_ids:
             clauses.append({"item_id": {"$nin": sorted(self.exclude_ids)}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    @property
+    def bounded_fields(self) -> frozenset[str]:
+        """The fields a bound is set on ("year", "price")."""
+        return frozenset(name for name, low, high in (("year", self.year_min, self.year_max),
+                                                      ("price", self.price_min, self.price_max))
+                         if low is not None or high is not None)
 
     def relaxed(self) -> "Constraints":
         """The same constraints without the soft-ish category wish, for when nothing matches."""

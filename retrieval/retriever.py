@@ -43,6 +43,9 @@ class Retriever(Protocol):
     def describe(self) -> str: ...
 
 
+_BOUND_OVERFETCH = 4
+
+
 class VectorRetriever(ABC):
     """Shared query shaping; subclasses supply nearest-neighbour search and stored vectors."""
 
@@ -59,7 +62,12 @@ class VectorRetriever(ABC):
         """The k nearest admissible items to ``vector``; the most popular ones when there is no vector."""
         if vector is None:
             return most_popular(self.catalog.items, constraints, k)
-        return self._nearest(vector, constraints, k)
+        if not constraints.bounded_fields:
+            return self._nearest(vector, constraints, k)
+        # A year or price bound is applied here, not in the store's filter: Chroma cannot say "a missing
+        # year passes". The over-fetch keeps k items for any range but the narrowest.
+        found = self._nearest(vector, constraints, k * _BOUND_OVERFETCH)
+        return [c for c in found if constraints.admits(self.catalog.get(c.item_id))][:k]
 
     def query_vector(self, query: RetrievalQuery) -> np.ndarray | None:
         """The composed, normalised query vector; None when the query states no direction."""
@@ -151,11 +159,11 @@ class InMemoryRetriever(VectorRetriever):
             mask &= ~self._category(category)
         for values, low, high in ((self._years, constraints.year_min, constraints.year_max),
                                   (self._prices, constraints.price_min, constraints.price_max)):
-            with np.errstate(invalid="ignore"):  # a missing value (nan) fails any bound, as in admits()
+            with np.errstate(invalid="ignore"):  # a missing value (nan) passes any bound, as in admits()
                 if low is not None:
-                    mask &= values >= low
+                    mask &= (values >= low) | np.isnan(values)
                 if high is not None:
-                    mask &= values <= high
+                    mask &= (values <= high) | np.isnan(values)
         mask[[self._row[i] for i in constraints.exclude_ids if i in self._row]] = False
         return mask
 

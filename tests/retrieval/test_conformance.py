@@ -45,8 +45,9 @@ def test_best_match_first(retriever):
     [
         (Constraints(include_categories=frozenset({"comedy"})), {"c1", "c2", "c3"}),
         (Constraints(exclude_categories=frozenset({"horror", "comedy"})), {"s1", "b1", "b2"}),
-        (Constraints(year_min=1990, year_max=1999), {"h2", "c1", "c2"}),
-        (Constraints(price_max=20.0), {"b1"}),
+        # A missing year or price never excludes (b1, b2 have no year; only b1, b2 have a price).
+        (Constraints(year_min=1990, year_max=1999), {"h2", "c1", "c2", "b1", "b2"}),
+        (Constraints(price_max=20.0), {"b1", "h1", "h2", "c1", "c2", "c3", "s1"}),
         (Constraints(exclude_ids=frozenset({"h1", "h2", "c1"})), {"c2", "c3", "s1", "b1", "b2"}),
     ],
 )

@@ -33,14 +33,15 @@ BARE = Item(id="x", title="Bare")
         (Constraints(year_min=1995, year_max=1995), FILM, True),  # bounds are inclusive
         (Constraints(year_min=1996), FILM, False),
         (Constraints(year_max=1994), FILM, False),
-        (Constraints(year_min=1990), BOOK, False),  # no year fails any year bound
-        (Constraints(year_max=2100), BARE, False),
+        (Constraints(year_min=1990), BOOK, True),  # a missing year never excludes: the ranker puts it last
+        (Constraints(year_max=2100), BARE, True),
         (Constraints(price_max=14.99), BOOK, True),
         (Constraints(price_max=14.98), BOOK, False),
         (Constraints(price_min=15), BOOK, False),
-        (Constraints(price_min=0), FILM, False),  # no price fails any price bound
+        (Constraints(price_min=0), FILM, True),  # nor does a missing price
         (Constraints(price_max=0), Item(id="z", title="Free", price=0.0), True),
-        (Constraints(year_min=1990, price_max=20), FILM, False),
+        (Constraints(year_min=1990, price_max=20), FILM, True),
+        (Constraints(year_min=1996, price_max=20), FILM, False),
     ],
 )
 def test_admits(constraints, item, admitted):
@@ -55,13 +56,12 @@ def test_admits(constraints, item, admitted):
         (Constraints(include_categories=F({"b", "a"})),
          {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]}),
         (Constraints(exclude_categories=F({"war"})), {"categories": {"$not_contains": "war"}}),
-        (Constraints(year_min=1990), {"year": {"$gte": 1990}}),
-        (Constraints(price_min=0.0), {"price": {"$gte": 0.0}}),  # a zero bound is still a bound
+        (Constraints(year_min=1990), None),  # bounds are applied after the query: a missing year passes them
+        (Constraints(price_min=0.0), None),
         (Constraints(exclude_ids=F({"z", "y"})), {"item_id": {"$nin": ["y", "z"]}}),
         (
             Constraints(year_min=1990, year_max=1999, exclude_categories=F({"horror"})),
-            {"$and": [{"categories": {"$not_contains": "horror"}}, {"year": {"$gte": 1990}},
-                      {"year": {"$lte": 1999}}]},
+            {"categories": {"$not_contains": "horror"}},
         ),
         (
             Constraints(F({"b", "a"}), F({"d", "c"}), 1990, 1999, 1.5, 20.0, F({"i2", "i1"})),
@@ -69,10 +69,6 @@ def test_admits(constraints, item, admitted):
                 {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]},
                 {"categories": {"$not_contains": "c"}},
                 {"categories": {"$not_contains": "d"}},
-                {"year": {"$gte": 1990}},
-                {"year": {"$lte": 1999}},
-                {"price": {"$gte": 1.5}},
-                {"price": {"$lte": 20.0}},
                 {"item_id": {"$nin": ["i1", "i2"]}},
             ]},
         ),
@@ -80,6 +76,11 @@ def test_admits(constraints, item, admitted):
 )
 def test_to_chroma_where(constraints, where):
     assert constraints.to_chroma_where() == where
+
+
+def test_bounded_fields():
+    assert Constraints(year_min=1990, price_max=0.0).bounded_fields == {"year", "price"}
+    assert Constraints(exclude_ids=F({"x"})).bounded_fields == frozenset()
 
 
 def test_relaxed_drops_only_the_category_wish():
@@ -153,4 +154,5 @@ def test_most_popular_respects_constraints_and_k():
     assert [c.item_id for c in most_popular(ITEMS, Constraints(exclude_categories=F({"war"})), 2)] == ["a", "b"]
     assert [c.item_id for c in most_popular(tuple(ITEMS), Constraints(exclude_ids=F({"a"})), 2)] == ["d", "b"]
     assert most_popular(ITEMS, Constraints(), 0) == []
-    assert most_popular(ITEMS, Constraints(year_min=1900), 5) == []
+    # None of these has a year, and a missing year never excludes.
+    assert most_popular(ITEMS, Constraints(year_min=2100), 5) == most_popular(ITEMS, Constraints(), 5)
