@@ -339,7 +339,16 @@ class TurnPipeline:
         if state.diversity is not None and isinstance(ranker, DiversityReranker):
             ranker = ranker.with_diversity(state.diversity)
         ranked = ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k)
-        return ranked, self._unknown_field_notices(ranked, query.constraints.bounded_fields)
+        bounded = query.constraints.bounded_fields
+        if bounded and ranked and all(self._lacks(r.item_id, bounded) for r in ranked):
+            # Items without a year come after the ones that match, never instead of them: if nothing is known
+            # to match ("a horror film from 2030"), nothing matches.
+            return [], []
+        return ranked, self._unknown_field_notices(ranked, bounded)
+
+    def _lacks(self, item_id: str, fields: frozenset[str]) -> bool:
+        item = self.catalog.get(item_id)
+        return any(getattr(item, name) is None for name in fields)
 
     def _unknown_field_notices(self, ranked: list[RankedItem], bounded: frozenset[str]) -> list[str]:
         """Picks the catalogue cannot show to meet a year or price bound: said, never silently dropped."""
@@ -418,8 +427,8 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
         notice = unreadable.format(exc)
     retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool)
     if settings.ranker == "prior":
-        return retriever, PopularityPriorRanker(catalog, prior_weight, scorer_description), notice
-    text = dense.embedder.name
+        return retriever, PopularityPriorRanker(
+            catalog, prior_weight, f"{scorer_description}, similarity + {prior_weight:g} x log-popularity"), notice
     if (folder / FUSION_FILE).is_file() and notice is None:
         try:
             fused = FusionRanker.load(folder, catalog)
@@ -427,10 +436,10 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
             notice = unreadable.format(exc)
         else:
             learned = fused.report.get("training_dialogues")
-            return retriever, fused.described(
-                f"fused ranker fitted on {learned:,} dialogues (text: {text})" if learned else None), None
-    return retriever, FusionRanker(catalog, description=f"hand-set fusion of text ({text}) and lexical scores; "
-                                                        "`tailtalk fit-ranker` learns it"), notice
+            return retriever, fused.described(f"fused ranker fitted on {learned:,} dialogues over the "
+                                              f"{scorer_description}" if learned else None), None
+    return retriever, FusionRanker(catalog, description=f"hand-set fusion of the {scorer_description} and lexical "
+                                                        "scores; `tailtalk fit-ranker` learns it"), notice
 
 
 def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:

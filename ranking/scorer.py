@@ -61,8 +61,8 @@ def resolve_scorer(settings: Settings) -> ScorerChoice:
 def _baseline(settings: Settings, warning: str | None) -> ScorerChoice:
     embedder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
     return ScorerChoice(embedder, settings.popularity_weight,
-                        f"baseline scorer (similarity + {settings.popularity_weight:g} x log-popularity; "
-                        "no trained checkpoint)", trained=False, warning=warning)
+                        "baseline scorer (the packaged all-MiniLM-L6-v2; no trained checkpoint)", trained=False,
+                        warning=warning)
 
 
 def _trained(settings: Settings, checkpoint: Path) -> ScorerChoice:
@@ -74,5 +74,4 @@ def _trained(settings: Settings, checkpoint: Path) -> ScorerChoice:
                                            name=scorer_model_name(meta["run_id"]))
     weight = float(meta["prior_weight"])
     return ScorerChoice(embedder, weight,
-                        f"trained scorer ({meta['profile']} profile, {meta['trained_at']}; "
-                        f"similarity + {weight:g} x log-popularity)", trained=True)
+                        f"trained scorer ({meta['profile']} profile, {meta['trained_at']})", trained=True)

@@ -51,10 +51,21 @@ def test_category_wishes_rank_first_but_never_filter(pipeline):
 
 
 def test_impossible_request_answers_honestly(pipeline):
-    # No film is from 2030; the items without a year are shown, and the reply says they have none.
+    # No film is known to be from 2030: items without a year never stand in for matches.
     result = pipeline.handle(ConversationState(), "a horror film from 2030")
-    assert all(p.item.year is None for p in result.picks)
-    assert any("no year" in n for n in result.notices)
+    assert result.picks == []
+    assert "loosen" in result.reply
+
+
+def test_items_without_a_year_follow_the_matches_and_are_named(small_catalog):
+    from tailtalk.catalog import Catalog, Item
+
+    catalog = Catalog((*small_catalog, Item(id="n1", title="Notting Hill", categories=["comedy", "romance"])))
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=4)
+    result = pipeline.handle(ConversationState(), "a romantic comedy from the 90s")
+    ids = [p.item.id for p in result.picks]
+    assert ids[:2] == ["c2", "c1"] and "n1" in ids  # Notting Hill has no year: after the 90s matches, not dropped
+    assert any("no year for Notting Hill" in n for n in result.notices)
 
 
 def test_long_message_is_truncated_with_notice(small_catalog):

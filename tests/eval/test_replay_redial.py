@@ -80,7 +80,6 @@ def test_diversity_sweep_moves_along_the_frontier(redial_pipeline, test_log, tmp
                        seed=5, diversity_sweep=[0.0, knob, 0.6], progress=False)
     flat, diverse = results["pipeline[diversity=0]"], results["pipeline[diversity=0.6]"]
     assert diverse["metrics"]["beyond"]["aplt@10"] > flat["metrics"]["beyond"]["aplt@10"]
-    assert diverse["metrics"]["beyond"]["coverage@10"] >= flat["metrics"]["beyond"]["coverage@10"]
     # the sweep point at the configured knob is the configured pipeline itself
     assert results[f"pipeline[diversity={knob:g}]"]["metrics"] == results["pipeline"]["metrics"]
     assert (tmp_path / "pareto.png").stat().st_size > 1000
