@@ -42,7 +42,7 @@ from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
-from agent.understand import SYNONYMS, Interests, RuleBasedUnderstander, Understander
+from agent.understand import CHILDREN_CATEGORIES, SYNONYMS, Interests, RuleBasedUnderstander, Understander
 from agent.product_types import ProductTypes
 from agent.questions import Question, QuestionReader
 
@@ -104,6 +104,7 @@ class TurnPipeline:
         self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
         self.shop = shop
         self.vocabulary = _vocabulary(catalog)
+        self.vocabulary_categories = frozenset(catalog.categories())
 
     @classmethod
     def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
@@ -306,7 +307,11 @@ class TurnPipeline:
                 wanted = self.shop.types.ids_named(state.type_phrases)
                 excluded |= {i for i in self.catalog.ids() if i not in wanted}
             excluded |= self.shop.types.ids_named(state.avoid_terms)
+        # A film for a child is the one wish that is a filter: an adult comedy must never reach an 8-year-old.
+        suitable = frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories) \
+            if state.audience == "children" else frozenset()
         return Constraints(
+            include_categories=suitable,
             exclude_categories=frozenset(state.exclude_categories),
             year_min=state.year_min, year_max=state.year_max,
             price_min=state.price_min, price_max=state.price_max,

@@ -45,6 +45,7 @@ class ConversationState:
     wishes: list[str] = field(default_factory=list)
     user_queries: list[str] = field(default_factory=list)
     diversity: float | None = None  # this user's long-tail/diversity knob; None = the configured default
+    audience: str | None = None  # "children": every pick must suit a child (see TurnPipeline.constraints)
     type_phrases: list[str] = field(default_factory=list)  # product types asked for ("running shoe"); see absorb
     last_picks: tuple[str, ...] = ()  # the latest list shown: what "the second one" refers to
     focus: str | None = None  # the one item being discussed: what "it" refers to
@@ -79,6 +80,8 @@ class ConversationState:
             self._mention(item_id)
         if interests.include_categories:
             self.include_categories = set(interests.include_categories)
+        if interests.audience is not None:
+            self.audience = interests.audience
         if type_phrases or interests.include_categories:  # a new type or category is a new search
             self.type_phrases = list(type_phrases or [])
         self.include_categories -= interests.exclude_categories

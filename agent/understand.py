@@ -109,7 +109,7 @@ _CHILDREN = re.compile(r"\b(?:(?:kid|child|family)[\s-]*friendly|kids?|children|
                        r"|grandkids|grandchildren|preschoolers?|the whole family)\b", re.IGNORECASE)
 _TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
 _CHILD_AGE, _TEEN_AGE = 12, 17  # the oldest child, the oldest teenager
-_FOR_CHILDREN = ("family", "animation")
+CHILDREN_CATEGORIES = ("family", "animation")  # what suits a child, where the catalogue has them
 # Clearly not for a child. Crime is left out: caper comedies and animated detective stories carry it.
 _NOT_FOR_CHILDREN = ("horror", "thriller")
 # "Not for kids", "nothing too short", "not darker": the audience, runtime or step is negated.
@@ -269,7 +269,7 @@ class RuleBasedUnderstander:
         """A film for a child: family or animation wanted, clearly adult genres ruled out (those the catalogue has)."""
         if interests.audience != "children":
             return
-        wanted = [c for c in _FOR_CHILDREN if c in self.categories]
+        wanted = [c for c in CHILDREN_CATEGORIES if c in self.categories]
         interests.include_categories.update(wanted)
         interests.exclude_categories.update(c for c in _NOT_FOR_CHILDREN if c in self.categories)
         interests.wishes.extend(wanted)

@@ -139,3 +139,16 @@ def test_a_wish_never_removes_an_item_whose_categories_are_missing(small_catalog
     pipeline = TurnPipeline.from_parts(catalog, hybrid, top_k=3)
     result = pipeline.handle(ConversationState(), "I love films with Emma Stone")
     assert [p.item.id for p in result.picks][0] == "e1"
+
+
+def test_a_film_for_a_child_is_always_family_or_animation(small_catalog):
+    from tailtalk.catalog import Catalog, Item
+
+    catalog = Catalog((*small_catalog, Item(id="k1", title="Puppy Tales", categories=["animation", "family"]),
+                       Item(id="k2", title="Big Adventure", categories=["family", "adventure"])))
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=3)
+    state = ConversationState()
+    first = pipeline.handle(state, "a funny movie to watch with my 8-year-old")
+    later = pipeline.handle(state, "something else")
+    picks = [p.item for p in [*first.picks, *later.picks]]
+    assert picks and all({"family", "animation"} & set(i.categories) for i in picks)
