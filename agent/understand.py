@@ -342,28 +342,41 @@ class RuleBasedUnderstander:
 
     @staticmethod
     def _years(text: str, interests: Interests) -> str:
-        """Read year bounds; return the text without the phrases that stated them."""
+        """Read year bounds; return the text without the phrases that stated them.
+
+        A year in a story or a question about a film is no bound: "I used to watch it back in the eighties",
+        "is this a movie from 2019?".
+
+        >>> u = RuleBasedUnderstander(["comedy"])
+        >>> [(i := u.understand(m)).year_min for m in ("an 80s comedy", "I watched it back in the early eighties",
+        ...                                            "Is this a movie from 2019?", "anything from 2019?")]
+        [1980, None, None, 2019]
+        """
         lowered = text.lower()
         spans: list[tuple[int, int]] = []
-        if m := re.search(rf"\bbetween {_YEAR} and {_YEAR}\b", lowered):
+
+        def stated(pattern: str) -> re.Match[str] | None:
+            return next((m for m in re.finditer(pattern, lowered) if not _narrated(lowered, m.start())), None)
+
+        if m := stated(rf"\bbetween {_YEAR} and {_YEAR}\b"):
             interests.year_min, interests.year_max = sorted((int(m.group(1)), int(m.group(2))))
             return _blank(text, [m.span()])
-        if m := re.search(r"\b(?:the\s+)?(?:(19|20)?(\d)0)'?s\b", lowered):
+        if m := stated(r"\b(?:the\s+)?(?:(19|20)?(\d)0)'?s\b"):
             century = int(m.group(1)) * 100 if m.group(1) else (1900 if int(m.group(2)) >= 3 else 2000)
             start = century + int(m.group(2)) * 10
             interests.year_min, interests.year_max = start, start + 9
             spans.append(m.span())
         for word, start in _DECADE_WORDS.items():
-            if m := re.search(rf"\b{word}\b", lowered):
+            if m := stated(rf"\b{word}\b"):
                 interests.year_min, interests.year_max = start, start + 9
                 spans.append(m.span())
-        if m := re.search(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b", lowered):
+        if m := stated(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b"):
             interests.year_max = int(m.group(1)) - 1
             spans.append(m.span())
-        if m := re.search(rf"\b(?:after|newer than|later than|since)\s+{_YEAR}\b", lowered):
+        if m := stated(rf"\b(?:after|newer than|later than|since)\s+{_YEAR}\b"):
             interests.year_min = int(m.group(1)) + (0 if "since" in m.group(0) else 1)
             spans.append(m.span())
-        if m := re.search(rf"\b(?:from|in|released in|made in)\s+{_YEAR}\b(?!\s*(?:and|-|to))", lowered):
+        if m := stated(rf"\b(?:from|in|released in|made in)\s+{_YEAR}\b(?!\s*(?:and|-|to))"):
             if interests.year_min is None and interests.year_max is None:
                 interests.year_min = interests.year_max = int(m.group(1))
                 spans.append(m.span())
@@ -390,6 +403,20 @@ class RuleBasedUnderstander:
                 interests.price_min = _number(m.group(1))
             spans.append(m.span())
         return _blank(text, spans)
+
+
+# A year in a story ("back in the eighties", "when I was a kid in the 90s") or in a yes/no question about a
+# film ("is this a movie from 2019?", "was it made in the 80s?") states no wish.
+_NARRATIVE = re.compile(r"\b(?:back in|used to|when i was|growing up|grew up|as a kid|i remember|remember when"
+                        r"|years ago)\b")
+_FILM_QUESTION = re.compile(r"^\s*(?:is|was|are|were|has|had|did|does)\s+(?:it|this|that|the|these|those|they)\b")
+
+
+def _narrated(text: str, start: int) -> bool:
+    """Whether the year phrase at ``start`` sits in a story or in a yes/no question about a film."""
+    clause_start = max((m.end() for m in _CLAUSE_SPLIT.finditer(text, 0, start)), default=0)
+    clause = text[clause_start:start]
+    return bool(_NARRATIVE.search(clause) or _FILM_QUESTION.match(clause))
 
 
 def _scopes(clause: str) -> list[tuple[str, str]]:

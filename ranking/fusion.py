@@ -5,7 +5,8 @@ The signals, each turned into features that compare across turns (scores normali
 pool's best, ranks as ``10 / (10 + rank)``):
 
 * ``dense``: the text scorer's cosine (the packaged MiniLM or the fine-tuned scorer);
-* ``lexical``: BM25 over the item's whole text;
+* ``lexical``: BM25 over the item's whole text, and ``name_match``: the dialogue names one of the item's
+  people in full ("Alexandra Breckenridge"), which BM25's share of the best score understates;
 * ``collaborative``: how often people name the item beside the conversation's items;
 * ``popularity``: the log-popularity prior (0 for a catalogue without popularity: a new shop);
 * ``constraints``: the share of the wished categories the item has (genre wishes are scores, not filters).
@@ -47,19 +48,21 @@ from scipy.optimize import minimize
 
 from tailtalk.catalog import Catalog
 from tailtalk.popularity import log_popularity_prior
+from tailtalk.titles import normalise
 from retrieval.query import Candidate
 from ranking.base import RankingContext, ScoringRanker
 
-FEATURES = ("dense", "dense_rank", "dense_cold", "lexical", "lexical_rank", "collaborative", "collaborative_rank",
-            "popularity", "popularity_cold", "category_match")
+FEATURES = ("dense", "dense_rank", "dense_cold", "lexical", "lexical_rank", "name_match", "collaborative",
+            "collaborative_rank", "popularity", "popularity_cold", "category_match")
 SIGNALS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "dense_rank", "dense_cold"),
-    "lexical": ("lexical", "lexical_rank"),
+    "lexical": ("lexical", "lexical_rank", "name_match"),
     "collaborative": ("collaborative", "collaborative_rank"),
     "popularity": ("popularity", "popularity_cold"),
     "constraints": ("category_match",),
 }
-DEFAULT_WEIGHTS = {"dense": 4.0, "dense_rank": 1.0, "lexical": 1.0, "lexical_rank": 1.0, "category_match": 1.0}
+DEFAULT_WEIGHTS = {"dense": 4.0, "dense_rank": 1.0, "lexical": 1.0, "lexical_rank": 1.0, "name_match": 2.0,
+                   "category_match": 1.0}
 FUSION_FILE = "fusion.json"
 _RANK_SCALE = 10.0
 
@@ -95,6 +98,7 @@ class FusionRanker(ScoringRanker):
         self.description = description
         self.report = dict(report or {})
         self._prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
+        self._names: dict[str, tuple[str, ...]] = {}  # an item's people, normalised; filled as items are scored
 
     def features(self, context: RankingContext, candidates: Sequence[Candidate]) -> np.ndarray:
         """The feature matrix, one row per candidate, columns in :data:`FEATURES` order."""
@@ -102,6 +106,7 @@ class FusionRanker(ScoringRanker):
         lexical = np.array([c.lexical for c in candidates], dtype=np.float64)
         collaborative = np.array([c.collaborative for c in candidates], dtype=np.float64)
         wished = context.wished_categories
+        said = f" {normalise(context.query_text)} "
         cold = 0.0 if collaborative.any() else 1.0
         popularity = np.array([self._prior.get(c.item_id, 0.0) for c in candidates])
         columns = {
@@ -110,6 +115,7 @@ class FusionRanker(ScoringRanker):
             "dense_cold": dense * cold,
             "lexical": _share_of_best(lexical),
             "lexical_rank": _rank_feature(lexical),
+            "name_match": np.array([self._names_someone(c.item_id, said) for c in candidates], dtype=np.float64),
             "collaborative": _share_of_best(collaborative),
             "collaborative_rank": _rank_feature(collaborative),
             "popularity": popularity,
@@ -119,6 +125,16 @@ class FusionRanker(ScoringRanker):
                  for c in candidates]),
         }
         return np.column_stack([columns[name] for name in FEATURES]) if candidates else np.zeros((0, len(FEATURES)))
+
+    def _names_someone(self, item_id: str, said: str) -> bool:
+        """Whether ``said`` (normalised, space-padded) holds a full name of two or more words from the item's
+        list attributes (director, stars, writer, author)."""
+        if item_id not in self._names:
+            item = self.catalog.get(item_id)
+            self._names[item_id] = tuple(
+                f" {name} " for value in item.attributes.values() if isinstance(value, list | tuple)
+                for name in map(normalise, map(str, value)) if " " in name)
+        return any(name in said for name in self._names[item_id])
 
     def weight_vector(self) -> np.ndarray:
         enabled = {f for s in self.signals for f in SIGNALS[s]}

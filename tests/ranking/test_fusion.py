@@ -31,6 +31,14 @@ def test_features_are_normalised_per_pool(catalog):
     assert not column["popularity_cold"].any()  # the conversation named items: not a cold turn
 
 
+def test_a_person_named_in_full_is_a_name_match():
+    catalog = Catalog((Item(id="r", title="Romy and Michele", attributes={"stars": ["Alexandra Breckenridge"]}),
+                       Item(id="s", title="Other", attributes={"stars": ["Laura Breckenridge"]})))
+    x = FusionRanker(catalog).features(RankingContext("what else is alexandra breckenridge in?"),
+                                       [Candidate("r", 0.1), Candidate("s", 0.1)])
+    assert list(x[:, FEATURES.index("name_match")]) == [1.0, 0.0]
+
+
 def test_fit_learns_which_signal_finds_the_targets(catalog):
     rng = np.random.default_rng(0)
     pools, labels = [], []
