@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+from zipfile import BadZipFile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -307,7 +308,8 @@ class TurnPipeline:
                 wanted = self.shop.types.ids_named(state.type_phrases)
                 excluded |= {i for i in self.catalog.ids() if i not in wanted}
             excluded |= self.shop.types.ids_named(state.avoid_terms)
-        # A film for a child is the one wish that is a filter: an adult comedy must never reach an 8-year-old.
+        # A film for a child is the one wish that is a filter: an adult comedy must not reach an 8-year-old.
+        # (A catalogue with neither category keeps only the exclusions the reader made: horror, thriller.)
         suitable = frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories) \
             if state.audience == "children" else frozenset()
         return Constraints(
@@ -324,8 +326,7 @@ class TurnPipeline:
         return RetrievalQuery(text=self.query_text(state), constraints=self.constraints(state,
                                                                                         exclude_mentioned=exclude_mentioned),
                               like_ids=tuple(state.liked), avoid_text=" ".join(state.avoid_terms), k=k,
-                              seed_ids=tuple(i for i in state.mentioned if i not in state.disliked),
-                              disliked_ids=disliked)
+                              seed_ids=tuple(state.mentioned), disliked_ids=disliked)
 
     def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:
         return RankingContext(query.text, state.dialogue_text(), wished_categories=frozenset(state.include_categories),
@@ -428,7 +429,7 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
     try:
         if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER):
             collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # a torn, garbled or outdated file
+    except (OSError, ValueError, KeyError, TypeError, EOFError, BadZipFile) as exc:  # torn, garbled or outdated
         notice = unreadable.format(exc)
     retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool)
     if settings.ranker == "prior":

@@ -80,8 +80,8 @@ class ConversationState:
             self._mention(item_id)
         if interests.include_categories:
             self.include_categories = set(interests.include_categories)
-        if interests.audience is not None:
-            self.audience = interests.audience
+        if interests.audience is not None or interests.include_categories or type_phrases:
+            self.audience = interests.audience  # a new search ("now a horror film for me") is for its own audience
         if type_phrases or interests.include_categories:  # a new type or category is a new search
             self.type_phrases = list(type_phrases or [])
         self.include_categories -= interests.exclude_categories

@@ -71,7 +71,7 @@ def pools_of(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[I
 
 def fit_ranker(pipeline: TurnPipeline, train: Sequence[Dialogue], valid: Sequence[Dialogue],
                mention_lists: Sequence[MentionList], folder: Path, *, collaborative: CollaborativeConfig,
-               candidates: int, folds: int = 2, max_instances: int | None = None,
+               candidates: int, folds: int, max_instances: int | None = None,
                progress: bool = True) -> FitReport:
     """Fit and save the collaborative model and the fusion weights into ``folder``; see the module docstring.
 
@@ -121,7 +121,8 @@ def fit_ranker(pipeline: TurnPipeline, train: Sequence[Dialogue], valid: Sequenc
 
 def _recall_at_10(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[Instance], candidates: int,
                   progress: bool) -> float:
-    """Recall@10 over new targets (mentioned items excluded), the protocol of docs/evaluation.md."""
+    """Recall@10 over new targets (mentioned items excluded), of the fitted ranker alone: no diversity
+    re-ranking, so that the figure tells the fit apart from the knob."""
     served = pipeline.replacing(ranker=ranker)
     system = PipelineSystem(served, name="fit valid", candidates=candidates)
     system.prepare(instances, progress=progress)

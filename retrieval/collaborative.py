@@ -6,14 +6,15 @@ a mention the seeker did not like counts ``disliked_weight`` (people still name 
 the same kind they dislike, so a dislike says something about the topic, and less about taste).
 
 * ``method="cooc"``: co-mention counts damped by popularity,
-  ``S[i, j] = (X^T X)[i, j] / (n_i^alpha * n_j^(1 - alpha))`` with ``n`` the item's row sum,
+  ``S[i, j] = (X^T X)[i, j] / (n_i^alpha * n_j^(1 - alpha))`` with ``n`` the Gram matrix's diagonal
+  (the item's dialogue count when every entry is 1),
   so that a blockbuster named beside everything does not top every list.
 * ``method="ease"``: EASE (Steck, WWW 2019), the closed-form ridge regression of each item
   on all the others: ``P = (X^T X + lambda I)^-1``, ``B = I - P / diag(P)``.
 
 A conversation's score for item ``j`` sums ``S[s, j]`` over the items ``s`` it has named,
-each weighted by recency (``decay`` per later mention) and by the user's verdict
-(a disliked seed counts ``disliked_weight``). :meth:`evidence` names the seed that
+in the order they were named, each weighted by recency (``decay`` per later mention) and
+by the user's verdict (a disliked seed counts ``disliked_weight``). :meth:`evidence` names the seed that
 contributed most, for the reason "often recommended to people who loved X".
 
 Example (a toy log, scores computed by hand in ``tests/retrieval/test_collaborative.py``)::
@@ -78,12 +79,6 @@ class CollaborativeModel:
         self.item_ids: list[str] = []
         self._row: dict[str, int] = {}
         self._similarity: np.ndarray = np.zeros((0, 0), dtype=np.float32)
-        self.training_dialogues = 0
-        self.counts: np.ndarray = np.zeros(0)
-
-    @property
-    def is_fitted(self) -> bool:
-        return bool(self.item_ids)
 
     def fit(self, lists: Sequence[MentionList], item_ids: Sequence[str]) -> "CollaborativeModel":
         """Learn from ``lists`` over the catalogue ``item_ids`` (mentions of other ids are ignored)."""
@@ -99,10 +94,9 @@ class CollaborativeModel:
         n_items = len(self.item_ids)
         x = sparse.csr_matrix((values, (rows, cols)), shape=(len(lists), n_items), dtype=np.float64)
         x.sum_duplicates()
-        self.training_dialogues = len(lists)
-        self.counts = np.asarray((x != 0).sum(axis=0)).ravel().astype(np.float64)
+        counts = np.asarray((x != 0).sum(axis=0)).ravel()
         gram = (x.T @ x).toarray()
-        known = self.counts >= self.config.min_count
+        known = counts >= self.config.min_count
         if self.config.method == "cooc":
             similarity = _damped_cooccurrence(gram, self.config.alpha)
         else:
@@ -113,23 +107,27 @@ class CollaborativeModel:
         self._similarity = similarity.astype(np.float32)
         return self
 
-    def seed_weights(self, liked: Sequence[str], disliked: Sequence[str] = ()) -> dict[int, float]:
-        """Each known seed's weight: later mentions weigh more, disliked ones ``disliked_weight``."""
-        seeds = [(item, 1.0) for item in liked] + [(item, self.config.disliked_weight) for item in disliked]
+    def seed_weights(self, seeds: Sequence[str], disliked: Sequence[str] = ()) -> dict[int, float]:
+        """Each known seed's weight: later mentions weigh more, disliked ones ``disliked_weight``.
+
+        ``seeds`` are the items named, oldest first; those in ``disliked`` count as disliked where they
+        stand, and a disliked item not among the seeds counts as the newest mention.
+        """
+        rejected = set(disliked)
+        order = [*seeds, *(item for item in disliked if item not in set(seeds))]
         weights: dict[int, float] = {}
-        for age, (item, verdict) in enumerate(reversed(seeds)):
+        for age, item in enumerate(reversed(order)):
+            verdict = self.config.disliked_weight if item in rejected else 1.0
             row = self._row.get(item)
             if row is not None and row not in weights:
                 weights[row] = verdict * self.config.decay ** age
         return weights
 
-    def score(self, liked: Sequence[str], disliked: Sequence[str] = (),
+    def score(self, seeds: Sequence[str], disliked: Sequence[str] = (),
               candidates: Sequence[str] | None = None) -> np.ndarray:
-        """Scores of ``candidates`` (default: every item), given the items the conversation liked and disliked.
-
-        ``liked`` and ``disliked`` are in mention order, oldest first. With no known seed, every score is 0.
-        """
-        weights = self.seed_weights(liked, disliked)
+        """Scores of ``candidates`` (default: every item), given the items the conversation named (oldest
+        first) and those it disliked (see :meth:`seed_weights`). With no known seed, every score is 0."""
+        weights = self.seed_weights(seeds, disliked)
         columns = None if candidates is None else np.array([self._row.get(c, -1) for c in candidates])
         if not weights:
             return np.zeros(len(self.item_ids) if columns is None else len(columns), dtype=np.float64)
@@ -155,9 +153,10 @@ class CollaborativeModel:
     def save(self, folder: Path) -> None:
         """Write the model into ``folder`` (the matrix, sparse, and a JSON description)."""
         folder.mkdir(parents=True, exist_ok=True)
-        sparse.save_npz(folder / _MATRIX, sparse.csr_matrix(self._similarity))
-        meta = {"config": asdict(self.config), "item_ids": self.item_ids,
-                "training_dialogues": self.training_dialogues, "counts": self.counts.tolist()}
+        matrix = folder / f".{_MATRIX}.tmp.npz"  # renamed into place: a reader never sees half a matrix
+        sparse.save_npz(matrix, sparse.csr_matrix(self._similarity))
+        matrix.replace(folder / _MATRIX)
+        meta = {"config": asdict(self.config), "item_ids": self.item_ids}
         tmp = folder / f".{_META}.tmp"
         tmp.write_text(json.dumps(meta), encoding="utf-8")
         tmp.replace(folder / _META)
@@ -174,8 +173,6 @@ class CollaborativeModel:
         model.item_ids = list(meta["item_ids"])
         model._row = {item: n for n, item in enumerate(model.item_ids)}
         model._similarity = sparse.load_npz(folder / _MATRIX).toarray().astype(np.float32)
-        model.training_dialogues = int(meta["training_dialogues"])
-        model.counts = np.asarray(meta["counts"], dtype=np.float64)
         return model
 
 

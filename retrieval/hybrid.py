@@ -29,6 +29,7 @@ import numpy as np
 
 from tailtalk.catalog import Catalog
 from retrieval.collaborative import CollaborativeModel
+from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.query import Candidate, Constraints, RetrievalQuery
 from retrieval.retriever import VectorRetriever
@@ -39,7 +40,7 @@ class HybridRetriever:
     all scores (a catalogue without popularity adds no popular ones)."""
 
     def __init__(self, dense: VectorRetriever, lexical: LexicalIndex | None, collaborative: CollaborativeModel | None,
-                 *, pool: int = 100):
+                 *, pool: int):
         if pool < 0:
             raise ValueError(f"pool must be at least 0, got {pool}")
         self.dense = dense
@@ -53,16 +54,8 @@ class HybridRetriever:
         self._popularity = np.array([float(i.popularity or 0.0) for i in self.catalog])
 
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         return self.dense.embedder
-
-    @property
-    def liked_weight(self) -> float:
-        return self.dense.liked_weight
-
-    @property
-    def avoid_weight(self) -> float:
-        return self.dense.avoid_weight
 
     def with_dense(self, dense: VectorRetriever) -> "HybridRetriever":
         """The same sources around another dense retriever (the harness's exact in-memory copy)."""

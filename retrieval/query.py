@@ -71,18 +71,13 @@ class Constraints:
                                                       ("price", self.price_min, self.price_max))
                          if low is not None or high is not None)
 
-    def relaxed(self) -> "Constraints":
-        """The same constraints without the soft-ish category wish, for when nothing matches."""
-        return Constraints(frozenset(), self.exclude_categories, self.year_min, self.year_max,
-                           self.price_min, self.price_max, self.exclude_ids)
-
 
 @dataclass(frozen=True)
 class RetrievalQuery:
     """``text`` says what is wanted; ``like_ids`` pull towards items, ``avoid_text`` pushes away.
 
-    ``seed_ids`` are the items the conversation has named, oldest first, and ``disliked_ids`` those the
-    person rejected: the collaborative source finds what people name beside them.
+    ``seed_ids`` are the items the conversation has named, oldest first, and ``disliked_ids`` those of
+    them the person rejected: the collaborative source finds what people name beside them.
     """
 
     text: str

@@ -18,6 +18,8 @@ import typer
 from tailtalk import privacy
 from tailtalk.config import Settings, load_settings, parse_assignments
 
+FIT_FOLDS = 2  # out-of-fold collaborative features for `fit-ranker` (and `train`, which ends with it)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="tailtalk: a conversational recommender that values the long tail.")
 data_app = typer.Typer(no_args_is_help=True, help="Prepare public datasets into tailtalk's formats.")
@@ -114,14 +116,14 @@ def train_scorer(
 @app.command("fit-ranker")
 def fit_ranker_command(
     max_instances: Annotated[Optional[int], typer.Option(help="Fit on at most this many training turns.")] = None,
-    folds: Annotated[int, typer.Option(min=2, help="Folds for the out-of-fold collaborative features.")] = 2,
+    folds: Annotated[int, typer.Option(min=2, help="Folds for the out-of-fold collaborative features.")] = FIT_FOLDS,
 ) -> None:
     """Fit the served ranker for this catalogue and scorer: the collaborative model on the training mention
     lists, then the fusion weights on the training dialogues (a few minutes; `make index` runs it)."""
     _fit_served_ranker(_state.settings, max_instances=max_instances, folds=folds)
 
 
-def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, folds: int = 2) -> None:
+def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, folds: int = FIT_FOLDS) -> None:
     from tailtalk.mentions import load_mention_lists
     from tailtalk.prepare import MENTIONS_FILE
     from agent.pipeline import build_pipeline
@@ -141,7 +143,8 @@ def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, 
     report = fit_ranker(pipeline, train, valid, mentions, folder, collaborative=CollaborativeConfig(),
                         candidates=settings.candidates, folds=folds, max_instances=max_instances)
     weights = ", ".join(f"{k} {v:+.2f}" for k, v in report.weights.items())
-    valid_text = f"; valid recall@10 (new) {report.valid_recall_at_10:.4f}" if report.valid_recall_at_10 else ""
+    valid_text = f"; valid recall@10 (new, no re-ranking) {report.valid_recall_at_10:.4f}" \
+        if report.valid_recall_at_10 is not None else ""
     typer.echo(f"fitted the ranker on {report.pools:,} training turns ({report.positives_in_pool:.0%} of targets "
                f"in the candidate pool) in {report.seconds / 60:.1f} min{valid_text}\nweights: {weights}\n"
                f"saved in {folder}")

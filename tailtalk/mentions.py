@@ -1,6 +1,6 @@
 """Mention lists: which items each training dialogue named, in order, and whether the seeker liked them.
 
-This is the input of the collaborative signal (:mod:`ranking.collaborative`): no text, only
+This is the input of the collaborative signal (:mod:`retrieval.collaborative`): no text, only
 ``{"id": dialogue id, "items": [item ids in order], "liked": [true/false per item]}``, one
 dialogue per line of ``mentions.jsonl`` in a prepared dataset.
 
@@ -113,8 +113,8 @@ def read_mention_csv(path: Path) -> dict[str, list[tuple[int, bool]]]:
                 indexes, ratings = ast.literal_eval(row["movie_ReDOrId"]), ast.literal_eval(row["rating"])
             except (ValueError, SyntaxError) as exc:
                 raise DataFormatError(path, line_no, "movie_ReDOrId", f"not a list of numbers ({exc})") from None
-            if len(indexes) != len(ratings):
-                raise DataFormatError(path, line_no, "rating", "has a different length from movie_ReDOrId")
+            if not (isinstance(indexes, list) and isinstance(ratings, list)) or len(indexes) != len(ratings):
+                raise DataFormatError(path, line_no, "rating", "must be a list as long as movie_ReDOrId")
             result[row["ConvID"]] = [(int(i), bool(r)) for i, r in zip(indexes, ratings)]
     return result
 
@@ -157,11 +157,12 @@ def link_titles(titles: Mapping[int, tuple[str, Sequence[str]]], films: Iterable
         named = text_mentions.get(dialogue_id)
         if named:
             for index, _ in items:
-                votes[index].update(f.id for f in by_key.get(title_key(titles[index][0]), []) if f.id in named)
+                title = titles.get(index, ("", []))[0]
+                votes[index].update(f.id for f in by_key.get(title_key(title), []) if f.id in named)
     linking = Linking({})
     for index in used:
         title, genres = titles.get(index, ("", []))
-        candidates = by_key.get(title_key(title), [])
+        candidates = by_key.get(title_key(title), []) if title_key(title) else []
         if not candidates:
             linking.dropped.add(index)
             continue

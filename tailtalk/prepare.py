@@ -91,12 +91,12 @@ _REDIAL_MENTION_FILES = ("redial/mentions/train_LIST.csv", "redial/mentions/val_
 
 def _redial(files: dict[str, Path]) -> DatasetParts:
     with files["redial/movies_with_mentions.csv"].open(encoding="utf-8", newline="") as handle:
-        movies = [(row["movieId"], row["movieName"], int(row["nbMentions"] or 0)) for row in csv.DictReader(handle)]
+        movies = [(row["movieId"], row["movieName"]) for row in csv.DictReader(handle)]
     info = json.loads(files["redial/ievalm/id2info.json"].read_text(encoding="utf-8"))
 
     labels: dict[str, str] = {}
     parsed: dict[str, tuple[str, int | None]] = {}
-    for movie_id, name, _ in movies:
+    for movie_id, name in movies:
         title, year = split_title_year(name)
         if not title:
             continue  # two source rows carry only a year; a nameless item cannot be recommended
@@ -132,17 +132,20 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
         lists: dict[str, list[tuple[int, bool]]] = {}
         for relpath in _REDIAL_MENTION_FILES:
             lists.update(read_mention_csv(files[relpath]))
-        films = [FilmRecord(movie_id, parsed[movie_id][0], info.get(movie_id, {}).get("genre") or [], count)
-                 for movie_id, _, count in movies if movie_id in parsed]
-        text_named = {d.id: {i for t in d.turns for i in t.items} for d in training}
+        # Only training evidence links titles: the train split's text settles namesakes, and its mention
+        # counts break the remaining ties (the movie list's own counts include the test split).
+        text_named = {d.id: {i for t in d.turns for i in t.items} for d in train}
+        counts = Counter(i for named in text_named.values() for i in named)
+        films = [FilmRecord(movie_id, parsed[movie_id][0], info.get(movie_id, {}).get("genre") or [],
+                            counts.get(movie_id, 0)) for movie_id in parsed]
         linking = link_titles(read_item_titles(files[_REDIAL_ITEM_TITLES]), films, lists, text_named)
         kept = {dialogue_id: items for dialogue_id, items in lists.items() if learnable(dialogue_id)}
         from_lists = {m.id: m for m in linked_lists(kept, linking)}
         linked_mentions = sum(len(m.items) for m in from_lists.values())
-        counts = linking.counts()
+        linked = linking.counts()
         report.append(f"mention lists: {len(lists):,} dialogues, {len(lists) - len(kept):,} held out as valid; "
-                      f"titles linked {counts['linked']:,}, guessed among namesakes {counts['guessed']:,}, "
-                      f"dropped (no such film) {counts['dropped']:,}; {linked_mentions:,} mentions kept")
+                      f"titles linked {linked['linked']:,}, guessed among namesakes {linked['guessed']:,}, "
+                      f"dropped (no such film) {linked['dropped']:,}; {linked_mentions:,} mentions kept")
         # A dialogue that has text keeps the mentions read from it: its ids are exact, not linked by title.
         mentions = {**from_lists, **mentions}
     else:

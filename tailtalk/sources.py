@@ -155,7 +155,12 @@ def fetch(dataset: str, *, mirror: Path | None, cache: Path) -> dict[str, Path]:
             continue
         if source.url is None:
             continue  # only a mirror holds it; optional by construction
-        _download(source, local)
+        try:
+            _download(source, local)
+        except SourceError:
+            if source.optional:
+                continue  # the dataset prepares without it, and says what it lacks
+            raise
         paths[source.relpath] = local
     return paths
 

@@ -152,3 +152,12 @@ def test_a_film_for_a_child_is_always_family_or_animation(small_catalog):
     later = pipeline.handle(state, "something else")
     picks = [p.item for p in [*first.picks, *later.picks]]
     assert picks and all({"family", "animation"} & set(i.categories) for i in picks)
+
+
+def test_a_new_search_for_an_adult_ends_the_child_filter(small_catalog):
+    pipeline = TurnPipeline.from_parts(small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()), top_k=2)
+    state = ConversationState()
+    pipeline.handle(state, "a movie for my 8-year-old")
+    assert state.audience == "children"
+    pipeline.handle(state, "now a horror film for me")
+    assert state.audience is None and pipeline.constraints(state).include_categories == frozenset()

@@ -75,3 +75,9 @@ def test_save_and_load_give_the_same_scores(tmp_path):
 def test_config_is_validated_at_construction(options):
     with pytest.raises(ValueError):
         CollaborativeConfig(**options)
+
+
+def test_a_disliked_seed_keeps_its_place_in_the_order():
+    m = model(alpha=0.5, disliked_weight=0.5, decay=0.5)
+    # a (disliked) was named before d (liked): d is the newest (weight 1), a the older and rejected (0.5 * 0.5).
+    assert m.score(["a", "d"], ["a"]) == pytest.approx([0.0, 0.25, 0.25 * 0.5 / np.sqrt(2.5) + 1 / np.sqrt(1.25), 0.0])

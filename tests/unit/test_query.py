@@ -83,11 +83,6 @@ def test_bounded_fields():
     assert Constraints(exclude_ids=F({"x"})).bounded_fields == frozenset()
 
 
-def test_relaxed_drops_only_the_category_wish():
-    full = Constraints(F({"horror"}), F({"war"}), 1990, 1999, 1.0, 2.0, F({"x"}))
-    assert full.relaxed() == Constraints(F(), F({"war"}), 1990, 1999, 1.0, 2.0, F({"x"}))
-
-
 # --- compose_query_vector -------------------------------------------------------------------
 
 def compose(text, liked, avoid, liked_weight=0.5, avoid_weight=0.5):
