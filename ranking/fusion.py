@@ -141,9 +141,15 @@ class FusionRanker(ScoringRanker):
         return np.array([self.weights.get(f, 0.0) if f in enabled else 0.0 for f in FEATURES])
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
-        """The weighted features; an item missing a bounded field ("from the 90s" and no year) comes after
-        every item known to meet the bound."""
-        scores = self.features(context, candidates) @ self.weight_vector()
+        """The weighted features, in tiers: an item whose people the person named in full ("what else is
+        Alexandra Breckenridge in") comes before the others, since ReDial's weights let popular films outrank a
+        one-mention film with that actor; an item missing a bounded field ("from the 90s" and no year)
+        comes after every item known to meet the bound."""
+        features = self.features(context, candidates)
+        scores = features @ self.weight_vector()
+        if "lexical" in self.signals and len(candidates):
+            named = features[:, FEATURES.index("name_match")] > 0
+            scores = np.where(named, scores + (np.ptp(scores) + 1.0), scores)
         if context.bounded_fields and len(candidates):
             unknown = np.array([any(getattr(self.catalog.get(c.item_id), name) is None for name in context.bounded_fields)
                                 for c in candidates])
