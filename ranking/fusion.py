@@ -80,6 +80,25 @@ def _share_of_best(scores: np.ndarray) -> np.ndarray:
     return scores / best if best > 0 else np.zeros_like(scores)
 
 
+def _tier(scores: np.ndarray, chosen: np.ndarray, *, above: bool) -> np.ndarray:
+    """Move the ``chosen`` scores just above (or below) all the others, keeping their order and spread.
+
+    The spread matters: the diversity re-ranker normalises scores over the pool, and a tier that widened
+    the range would squash the relevance of everything else (it cost 4 points of valid Recall@10 at 0.3).
+
+    >>> _tier(np.array([3.0, 1.0, 2.0]), np.array([False, True, False]), above=True).tolist()
+    [3.0, 3.01, 2.0]
+    """
+    if not chosen.any() or chosen.all():
+        return scores
+    gap = 0.01
+    if above:
+        shift = scores[~chosen].max() + gap - scores[chosen].min()
+    else:
+        shift = scores[~chosen].min() - gap - scores[chosen].max()
+    return np.where(chosen, scores + shift, scores)
+
+
 class FusionRanker(ScoringRanker):
     """Scores candidates by a weighted sum of their signal features; ``fit`` learns the weights."""
 
@@ -148,12 +167,11 @@ class FusionRanker(ScoringRanker):
         features = self.features(context, candidates)
         scores = features @ self.weight_vector()
         if "lexical" in self.signals and len(candidates):
-            named = features[:, FEATURES.index("name_match")] > 0
-            scores = np.where(named, scores + (np.ptp(scores) + 1.0), scores)
+            scores = _tier(scores, features[:, FEATURES.index("name_match")] > 0, above=True)
         if context.bounded_fields and len(candidates):
             unknown = np.array([any(getattr(self.catalog.get(c.item_id), name) is None for name in context.bounded_fields)
                                 for c in candidates])
-            scores = np.where(unknown, scores - (np.ptp(scores) + 1.0), scores)
+            scores = _tier(scores, unknown, above=False)
         return scores
 
     def described(self, description: str | None) -> "FusionRanker":
