@@ -24,7 +24,7 @@ def fitted(redial_settings, redial_pipeline, tmp_path_factory):
     mentions = load_mention_lists(redial_settings.dataset_dir() / MENTIONS_FILE)
     pipeline = redial_pipeline.replacing(retriever=exact_copy(redial_pipeline.retriever))
     report = fit_ranker(pipeline, train, valid[:40], mentions, folder, collaborative=CollaborativeConfig(),
-                        candidates=redial_settings.candidates, max_instances=200, progress=False)
+                        candidates=redial_settings.candidates, folds=2, max_instances=200, progress=False)
     return folder, report
 
 
