@@ -346,22 +346,18 @@ class TurnPipeline:
             ranker = ranker.with_diversity(state.diversity)
         ranked = ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k)
         bounded = query.constraints.bounded_fields
-        if bounded and ranked and all(self._lacks(r.item_id, bounded) for r in ranked):
+        if bounded and ranked and all(self.catalog.get(r.item_id).unknown(bounded) for r in ranked):
             # Items without a year come after the ones that match, never instead of them: if nothing is known
             # to match ("a horror film from 2030"), nothing matches.
             return [], []
         return ranked, self._unknown_field_notices(ranked, bounded)
 
-    def _lacks(self, item_id: str, fields: frozenset[str]) -> bool:
-        item = self.catalog.get(item_id)
-        return any(getattr(item, name) is None for name in fields)
-
     def _unknown_field_notices(self, ranked: list[RankedItem], bounded: frozenset[str]) -> list[str]:
         """Picks the catalogue cannot show to meet a year or price bound: said, never silently dropped."""
         notices = []
         for field_name in sorted(bounded):
-            unknown = [self.catalog.get(r.item_id).title for r in ranked
-                       if getattr(self.catalog.get(r.item_id), field_name) is None]
+            unknown = [item.title for item in map(self.catalog.get, (r.item_id for r in ranked))
+                       if item.unknown([field_name])]
             if unknown:
                 notices.append(f"the catalogue gives no {field_name} for {', '.join(unknown)}; "
                                f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for")

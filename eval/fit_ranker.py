@@ -27,6 +27,7 @@ from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeConfig, C
 from retrieval.hybrid import HybridRetriever
 from ranking.fusion import FusionRanker
 from agent.pipeline import TurnPipeline
+from eval.metrics import accuracy_report
 from eval.systems import PipelineSystem
 
 @dataclass(frozen=True)
@@ -126,9 +127,6 @@ def _recall_at_10(pipeline: TurnPipeline, ranker: FusionRanker, instances: Seque
     served = pipeline.replacing(ranker=ranker)
     system = PipelineSystem(served, name="fit valid", candidates=candidates)
     system.prepare(instances, progress=progress)
-    hits = []
-    for instance in instances:
-        if instance.new_targets:
-            top = system.rank(instance, exclude=instance.mentioned, k=10)
-            hits += [t in top for t in instance.new_targets]
-    return float(np.mean(hits)) if hits else 0.0
+    means, _ = accuracy_report((system.rank(i, exclude=i.mentioned, k=10), i.new_targets)
+                               for i in instances if i.new_targets)
+    return means["recall@10"]

@@ -155,8 +155,13 @@ class FusionRanker(ScoringRanker):
                 for name in map(normalise, map(str, value)) if " " in name)
         return any(name in said for name in self._names[item_id])
 
+    @property
+    def enabled_features(self) -> frozenset[str]:
+        """The features of the signals switched on."""
+        return frozenset(f for s in self.signals for f in SIGNALS[s])
+
     def weight_vector(self) -> np.ndarray:
-        enabled = {f for s in self.signals for f in SIGNALS[s]}
+        enabled = self.enabled_features
         return np.array([self.weights.get(f, 0.0) if f in enabled else 0.0 for f in FEATURES])
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
@@ -169,8 +174,7 @@ class FusionRanker(ScoringRanker):
         if "lexical" in self.signals and len(candidates):
             scores = _tier(scores, features[:, FEATURES.index("name_match")] > 0, above=True)
         if context.bounded_fields and len(candidates):
-            unknown = np.array([any(getattr(self.catalog.get(c.item_id), name) is None for name in context.bounded_fields)
-                                for c in candidates])
+            unknown = np.array([bool(self.catalog.get(c.item_id).unknown(context.bounded_fields)) for c in candidates])
             scores = _tier(scores, unknown, above=False)
         return scores
 
@@ -194,7 +198,8 @@ class FusionRanker(ScoringRanker):
         """
         if len(pools) != len(labels) or not pools:
             raise ValueError("fit needs one label vector per pool, and at least one pool")
-        enabled = [n for n, f in enumerate(FEATURES) if f in {g for s in self.signals for g in SIGNALS[s]}]
+        on = self.enabled_features
+        enabled = [n for n, f in enumerate(FEATURES) if f in on]
         x = np.vstack([p[:, enabled] for p in pools])
         y = np.concatenate(labels).astype(np.float64)
         if not 0 < y.sum() < len(y):
@@ -226,12 +231,12 @@ class FusionRanker(ScoringRanker):
         tmp.replace(folder / FUSION_FILE)
 
     @classmethod
-    def load(cls, folder: Path, catalog: Catalog, description: str | None = None) -> "FusionRanker":
+    def load(cls, folder: Path, catalog: Catalog) -> "FusionRanker":
         payload = json.loads((folder / FUSION_FILE).read_text(encoding="utf-8"))
         if list(payload["features"]) != list(FEATURES):
             raise ValueError(f"{folder / FUSION_FILE} was fitted on other features; run `tailtalk fit-ranker` again")
         return cls(catalog, {k: float(v) for k, v in payload["weights"].items()}, signals=payload["signals"],
-                   description=description, report=payload.get("report"))
+                   report=payload.get("report"))
 
     def describe(self) -> str:
         if self.description:

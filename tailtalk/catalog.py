@@ -113,6 +113,14 @@ class Item(BaseModel):
                 parts.append(f"{key.replace('_', ' ').capitalize()}: {value}.")
         return " ".join(parts)
 
+    def unknown(self, fields: Iterable[str]) -> list[str]:
+        """Which of ``fields`` ("year", "price") this item has no value for.
+
+        >>> Item(id="1", title="Notting Hill").unknown(["price", "year"])
+        ['price', 'year']
+        """
+        return [name for name in fields if getattr(self, name) is None]
+
     def content_hash(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 

@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(default=None, description="Use a Chroma server at this host instead of a local folder.")
     chroma_port: int = Field(default=8000, ge=1, le=65535)
 
-    # 300 dense candidates plus 300 each from the lexical index and the collaborative model hold 62% of
-    # ReDial valid's new targets (200 + 100 held 51%); the fused ranker's recall did not gain from more.
+    # 300 dense candidates plus 300 each from the lexical index, the collaborative model and the popular items
+    # hold 76% of ReDial valid's new targets (without the popular items 62%; 200 + 100 + 100 held 51%).
     candidates: int = Field(default=300, ge=1, le=5000, description="Candidates retrieved per turn before ranking.")
     top_k: int = Field(default=5, ge=1, le=100, description="Recommendations shown per turn.")
     ranker: Literal["fused", "prior"] = Field(
@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     )
     source_pool: int = Field(
         default=300, ge=0, le=5000,
-        description="Candidates the lexical index and the collaborative model each add to the dense ones per turn.",
+        description="Candidates the lexical index, the collaborative model and the popular items each add to the "
+        "dense ones per turn.",
     )
     popularity_weight: float = Field(
         default=0.4, ge=0.0, le=1.0, description="Weight of the log-popularity prior in the baseline ranker."
@@ -97,8 +98,8 @@ class Settings(BaseSettings):
     checkpoint: Path | None = Field(
         default=None, description="Trained scorer folder (default: <home>/checkpoints/<dataset>)."
     )
-    # 0.3: on ReDial valid, the largest swept value whose Recall@10 (new) is at most 5% below diversity=0
-    # for the fused ranker (-3.2%; it doubles APLT@10, .043 -> .093); 0.5 cost 7.4% (docs/ranking.md).
+    # 0.3: on ReDial valid, the swept value that at least doubles APLT@10 over diversity=0 (x2.1, .063 -> .135)
+    # for at most 5% relative Recall@10 (-4.1% all, -3.6% new); 0.2 gave x1.6, 0.5 cost 14% (docs/ranking.md).
     diversity: float = Field(
         default=0.3, ge=0.0, le=1.0,
         description="Long-tail/diversity re-ranking strength: 0 = relevance only, 1 = novelty and tail only.",
