@@ -196,12 +196,14 @@ class LLMUnderstander:
             for category in sorted(included):
                 interests.wishes.append(category)
                 interests.query_text = f"{interests.query_text} {category}".strip()
-        said_words = set(normalise(message).split())
-        avoid = [a.strip().lower() for a in extraction.avoid
-                 if a.strip() and set(normalise(a).split()) <= said_words]  # words the user wrote, not examples
+        # The rules veto a reading that contradicts the message: the model may only avoid what the person
+        # negated ("no gore"), never what they asked for (a small model put "running shoes" into avoid for
+        # "running shoes under $70", and the shop then excluded every running shoe).
+        negated = self.rules.negated_words(message)
+        avoid = [a.strip().lower() for a in extraction.avoid if a.strip() and set(normalise(a).split()) <= negated]
         interests.avoid_terms = list(dict.fromkeys([*interests.avoid_terms, *avoid]))[:8]
         for category in excluded - interests.include_categories:
-            if category not in interests.avoid_terms:
+            if category in negated and category not in interests.avoid_terms:
                 interests.avoid_terms.append(category)
         if self.rules.titles is not None:
             for title in extraction.liked_titles:

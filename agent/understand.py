@@ -219,6 +219,20 @@ class RuleBasedUnderstander:
                     self._patterns.append((_category_pattern(word), target, word))
         self.titles = titles
 
+    def negated_words(self, message: str) -> frozenset[str]:
+        """The words the message puts under a negation ("no gore", "isn't American"): the only words a
+        language model's reading may turn into things to avoid.
+
+        >>> sorted(RuleBasedUnderstander([]).negated_words("running shoes under $70, not Nike"))
+        ['nike']
+        """
+        words: set[str] = set()
+        for clause in _CLAUSE_SPLIT.split(message):
+            for polarity, piece in _scopes(clause or ""):
+                if polarity in ("avoid", "soft"):
+                    words.update(normalise(piece).split())
+        return frozenset(words)
+
     def understand(self, message: str, *, deadline: float | None = None) -> Interests:
         interests = Interests()
         text = message.strip()

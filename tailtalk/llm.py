@@ -23,6 +23,7 @@ Example (the embedded backend; the first call converts the model)::
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
@@ -40,6 +41,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from tailtalk.config import Settings
+
+log = logging.getLogger(__name__)
 
 PACKAGED_LLM = "SmolLM2-135M-Instruct"
 _PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -108,10 +111,19 @@ LLM_FAILURES = _failure_types()
 
 
 def describe_failure(exc: BaseException) -> str:
-    """A short, user-facing account of why a call to the model failed."""
+    """A short, user-facing account of why a call to the model failed.
+
+    The exception's own text is for the operator: it goes to the log, never to the person
+    chatting ("LengthFinishReasonError: Could not parse response content as the length limit
+    was reached" once reached the chat).
+
+    >>> describe_failure(ValueError("Expecting value: line 1 column 1"))
+    'gave an answer that could not be used (the details are in the server log)'
+    """
     import httpx
     import openai
 
+    log.warning("language model call failed: %s: %s", type(exc).__name__, exc)
     if isinstance(exc, TurnBudgetSpent):
         return "was not asked: this turn's time budget was spent"
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
@@ -120,7 +132,9 @@ def describe_failure(exc: BaseException) -> str:
         return "could not be reached (start it with `tailtalk serve-llm`, or set llm=embedded)"
     if isinstance(exc, openai.APIStatusError):
         return f"answered with HTTP {exc.status_code}"
-    return f"failed ({type(exc).__name__}: {str(exc)[:160]})"
+    if isinstance(exc, openai.LengthFinishReasonError):
+        return "ran out of room before finishing its answer"
+    return "gave an answer that could not be used (the details are in the server log)"
 
 
 def packaged_gguf() -> Path:

@@ -37,6 +37,19 @@ def test_avoid_terms_the_user_never_wrote_are_ignored():
     assert "superhero" in interests.avoid_terms and "gory" not in interests.avoid_terms
 
 
+def test_the_model_cannot_avoid_what_the_person_asked_for():
+    # SmolLM2's reading of a shop request: the wanted product as a thing to avoid.
+    reply = _json(query="running shoes", avoid=["running shoes"], exclude_categories=["comedy"])
+    interests = LLMUnderstander(scripted(reply), RULES).understand("running shoes under $70")
+    assert interests.avoid_terms == [] and "comedy" not in interests.avoid_terms
+
+
+def test_the_model_may_avoid_what_the_person_negated():
+    reply = _json(query="war", avoid=["american"], exclude_categories=["horror"])
+    interests = LLMUnderstander(scripted(reply), RULES).understand("a war film that isn't American, no horror")
+    assert "american" in interests.avoid_terms and "horror" in interests.avoid_terms
+
+
 @pytest.mark.parametrize("reply, problem", [
     ("I think they want a comedy.", "no JSON object"),
     ('{"query": "funny",}', "does not parse"),

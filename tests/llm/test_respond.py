@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openai
+from openai.types.chat import ChatCompletion
 import httpx
 import pytest
 
@@ -69,7 +70,8 @@ def test_nothing_usable_falls_back_to_the_template_reply():
 @pytest.mark.parametrize("error, said", [
     (openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "could not be reached"),
     (openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "did not answer in time"),
-    (ValueError("Expecting value: line 1 column 1"), "failed (ValueError"),
+    (ValueError("Expecting value: line 1 column 1"), "could not be used"),
+    (openai.LengthFinishReasonError(completion=ChatCompletion.construct(usage=None)), "ran out of room"),
 ])
 def test_a_failing_model_still_answers_with_templates_and_a_notice(error, said):
     reply = final_reply(LLMResponder(failing(error), TITLES).stream(REQUEST))
@@ -77,6 +79,7 @@ def test_a_failing_model_still_answers_with_templates_and_a_notice(error, said):
     assert "1. Alien (1979): Horror (1979)." in reply.text
     assert len(reply.notices) == 1 and said in reply.notices[0]
     assert said in reply.text  # the notice is visible in the reply itself
+    assert "Error" not in reply.text and "Expecting value" not in reply.text  # no exception text
 
 
 def test_clarifying_question_without_titles_is_kept():
