@@ -11,6 +11,10 @@ by a hash of the dialogue id, for tuning and early stopping) and ``test`` (repor
 Item popularity counts ``train`` mentions only, so neither ``valid`` nor ``test`` leaks
 into it. INSPIRED gives ``dev`` (its public dev split) over the ReDial catalogue, plus
 the INSPIRED films ReDial lacks; MG-ShopDial gives ``test``.
+
+ReDial's movie list is repaired before anything is built on it (:mod:`tailtalk.hygiene`: decoded
+titles, filled years, merged duplicates, side information of another film dropped), and every
+dialogue and mention list names a merged film by the id it kept.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 from tailtalk.catalog import Item, write_jsonl_atomic
 from tailtalk.config import Settings
 from tailtalk.dialogues import Dialogue, Turn
+from tailtalk.hygiene import SourceFilm, clean_redial_films, decode_title, read_movielens_reference
 from tailtalk.mentions import (FilmRecord, MentionList, link_titles, linked_lists,
                                read_item_titles, read_mention_csv)
 from tailtalk.sources import fetch
@@ -35,6 +40,8 @@ from tailtalk.titles import split_title_year
 
 _MENTION = re.compile(r"@\s?(\d+)")
 _REDIAL_ITEM_TITLES = "redial/mentions/item_titles.tsv"
+_MOVIELENS_MOVIES = "movielens-latest-small/movies.csv"
+_MOVIELENS_LINKS = "movielens-latest-small/links.csv"
 
 
 @dataclass(frozen=True)
@@ -56,13 +63,21 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(raw)
 
 
-def _redial_turns(record: dict[str, Any], labels: dict[str, str]) -> list[Turn]:
-    """Merge consecutive messages of one speaker into a turn; write ``@id`` as the title."""
+def _label(film: SourceFilm) -> str:
+    """How a dialogue's text names a film: its title, with the year where known."""
+    return f"{film.title} ({film.year})" if film.year else film.title
+
+
+def _redial_turns(record: dict[str, Any], labels: dict[str, str], aliases: dict[str, str]) -> list[Turn]:
+    """Merge consecutive messages of one speaker into a turn; write ``@id`` as the title.
+
+    ``aliases`` maps each source movie id to its catalogue id: a merged duplicate is named by the film it is.
+    """
     seeker = record["initiatorWorkerId"]
     turns: list[tuple[str, list[str], list[str]]] = []
     for message in record["messages"]:
         role = "user" if message["senderWorkerId"] == seeker else "assistant"
-        ids = [m for m in _MENTION.findall(message["text"]) if m in labels]
+        ids = [aliases[m] for m in _MENTION.findall(message["text"]) if m in aliases]
         text = _MENTION.sub(lambda m: labels.get(m.group(1), record["movieMentions"].get(m.group(1)) or "a movie"),
                             message["text"]).strip()
         if turns and turns[-1][0] == role:
@@ -91,17 +106,14 @@ _REDIAL_MENTION_FILES = ("redial/mentions/train_LIST.csv", "redial/mentions/val_
 
 def _redial(files: dict[str, Path]) -> DatasetParts:
     with files["redial/movies_with_mentions.csv"].open(encoding="utf-8", newline="") as handle:
-        movies = [(row["movieId"], row["movieName"]) for row in csv.DictReader(handle)]
+        movies = [(row["movieId"], row["movieName"], int(row["nbMentions"])) for row in csv.DictReader(handle)]
     info = json.loads(files["redial/ievalm/id2info.json"].read_text(encoding="utf-8"))
-
-    labels: dict[str, str] = {}
-    parsed: dict[str, tuple[str, int | None]] = {}
-    for movie_id, name in movies:
-        title, year = split_title_year(name)
-        if not title:
-            continue  # two source rows carry only a year; a nameless item cannot be recommended
-        parsed[movie_id] = (title, year)
-        labels[movie_id] = f"{title} ({year})" if year else title
+    reference = (read_movielens_reference(files[_MOVIELENS_MOVIES], files[_MOVIELENS_LINKS])
+                 if _MOVIELENS_MOVIES in files and _MOVIELENS_LINKS in files else None)
+    clean = clean_redial_films(movies, info, reference)
+    films = {film.id: film for film in clean.films}
+    aliases = clean.aliases
+    labels = {source_id: _label(films[kept_id]) for source_id, kept_id in aliases.items()}
 
     records: dict[str, dict[str, Any]] = {}
 
@@ -112,7 +124,8 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
                 if record["conversationId"] in records:
                     continue  # the train files overlap; keep each conversation once
                 records[record["conversationId"]] = record
-                result.append(Dialogue(id=str(record["conversationId"]), turns=_redial_turns(record, labels)))
+                result.append(Dialogue(id=str(record["conversationId"]),
+                                       turns=_redial_turns(record, labels, aliases)))
         return result
 
     test = dialogues_of(["redial/test_data.jsonl"])
@@ -126,8 +139,8 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
     def learnable(dialogue_id: str) -> bool:
         return dialogue_id not in test_ids and not _held_out(dialogue_id)
 
-    mentions = {d.id: _text_mentions(records[d.id], d) for d in train}
-    report = []
+    mentions = {d.id: _text_mentions(records[d.id], d, aliases) for d in train}
+    report = [clean.counts.summary()]
     if all(relpath in files for relpath in (*_REDIAL_MENTION_FILES, _REDIAL_ITEM_TITLES)):
         lists: dict[str, list[tuple[int, bool]]] = {}
         for relpath in _REDIAL_MENTION_FILES:
@@ -136,9 +149,12 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
         # counts break the remaining ties (the movie list's own counts include the test split).
         text_named = {d.id: {i for t in d.turns for i in t.items} for d in train}
         counts = Counter(i for named in text_named.values() for i in named)
-        films = [FilmRecord(movie_id, parsed[movie_id][0], info.get(movie_id, {}).get("genre") or [],
-                            counts.get(movie_id, 0)) for movie_id in parsed]
-        linking = link_titles(read_item_titles(files[_REDIAL_ITEM_TITLES]), films, lists, text_named)
+        records_to_link = [FilmRecord(film.id, film.title, (film.side or {}).get("genre") or [],
+                                      counts.get(film.id, 0)) for film in clean.films]
+        # The title index is URL-encoded as the movie list is ("What About Bob%3F"): decoded alike, so they meet.
+        index_titles = {index: (decode_title(title), genres)
+                        for index, (title, genres) in read_item_titles(files[_REDIAL_ITEM_TITLES]).items()}
+        linking = link_titles(index_titles, records_to_link, lists, text_named)
         kept = {dialogue_id: items for dialogue_id, items in lists.items() if learnable(dialogue_id)}
         from_lists = {m.id: m for m in linked_lists(kept, linking)}
         linked_mentions = sum(len(m.items) for m in from_lists.values())
@@ -156,24 +172,29 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
     # Popularity counts training mentions only, so evaluation never sees valid or test statistics.
     popularity = Counter(item for m in learned for item in m.items)
     items = []
-    for movie_id, (title, year) in parsed.items():
-        side = info.get(movie_id, {})
+    for film in clean.films:
+        side = film.side or {}
         attributes = {key: side[src] for key, src in (("director", "director"), ("stars", "star"), ("writer", "writer"))
                       if side.get(src)}
-        items.append(Item(id=movie_id, title=title, year=year, description=side.get("plot") or "",
+        items.append(Item(id=film.id, title=film.title, year=film.year, description=side.get("plot") or "",
                           categories=side.get("genre") or [], attributes=attributes,
-                          popularity=float(popularity.get(movie_id, 0))))
+                          popularity=float(popularity.get(film.id, 0))))
     report.append(f"training dialogues: {len(train):,} with text, {len(learned):,} with mentions "
                   f"({sum(len(m.items) for m in learned):,} mentions)")
     return DatasetParts(items, {"train": train, "valid": valid, "test": test}, learned, report)
 
 
-def _text_mentions(record: dict[str, Any], dialogue: Dialogue) -> MentionList:
+def _text_mentions(record: dict[str, Any], dialogue: Dialogue, aliases: dict[str, str]) -> MentionList:
     """A dialogue's films in order of mention, liked as the seeker said (unknown verdicts count as liked:
-    a film the seeker brings up or is recommended is, in most dialogues, one of interest)."""
+    a film the seeker brings up or is recommended is, in most dialogues, one of interest).
+
+    The seeker's answers are keyed by source movie id; a merged film is disliked if any of its ids was.
+    """
     answers = record.get("initiatorQuestions") or {}
+    disliked = {aliases[movie_id] for movie_id, answer in answers.items()
+                if movie_id in aliases and isinstance(answer, dict) and answer.get("liked") == 0}
     order = list(dict.fromkeys(i for t in dialogue.turns for i in t.items))
-    liked = tuple(not (isinstance(answers.get(i), dict) and answers[i].get("liked") == 0) for i in order)
+    liked = tuple(i not in disliked for i in order)
     return MentionList(id=dialogue.id, items=tuple(order), liked=liked)
 
 

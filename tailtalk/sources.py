@@ -55,6 +55,12 @@ _REDIAL = (
                "43922f547e7629050d9904ca2dee7de9ad803bda16d62c640bc10bcd167cc07e", optional=True),
     SourceFile("redial/mentions/item_titles.tsv", None,
                "78301988cb478d380949d3fb184f54ab5408538f0243d3502db997d41b923bfa", optional=True),
+    # MovieLens's IMDb id -> title and year checks which film each side-information record describes
+    # (tailtalk.hygiene). GroupLens publishes it only as a zip archive, so only a data mirror has the files.
+    SourceFile("movielens-latest-small/movies.csv", None,
+               "5a5f32dd9bb3797b8e728a1b98958789d2b13f294a69fdfbc5727f8a9611aa07", optional=True),
+    SourceFile("movielens-latest-small/links.csv", None,
+               "97ad18e4e56a09363c65676b6cb3482ce3e2cea2372a24620c1599c843325f31", optional=True),
 )
 
 SOURCES: dict[str, tuple[SourceFile, ...]] = {

@@ -6,13 +6,14 @@ import functools
 import http.server
 import shutil
 import threading
+from collections import Counter
 
 import pytest
 
 from tailtalk.catalog import load_catalog
 from tailtalk.config import Settings
 from tailtalk.dialogues import load_dialogues
-from tailtalk.mentions import load_mention_lists
+from tailtalk.mentions import load_mention_lists, title_key
 from tailtalk.prepare import MENTIONS_FILE, _held_out, prepare
 from tailtalk.sources import SOURCES, SourceError, SourceFile
 
@@ -23,7 +24,7 @@ def test_redial_counts_and_split_hygiene(redial_settings):
     folder = redial_settings.dataset_dir("redial")
     catalog = load_catalog(folder / "catalog.jsonl")
     train, valid, test = (load_dialogues(folder / f"{split}.jsonl") for split in ("train", "valid", "test"))
-    assert (len(catalog), len(train) + len(valid), len(test)) == (6922, 3458, 1342)
+    assert (len(catalog), len(train) + len(valid), len(test)) == (6834, 3458, 1342)
     assert 0.07 < len(valid) / 3458 < 0.13  # the hashed 10% hold-out
     ids = [{d.id for d in split} for split in (train, valid, test)]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
@@ -41,6 +42,27 @@ def test_redial_counts_and_split_hygiene(redial_settings):
     assert all(i in catalog for d in test for t in d.turns for i in t.items)
     shining = [i for i in catalog if i.title == "The Shining"][0]
     assert shining.year == 1980 and "horror" in shining.categories and shining.attributes["director"]
+
+
+def test_redial_catalogue_hygiene_on_the_real_mirror(mirror, tmp_path):
+    """The known defects of ReDial's movie list and of its title-only side-information join are repaired."""
+    result = prepare("redial", Settings(home=tmp_path, data_mirror=mirror))
+    catalog = load_catalog(result.catalog)
+    # "300 (2007)" carried a 2003 Hong Kong romance's cast and genres; now it has title and year only.
+    three_hundred = catalog.get("136877")
+    assert (three_hundred.title, three_hundred.year) == ("300", 2007)
+    assert not three_hundred.categories and "stars" not in three_hundred.attributes
+    # "A Nightmare on Elm Street (1984)" carried the 2010 remake's record; the remake keeps it.
+    original, remake = catalog.get("77161"), catalog.get("119295")
+    assert original.year == 1984 and "Rooney Mara" not in original.attributes.get("stars", [])
+    assert remake.year == 2010 and "Rooney Mara" in remake.attributes["stars"]
+    titles = [item.title for item in catalog]
+    assert "What About Bob?" in titles and not any("%3F" in title or "%22" in title for title in titles)
+    # "Frozen" (undated, the 2013 film's side information) is merged into "Frozen (2013)".
+    assert "107018" not in catalog and catalog.get("82894").year == 2013
+    dated = Counter((title_key(item.title), item.year) for item in catalog if item.year is not None)
+    assert not [key for key, count in dated.items() if count > 1]
+    assert any(line.startswith("catalogue hygiene: titles decoded 21,") for line in result.report)
 
 
 def test_inspired_dev_is_linked_to_the_redial_catalogue(mirror, tmp_path):
