@@ -43,7 +43,7 @@ from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
-from agent.understand import CHILDREN_CATEGORIES, SYNONYMS, Interests, RuleBasedUnderstander, Understander
+from agent.understand import CHILDREN_CATEGORIES, MOOD_STEPS, SYNONYMS, Interests, RuleBasedUnderstander, Understander
 from agent.product_types import ProductTypes
 from agent.questions import Question, QuestionReader
 
@@ -90,7 +90,8 @@ class TurnPipeline:
     def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
                  explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
                  candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000, turn_timeout: float = 60.0,
-                 notices: list[str] | None = None, shop: ShopDesk | None = None):
+                 notices: list[str] | None = None, shop: ShopDesk | None = None,
+                 less_mainstream_diversity: float = 0.7):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
@@ -106,6 +107,8 @@ class TurnPipeline:
         self.shop = shop
         self.vocabulary = _vocabulary(catalog)
         self.vocabulary_categories = frozenset(catalog.categories())
+        self.less_mainstream_diversity = less_mainstream_diversity
+        self.has_runtimes = any("runtime" in item.attributes for item in catalog)
 
     @classmethod
     def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
@@ -178,11 +181,12 @@ class TurnPipeline:
         first_turn = not (state.liked or state.user_queries or state.shown)
         type_phrases = self._type_phrases(interests, notices)
         state.absorb(message, interests, type_phrases=type_phrases)
+        turn_diversity = self._step(state, interests, notices)
         if interests.is_vague and first_turn:
             yield from self._reply(state, [], notices, self.responder.clarify(message, deadline=deadline),
                                    clarifying=True)
             return
-        ranked, unknown_notice = self.recommend(state)
+        ranked, unknown_notice = self.recommend(state, diversity=turn_diversity)
         notices += unknown_notice
         heading = None
         if not ranked and (closest := self._closest_to_budget(state)) is not None:
@@ -202,6 +206,33 @@ class TurnPipeline:
         request = ReplyRequest(message, picks, self.sayable(state.wishes), notices, user_named, heading=heading,
                                deadline=deadline)
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
+
+    def _step(self, state: ConversationState, interests: Interests, notices: list[str]) -> float | None:
+        """Apply a step away from the last picks ("older", "newer", "darker", "lighter", "less mainstream")
+        to the state; return this turn's long-tail strength when the step asks for one.
+
+        Years step past the last picks' oldest or newest; mood steps are category wishes (scores, not
+        filters); "less mainstream" raises the long-tail knob for this turn only. A runtime wish is said to
+        be unmet when the catalogue has no running times, never silently ignored.
+        """
+        step = interests.relative
+        if interests.max_runtime_minutes is not None or step == "shorter":
+            if not self.has_runtimes:
+                notices.append("the catalogue gives no running times, so I cannot choose by length")
+        if step in ("older", "newer"):
+            years = [y for y in (self.catalog.get(i).year for i in state.last_picks if i in self.catalog) if y]
+            if not years:
+                notices.append(f"there are no earlier picks with a year to compare, so '{step}' was not applied")
+            elif step == "older":
+                state.year_min, state.year_max = None, min(years) - 1
+            else:
+                state.year_min, state.year_max = max(years) + 1, None
+        elif step in MOOD_STEPS:
+            wished = MOOD_STEPS[step] & self.vocabulary_categories
+            state.include_categories = set(wished) - state.exclude_categories
+        elif step == "less_mainstream":
+            return max(self.less_mainstream_diversity, state.diversity or 0.0)
+        return None
 
     def _recommended_with(self, state: ConversationState, item_id: str) -> str | None:
         """The title of the liked item beside which people most often named ``item_id``, if any."""
@@ -333,17 +364,19 @@ class TurnPipeline:
                               bounded_fields=query.constraints.bounded_fields)
 
     def recommend(self, state: ConversationState, *, k: int | None = None, candidates: int | None = None,
-                  exclude_mentioned: bool = True) -> tuple[list[RankedItem], list[str]]:
+                  exclude_mentioned: bool = True, diversity: float | None = None) -> tuple[list[RankedItem], list[str]]:
         """Rank for the state as it stands. Returns the ranking and any notices for the user.
 
         Category wishes are scores (the ranker's category match), never filters: an item whose
-        categories are missing or named otherwise can still be the right one.
+        categories are missing or named otherwise can still be the right one. ``diversity`` overrides
+        the session's long-tail strength for this call ("something less mainstream").
         """
         k = k or self.top_k
         query = self.retrieval_query(state, k=max(candidates or self.candidates, k), exclude_mentioned=exclude_mentioned)
         ranker = self.ranker
-        if state.diversity is not None and isinstance(ranker, DiversityReranker):
-            ranker = ranker.with_diversity(state.diversity)
+        diversity = diversity if diversity is not None else state.diversity
+        if diversity is not None and isinstance(ranker, DiversityReranker):
+            ranker = ranker.with_diversity(diversity)
         ranked = ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k)
         bounded = query.constraints.bounded_fields
         if bounded and ranked and all(self.catalog.get(r.item_id).unknown(bounded) for r in ranked):
@@ -406,6 +439,7 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
         catalog, retriever, ranker=DiversityReranker(inner, retriever.vectors, settings.diversity),
         llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k,
         max_message_chars=settings.max_message_chars, turn_timeout=settings.turn_timeout,
+        less_mainstream_diversity=settings.less_mainstream_diversity,
         notices=[n for n in (choice.warning, llm_notice, ranker_notice) if n],
     )
 

@@ -110,6 +110,9 @@ _CHILDREN = re.compile(r"\b(?:(?:kid|child|family)[\s-]*friendly|kids?|children|
 _TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
 _CHILD_AGE, _TEEN_AGE = 12, 17  # the oldest child, the oldest teenager
 CHILDREN_CATEGORIES = ("family", "animation")  # what suits a child, where the catalogue has them
+# What "darker" and "lighter" after a list wish for, where the catalogue has them (scores, never filters).
+MOOD_STEPS = {"darker": frozenset({"thriller", "crime", "mystery"}),
+              "lighter": frozenset({"comedy", "family", "romance"})}
 # Clearly not for a child. Crime is left out: caper comedies and animated detective stories carry it.
 _NOT_FOR_CHILDREN = ("horror", "thriller")
 # "Not for kids", "nothing too short", "not darker": the audience, runtime or step is negated.

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
         default=0.3, ge=0.0, le=1.0,
         description="Long-tail/diversity re-ranking strength: 0 = relevance only, 1 = novelty and tail only.",
     )
+    less_mainstream_diversity: float = Field(
+        default=0.7, ge=0.0, le=1.0,
+        description="The long-tail strength for a turn that asks for something less mainstream or lesser known.",
+    )
 
     llm: Literal["auto", "openai", "embedded", "none"] = Field(
         default="auto",

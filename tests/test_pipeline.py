@@ -161,3 +161,52 @@ def test_a_new_search_for_an_adult_ends_the_child_filter(small_catalog):
     assert state.audience == "children"
     pipeline.handle(state, "now a horror film for me")
     assert state.audience is None and pipeline.constraints(state).include_categories == frozenset()
+
+
+def test_older_steps_before_the_last_picks(pipeline):
+    state = ConversationState()
+    first = pipeline.handle(state, "a funny comedy from the 90s")
+    oldest = min(p.item.year for p in first.picks)
+    result = pipeline.handle(state, "something older")
+    assert result.picks and all(p.item.year is not None and p.item.year < oldest for p in result.picks[:1])
+    assert state.year_max == oldest - 1 and state.year_min is None
+
+
+def test_newer_steps_after_the_last_picks(pipeline):
+    state = ConversationState()
+    first = pipeline.handle(state, "a comedy from the 90s")
+    newest = max(p.item.year for p in first.picks)
+    result = pipeline.handle(state, "anything more recent?")
+    assert result.picks[0].item.year > newest and state.year_min == newest + 1
+
+
+def test_older_without_earlier_picks_says_so(pipeline):
+    result = pipeline.handle(ConversationState(), "something older, a comedy")
+    assert any("no earlier picks" in n for n in result.notices)
+
+
+def test_lighter_wishes_for_comedy_without_filtering(pipeline):
+    state = ConversationState()
+    pipeline.handle(state, "a scary horror film")
+    result = pipeline.handle(state, "something lighter")
+    assert result.picks[0].item.categories[0] == "comedy" and "comedy" in state.include_categories
+
+
+def test_less_mainstream_raises_the_knob_for_one_turn(small_catalog):
+    from ranking.diversity import DiversityReranker
+    from ranking.fusion import FusionRanker
+
+    retriever = InMemoryRetriever(small_catalog, HashingEmbedder())
+    ranker = DiversityReranker(FusionRanker(small_catalog), retriever.vectors, 0.0)
+    pipeline = TurnPipeline.from_parts(small_catalog, retriever, ranker=ranker, top_k=3,
+                                       less_mainstream_diversity=1.0)
+    state = ConversationState()
+    pipeline.handle(state, "a comedy")
+    result = pipeline.handle(state, "something less mainstream")
+    assert result.picks[0].is_tail and state.diversity is None
+
+
+def test_a_length_wish_the_catalogue_cannot_meet_is_said(pipeline):
+    result = pipeline.handle(ConversationState(), "something funny and short")
+    assert any("no running times" in n for n in result.notices)
+    assert result.picks and result.picks[0].item.categories[0] == "comedy"
