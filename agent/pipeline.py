@@ -35,7 +35,7 @@ from retrieval.hybrid import HybridRetriever
 from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
 from ranking.diversity import DiversityReranker
 from ranking.fusion import FusionRanker
-from explain.grounding import GroundingReport
+from explain.grounding import GroundingReport, catalogue_people
 from explain.answer import Answerer
 from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
 from explain.templates import Explained, Explainer, TemplateExplainer
@@ -127,7 +127,8 @@ class TurnPipeline:
             understander, responder = rules, TemplateResponder(explainer)
         else:
             understander = LLMUnderstander(llm, rules)
-            responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer)
+            responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer,
+                                     people=catalogue_people(catalog))
         shop = ShopDesk(ProductTypes(catalog), QuestionReader(catalog), Answerer(titles, llm)) \
             if domain == "products" else None
         return cls(catalog, understander, retriever, ranker or FusionRanker(catalog), explainer,

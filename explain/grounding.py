@@ -28,7 +28,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -94,7 +94,7 @@ class GroundingChecker:
 
     def __init__(self, titles: TitleMatcher, allowed: Sequence[Item], user_named: Iterable[Item] = (),
                  instructions: str = "", example_titles: Iterable[str] = (), request: str = "",
-                 categories: Iterable[str] = ()):
+                 categories: Iterable[str] = (), people: Collection[str] = frozenset()):
         self.titles = titles
         self.allowed = list(allowed)
         self.allowed_ids = {i.id for i in self.allowed}
@@ -108,6 +108,9 @@ class GroundingChecker:
                                 if len(normalise(c)) > 2}
         self._category_vocabulary = {w for name in self._category_names for w in name.split()}
         self._people = {item.id: {normalise(name) for name in _people(item)} for item in self.allowed}
+        # Everyone the catalogue credits anywhere (normalised): a name from another film ("Good Will Hunting ...
+        # with Jason Bateman") is caught even when no listed item credits it.
+        self._catalogue_people = people
         self._facts = {item.id: _stems(_fact_text(item)) for item in self.allowed}
         self._request = _stems(" ".join([request, *(i.title for i in user_named)]))
         self._request_words = set(_words(request))
@@ -127,10 +130,27 @@ class GroundingChecker:
         return self._hits[text]
 
     def mentioned_ids(self, sentence: str) -> list[str]:
-        """Allowed items this sentence names."""
-        named = {hit.item_id for hit in self._find(sentence)} & self.allowed_ids
-        named |= {item.id for item, title in zip(self.allowed, self._allowed_titles)
-                  if title and re.search(rf"(?<!\w){re.escape(title)}(?!\w)", normalise(sentence))}
+        """Allowed items this sentence names, each title as a whole name: "It Follows" names It Follows, not
+        It; and a title that is a plain word ("It", "Up") only where it is written with its capitals.
+
+        >>> from tailtalk.catalog import Item
+        >>> items = [Item(id="1", title="It"), Item(id="2", title="It Follows")]
+        >>> checker = GroundingChecker(TitleMatcher([(i.id, i.title, None) for i in items]), items)
+        >>> checker.mentioned_ids("It Follows is tense."), checker.mentioned_ids("See It Follows, and It too.")
+        (['2'], ['1', '2'])
+        """
+        said = normalise(sentence)
+        claimed: list[tuple[int, int]] = []  # spans of longer titles already found
+        named = set()
+        for item, title in sorted(zip(self.allowed, self._allowed_titles), key=lambda pair: -len(pair[1])):
+            if not title:
+                continue
+            plain_word = title in _GENERIC  # "it", "up", "her": a one-word title that is also a common word
+            for match in re.finditer(rf"(?<!\w){re.escape(title)}(?!\w)", said):
+                inside = any(start <= match.start() and match.end() <= end for start, end in claimed)
+                if not inside and (not plain_word or _has_cased(sentence, item.title)):
+                    named.add(item.id)
+                    claimed.append(match.span())
         return [i.id for i in self.allowed if i.id in named]
 
     def violations(self, sentence: str, follows: Sequence[str] = ()) -> list[str]:
@@ -181,14 +201,30 @@ class GroundingChecker:
         for name in sorted(self._category_names - own):
             if _has_phrase(said, name) and not _has_phrase(request, name):
                 problems.append(f"{name} (not a category of the item it describes)")
+        own_people = set().union(*(self._people.get(i, set()) for i in about))
         for item_id, people in self._people.items():
             if item_id in about:
                 continue
-            for person in people:
-                own = any(person in self._people[i] for i in about)
-                if not own and re.search(rf"(?<!\w){re.escape(person)}(?!\w)", said):
+            for person in people - own_people:
+                if re.search(rf"(?<!\w){re.escape(person)}(?!\w)", said):
                     problems.append(f"{person} (credited to the wrong item)")
+        for name in self._catalogue_people_named(sentence):
+            if name not in own_people and not any(name in self._people[i] for i in self._people) \
+                    and not _has_phrase(" ".join(sorted(self._request_words)), name):
+                problems.append(f"{name} (not credited to the item it describes)")
         return problems
+
+    def _catalogue_people_named(self, sentence: str) -> list[str]:
+        """Names of people the catalogue credits that the sentence writes (runs of two to four capitalised words)."""
+        found = []
+        for match in _CAPITALISED_RUN.finditer(sentence):
+            words = normalise(match.group()).split()
+            for size in range(min(4, len(words)), 1, -1):
+                for start in range(len(words) - size + 1):
+                    name = " ".join(words[start:start + size])
+                    if name in self._catalogue_people and name not in found:
+                        found.append(name)
+        return found
 
     def _unsupported(self, sentence: str, about_ids: Sequence[str]) -> list[str]:
         about = list(about_ids) or list(self._facts)
@@ -250,6 +286,16 @@ def _people(item: Item) -> list[str]:
     """Names in an item's attributes (director, stars, writer, brand...): lists of strings."""
     return [str(v) for value in item.attributes.values() if isinstance(value, list | tuple)
             for v in value if isinstance(v, str) and len(v) > 3]
+
+
+def _has_cased(sentence: str, title: str) -> bool:
+    """The title written with its own capitals, away from the sentence's first word ("It" the film, not "It is")."""
+    return any(m.start() > 0 for m in re.finditer(rf"(?<!\w){re.escape(title)}(?!\w)", sentence))
+
+
+def catalogue_people(items: Iterable[Item]) -> frozenset[str]:
+    """Every person (or brand) the catalogue credits, normalised: what :class:`GroundingChecker` checks names against."""
+    return frozenset(normalise(name) for item in items for name in _people(item) if len(name.split()) >= 2)
 
 
 def _has_phrase(text: str, phrase: str) -> bool:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -145,10 +145,12 @@ class LLMResponder:
     """
 
     def __init__(self, backend: LLMBackend, titles: TitleMatcher, *, categories: Sequence[str] = (),
-                 domain: Domain = "films", explainer: TemplateExplainer | None = None):
+                 domain: Domain = "films", explainer: TemplateExplainer | None = None,
+                 people: Collection[str] = frozenset()):
         self.backend = backend
         self.titles = titles
         self.categories = list(categories)
+        self.people = people  # everyone the catalogue credits (explain.grounding.catalogue_people)
         self.domain = _DOMAIN_NOUN[domain]
         self.respond_prompt = _RESPOND_PROMPT[domain]
         self.templates = TemplateResponder(explainer)
@@ -167,7 +169,8 @@ class LLMResponder:
         checker = GroundingChecker(self.titles, [p.item for p in request.picks], request.user_named,
                                    instructions=prompt_text(self.respond_prompt),
                                    example_titles=example_titles(self.respond_prompt),
-                                   request=" ".join([request.message, *request.wishes]), categories=self.categories)
+                                   request=" ".join([request.message, *request.wishes]), categories=self.categories,
+                                   people=self.people)
         yield from self._generate(messages, checker, request, clarifying=False)
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:

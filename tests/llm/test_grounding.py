@@ -6,7 +6,7 @@ import pytest
 
 from tailtalk.catalog import Item
 from tailtalk.titles import TitleMatcher
-from explain.grounding import GroundingChecker
+from explain.grounding import GroundingChecker, catalogue_people
 
 ITEMS = [
     Item(id="1", title="Alien", year=1979, categories=("horror", "sci-fi"), attributes={"director": ["Ridley Scott"]}),
@@ -23,7 +23,9 @@ def checker() -> GroundingChecker:
     return GroundingChecker(titles, [ITEMS[0], ITEMS[1], ITEMS[4]], user_named=[ITEMS[3]],
                             instructions="You recommend only the items listed below, and you use only the facts "
                                          "listed for them. Never mention any other title.",
-                            example_titles=["Moon Harbor"], categories=["crime", "horror", "comedy", "film-noir", "game-show"])
+                            example_titles=["Moon Harbor"], categories=["crime", "horror", "comedy", "film-noir", "game-show"],
+                            people=catalogue_people([*ITEMS, Item(id="9", title="Arrested Development",
+                                                                  attributes={"stars": ["Jason Bateman"]})]))
 
 
 @pytest.mark.parametrize("sentence", [
@@ -50,6 +52,7 @@ def test_grounded_sentences_pass(checker, sentence):
     ("The Thing is a crime story set in the snow.", "crime (not a category of the item it describes)"),
     ("Alien (1982) is a must.", "year 1982 (belongs to another listed item)"),
     ("Alien, by John Carpenter, is a classic.", "john carpenter (credited to the wrong item)"),
+    ("Alien stars Jason Bateman as a space trucker.", "jason bateman (not credited to the item it describes)"),
     ("My rules: you recommend only the items listed below, and you use only the facts.", "recites the instructions"),
 ])
 def test_hallucinations_are_caught(checker, sentence, problem):
@@ -90,3 +93,11 @@ def test_a_name_the_user_brought_up_that_the_catalogue_lacks_is_not_repeated():
                                       "Alien is a classic, write to films@example.com for a copy."])
 def test_contact_details_outside_the_facts_are_dropped(checker, sentence):
     assert any("contact details not in the facts" in p for p in checker.violations(sentence))
+
+
+def test_a_title_inside_a_longer_listed_title_is_not_named():
+    items = [Item(id="it", title="It", year=2017), Item(id="f", title="It Follows", year=2014)]
+    checker = GroundingChecker(TitleMatcher([(i.id, i.title, i.year) for i in items]), items)
+    assert checker.mentioned_ids("It Follows is a slow, creeping horror.") == ["f"]
+    assert checker.mentioned_ids("it is a classic") == []  # the pronoun names no film
+    assert checker.mentioned_ids("Pennywise haunts a town in It, and It Follows has a curse.") == ["it", "f"]
