@@ -98,14 +98,20 @@ class TemplateResponder:
         yield Reply(CLARIFYING_QUESTION)
 
 
-# A sentence ends at a newline, or at . ! ? followed by space, except after a list number ("1.")
-# or an initial ("J. R. R."), which are not ends of sentences.
+# A sentence ends at a newline, or at . ! ? followed by space, except after a list number ("1."),
+# an initial ("J. R. R.", "the U.S.") or an abbreviation ("Dr.", "e.g.", "approx."), which are not ends.
 _BOUNDARY = re.compile(r"\n+|(?<=[.!?])[\"”')]?[ \t]+")
-_NOT_AN_END = re.compile(r"(?:(?:^|\n)\s*\d{1,2}[.)]|\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|St|Jr|vs)\.)[\"”')]?[ \t]*$")
+_ABBREVIATIONS = r"Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|Mt|vs|etc|approx|e\.g|i\.e|cf|vol|nos?|mins?|feat|ft|inc|ltd|co"
+_NOT_AN_END = re.compile(rf"(?:(?:^|\n)\s*\d{{1,2}}[.)]|\b[A-Z]\.|\b(?i:{_ABBREVIATIONS})\.)[\"”')]?[ \t]*$")
 
 
 class SentenceBuffer:
-    """Collects streamed text and hands out whole sentences, each with the spacing that followed it."""
+    """Collects streamed text and hands out whole sentences, each with the spacing that followed it.
+
+    >>> buffer = SentenceBuffer()
+    >>> [s for s, _ in buffer.add("Set in the U.S. in 1959. Edward D. Wood Jr. directs, e.g. at night. Next ")]
+    ['Set in the U.S. in 1959.', 'Edward D. Wood Jr. directs, e.g. at night.']
+    """
 
     def __init__(self) -> None:
         self._pending = ""
