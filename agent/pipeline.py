@@ -39,7 +39,7 @@ from explain.grounding import GroundingReport, catalogue_people
 from explain.answer import Answerer
 from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
 from explain.templates import Explained, Explainer, TemplateExplainer
-from tailtalk.llm import LLMBackend
+from tailtalk.llm import PACKAGED_LLM, LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
@@ -91,7 +91,7 @@ class TurnPipeline:
                  explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
                  candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000, turn_timeout: float = 60.0,
                  notices: list[str] | None = None, shop: ShopDesk | None = None,
-                 less_mainstream_diversity: float = 0.7):
+                 less_mainstream_diversity: float = 0.7, status: str = ""):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
@@ -108,6 +108,7 @@ class TurnPipeline:
         self.vocabulary = _vocabulary(catalog)
         self.vocabulary_categories = frozenset(catalog.categories())
         self.less_mainstream_diversity = less_mainstream_diversity
+        self.status = status
         self.has_runtimes = any("runtime" in item.attributes for item in catalog)
 
     @classmethod
@@ -124,7 +125,7 @@ class TurnPipeline:
         rules = RuleBasedUnderstander(catalog.categories(), titles)
         explainer = explainer or TemplateExplainer()
         if llm is None:
-            understander, responder = rules, TemplateResponder(explainer)
+            understander, responder = rules, TemplateResponder(explainer, domain)
         else:
             understander = LLMUnderstander(llm, rules)
             responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer,
@@ -144,8 +145,17 @@ class TurnPipeline:
         clone.__dict__.update(parts)
         return clone
 
+    def turn_json(self, result: TurnResult, state: ConversationState) -> dict[str, Any]:
+        """One turn for programs, the same object for ``tailtalk ask --json`` and the UI's ``/recommend``:
+        which language model wrote the reply, then the turn itself (:meth:`TurnResult.to_json`)."""
+        return {"llm": self.responder.name, **result.to_json(state.conversation_id)}
+
+    def status_line(self) -> str:
+        """What serves this chat, in words for the person using it (:meth:`describe` is the engineer's)."""
+        return self.status or self.describe()
+
     def describe(self) -> str:
-        """The status line: which model talks, which scorer ranks, which catalogue serves."""
+        """Which model talks, which scorer ranks, which catalogue serves, with the technical details."""
         return (f"LLM: {self.responder.name} · ranker: {self.ranker.describe()} · "
                 f"catalogue: {self.retriever.describe()}")
 
@@ -442,7 +452,29 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
         max_message_chars=settings.max_message_chars, turn_timeout=settings.turn_timeout,
         less_mainstream_diversity=settings.less_mainstream_diversity,
         notices=[n for n in (choice.warning, llm_notice, ranker_notice) if n],
+        status=status_line(catalog, llm, inner, settings),
     )
+
+
+def status_line(catalog: Catalog, llm: LLMBackend | None, ranker: Ranker, settings: Settings) -> str:
+    """The status line for people: "language model: SmolLM2-135M-Instruct on this computer's CPU · ranking:
+    learned from 3,124 conversations, lesser-known picks favoured 0.3 of 1 · catalogue: 6,834 films"."""
+    if llm is None:
+        talks = "none, replies are built from the catalogue's facts"
+    elif llm.kind == "embedded":
+        talks = f"{PACKAGED_LLM} on this computer's CPU"
+    else:
+        talks = llm.name
+    learned = ranker.fitted_on() if isinstance(ranker, FusionRanker) else None
+    if learned:
+        ranks = f"learned from {learned:,} conversations"
+    elif isinstance(ranker, FusionRanker):
+        ranks = "by how well each item matches your words (not learned yet: run `tailtalk fit-ranker`)"
+    else:
+        ranks = "by similarity to your words and popularity"
+    noun = "products" if settings.domain == "products" else "films"
+    return (f"language model: {talks} · ranking: {ranks}, lesser-known picks favoured {settings.diversity:g} of 1 "
+            f"· catalogue: {len(catalog):,} {noun}")
 
 
 def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever, prior_weight: float,
@@ -472,7 +504,7 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
         except (OSError, ValueError, KeyError, TypeError) as exc:
             notice = unreadable.format(exc)
         else:
-            learned = fused.report.get("training_dialogues")
+            learned = fused.fitted_on()
             return retriever, fused.described(f"fused ranker fitted on {learned:,} dialogues over the "
                                               f"{scorer_description}" if learned else None), None
     return retriever, FusionRanker(catalog, description=f"hand-set fusion of the {scorer_description} and lexical "

@@ -38,8 +38,12 @@ from prompts import example_titles, load_prompt, prompt_text
 from explain.grounding import GroundingChecker, GroundingReport, out_of_list
 from explain.templates import Explained, TemplateExplainer
 
-CLARIFYING_QUESTION = ("What are you in the mood for? Tell me a genre, a decade or something you enjoyed, "
-                       "and I will find picks that fit.")
+CLARIFYING_QUESTIONS = {
+    "films": "What are you in the mood for? Tell me a genre, a decade or something you enjoyed, "
+             "and I will find picks that fit.",
+    "products": "What are you looking for? Tell me the kind of product, your budget or a brand you like, "
+                "and I will find items that fit.",
+}
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,9 @@ def _notice_lines(notices: Sequence[str]) -> str:
 class TemplateResponder:
     name = "grounded templates"
 
-    def __init__(self, explainer: TemplateExplainer | None = None):
+    def __init__(self, explainer: TemplateExplainer | None = None, domain: Domain = "films"):
         self.explainer = explainer or TemplateExplainer()
+        self.question = CLARIFYING_QUESTIONS[domain]
 
     def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
         text = self.explainer.reply(request.picks, wishes=request.wishes, notices=request.notices,
@@ -94,8 +99,8 @@ class TemplateResponder:
         yield Reply(text)
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
-        yield CLARIFYING_QUESTION
-        yield Reply(CLARIFYING_QUESTION)
+        yield self.question
+        yield Reply(self.question)
 
 
 # A sentence ends at a newline, or at . ! ? followed by space, except after a list number ("1."),
@@ -159,7 +164,7 @@ class LLMResponder:
         self.people = people  # everyone the catalogue credits (explain.grounding.catalogue_people)
         self.domain = _DOMAIN_NOUN[domain]
         self.respond_prompt = _RESPOND_PROMPT[domain]
-        self.templates = TemplateResponder(explainer)
+        self.templates = TemplateResponder(explainer, domain)
         self.name = backend.name
 
     def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
@@ -239,7 +244,7 @@ class LLMResponder:
         if clarifying:
             if not any(s.rstrip().endswith("?") for s in report.released):
                 report.fell_back = True
-                extra = ("\n" if report.released else "") + CLARIFYING_QUESTION
+                extra = ("\n" if report.released else "") + self.templates.question
                 text += extra
                 yield extra
             yield Reply(text.strip(), notices, report, generated=bool(report.released))

@@ -160,6 +160,11 @@ class FusionRanker(ScoringRanker):
         """The features of the signals switched on."""
         return frozenset(f for s in self.signals for f in SIGNALS[s])
 
+    def fitted_on(self) -> int | None:
+        """How many training dialogues the weights were fitted on; None for the hand-set weights."""
+        learned = self.report.get("training_dialogues")
+        return int(learned) if learned else None
+
     def weight_vector(self) -> np.ndarray:
         enabled = self.enabled_features
         return np.array([self.weights.get(f, 0.0) if f in enabled else 0.0 for f in FEATURES])

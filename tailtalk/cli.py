@@ -164,8 +164,7 @@ def ask(
     state = ConversationState()
     if as_json:
         result = pipeline.handle(state, text)
-        typer.echo(json.dumps({"llm": pipeline.responder.name, **result.to_json(state.conversation_id)},
-                              ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(pipeline.turn_json(result, state), ensure_ascii=False, indent=2))
         return
     typer.echo(f"[{pipeline.describe()}]")
     shown = ""

@@ -117,6 +117,16 @@ def _turns(pipeline: TurnPipeline, state: ConversationState, message: str) -> It
         raise gr.Error(INTERNAL_ERROR, print_exception=False) from exc
 
 
+# The page's invitation and the message box's example, in the words of the catalogue's domain.
+PAGE_TEXT = {
+    "films": ("Tell me what you are in the mood for: genres, a decade, films you loved or things to avoid.",
+              "e.g. something scary but not too gory, like The Shining"),
+    "products": ("Tell me what you are looking for: the kind of product, your budget, brands you like or things "
+                 "to avoid. Ask me anything about a product shown.",
+                 "e.g. running shoes under $70, not Nike"),
+}
+
+
 def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
     def record_feedback(state: ConversationState, item_id: str, action: str) -> Item:
         """Apply one like or dislike to this conversation; the next turn reads it from the state."""
@@ -160,7 +170,7 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
 
     def recommend(message: str, state: ConversationState) -> tuple[dict[str, Any], ConversationState]:
         *_, result = _turns(pipeline, state, message or "")
-        return result.to_json(state.conversation_id), state
+        return pipeline.turn_json(result, state), state
 
     def new_conversation(diversity: float) -> tuple[History, str, ConversationState, list[Explained]]:
         return [], "", ConversationState(diversity=diversity), []
@@ -172,9 +182,9 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         return state
 
     with gr.Blocks(title="tailtalk", analytics_enabled=False) as demo:
-        gr.Markdown("## tailtalk\nTell me what you are in the mood for: genres, a decade, films you loved or "
-                    "things to avoid.")
-        gr.Markdown(pipeline.describe(), elem_id="tt-status")
+        invitation, example = PAGE_TEXT[settings.domain]
+        gr.Markdown(f"## tailtalk\n{invitation}")
+        gr.Markdown(pipeline.status_line(), elem_id="tt-status")
         state = gr.State(ConversationState.new)  # a callable: every session gets its own state
         # The cards on screen, so feedback can re-render them. A literal: gr.State deep-copies it per session
         # (a callable default would also publish a needless load endpoint named after it).
@@ -182,7 +192,7 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         chatbot = gr.Chatbot(label="Conversation", height=380, elem_id="tt-chat")
         cards = gr.HTML(elem_id="tt-cards", js_on_load=_CARD_JS)
         with gr.Row():
-            message = gr.Textbox(placeholder="e.g. something scary but not too gory, like The Shining",
+            message = gr.Textbox(placeholder=example,
                                  show_label=False, scale=5, elem_id="tt-message")
             send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
         with gr.Row():

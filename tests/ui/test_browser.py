@@ -99,7 +99,8 @@ def test_cards_with_feedback_in_a_real_browser(app_url, browser):
 
     page.goto(app_url)
     expect(page.locator("#tt-message textarea")).to_be_editable()
-    expect(page.locator("#tt-status")).to_contain_text("LLM: grounded templates")
+    expect(page.locator("#tt-status")).to_contain_text("language model: none")
+    expect(page.locator("#tt-status")).to_contain_text("films")
     lap("page ready")
 
     send(page, REQUEST, replies=1)
