@@ -78,11 +78,17 @@ class TurnResult:
 
 @dataclass(frozen=True)
 class ShopDesk:
-    """What a shop adds to the turn (``domain=products``): product types read from titles, and answers
-    to questions about the items shown."""
+    """What a shop adds to the turn (``domain=products``): product types read from titles."""
 
     types: ProductTypes
-    questions: QuestionReader
+
+
+@dataclass(frozen=True)
+class QuestionDesk:
+    """Questions about the items shown ("who directed it?", "how much is the Nike one?"), answered from
+    their facts, for films and products alike; the cards stay."""
+
+    reader: QuestionReader
     answerer: Answerer
 
 
@@ -91,7 +97,7 @@ class TurnPipeline:
                  explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
                  candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000, turn_timeout: float = 60.0,
                  notices: list[str] | None = None, shop: ShopDesk | None = None,
-                 less_mainstream_diversity: float = 0.7, status: str = ""):
+                 less_mainstream_diversity: float = 0.7, status: str = "", questions: QuestionDesk | None = None):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
@@ -109,6 +115,7 @@ class TurnPipeline:
         self.vocabulary_categories = frozenset(catalog.categories())
         self.less_mainstream_diversity = less_mainstream_diversity
         self.status = status
+        self.questions = questions
         self.has_runtimes = any("runtime" in item.attributes for item in catalog)
 
     @classmethod
@@ -130,10 +137,14 @@ class TurnPipeline:
             understander = LLMUnderstander(llm, rules)
             responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer,
                                      people=catalogue_people(catalog))
-        shop = ShopDesk(ProductTypes(catalog), QuestionReader(catalog), Answerer(titles, llm)) \
-            if domain == "products" else None
+        shop = ShopDesk(ProductTypes(catalog)) if domain == "products" else None
+        # A shop asks back which product is meant; a film question that names no shown film and says no
+        # "it" is more likely a new wish ("have you seen Heat?") than a question about the list.
+        films = domain == "films"
+        questions = QuestionDesk(QuestionReader(catalog, ask_back=not films, titles=titles if films else None),
+                                 Answerer(titles, llm))
         return cls(catalog, understander, retriever, ranker or FusionRanker(catalog), explainer,
-                   responder=responder, titles=titles, shop=shop, **options)
+                   responder=responder, titles=titles, shop=shop, questions=questions, **options)
 
     def replacing(self, **parts) -> "TurnPipeline":
         """A copy with some stages swapped (``retriever=``, ``ranker=``...); the original is untouched."""
@@ -183,7 +194,7 @@ class TurnPipeline:
             yield from self._reply(state, [], notices, iter([EMPTY_MESSAGE_REPLY, Reply(EMPTY_MESSAGE_REPLY)]),
                                    clarifying=True)
             return
-        if self.shop is not None and (question := self.shop.questions.read(message, state)) is not None:
+        if self.questions is not None and (question := self.questions.reader.read(message, state)) is not None:
             yield from self._answer(state, question, notices, deadline)
             return
         state.open_question = None
@@ -270,7 +281,7 @@ class TurnPipeline:
     def _answer(self, state: ConversationState, question: Question, notices: list[str],
                 deadline: float) -> Iterator[TurnResult]:
         """A question about a shown item: answered from its facts, or asked back when unclear which item."""
-        assert self.shop is not None
+        assert self.questions is not None
         state.record_question(question.message)
         state.open_question = question.message if question.item_id is None else None
         if question.item_id is None:
@@ -280,7 +291,7 @@ class TurnPipeline:
             return
         item = self.catalog.get(question.item_id)
         yield from self._reply(state, [], notices,
-                               self.shop.answerer.stream(item, question.message, question.topic, deadline=deadline),
+                               self.questions.answerer.stream(item, question.message, question.topic, deadline=deadline),
                                clarifying=False, discussed=item.id)
 
     def _closest_to_budget(self, state: ConversationState) -> tuple[list[RankedItem], str] | None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from tailtalk.catalog import Catalog
+from tailtalk.titles import TitleMatcher
 from agent.product_types import words_of
 from agent.state import ConversationState
 from agent.understand import STOPWORDS
@@ -59,6 +60,7 @@ _ORDINAL = re.compile(rf"\bthe\s+({'|'.join(_ORDINALS)})(?:\s+(?:one|item|pick|o
 _NO_TOPIC = STOPWORDS | frozenset(
     "is are was were does do did can will would has have how what which who where when why tell know say says "
     "come comes this that they them their these those it its it's one ones the item pick option product".split())
+_POINTS = re.compile(r"\b(?:it|its|it's|that one|this one)\b", re.IGNORECASE)  # refers to an item without naming it
 _SAME_WORD = 85.0  # rapidfuzz ratio at which two words are the same ("addidas" and "adidas")
 
 
@@ -71,14 +73,22 @@ class Question:
 
 
 class QuestionReader:
-    def __init__(self, catalog: Catalog):
+    """``ask_back``: a question whose item is unclear is asked back ("Which one do you mean?"). Without it
+    (films), such a question is read as one only when it says "it" or "that one"; otherwise it is a new wish.
+    ``titles``: a message naming a catalogue title that is not shown is a new wish too."""
+
+    def __init__(self, catalog: Catalog, *, ask_back: bool = True, titles: TitleMatcher | None = None):
         self.catalog = catalog
+        self.ask_back = ask_back
+        self.titles = titles  # given: a message naming a title that is not shown is no question about the list
 
     def read(self, message: str, state: ConversationState) -> Question | None:
         """The question ``message`` asks about a shown item, or None when it is not one."""
         if not state.last_picks or _NEW_WISH.search(message):
             return None
         picks = [i for i in state.last_picks if i in self.catalog]
+        if self.titles is not None and any(hit.item_id not in picks for hit in self.titles.find(message)):
+            return None  # "have you seen Heat?"
         by_ordinal = self._ordinal(message, picks)
         named, name_words = self._named(message, picks) if by_ordinal is None else ((by_ordinal,), set())
         if not _ASKS.search(message) and not (state.open_question and named):  # a wish, not a question
@@ -94,8 +104,10 @@ class QuestionReader:
             item_id = state.focus
         elif len(picks) == 1:
             item_id = picks[0]
-        else:  # "is it hardcover?" right after a list of several: which one is unclear
+        elif self.ask_back or _POINTS.search(message):  # "is it hardcover?" after a list of several: which one?
             return Question(message, None, self._topic(message, set()), tuple(picks))
+        else:
+            return None
         return Question(message, item_id, self._topic(message, name_words))
 
     @staticmethod

@@ -36,6 +36,9 @@ from explain.grounding import GroundingChecker, GroundingReport
 from explain.respond import Reply, SentenceBuffer
 
 _PRICE_QUESTION = re.compile(r"\b(?:how much|price|prices|priced|cost|costs|expensive|cheap|pay)\b", re.IGNORECASE)
+# "what is Halloween about?", "what's the plot?": answered with the description itself.
+_PLOT_QUESTION = re.compile(r"\bwhat\b[^?]*\babout\s*\??\s*$|\b(?:plot|story|storyline|synopsis|what happens)\b",
+                            re.IGNORECASE)
 _YES_NO = re.compile(r"^\s*(?:and\s+)?(?:is|are|does|do|did|can|will|has|have)\b", re.IGNORECASE)
 # Run-on product descriptions separate their points with footnote marks ("[2]") or bullets, not full stops.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\[\d+\]\s*|\s*[•|]\s*|\n+")
@@ -55,6 +58,10 @@ class Answer:
 def fact_lines(item: Item) -> list[str]:
     """The item's facts as "name: value" lines: price, then attributes in catalogue order."""
     lines = [f"price: ${item.price:,.2f}"] if item.price is not None else []
+    if item.year:
+        lines.append(f"year: {item.year}")
+    if item.categories:
+        lines.append(f"categories: {', '.join(item.categories)}")
     for key, value in item.attributes.items():
         shown = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
         if shown.strip():
@@ -69,6 +76,8 @@ def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
         if item.price is None:
             return Answer(f"The catalogue does not list a price for {name}.", False, tuple(fact_lines(item)))
         return Answer(f"{name} costs ${item.price:,.2f}.", True, (f"price: ${item.price:,.2f}",))
+    if _PLOT_QUESTION.search(question) and item.description:
+        return Answer(f"{name}: {item.description.strip()}", True, (item.description.strip(),))
     wanted = {_stem(w) for w in topic}
     if wanted:
         attribute = _best_attribute(item, wanted)

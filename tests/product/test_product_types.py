@@ -57,7 +57,7 @@ def test_a_new_category_clears_an_old_type(shop):
     assert {p.item.id for p in result.picks[:2]} == {"b1", "b2"}  # the two books, then close matches
 
 
-def test_films_are_unchanged_by_the_shop(small_catalog):
+def test_films_have_no_product_types_but_questions_about_shown_films_are_answered(small_catalog):
     from retrieval.embedder import HashingEmbedder
     from retrieval.retriever import InMemoryRetriever
     from agent.pipeline import TurnPipeline
@@ -65,5 +65,10 @@ def test_films_are_unchanged_by_the_shop(small_catalog):
     films = TurnPipeline.from_parts(small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()), top_k=2)
     assert films.shop is None
     state = ConversationState()
-    films.handle(state, "a funny comedy")
-    assert not films.handle(state, "is it funny?").clarifying  # a film question is still a wish
+    shown = [p.item.id for p in films.handle(state, "a funny comedy").picks]
+    assert films.handle(state, "is it funny?").reply.startswith("Which one do you mean?")
+    first = small_catalog.get(shown[0])
+    answer = films.handle(state, "what is the first one about?")
+    assert answer.picks == [] and first.description in answer.reply and state.last_picks == tuple(shown)
+    # A question naming no shown film and saying no "it" is a new wish, not a question about the list.
+    assert films.handle(state, "have you seen Star Voyage?").picks
