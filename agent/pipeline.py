@@ -246,12 +246,13 @@ class TurnPipeline:
             if not years:
                 notices.append(f"there are no earlier picks with a year to compare, so '{step}' was not applied")
             elif step == "older":
-                state.year_min, state.year_max = None, min(years) - 1
+                state.step_years(None, min(years) - 1)
             else:
-                state.year_min, state.year_max = max(years) + 1, None
+                state.step_years(max(years) + 1, None)
         elif step in MOOD_STEPS:
             wished = MOOD_STEPS[step] & self.vocabulary_categories
             state.include_categories = set(wished) - state.exclude_categories
+            state.wishes = sorted(state.include_categories)  # "lighter" after "scary": scary is no longer wished
         elif step == "less_mainstream":
             return max(self.less_mainstream_diversity, state.diversity or 0.0)
         return None

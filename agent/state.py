@@ -50,6 +50,7 @@ class ConversationState:
     last_picks: tuple[str, ...] = ()  # the latest list shown: what "the second one" refers to
     focus: str | None = None  # the one item being discussed: what "it" refers to
     open_question: str | None = None  # a question about "it" that was met with "which one do you mean?"
+    years_stepped: bool = False  # the year bound came from "older"/"newer", not from the person's own words
 
     @classmethod
     def new(cls) -> "ConversationState":
@@ -78,16 +79,22 @@ class ConversationState:
         for item_id in interests.disliked_ids:
             self.dislike(item_id)
             self._mention(item_id)
+        new_search = bool(interests.include_categories or interests.audience is not None or type_phrases)
         if interests.include_categories:
             self.include_categories = set(interests.include_categories)
-        if interests.audience is not None or interests.include_categories or type_phrases:
+        if new_search:
             self.audience = interests.audience  # a new search ("now a horror film for me") is for its own audience
+            self.wishes = []  # and its own words: "scary" from the last search is no wish for a child's film
+            if self.years_stepped:  # "older" stepped from the last search's picks, not from this one's
+                self.year_min = self.year_max = None
+                self.years_stepped = False
         if type_phrases or interests.include_categories:  # a new type or category is a new search
             self.type_phrases = list(type_phrases or [])
         self.include_categories -= interests.exclude_categories
         self.exclude_categories = (self.exclude_categories | interests.exclude_categories) - interests.include_categories
         if interests.year_min is not None or interests.year_max is not None:
             self.year_min, self.year_max = interests.year_min, interests.year_max
+            self.years_stepped = False
         if interests.price_min is not None:
             self.price_min = interests.price_min
         if interests.price_max is not None:
@@ -96,6 +103,10 @@ class ConversationState:
         self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
         if interests.query_text:
             self.user_queries.append(interests.query_text)
+
+    def step_years(self, year_min: int | None, year_max: int | None) -> None:
+        """A year bound from a step away from the last picks ("older"): it lasts until a new search."""
+        self.year_min, self.year_max, self.years_stepped = year_min, year_max, True
 
     def record_assistant(self, text: str, items: tuple[str, ...], *, shown: bool = True) -> None:
         """Record a reply. A shown list becomes what ordinals refer to; a single item becomes what "it" is."""

@@ -210,3 +210,19 @@ def test_a_length_wish_the_catalogue_cannot_meet_is_said(pipeline):
     result = pipeline.handle(ConversationState(), "something funny and short")
     assert any("no running times" in n for n in result.notices)
     assert result.picks and result.picks[0].item.categories[0] == "comedy"
+
+
+def test_a_new_search_drops_the_last_searchs_words_and_stepped_years(pipeline):
+    state = ConversationState()
+    pipeline.handle(state, "a scary horror film from the 90s")
+    pipeline.handle(state, "something older")
+    assert state.years_stepped and state.year_max is not None
+    pipeline.handle(state, "a comedy")
+    assert "scary" not in state.wishes and (state.year_min, state.year_max) == (None, None)
+
+
+def test_years_the_person_gave_outlive_a_new_search(pipeline):
+    state = ConversationState()
+    pipeline.handle(state, "a horror film from the 90s")
+    pipeline.handle(state, "a comedy")
+    assert (state.year_min, state.year_max) == (1990, 1999)
