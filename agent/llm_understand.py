@@ -23,7 +23,7 @@ Example (a fake model that always answers the same JSON)::
     >>> from agent.llm_understand import LLMUnderstander
     >>> fake = FakeListChatModel(responses=['{"query": "scary", "include_categories": ["horror"], "avoid": ["gore"]}'])
     >>> u = LLMUnderstander(LLMBackend(fake, "fake", "embedded", 5.0), RuleBasedUnderstander(["horror", "comedy"]))
-    >>> i = u.understand("something to keep me up at night")
+    >>> i = u.understand("something to keep me up at night, no gore")
     >>> i.avoid_terms, "horror" in i.wishes
     (['gore'], True)
 """

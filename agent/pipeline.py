@@ -202,6 +202,7 @@ class TurnPipeline:
         notices += interests.notices
         first_turn = not (state.liked or state.user_queries or state.shown)
         type_phrases = self._type_phrases(interests, notices)
+        before = _Search.of(state)
         state.absorb(message, interests, type_phrases=type_phrases)
         turn_diversity = self._step(state, interests, notices)
         if interests.is_vague and first_turn:
@@ -216,18 +217,41 @@ class TurnPipeline:
             budget = _budget(state.price_min, state.price_max)
             notices.append(f"nothing that matches is priced {budget}; shown instead, outside your budget: " + "; ".join(
                 f"{self.catalog.get(r.item_id).title} (${self.catalog.get(r.item_id).price:,.2f})" for r in ranked))
-        liked_titles = [self.catalog.get(i).title for i in state.liked if i in self.catalog]
+        liked = [self.catalog.get(i) for i in state.liked if i in self.catalog]
         picks = [
             Explained(self.catalog.get(r.item_id),
-                      self.explainer.reason(self.catalog.get(r.item_id), wishes=state.wishes, liked_titles=liked_titles,
-                                            recommended_with=self._recommended_with(state, r.item_id)),
+                      self.explainer.reason(self.catalog.get(r.item_id), wishes=state.wishes, liked=liked,
+                                            recommended_with=self._recommended_with(state, r.item_id),
+                                            long_tail=r.is_tail),
                       r.score, r.is_tail)
             for r in ranked
         ]
         user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
-        request = ReplyRequest(message, picks, self.sayable(state.wishes), notices, user_named, heading=heading,
-                               deadline=deadline)
+        changes = before.changes_to(_Search.of(state), self.catalog) if not first_turn else []
+        request = ReplyRequest(message, picks, self._said_wishes(state), notices, user_named, heading=heading,
+                               deadline=deadline, liked_titles=[i.title for i in liked][-2:], changes=changes,
+                               follow_up=self._follow_up(state), bounds=_bounds(state))
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
+
+    def _said_wishes(self, state: ConversationState) -> list[str]:
+        """The wishes a reply repeats: a shop's product types as phrases ("running shoe"), then the rest."""
+        wishes = self.sayable(state.wishes)
+        if not state.type_phrases:
+            return wishes
+        in_types = {w for phrase in state.type_phrases for w in phrase.split()}
+        return [*state.type_phrases, *(w for w in wishes if w not in in_types and w.rstrip("s") not in in_types)]
+
+    def _follow_up(self, state: ConversationState) -> str:
+        """The one question a reply ends with: what would most sharpen the next list."""
+        if self.shop is not None:
+            if state.price_min is None and state.price_max is None:
+                return "Do you have a budget in mind? You can also ask me about any product shown."
+            return "Ask me about any product shown, or tell me what to change."
+        if not state.liked:
+            return "Is there a film you loved that I should lean on?"
+        if state.year_min is None and state.year_max is None:
+            return "Would you like them older or newer?"
+        return "Something lighter, darker or less mainstream?"
 
     def _step(self, state: ConversationState, interests: Interests, notices: list[str]) -> float | None:
         """Apply a step away from the last picks ("older", "newer", "darker", "lighter", "less mainstream")
@@ -419,11 +443,60 @@ class TurnPipeline:
                                f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for")
         return notices
 
+@dataclass(frozen=True)
+class _Search:
+    """What a turn's search asks for, to say what changed since the last turn."""
+
+    years: tuple[int | None, int | None]
+    prices: tuple[float | None, float | None]
+    categories: frozenset[str]
+    excluded: frozenset[str]
+    audience: str | None
+    disliked: frozenset[str]
+
+    @classmethod
+    def of(cls, state: ConversationState) -> "_Search":
+        return cls((state.year_min, state.year_max), (state.price_min, state.price_max),
+                   frozenset(state.include_categories), frozenset(state.exclude_categories), state.audience,
+                   frozenset(state.disliked))
+
+    def changes_to(self, now: "_Search", catalog: Catalog) -> list[str]:
+        """What ``now`` asks for that this search did not, in words ("before 1960 now", "no horror")."""
+        changes = []
+        if now.years != self.years:
+            low, high = now.years
+            changes.append("any year now" if low is None and high is None else
+                           f"from {low} on now" if high is None else f"before {high + 1} now" if low is None
+                           else f"from {low} to {high} now")
+        if now.prices != self.prices:
+            changes.append("any price now" if now.prices == (None, None) else f"priced {_budget(*now.prices)} now")
+        if now.audience != self.audience and now.audience == "children":
+            changes.append("for a child: family and animation only")
+        if now.categories != self.categories and now.categories:
+            changes.append(f"leaning towards {', '.join(sorted(now.categories))}")
+        changes += [f"no {c}" for c in sorted(now.excluded - self.excluded)]
+        changes += [f"dropped {catalog.get(i).title}" for i in sorted(now.disliked - self.disliked) if i in catalog]
+        return changes
+
+
 def _vocabulary(catalog: Catalog) -> frozenset[str]:
     """Every word of the catalogue's titles, categories and descriptions, and of the category synonyms."""
     words = {w for item in catalog for w in normalise(" ".join([item.title, *item.categories, item.description])).split()}
     words.update(w for synonyms in SYNONYMS.values() for s in synonyms for w in normalise(s).split())
     return frozenset(words)
+
+
+def _bounds(state: ConversationState) -> list[str]:
+    """The year and price bounds of the search in words, for the reply's lead-in.
+
+    >>> _bounds(ConversationState(year_min=1990, year_max=1999, price_max=70))
+    ['from 1990 to 1999', 'under $70.00']
+    """
+    low, high = state.year_min, state.year_max
+    years = [] if low is None and high is None else [
+        f"from {low} on" if high is None else f"before {high + 1}" if low is None else f"from {low} to {high}"]
+    prices = [] if state.price_min is None and state.price_max is None else [_budget(state.price_min, state.price_max)]
+    return years + prices
 
 
 def _budget(low: float | None, high: float | None) -> str:

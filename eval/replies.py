@@ -7,11 +7,15 @@ with the model's understanding, retrieval, ranking and the streamed, checked rep
 
 Counted over the turns:
 
-* ``replies_repaired``: replies where the check dropped a sentence, explained a skipped
-  pick from templates, or replaced the reply (``replies_replaced``);
+* ``replies_repaired``: replies where the check dropped a sentence or the model added
+  nothing usable (``replies_replaced``: the reply is the template lead-in alone);
 * ``out_of_list_titles_shipped``: titles outside the list or the catalogue found in the
   shipped generated sentences by a **fresh** checker, independent of the one that
   filtered the stream (must be 0);
+* ``misattributions_shipped``: people, years, categories or plots credited to the wrong
+  item in the shipped sentences, by the same fresh checker (must be 0);
+* ``reasons_citing_the_person``: the share of the cards' reasons that tie the pick to
+  the person's words or the items they loved (:func:`explain.templates.cites_the_person`);
 * the reasons sentences were dropped, the model's failures, and hit@k of the picks
   against the logged targets (the model's understanding against the rules alone).
 
@@ -33,7 +37,8 @@ from tqdm import tqdm
 
 from tailtalk.dialogues import load_dialogues
 from tailtalk.instances import Instance, instances_of
-from explain.grounding import GroundingChecker, out_of_list
+from explain.grounding import GroundingChecker, catalogue_people, misattributions, out_of_list
+from explain.templates import cites_the_person
 from agent.pipeline import TurnPipeline
 from agent.state import ConversationState
 from eval.harness import sample
@@ -63,6 +68,7 @@ def replay_replies(pipeline: TurnPipeline, rules_pipeline: TurnPipeline, log_pat
     out.mkdir(parents=True, exist_ok=True)
     partial = out / "replies.partial.jsonl"  # a long replay that is interrupted keeps the turns it finished
     partial.write_text("", encoding="utf-8")
+    people = catalogue_people(pipeline.catalog)
     for instance in tqdm(instances, desc="replay replies", unit="turn", disable=not progress):
         state, message = _state_before(rules_pipeline, instance)
         started = time.perf_counter()
@@ -73,17 +79,19 @@ def replay_replies(pipeline: TurnPipeline, rules_pipeline: TurnPipeline, log_pat
         grounding = result.grounding
         released = grounding.released if grounding else []
         fresh = GroundingChecker(pipeline.titles, [p.item for p in result.picks],
-                                 [pipeline.catalog.get(i) for i in state.mentioned if i in pipeline.catalog])
+                                 [pipeline.catalog.get(i) for i in state.mentioned if i in pipeline.catalog],
+                                 request=message, categories=pipeline.catalog.categories(), people=people)
         records.append({
             "turn": state.conversation_id, "message": message[:300], "seconds": round(seconds, 2),
             "picks": [p.item.id for p in result.picks], "targets": sorted(instance.targets),
             "rules_picks": [p.item.id for p in rules_result.picks],
             "clarifying": result.clarifying, "generated": result.generated,
             "repaired": bool(grounding and grounding.repaired), "replaced": bool(grounding and grounding.fell_back),
-            "completed": len(grounding.completed_ids) if grounding else 0,
+            "reasons_citing_the_person": sum(cites_the_person(p.reason) for p in result.picks),
             "dropped": [{"sentence": s[:300], "why": why} for s, why in (grounding.dropped if grounding else [])],
             "released_sentences": len(released),
             "out_of_list_shipped": out_of_list(fresh, released),
+            "misattributions_shipped": misattributions(fresh, released),
             "notices": result.notices, "reply": result.reply,
         })
         with partial.open("a", encoding="utf-8") as handle:
@@ -109,8 +117,10 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "repair_share": round(sum(r["repaired"] for r in records) / max(1, len(records)), 4),
         "sentences_shipped": sum(r["released_sentences"] for r in records),
         "sentences_dropped": sum(len(r["dropped"]) for r in records),
-        "picks_completed_from_templates": sum(r["completed"] for r in records),
         "out_of_list_titles_shipped": sum(len(r["out_of_list_shipped"]) for r in records),
+        "misattributions_shipped": sum(len(r["misattributions_shipped"]) for r in records),
+        "reasons_citing_the_person": round(sum(r["reasons_citing_the_person"] for r in records)
+                                           / max(1, sum(len(r["picks"]) for r in records)), 4),
         "drop_reasons": dict(reasons.most_common()),
         "turns_with_llm_notice": sum(any("language model" in n for n in r["notices"]) for r in records),
         "hit@5": _hit_rate(answered, "picks"),
@@ -137,7 +147,8 @@ def _reason_kind(why: str) -> str:
 def markdown(report: dict[str, Any]) -> str:
     rows = [(k, report[k]) for k in ("turns", "clarifying_turns", "replies_with_generated_text", "replies_repaired",
                                      "replies_replaced", "repair_share", "sentences_shipped", "sentences_dropped",
-                                     "picks_completed_from_templates", "out_of_list_titles_shipped",
+                                     "out_of_list_titles_shipped", "misattributions_shipped",
+                                     "reasons_citing_the_person",
                                      "turns_with_llm_notice", "hit@5", "hit@5_rules_only", "median_turn_seconds")]
     lines = [f"### Replies with {report['llm']} ({report['log']}, {report['turns']} turns, seed {report['seed']})", "",
              "| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), "",

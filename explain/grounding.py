@@ -75,13 +75,12 @@ class GroundingReport:
 
     released: list[str] = field(default_factory=list)  # generated sentences that passed and were shown
     dropped: list[tuple[str, list[str]]] = field(default_factory=list)  # (sentence, why)
-    completed_ids: list[str] = field(default_factory=list)  # picks the model skipped, explained from templates
     fell_back: bool = False  # the whole reply is the template one
     shipped_out_of_list: list[str] = field(default_factory=list)
 
     @property
     def repaired(self) -> bool:
-        return bool(self.dropped or self.completed_ids or self.fell_back)
+        return bool(self.dropped or self.fell_back)
 
 
 class GroundingChecker:
@@ -274,6 +273,21 @@ class GroundingChecker:
 
     def _recites_instructions(self, sentence: str) -> bool:
         return not _ngrams(_words(sentence), _ECHO_NGRAM).isdisjoint(self._instruction_ngrams)
+
+
+# What a claim about the wrong item looks like in :meth:`GroundingChecker.violations`: people, years or
+# categories of one item credited to another, or a plot the facts do not hold.
+MISATTRIBUTION_MARKERS = ("credited to the wrong item", "not credited to the item", "belongs to another listed item",
+                          "not a category of", "unsupported by the facts")
+
+
+def misattributions(checker: GroundingChecker, sentences: Iterable[str]) -> list[str]:
+    """The people, years, categories or plots that ``sentences`` credit to the wrong item, by a fresh check."""
+    found, follows = [], []
+    for sentence in sentences:
+        found += [v for v in checker.violations(sentence, follows) if any(m in v for m in MISATTRIBUTION_MARKERS)]
+        follows = checker.mentioned_ids(sentence) or follows
+    return found
 
 
 def out_of_list(checker: GroundingChecker, sentences: Iterable[str]) -> list[str]:

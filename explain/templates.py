@@ -1,7 +1,7 @@
-"""Grounded template explanations: every word about an item comes from its catalogue entry.
+"""Grounded template explanations: every claim comes from the item's catalogue entry or the
+recommender's own evidence (what people named together, what the person said and loved).
 
-The LLM layer may later rewrite these, but this is always the fallback that cannot
-invent anything.
+The language model may add to the reply, but the cards' reasons are always these.
 
 Example::
 
@@ -9,8 +9,8 @@ Example::
     >>> from explain.templates import TemplateExplainer
     >>> item = Item(id="1", title="Alien", year=1979, categories=["horror", "sci-fi"],
     ...             description="The crew of a ship meets a deadly creature.", attributes={"director": ["Ridley Scott"]})
-    >>> TemplateExplainer().reason(item, wishes=["horror"], liked_titles=[])
-    'Horror, sci-fi (1979), directed by Ridley Scott. Matches your wish for horror. The crew of a ship meets a deadly creature.'
+    >>> TemplateExplainer().reason(item, wishes=["horror"])
+    'Matches your wish for horror. Directed by Ridley Scott. The crew of a ship meets a deadly creature.'
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ class Explained:
 
 
 class Explainer(Protocol):
-    def reason(self, item: Item, *, wishes: Sequence[str], liked_titles: Sequence[str],
-               recommended_with: str | None = None) -> str: ...
+    def reason(self, item: Item, *, wishes: Sequence[str], liked: Sequence[Item] = (),
+               recommended_with: str | None = None, long_tail: bool = False) -> str: ...
 
     def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
-              heading: str | None = None) -> str: ...
+              heading: str | None = None, liked_titles: Sequence[str] = (), changes: Sequence[str] = (),
+              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = ()) -> str: ...
 
 
 def _names(value: object, limit: int) -> str:
@@ -53,50 +54,114 @@ def _first_sentence(text: str) -> str:
 
 
 class TemplateExplainer:
-    """Builds one-line reasons from categories, year, price, people and the first plot sentence."""
+    """Card reasons that say why an item fits this person, and the reply's short lead-in."""
 
-    def reason(self, item: Item, *, wishes: Sequence[str], liked_titles: Sequence[str],
-               recommended_with: str | None = None) -> str:
-        """``recommended_with``: the title of the liked item beside which people most often named this one
-        (the collaborative model's evidence); the reason then says so."""
-        head = ", ".join(item.categories[:3]).capitalize() if item.categories else "An item"
-        details = []
-        if item.year:
-            details.append(str(item.year))
-        if item.price is not None:
-            details.append(f"${item.price:,.2f}")
-        parts = [f"{head} ({', '.join(details)})" if details else head]
+    def reason(self, item: Item, *, wishes: Sequence[str], liked: Sequence[Item] = (),
+               recommended_with: str | None = None, long_tail: bool = False) -> str:
+        """Why this item, for this person, then who made it and what it is about (the card shows its year,
+        price and categories above the reason).
+
+        The first sentence ties the item to the person: ``recommended_with`` (the liked title beside which
+        people most often named it: the collaborative model's evidence), a director or star it shares with
+        a liked item, the wishes its facts match, or a category it shares with a liked item. A long-tail pick
+        says how rarely past conversations named it. Every claim is a catalogue fact or the recommender's
+        own evidence.
+        """
+        parts = self._why(item, wishes, liked, recommended_with)
+        if long_tail and item.popularity is not None:
+            count = int(item.popularity)
+            parts.append("A lesser-known pick: past conversations never named it" if count == 0 else
+                         f"A lesser-known pick: named in {count} past conversation{'s' if count != 1 else ''}")
+        credits = []
         if item.attributes.get("director"):
-            parts[0] += f", directed by {_names(item.attributes['director'], 2)}"
+            credits.append(f"directed by {_names(item.attributes['director'], 2)}")
         if item.attributes.get("stars"):
-            parts[0] += f", with {_names(item.attributes['stars'], 2)}"
-        text_of_item = " ".join([*item.categories, item.description, item.title]).lower()
-        matched = [w for w in wishes if w.lower() in text_of_item]
-        if recommended_with:
-            parts.append(f"Often recommended to people who loved {recommended_with}")
-        if matched:
-            parts.append(f"Matches your wish for {', '.join(matched[:3])}")
-        elif liked_titles and not recommended_with:
-            parts.append(f"For fans of {', '.join(liked_titles[:2])}")
+            credits.append(f"with {_names(item.attributes['stars'], 2)}")
+        if credits:
+            parts.append(_upper_first(", ".join(credits)))
         if item.description:
             parts.append(_first_sentence(item.description))
+        if not parts:
+            return ""
         text = ". ".join(p.rstrip(".") for p in parts)
         return text if text.endswith("…") else text + "."  # a cut-off summary ends in "…", not "…."
 
+    @staticmethod
+    def _why(item: Item, wishes: Sequence[str], liked: Sequence[Item], recommended_with: str | None) -> list[str]:
+        if recommended_with:
+            return [f"Often recommended to people who loved {recommended_with}"]
+        for role, phrase in (("director", "Directed by {name}, like {title}"), ("stars", "With {name}, as in {title}")):
+            own = set(_listed(item.attributes.get(role)))
+            for other in liked:
+                shared = [n for n in _listed(other.attributes.get(role)) if n in own]
+                if shared:
+                    return [phrase.format(name=shared[0], title=other.title)]
+        text_of_item = " ".join([*item.categories, item.description, item.title]).lower()
+        matched = [w for w in wishes if w.lower() in text_of_item]
+        if matched:
+            return [f"Matches your wish for {', '.join(matched[:3])}"]
+        for other in liked:
+            shared = [c for c in item.categories if c in other.categories]
+            if shared:
+                return [f"{_upper_first(shared[0])}, like {other.title}"]
+        return []
+
     def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
-              heading: str | None = None) -> str:
-        """Notices, a heading (``heading``, else "Here are N picks"), then one numbered line per pick."""
+              heading: str | None = None, liked_titles: Sequence[str] = (), changes: Sequence[str] = (),
+              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = ()) -> str:
+        """Notices, then a short lead-in: what was understood (or ``heading``), what changed since the last
+        turn, and one follow-up question. The cards carry each pick's reason; the reply does not repeat them.
+
+        >>> pick = Explained(Item(id="1", title="Alien", year=1979), "Scary.", 1.0, False)
+        >>> TemplateExplainer().reply([pick, pick], wishes=["scary"], notices=[], liked_titles=["Jaws"],
+        ...                           changes=["before 1980"], follow_up="Older or newer?", noun="films")
+        'Here are 2 films for scary, for fans of Jaws. Since your last message: before 1980. Older or newer?'
+        """
         lines = [f"Note: {n}" for n in notices]
         if not picks:
             lines.append("I found nothing in the catalogue that satisfies all of that. "
                          "Could you loosen a constraint (a year range, a price limit or a category)?")
             return "\n".join(lines)
-        about = f" for {', '.join(wishes[:3])}" if wishes else ""
         if heading:
-            lines.append(heading)
+            lead = heading.rstrip(":.") + "."
         else:
-            lines.append(f"Here is 1 pick{about}:" if len(picks) == 1 else f"Here are {len(picks)} picks{about}:")
-        for n, pick in enumerate(picks, start=1):
-            badge = " [long-tail pick]" if pick.is_tail else ""
-            lines.append(f"{n}. {pick.item.label}{badge}: {pick.reason}")
+            count = f"{len(picks)} {noun}" if len(picks) != 1 else f"1 {noun.rstrip('s')}"
+            about = f" for {', '.join(wishes[:3])}" if wishes else ""
+            about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "under $70.00", "from 1990 to 1999"
+            fans = f", for fans of {_and(liked_titles[:2])}" if liked_titles else ""
+            lead = f"Here {'is' if len(picks) == 1 else 'are'} {count}{about}{fans}."
+        sentences = [lead]
+        if changes:
+            sentences.append(f"Since your last message: {'; '.join(changes)}.")
+        if follow_up:
+            sentences.append(follow_up)
+        lines.append(" ".join(sentences))
         return "\n".join(lines)
+
+
+# How a reason's first sentence cites the person (their words, what they loved, what people who loved it named).
+_PERSONAL = re.compile(r"^(?:Often recommended to people who loved |Matches your wish for |Directed by [^.]+, like |"
+                       r"With [^.]+, as in |[^.,]+, like )")
+
+
+def cites_the_person(reason: str) -> bool:
+    """Whether a card's reason ties the item to this person (see :meth:`TemplateExplainer.reason`).
+
+    >>> cites_the_person("Often recommended to people who loved Alien. Directed by Ridley Scott.")
+    True
+    >>> cites_the_person("Directed by Ridley Scott. The crew of a ship meets a creature.")
+    False
+    """
+    return _PERSONAL.match(reason) is not None
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _listed(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)] if value else []
+
+
+def _and(names: Sequence[str]) -> str:
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]

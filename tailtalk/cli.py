@@ -175,6 +175,9 @@ def ask(
             typer.echo("\n" + result.reply, nl=False)
         shown = result.reply
     typer.echo()
+    for n, pick in enumerate(result.picks, start=1):  # the cards of the chat UI, as lines
+        badge = " [lesser-known]" if pick.is_tail else ""
+        typer.echo(f"{n}. {pick.item.label}{badge}: {pick.reason}")
 
 
 @app.command("chat")

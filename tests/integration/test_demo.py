@@ -45,11 +45,21 @@ def test_cli_ask_json_returns_catalogue_items_in_the_decade(redial_settings, red
     done = _cli(redial_settings, "ask", "--json", "a light romantic comedy from the 90s")
     assert done.returncode == 0, done.stderr
     turn = json.loads(done.stdout)
-    assert turn["llm"] == "grounded templates" and turn["reply"].startswith("Here are 5 picks")
+    assert turn["llm"] == "grounded templates"
+    assert turn["reply"].startswith("Here are 5 films for") and "from 1990 to 1999" in turn["reply"]
+    assert not any(p["reason"] in turn["reply"] for p in turn["items"])  # the reasons are on the cards
     picks = turn["items"]
     assert len(picks) == 5
     assert all(set(p) >= {"id", "title", "score", "reason"} for p in picks)
     assert all(p["id"] in redial_pipeline.catalog and 1990 <= p["year"] <= 1999 for p in picks)
+
+
+def test_cli_ask_prints_the_reply_then_the_picks_as_lines(redial_settings):
+    done = _cli(redial_settings, "ask", "a light romantic comedy from the 90s")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("Here are 5 films") for line in lines)
+    assert [line[:3] for line in lines if line[:1].isdigit()] == ["1. ", "2. ", "3. ", "4. ", "5. "]
 
 
 def test_cli_help_lists_every_command(redial_settings):

@@ -20,7 +20,7 @@ def shop(shop_pipeline):
 def test_running_shoes_under_70_are_the_three_running_shoes_under_70(shop):
     result = shop.handle(ConversationState(), "running shoes under $70")
     assert {p.item.title: p.item.price for p in result.picks} == SHOES
-    assert all(f"${price:.2f}" in result.reply for price in SHOES.values())
+    assert "under $70.00" in result.reply and not any(f"${price:.2f}" in result.reply for price in SHOES.values())
 
 
 def test_a_running_shoe_under_40_says_none_fits_and_offers_the_cheapest(shop):

@@ -1,88 +1,107 @@
-"""explain.templates: grounded one-line reasons and the reply text."""
+"""explain.templates: card reasons that cite the person, and the reply's lead-in (hand-written expectations)."""
 
 from __future__ import annotations
 
 import pytest
 
-from explain.templates import Explained, TemplateExplainer
+from explain.templates import Explained, TemplateExplainer, cites_the_person
 from tailtalk.catalog import Item
 
 EX = TemplateExplainer()
 
 ALIEN = Item(id="1", title="Alien", year=1979, categories=["horror", "sci-fi"],
              description="The crew of a ship meets a deadly creature. It hunts them one by one.",
-             attributes={"director": ["Ridley Scott"], "stars": ["Sigourney Weaver", "Tom Skerritt", "John Hurt"]})
+             attributes={"director": ["Ridley Scott"], "stars": ["Sigourney Weaver", "Tom Skerritt", "John Hurt"]},
+             popularity=3)
+BLADE_RUNNER = Item(id="2", title="Blade Runner", year=1982, categories=["sci-fi"],
+                    attributes={"director": ["Ridley Scott"], "stars": ["Harrison Ford"]})
+JAWS = Item(id="3", title="Jaws", year=1975, categories=["thriller", "horror"], attributes={"stars": ["Roy Scheider"]})
+HEAT = Item(id="4", title="Heat", year=1995, categories=["crime"], attributes={"stars": ["Al Pacino"]})
 PLANNER = Item(id="p", title="Paper Planner", categories=["office", "stationery", "paper", "gifts"], price=1234.5,
                description="A weekly paper planner.")
 
 
-def test_reason_for_a_film():
-    assert EX.reason(ALIEN, wishes=["horror"], liked_titles=[]) == (
-        "Horror, sci-fi (1979), directed by Ridley Scott, with Sigourney Weaver, Tom Skerritt. "
-        "Matches your wish for horror. The crew of a ship meets a deadly creature."
+def test_reason_for_a_film_wish():
+    assert EX.reason(ALIEN, wishes=["horror"]) == (
+        "Matches your wish for horror. Directed by Ridley Scott, with Sigourney Weaver, Tom Skerritt. "
+        "The crew of a ship meets a deadly creature."
     )
 
 
-def test_reason_for_a_product_shows_price_and_three_categories():
-    assert EX.reason(PLANNER, wishes=["PLANNER", "jazz", "office"], liked_titles=["X"]) == (
-        "Office, stationery, paper ($1,234.50). Matches your wish for PLANNER, office. A weekly paper planner."
-    )
+def test_collaborative_evidence_comes_first():
+    reason = EX.reason(ALIEN, wishes=["horror"], liked=[JAWS], recommended_with="Jaws")
+    assert reason.startswith("Often recommended to people who loved Jaws. Directed by")
+
+
+def test_a_director_shared_with_a_liked_film_is_the_reason():
+    assert EX.reason(ALIEN, wishes=[], liked=[HEAT, BLADE_RUNNER]).startswith(
+        "Directed by Ridley Scott, like Blade Runner. ")
+
+
+def test_a_category_shared_with_a_liked_film_when_nothing_closer():
+    assert EX.reason(ALIEN, wishes=["romance"], liked=[HEAT, JAWS]).startswith("Horror, like Jaws. ")
 
 
 def test_reason_only_claims_wishes_found_in_the_item():
-    reason = EX.reason(ALIEN, wishes=["romance", "comedy"], liked_titles=[])
-    assert "Matches" not in reason
-    assert "romance" not in reason and "comedy" not in reason
+    reason = EX.reason(ALIEN, wishes=["romance", "comedy"])
+    assert "Matches" not in reason and "romance" not in reason and "comedy" not in reason
+    assert not cites_the_person(reason)
 
 
-def test_reason_falls_back_to_liked_titles():
-    assert EX.reason(ALIEN, wishes=["romance"], liked_titles=["Aliens", "Predator", "Jaws"]) == (
-        "Horror, sci-fi (1979), directed by Ridley Scott, with Sigourney Weaver, Tom Skerritt. "
-        "For fans of Aliens, Predator. The crew of a ship meets a deadly creature."
-    )
+def test_a_long_tail_pick_says_how_rarely_it_was_named():
+    assert "A lesser-known pick: named in 3 past conversations." in EX.reason(ALIEN, wishes=[], long_tail=True)
+    rare = Item(id="r", title="Rare", popularity=0)
+    assert EX.reason(rare, wishes=[], long_tail=True) == "A lesser-known pick: past conversations never named it."
 
 
-def test_reason_of_a_bare_item():
-    assert EX.reason(Item(id="x", title="Bare"), wishes=[], liked_titles=[]) == "An item."
-    assert EX.reason(Item(id="x", title="Bare", year=2001), wishes=[], liked_titles=[]) == "An item (2001)."
+def test_reason_for_a_product():
+    assert EX.reason(PLANNER, wishes=["PLANNER", "jazz", "office"]) == (
+        "Matches your wish for PLANNER, office. A weekly paper planner.")
+
+
+def test_reason_of_a_bare_item_is_empty():
+    assert EX.reason(Item(id="x", title="Bare"), wishes=[]) == ""
 
 
 def test_reason_with_a_single_director_string():
     item = Item(id="x", title="Heat", year=1995, attributes={"director": "Michael Mann"})
-    assert EX.reason(item, wishes=[], liked_titles=[]) == "An item (1995), directed by Michael Mann."
+    assert EX.reason(item, wishes=[]) == "Directed by Michael Mann."
 
 
 def test_reason_truncates_a_long_first_sentence():
-    reason = EX.reason(Item(id="x", title="L", description="x" * 300), wishes=[], liked_titles=[])
-    summary = reason.split(". ", 1)[1]
-    assert summary.startswith("x" * 159 + "…")
-    assert len(summary.rstrip(".")) == 160
+    reason = EX.reason(Item(id="x", title="L", description="x" * 300), wishes=[])
+    assert reason.startswith("x" * 159 + "…") and len(reason) == 160
 
 
-def test_reason_uses_only_catalogue_facts():
-    reason = EX.reason(ALIEN, wishes=["horror"], liked_titles=[])
-    facts = " ".join([*ALIEN.categories, ALIEN.description, str(ALIEN.year), *ALIEN.attributes["director"],
-                      *ALIEN.attributes["stars"], "directed by with matches your wish for"]).lower()
+def test_reason_uses_only_catalogue_facts_and_the_persons_words():
+    reason = EX.reason(ALIEN, wishes=["horror"], liked=[BLADE_RUNNER])
+    facts = " ".join([*ALIEN.categories, ALIEN.description, *ALIEN.attributes["director"], BLADE_RUNNER.title,
+                      *ALIEN.attributes["stars"], "directed by with like matches your wish for"]).lower()
     words = {w.strip(".,()").lower() for w in reason.split()}
     assert words <= set(facts.replace(",", " ").replace(".", " ").split())
+
+
+@pytest.mark.parametrize("liked, recommended_with, cites", [
+    ([], "Jaws", True), ([BLADE_RUNNER], None, True), ([JAWS], None, True), ([HEAT], None, False)])
+def test_cites_the_person_recognises_every_personal_reason(liked, recommended_with, cites):
+    assert cites_the_person(EX.reason(ALIEN, wishes=[], liked=liked, recommended_with=recommended_with)) is cites
 
 
 def picks() -> list[Explained]:
     return [Explained(ALIEN, "Scary.", 0.9, True), Explained(Item(id="2", title="Heat"), "Tense.", 0.5, False)]
 
 
-def test_reply_lists_picks_with_badges_and_notices():
-    assert EX.reply(picks(), wishes=["horror", "tense", "space", "extra"], notices=["n1", "n2"]) == (
-        "Note: n1\n"
-        "Note: n2\n"
-        "Here are 2 picks for horror, tense, space:\n"
-        "1. Alien (1979) [long-tail pick]: Scary.\n"
-        "2. Heat: Tense."
-    )
+def test_reply_is_a_lead_in_that_does_not_repeat_the_cards():
+    reply = EX.reply(picks(), wishes=["horror", "tense", "space", "extra"], notices=["n1", "n2"],
+                     liked_titles=["Jaws"], changes=["before 1980 now", "no comedy"], follow_up="Older or newer?",
+                     noun="films")
+    assert reply == ("Note: n1\nNote: n2\nHere are 2 films for horror, tense, space, for fans of Jaws. "
+                     "Since your last message: before 1980 now; no comedy. Older or newer?")
+    assert "Scary." not in reply and "Tense." not in reply
 
 
-def test_reply_without_wishes_or_notices():
-    assert EX.reply(picks(), wishes=[], notices=[]).splitlines()[0] == "Here are 2 picks:"
+def test_reply_without_wishes_or_changes():
+    assert EX.reply(picks(), wishes=[], notices=[]) == "Here are 2 picks."
 
 
 @pytest.mark.parametrize("notices", [[], ["I relaxed the category."]])
@@ -95,10 +114,4 @@ def test_reply_with_no_picks_asks_to_loosen_constraints(notices):
 
 
 def test_reply_with_one_pick_is_grammatical():
-    reply = EX.reply(picks()[1:], wishes=[], notices=[])
-    assert reply.splitlines()[0] == "Here is 1 pick:"
-
-
-def test_collaborative_evidence_is_the_reason():
-    reason = EX.reason(ALIEN, wishes=[], liked_titles=["Aliens", "Jaws"], recommended_with="Aliens")
-    assert "Often recommended to people who loved Aliens" in reason and "For fans of" not in reason
+    assert EX.reply(picks()[1:], wishes=[], notices=[], noun="films") == "Here is 1 film."
