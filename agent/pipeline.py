@@ -277,6 +277,7 @@ class TurnPipeline:
             wished = MOOD_STEPS[step] & self.vocabulary_categories
             state.include_categories = set(wished) - state.exclude_categories
             state.wishes = sorted(state.include_categories)  # "lighter" after "scary": scary is no longer wished
+            state.new_search()  # and the dark picks shown so far no longer steer the collaborative signal
         elif step == "less_mainstream":
             return max(self.less_mainstream_diversity, state.diversity or 0.0)
         return None
@@ -400,11 +401,12 @@ class TurnPipeline:
 
     def retrieval_query(self, state: ConversationState, *, k: int, exclude_mentioned: bool = True) -> RetrievalQuery:
         """What retrieval is asked for this state: the text, the hard constraints, and the items named so far."""
-        disliked = tuple(i for i in state.mentioned if i in state.disliked)
+        seeds = state.seeds()
+        disliked = tuple(i for i in seeds if i in state.disliked)
         return RetrievalQuery(text=self.query_text(state), constraints=self.constraints(state,
                                                                                         exclude_mentioned=exclude_mentioned),
                               like_ids=tuple(state.liked), avoid_text=" ".join(state.avoid_terms), k=k,
-                              seed_ids=tuple(state.mentioned), disliked_ids=disliked)
+                              seed_ids=tuple(seeds), disliked_ids=disliked)
 
     def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:
         return RankingContext(query.text, state.dialogue_text(), wished_categories=frozenset(state.include_categories),

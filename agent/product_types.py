@@ -2,10 +2,10 @@
 
 A shop's catalogue files a running shoe under "sports & outdoors"; what makes it a running
 shoe is its name, "Nike Men's Revolution 5 Wide Running Shoe". :class:`ProductTypes` matches
-a phrase of the user's ("comfortable running shoes") against the *name part* of each title
-(the words before the first ", ", " - ", " | ", " with ", " for " or "("), where the kind of
-product is said, rather than against the whole title, whose tail lists what it is
-compatible with ("... for iPhone Samsung").
+a phrase of the user's ("comfortable running shoes") against the *name parts* of each title
+(the words before the first ", ", " with ", " for " or "(", in pieces between " - " and " | ":
+"Botas - Attack - Men's Ice Hockey Skates"), where the kind of product is said, rather than
+against the whole title, whose tail lists what it is compatible with ("... for iPhone Samsung").
 
 The match is soft, then hard: leading words found in no title or category ("comfortable")
 describe rather than name a type and are dropped; if what is left occurs in some item's name,
@@ -34,8 +34,11 @@ from tailtalk.catalog import Catalog, Item
 
 # Where a product's name ends and its selling points begin.
 # "by" is not an end: a book's name includes its author ("1984 by George Orwell").
-_NAME_END = re.compile(r",|\s[-–|:]\s|\(|\[|\s(?:with|for)\s", re.IGNORECASE)
+_NAME_END = re.compile(r",|\(|\[|\s(?:with|for)\s", re.IGNORECASE)
+# Between the pieces of a name: "Google Pixel 6a - 5G Android Phone", "OnePlus 10 Pro | 5G Android Smartphone".
+_NAME_PIECE = re.compile(r"\s[-–|:]\s")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SPELLINGS = {"racket": "racquet", "colour": "color", "grey": "gray"}  # one word for what titles spell two ways
 
 
 def singular(word: str) -> str:
@@ -54,17 +57,24 @@ def singular(word: str) -> str:
 
 
 def words_of(text: str) -> list[str]:
-    """Lower-case singular words, the unit every comparison here uses."""
-    return [singular(w) for w in _WORD.findall(text.lower())]
+    """Lower-case singular words in one spelling, the unit every comparison here uses.
 
-
-def name_part(title: str) -> str:
-    """The part of a title that names the product.
-
-    >>> name_part("PUMA Women's Better Foam Adore Running Shoe, Intense Red Team Gold, 10")
-    "PUMA Women's Better Foam Adore Running Shoe"
+    >>> words_of("Badminton Rackets")
+    ['badminton', 'racquet']
     """
-    return _NAME_END.split(title, maxsplit=1)[0].strip() or title
+    return [_SPELLINGS.get(w, w) for w in map(singular, _WORD.findall(text.lower()))]
+
+
+def name_parts(title: str) -> list[str]:
+    """The pieces of a title that name the product.
+
+    >>> name_parts("PUMA Women's Better Foam Adore Running Shoe, Intense Red Team Gold, 10")
+    ["PUMA Women's Better Foam Adore Running Shoe"]
+    >>> name_parts("Botas - Attack - Men's Ice Hockey Skates | Made in Europe (Czech Republic)")
+    ['Botas', 'Attack', "Men's Ice Hockey Skates", 'Made in Europe']
+    """
+    head = _NAME_END.split(title, maxsplit=1)[0].strip() or title
+    return [piece.strip() for piece in _NAME_PIECE.split(head) if piece.strip()]
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,8 @@ class ProductTypes:
     """Matches the user's phrases to the items whose names contain them (see the module docstring)."""
 
     def __init__(self, items: Catalog | Iterable[Item]):
-        self._names = {item.id: words_of(name_part(item.title)) for item in items}
-        self._name_words = {w for words in self._names.values() for w in words}
+        self._names = {item.id: [words_of(piece) for piece in name_parts(item.title)] for item in items}
+        self._name_words = {w for pieces in self._names.values() for words in pieces for w in words}
         self._vocabulary = self._name_words | {w for item in items for c in item.categories for w in words_of(c)}
 
     def match(self, phrase: str) -> TypeMatch | None:
@@ -88,7 +98,7 @@ class ProductTypes:
             words = words[1:]
         if not words:
             return None
-        ids = frozenset(i for i, name in self._names.items() if _contains(name, words))
+        ids = frozenset(i for i, pieces in self._names.items() if any(_contains(piece, words) for piece in pieces))
         return TypeMatch(" ".join(words), ids) if ids else None
 
     def names_a_missing_type(self, phrase: str) -> str | None:

@@ -51,6 +51,9 @@ class ConversationState:
     focus: str | None = None  # the one item being discussed: what "it" refers to
     open_question: str | None = None  # a question about "it" that was met with "which one do you mean?"
     years_stepped: bool = False  # the year bound came from "older"/"newer", not from the person's own words
+    # Items named since the current search began: with the liked ones, what the collaborative signal starts
+    # from. The picks of an earlier search ("films for my 8-year-old") say nothing about "a war film for me".
+    search_mentions: list[str] = field(default_factory=list)
 
     @classmethod
     def new(cls) -> "ConversationState":
@@ -83,6 +86,7 @@ class ConversationState:
         if interests.include_categories:
             self.include_categories = set(interests.include_categories)
         if new_search:
+            self.new_search()
             self.audience = interests.audience  # a new search ("now a horror film for me") is for its own audience
             self.wishes = []  # and its own words: "scary" from the last search is no wish for a child's film
             if self.years_stepped:  # "older" stepped from the last search's picks, not from this one's
@@ -103,6 +107,16 @@ class ConversationState:
         self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
         if interests.query_text:
             self.user_queries.append(interests.query_text)
+
+    def new_search(self) -> None:
+        """A new search begins: the items named so far stop steering it, unless the person liked them."""
+        self.search_mentions = []
+
+    def seeds(self) -> list[str]:
+        """The items the collaborative signal starts from, in the order they were named: the ones the person
+        liked or disliked, and any named since the current search began."""
+        current = set(self.search_mentions) | set(self.liked) | self.disliked
+        return [i for i in self.mentioned if i in current]
 
     def step_years(self, year_min: int | None, year_max: int | None) -> None:
         """A year bound from a step away from the last picks ("older"): it lasts until a new search."""
@@ -127,6 +141,8 @@ class ConversationState:
     def _mention(self, item_id: str) -> None:
         if item_id not in self.mentioned:
             self.mentioned.append(item_id)
+        if item_id not in self.search_mentions:
+            self.search_mentions.append(item_id)
 
     def context_text(self, title_of: Callable[[str], str | None]) -> str:
         """The recent dialogue as one retrieval and scoring query (see ``tailtalk.dialogues.context_text``)."""

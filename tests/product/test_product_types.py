@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.product_types import ProductTypes, name_part
+from agent.product_types import ProductTypes, name_parts
 from agent.state import ConversationState
 
 
@@ -19,10 +19,21 @@ def test_a_type_the_shop_lacks_filters_nothing_but_is_noticed(shop_catalog):
     assert types.names_a_missing_type("for my dad") is None
 
 
-def test_only_the_name_part_of_a_title_counts():
-    assert name_part("Google Pixel 6a - 5G Android Phone") == "Google Pixel 6a"
-    assert name_part("Tripod Stand with Phone Holder for iPhone") == "Tripod Stand"
-    assert name_part("1984 by George Orwell") == "1984 by George Orwell"  # the author is part of a book's name
+def test_only_the_name_parts_of_a_title_count():
+    assert name_parts("Google Pixel 6a - 5G Android Phone") == ["Google Pixel 6a", "5G Android Phone"]
+    assert name_parts("Tripod Stand with Phone Holder for iPhone") == ["Tripod Stand"]
+    assert name_parts("1984 by George Orwell") == ["1984 by George Orwell"]  # the author is part of a book's name
+
+
+def test_a_type_in_any_piece_of_the_name_and_in_either_spelling_matches():
+    from tailtalk.catalog import Catalog, Item
+
+    types = ProductTypes(Catalog((Item(id="b", title="Botas - Attack - Men's Ice Hockey Skates | Made in Europe"),
+                                  Item(id="y", title="YONEX GR 303 Badminton Racket 2018"),
+                                  Item(id="t", title="Tripod Stand with Phone Holder"))))
+    assert types.match("ice hockey skates").ids == {"b"}
+    assert types.match("badminton racquet").ids == {"y"}
+    assert types.match("phone") is None  # named only in the tail, after "with"
 
 
 def test_running_shoes_under_a_budget_are_only_running_shoes_within_it(shop):
