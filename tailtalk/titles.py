@@ -105,6 +105,11 @@ class TitleMatcher:
         if alignment is None or alignment.score < self.min_score:
             return None
         start, end = _expand_to_words(norm, alignment.dest_start, alignment.dest_end)
+        first = norm[start:end].split(" ", 1)[0]
+        if len(first) == 1 and len(title.split(" ", 1)[0]) > 1 and " " in norm[start:end]:
+            # A stray letter is no word of the title: the "t" of "isn t american" is not the "the" of The
+            # American (and a title claiming it would swallow the negation).
+            start += len(first) + 1
         # Re-score on whole words, so "it" inside "italy" is no mention but "shinning" still is.
         whole_word_score = fuzz.ratio(title, norm[start:end])
         if whole_word_score < self.min_score:

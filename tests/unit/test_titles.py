@@ -19,6 +19,7 @@ def matcher() -> TitleMatcher:
             ("up", "Up", 2009),
             ("heat", "Heat", 1995),
             ("titanic", "Titanic", 1997),
+            ("american", "The American", 2010),
         ],
         popularity={"it17": 10, "it90": 3},
     )
@@ -37,6 +38,8 @@ def ids(matcher: TitleMatcher, text: str) -> list[str]:
         ("I liked It Follows and the shining", ["follows", "shining"]),  # in text order
         ("the shining, then Titanic", ["shining", "titanic"]),
         ("a trip to italy", []),  # "it" inside a word is no mention
+        ("a war film that isn't American", []),  # the "t" of "isn't" is not the "the" of The American
+        ("I loved the American", ["american"]),
         ("", []),
         ("!!!", []),
     ],
