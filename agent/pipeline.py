@@ -209,7 +209,8 @@ class TurnPipeline:
             yield from self._reply(state, [], notices, self.responder.clarify(message, deadline=deadline),
                                    clarifying=True)
             return
-        ranked, unknown_notice = self.recommend(state, diversity=turn_diversity)
+        # "under $45 please" refines the last list: the picks shown that meet the new bound may stay.
+        ranked, unknown_notice = self.recommend(state, diversity=turn_diversity, keep_last_picks=interests.only_bounds)
         notices += unknown_notice
         heading = None
         if not ranked and (closest := self._closest_to_budget(state)) is not None:
@@ -376,10 +377,13 @@ class TurnPipeline:
             return ""
         return state.context_text(self.catalog.label_of)
 
-    def constraints(self, state: ConversationState, *, exclude_mentioned: bool = True) -> Constraints:
+    def constraints(self, state: ConversationState, *, exclude_mentioned: bool = True,
+                    keep_last_picks: bool = False) -> Constraints:
         excluded = set(state.disliked)
         if exclude_mentioned:
             excluded |= set(state.mentioned) | set(state.shown)
+        if keep_last_picks:
+            excluded -= set(state.last_picks) - state.disliked
         if self.shop is not None:
             # Product types are hard once they match ("running shoe"): every other item is out, and so is
             # every item of a type the user rejected ("not a charger").
@@ -399,12 +403,13 @@ class TurnPipeline:
             exclude_ids=frozenset(excluded),
         )
 
-    def retrieval_query(self, state: ConversationState, *, k: int, exclude_mentioned: bool = True) -> RetrievalQuery:
+    def retrieval_query(self, state: ConversationState, *, k: int, exclude_mentioned: bool = True,
+                        keep_last_picks: bool = False) -> RetrievalQuery:
         """What retrieval is asked for this state: the text, the hard constraints, and the items named so far."""
         seeds = state.seeds()
         disliked = tuple(i for i in seeds if i in state.disliked)
-        return RetrievalQuery(text=self.query_text(state), constraints=self.constraints(state,
-                                                                                        exclude_mentioned=exclude_mentioned),
+        constraints = self.constraints(state, exclude_mentioned=exclude_mentioned, keep_last_picks=keep_last_picks)
+        return RetrievalQuery(text=self.query_text(state), constraints=constraints,
                               like_ids=tuple(state.liked), avoid_text=" ".join(state.avoid_terms), k=k,
                               seed_ids=tuple(seeds), disliked_ids=disliked)
 
@@ -413,7 +418,8 @@ class TurnPipeline:
                               bounded_fields=query.constraints.bounded_fields)
 
     def recommend(self, state: ConversationState, *, k: int | None = None, candidates: int | None = None,
-                  exclude_mentioned: bool = True, diversity: float | None = None) -> tuple[list[RankedItem], list[str]]:
+                  exclude_mentioned: bool = True, diversity: float | None = None,
+                  keep_last_picks: bool = False) -> tuple[list[RankedItem], list[str]]:
         """Rank for the state as it stands. Returns the ranking and any notices for the user.
 
         Category wishes are scores (the ranker's category match), never filters: an item whose
@@ -421,7 +427,8 @@ class TurnPipeline:
         the session's long-tail strength for this call ("something less mainstream").
         """
         k = k or self.top_k
-        query = self.retrieval_query(state, k=max(candidates or self.candidates, k), exclude_mentioned=exclude_mentioned)
+        query = self.retrieval_query(state, k=max(candidates or self.candidates, k), exclude_mentioned=exclude_mentioned,
+                                     keep_last_picks=keep_last_picks)
         ranker = self.ranker
         diversity = diversity if diversity is not None else state.diversity
         if diversity is not None and isinstance(ranker, DiversityReranker):
@@ -593,9 +600,11 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
         else:
             learned = fused.fitted_on()
             return retriever, fused.described(f"fused ranker fitted on {learned:,} dialogues over the "
-                                              f"{scorer_description}" if learned else None), None
+                                              f"{scorer_description}" if learned else None
+                                              ).with_category_floor(settings.wished_category_weight), None
     return retriever, FusionRanker(catalog, description=f"hand-set fusion of the {scorer_description} and lexical "
-                                                        "scores; `tailtalk fit-ranker` learns it"), notice
+                                                        "scores; `tailtalk fit-ranker` learns it",
+                                   category_floor=settings.wished_category_weight), notice
 
 
 def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:

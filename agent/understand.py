@@ -184,6 +184,15 @@ class Interests:
                     or self.year_min or self.year_max or self.price_min is not None or self.price_max is not None
                     or self.avoid_terms or self.audience or self.max_runtime_minutes or self.relative)
 
+    @property
+    def only_bounds(self) -> bool:
+        """The message only moves a year or price bound ("under $45 please"): it refines the last list."""
+        bounds = (self.year_min, self.year_max, self.price_min, self.price_max)
+        return any(b is not None for b in bounds) and Interests(
+            query_text=self.query_text, avoid_terms=self.avoid_terms, include_categories=self.include_categories,
+            exclude_categories=self.exclude_categories, liked_ids=self.liked_ids, disliked_ids=self.disliked_ids,
+            audience=self.audience, relative=self.relative).is_vague
+
 
 class Understander(Protocol):
     def understand(self, message: str, *, deadline: float | None = None) -> Interests:

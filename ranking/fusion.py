@@ -106,7 +106,10 @@ class FusionRanker(ScoringRanker):
 
     def __init__(self, catalog: Catalog, weights: dict[str, float] | None = None, *,
                  signals: Sequence[str] = tuple(SIGNALS), description: str | None = None,
-                 report: dict[str, Any] | None = None):
+                 report: dict[str, Any] | None = None, category_floor: float = 0.0):
+        """``category_floor``: the least weight a wished category gets, whatever was fitted. ReDial's logs
+        teach a small one (their recommenders often answer "a musical" with a blockbuster of another
+        genre), and a person who asks for a war film should get war films first."""
         super().__init__(catalog)
         unknown = set(signals) - set(SIGNALS)
         if unknown:
@@ -116,6 +119,7 @@ class FusionRanker(ScoringRanker):
         self.trained = weights is not None
         self.description = description
         self.report = dict(report or {})
+        self.category_floor = category_floor
         self._prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
         self._names: dict[str, tuple[str, ...]] = {}  # an item's people, normalised; filled as items are scored
 
@@ -167,7 +171,8 @@ class FusionRanker(ScoringRanker):
 
     def weight_vector(self) -> np.ndarray:
         enabled = self.enabled_features
-        return np.array([self.weights.get(f, 0.0) if f in enabled else 0.0 for f in FEATURES])
+        weights = {**self.weights, "category_match": max(self.weights.get("category_match", 0.0), self.category_floor)}
+        return np.array([weights[f] if f in enabled and f in weights else 0.0 for f in FEATURES])
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
         """The weighted features, in tiers: an item whose people the person named in full ("what else is
@@ -186,7 +191,12 @@ class FusionRanker(ScoringRanker):
     def described(self, description: str | None) -> "FusionRanker":
         """The same ranker with another status-line description (None: the default one)."""
         return FusionRanker(self.catalog, self.weights if self.trained else None, signals=self.signals,
-                            description=description, report=self.report)
+                            description=description, report=self.report, category_floor=self.category_floor)
+
+    def with_category_floor(self, floor: float) -> "FusionRanker":
+        """The same ranker with another least weight for a wished category (see ``__init__``)."""
+        return FusionRanker(self.catalog, self.weights if self.trained else None, signals=self.signals,
+                            description=self.description, report=self.report, category_floor=floor)
 
     def without(self, signal: str) -> "FusionRanker":
         """An ablation: the same weights with one signal switched off."""
@@ -194,7 +204,7 @@ class FusionRanker(ScoringRanker):
             raise ValueError(f"signal {signal!r} is not on; on: {', '.join(self.signals)}")
         return FusionRanker(self.catalog, self.weights if self.trained else None,
                             signals=[s for s in self.signals if s != signal], description=self.description,
-                            report=self.report)
+                            report=self.report, category_floor=self.category_floor)
 
     def fit(self, pools: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1.0) -> "FusionRanker":
         """Learn the weights of the enabled signals from candidate pools (feature matrices) and 0/1 labels.

@@ -226,3 +226,12 @@ def test_years_the_person_gave_outlive_a_new_search(pipeline):
     pipeline.handle(state, "a horror film from the 90s")
     pipeline.handle(state, "a comedy")
     assert (state.year_min, state.year_max) == (1990, 1999)
+
+
+def test_a_bound_alone_refines_the_last_list(pipeline):
+    state = ConversationState()
+    shown = [p.item.id for p in pipeline.handle(state, "office supplies").picks]
+    assert set(shown) == {"b1", "b2"}
+    result = pipeline.handle(state, "under $20 please")
+    picked = [p.item.id for p in result.picks]
+    assert picked[0] == "b1" and "b2" not in picked  # shown before and under $20; b2 is $39
