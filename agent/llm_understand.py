@@ -133,6 +133,8 @@ class LLMUnderstander:
         interests = self.rules.understand(message)
         if interests.is_vague:  # "hi", "anything?": nothing to read, and a small model only invents wishes here
             return interests
+        if interests.language != "en":  # the prompt and the small model are English: the rules read the rest
+            return interests
         extraction = self._extract(message, interests, deadline)
         if extraction is None:
             return interests

@@ -20,6 +20,7 @@ Example (fast, with fakes)::
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from zipfile import BadZipFile
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from ranking.fusion import FusionRanker
 from explain.grounding import GroundingReport, catalogue_people
 from explain.answer import Answerer
 from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
-from explain.templates import Explained, Explainer, TemplateExplainer
+from explain.templates import Explained, Explainer, TemplateExplainer, follow_up_question
 from tailtalk.llm import PACKAGED_LLM, LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
@@ -46,6 +47,8 @@ from agent.llm_understand import LLMUnderstander
 from agent.understand import CHILDREN_CATEGORIES, MOOD_STEPS, SYNONYMS, Interests, RuleBasedUnderstander, Understander
 from agent.product_types import ProductTypes
 from agent.questions import Question, QuestionReader
+
+log = logging.getLogger(__name__)
 
 
 EMPTY_MESSAGE_REPLY = "Your message reached me empty. Tell me what you are looking for, and I will find picks."
@@ -205,6 +208,9 @@ class TurnPipeline:
         before = _Search.of(state)
         state.absorb(message, interests, type_phrases=type_phrases)
         turn_diversity = self._step(state, interests, notices)
+        if isinstance(self.retriever, HybridRetriever) and not self.retriever.reads(state.language):
+            notices.append("the multilingual index is not built, so I read your message by its category words "
+                           "only; `tailtalk index` builds it")
         if interests.is_vague and first_turn:
             yield from self._reply(state, [], notices, self.responder.clarify(message, deadline=deadline),
                                    clarifying=True)
@@ -231,7 +237,8 @@ class TurnPipeline:
         changes = before.changes_to(_Search.of(state), self.catalog) if not first_turn else []
         request = ReplyRequest(message, picks, self._said_wishes(state), notices, user_named, heading=heading,
                                deadline=deadline, liked_titles=[i.title for i in liked][-2:], changes=changes,
-                               follow_up=self._follow_up(state), bounds=_bounds(state))
+                               follow_up=follow_up_question(self._follow_up(state), state.language),
+                               bounds=_bounds(state), language=state.language)
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
     def _said_wishes(self, state: ConversationState) -> list[str]:
@@ -243,16 +250,13 @@ class TurnPipeline:
         return [*state.type_phrases, *(w for w in wishes if w not in in_types and w.rstrip("s") not in in_types)]
 
     def _follow_up(self, state: ConversationState) -> str:
-        """The one question a reply ends with: what would most sharpen the next list."""
+        """Which question a reply ends with (see ``explain.templates.FOLLOW_UPS``): what would most sharpen
+        the next list."""
         if self.shop is not None:
-            if state.price_min is None and state.price_max is None:
-                return "Do you have a budget in mind? You can also ask me about any product shown."
-            return "Ask me about any product shown, or tell me what to change."
+            return "budget" if state.price_min is None and state.price_max is None else "ask"
         if not state.liked:
-            return "Is there a film you loved that I should lean on?"
-        if state.year_min is None and state.year_max is None:
-            return "Would you like them older or newer?"
-        return "Something lighter, darker or less mainstream?"
+            return "loved"
+        return "era" if state.year_min is None and state.year_max is None else "mood"
 
     def _step(self, state: ConversationState, interests: Interests, notices: list[str]) -> float | None:
         """Apply a step away from the last picks ("older", "newer", "darker", "lighter", "less mainstream")
@@ -411,7 +415,7 @@ class TurnPipeline:
         constraints = self.constraints(state, exclude_mentioned=exclude_mentioned, keep_last_picks=keep_last_picks)
         return RetrievalQuery(text=self.query_text(state), constraints=constraints,
                               like_ids=tuple(state.liked), avoid_text=" ".join(state.avoid_terms), k=k,
-                              seed_ids=tuple(seeds), disliked_ids=disliked)
+                              seed_ids=tuple(seeds), disliked_ids=disliked, language=state.language)
 
     def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:
         return RankingContext(query.text, state.dialogue_text(), wished_categories=frozenset(state.include_categories),
@@ -502,8 +506,12 @@ def _bounds(state: ConversationState) -> list[str]:
     ['from 1990 to 1999', 'under $70.00']
     """
     low, high = state.year_min, state.year_max
-    years = [] if low is None and high is None else [
-        f"from {low} on" if high is None else f"before {high + 1}" if low is None else f"from {low} to {high}"]
+    if low is None and high is None:
+        years = []
+    elif state.language == "zh":
+        years = [f"{low}年以后" if high is None else f"{high + 1}年以前" if low is None else f"{low}–{high}年"]
+    else:
+        years = [f"from {low} on" if high is None else f"before {high + 1}" if low is None else f"from {low} to {high}"]
     prices = [] if state.price_min is None and state.price_max is None else [_budget(state.price_min, state.price_max)]
     return years + prices
 
@@ -588,7 +596,8 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
             collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
     except (OSError, ValueError, KeyError, TypeError, EOFError, BadZipFile) as exc:  # torn, garbled or outdated
         notice = unreadable.format(exc)
-    retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool)
+    retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool,
+                                multilingual=multilingual_retriever(settings, catalog))
     if settings.ranker == "prior":
         return retriever, PopularityPriorRanker(
             catalog, prior_weight, f"{scorer_description}, similarity + {prior_weight:g} x log-popularity"), notice
@@ -605,6 +614,23 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
     return retriever, FusionRanker(catalog, description=f"hand-set fusion of the {scorer_description} and lexical "
                                                         "scores; `tailtalk fit-ranker` learns it",
                                    category_floor=settings.wished_category_weight), notice
+
+
+def multilingual_retriever(settings: Settings, catalog: Catalog) -> VectorRetriever | None:
+    """The multilingual index's retriever, or None when it is switched off or not built yet (a request in
+    Chinese is then read by its category words, with a notice that says how to build it)."""
+    from retrieval.embedder import E5Embedder
+    from retrieval.index import IndexMissingError, IndexMismatchError
+    from retrieval.retriever import ChromaRetriever
+
+    if not settings.multilingual_model:
+        return None
+    try:
+        return ChromaRetriever(catalog, E5Embedder("query"), settings, liked_weight=settings.liked_weight,
+                               avoid_weight=settings.avoid_weight)
+    except (IndexMissingError, IndexMismatchError) as exc:
+        log.info("no multilingual index: %s", exc)
+        return None
 
 
 def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:

@@ -54,6 +54,7 @@ class ConversationState:
     # Items named since the current search began: with the liked ones, what the collaborative signal starts
     # from. The picks of an earlier search ("films for my 8-year-old") say nothing about "a war film for me".
     search_mentions: list[str] = field(default_factory=list)
+    language: str = "en"  # of the person's latest message: what the reply is written in
 
     @classmethod
     def new(cls) -> "ConversationState":
@@ -76,6 +77,7 @@ class ConversationState:
         ``type_phrases`` are the product types this message names (None: it names none, the old ones stand).
         """
         self.turns.append(StateTurn("user", message, tuple(dict.fromkeys([*items, *interests.liked_ids]))))
+        self.language = interests.language
         for item_id in [*items, *interests.liked_ids]:
             self.like(item_id)
             self._mention(item_id)

@@ -27,7 +27,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tailtalk.languages import is_chinese
 from tailtalk.titles import TitleMatcher, normalise
+from agent.chinese import read_chinese
 
 # Everyday words for catalogue categories; a synonym is used only if its target exists.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -109,6 +111,7 @@ _CHILDREN = re.compile(r"\b(?:(?:kid|child|family)[\s-]*friendly|kids?|children|
                        r"|grandkids|grandchildren|preschoolers?|the whole family)\b", re.IGNORECASE)
 _TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
 _CHILD_AGE, _TEEN_AGE = 12, 17  # the oldest child, the oldest teenager
+_SHORTEST_CHINESE_REQUEST = 4  # characters: "你好" and "在吗" greet, "关于太空的电影" asks
 CHILDREN_CATEGORIES = ("family", "animation")  # what suits a child, where the catalogue has them
 # What "darker" and "lighter" after a list wish for, where the catalogue has them (scores, never filters).
 MOOD_STEPS = {"darker": frozenset({"thriller", "crime", "mystery"}),
@@ -177,6 +180,7 @@ class Interests:
     max_runtime_minutes: int | None = None  # "under 90 minutes", "something short" (100)
     # A step away from the last picks: "older", "newer", "darker", "lighter", "shorter" or "less_mainstream".
     relative: str | None = None
+    language: str = "en"  # the message's language: "zh" for Chinese (see agent.chinese)
 
     @property
     def is_vague(self) -> bool:
@@ -231,6 +235,22 @@ class RuleBasedUnderstander:
                     self._patterns.append((_category_pattern(word), target, word))
         self.titles = titles
 
+    def _chinese(self, text: str) -> Interests:
+        """A Chinese message, read by :func:`agent.chinese.read_chinese` into the catalogue's category names."""
+        reading = read_chinese(text, self.categories)
+        # Without a category word the message itself is the query ("一部关于宇航员在太空中求生的电影": an
+        # astronaut surviving in space), unless it is a greeting too short to ask for anything.
+        said = " ".join(reading.wishes) or (text if len(text) > _SHORTEST_CHINESE_REQUEST else "")
+        interests = Interests(include_categories=set(reading.include), exclude_categories=set(reading.exclude),
+                              wishes=list(reading.wishes), query_text=said, language="zh")
+        if reading.children:
+            interests.audience = "children"
+        if reading.years is not None:
+            interests.year_min, interests.year_max = reading.years
+        self._suit(interests)
+        interests.include_categories -= interests.exclude_categories
+        return interests
+
     def negated_words(self, message: str) -> frozenset[str]:
         """The words the message puts under a negation ("no gore", "isn't American"): the only words a
         language model's reading may turn into things to avoid.
@@ -250,6 +270,8 @@ class RuleBasedUnderstander:
         text = message.strip()
         if not text:
             return interests
+        if is_chinese(text):
+            return self._chinese(text)
         text = _audience(text, interests, self._in_title)
         text = self._years(text, interests)
         text = self._runtime(text, interests)

@@ -89,6 +89,9 @@ class Case(BaseModel):
     id: str
     domain: Domain
     language: Literal["en", "zh"] = "en"
+    # "multilingual": the case reads a request by its meaning in another language, which only the
+    # multilingual index can (a Chinese request without category words).
+    needs: list[Literal["multilingual"]] = Field(default_factory=list)
     turns: list[Turn] = Field(min_length=1)
 
 

@@ -37,9 +37,11 @@ from tailtalk.catalog import Item
 from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
 from tailtalk.titles import TitleMatcher, normalise
 from prompts import example_titles, load_prompt, prompt_text
+from tailtalk.languages import language_of
 from explain.grounding import GroundingChecker, GroundingReport, out_of_list
 from explain.templates import Explained, TemplateExplainer
 
+CLARIFYING_QUESTION_ZH = "你想看什么样的电影？告诉我类型、年代或者一部你喜欢的电影，我来帮你挑。"
 CLARIFYING_QUESTIONS = {
     "films": "What are you in the mood for? Tell me a genre, a decade or something you enjoyed, "
              "and I will find picks that fit.",
@@ -61,6 +63,7 @@ class ReplyRequest:
     changes: Sequence[str] = ()  # what changed since the last turn ("before 1960 now")
     follow_up: str = ""  # the one question the reply ends with
     bounds: Sequence[str] = ()  # the year and price bounds in words ("under $70.00")
+    language: str = "en"  # of the person's message: "zh" gets the Chinese templates
 
 
 @dataclass
@@ -108,11 +111,13 @@ class TemplateResponder:
         """The template reply: notices, the lead-in, and (when given) the follow-up question."""
         return self.explainer.reply(request.picks, wishes=request.wishes, notices=notices, heading=request.heading,
                                     liked_titles=request.liked_titles, changes=request.changes,
-                                    follow_up=follow_up, noun=self.noun, bounds=request.bounds)
+                                    follow_up=follow_up, noun=self.noun, bounds=request.bounds,
+                                    language=request.language)
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
-        yield self.question
-        yield Reply(self.question)
+        question = CLARIFYING_QUESTION_ZH if language_of(message) == "zh" else self.question
+        yield question
+        yield Reply(question)
 
 
 # A sentence ends at a newline, or at . ! ? followed by space, except after a list number ("1."),
@@ -184,7 +189,7 @@ class LLMResponder:
         self.name = backend.name
 
     def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
-        if not request.picks or request.heading:
+        if not request.picks or request.heading or request.language != "en":
             # Nothing to explain, or a list that misses the request (over budget): the template says so in
             # exact words, where a model tends to present any list as a fit.
             yield from self.templates.stream(request)
@@ -202,6 +207,9 @@ class LLMResponder:
         yield from self._generate(messages, checker, request, clarifying=False)
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
+        if language_of(message) != "en":  # the prompts and the small model are English
+            yield from self.templates.clarify(message)
+            return
         messages = load_prompt("clarify").format_messages(domain=self.domain,
                                                           message=self.backend.clip(message, _MESSAGE_TOKENS))
         checker = GroundingChecker(self.titles, [], instructions=prompt_text("clarify"))

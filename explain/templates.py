@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tailtalk.catalog import Item
+from tailtalk.languages import CATEGORY_NAMES_ZH
 
 _MAX_SUMMARY = 160
 
@@ -39,7 +40,7 @@ class Explainer(Protocol):
 
     def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
               heading: str | None = None, liked_titles: Sequence[str] = (), changes: Sequence[str] = (),
-              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = ()) -> str: ...
+              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = (), language: str = "en") -> str: ...
 
 
 def _names(value: object, limit: int) -> str:
@@ -108,7 +109,7 @@ class TemplateExplainer:
 
     def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
               heading: str | None = None, liked_titles: Sequence[str] = (), changes: Sequence[str] = (),
-              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = ()) -> str:
+              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = (), language: str = "en") -> str:
         """Notices, then a short lead-in: what was understood (or ``heading``), what changed since the last
         turn, and one follow-up question. The cards carry each pick's reason; the reply does not repeat them.
 
@@ -118,9 +119,11 @@ class TemplateExplainer:
         'Here are 2 films for scary, for fans of Jaws. Since your last message: before 1980. Older or newer?'
         """
         lines = [f"Note: {n}" for n in notices]
+        if language == "zh":
+            lines.append(_chinese_lead(len(picks), wishes, bounds, follow_up) if picks else NOTHING_FOUND["zh"])
+            return "\n".join(lines)
         if not picks:
-            lines.append("I found nothing in the catalogue that satisfies all of that. "
-                         "Could you loosen a constraint (a year range, a price limit or a category)?")
+            lines.append(NOTHING_FOUND["en"])
             return "\n".join(lines)
         if heading:
             lead = heading.rstrip(":.") + "."
@@ -137,6 +140,43 @@ class TemplateExplainer:
             sentences.append(follow_up)
         lines.append(" ".join(sentences))
         return "\n".join(lines)
+
+
+NOTHING_FOUND = {
+    "en": "I found nothing in the catalogue that satisfies all of that. "
+          "Could you loosen a constraint (a year range, a price limit or a category)?",
+    "zh": "目录里没有完全符合这些条件的电影。可以放宽一个条件吗（年代、价格或类型）？",
+}
+# The one question a reply ends with, by what would most sharpen the next list (chosen by the pipeline).
+FOLLOW_UPS = {
+    "en": {"loved": "Is there a film you loved that I should lean on?",
+           "era": "Would you like them older or newer?",
+           "mood": "Something lighter, darker or less mainstream?",
+           "budget": "Do you have a budget in mind? You can also ask me about any product shown.",
+           "ask": "Ask me about any product shown, or tell me what to change."},
+    "zh": {"loved": "有没有你很喜欢的电影，让我参考一下？",
+           "era": "想要更老一点还是更新一点的？",
+           "mood": "想要轻松一点、黑暗一点，还是冷门一点的？",
+           "budget": "你有预算吗？也可以问我任何一件商品的情况。",
+           "ask": "可以问我任何一件商品的情况，或者告诉我要改什么。"},
+}
+
+
+def follow_up_question(kind: str, language: str) -> str:
+    """The follow-up question ``kind`` ("loved", "era", "mood", "budget", "ask") in ``language`` (English
+    where there is no template in it)."""
+    return FOLLOW_UPS.get(language, FOLLOW_UPS["en"])[kind]
+
+
+def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], follow_up: str) -> str:
+    """The lead-in in Chinese; the cards' reasons are catalogue facts in English, and it says so.
+
+    >>> _chinese_lead(5, ["comedy", "romance"], ["1990–1999年"], "想要更老一点还是更新一点的？")
+    '为你找到5部电影：喜剧、爱情，1990–1999年。卡片上的推荐理由是英文的。想要更老一点还是更新一点的？'
+    """
+    about = "、".join(CATEGORY_NAMES_ZH.get(w, w) for w in wishes[:3])
+    about = "，".join(x for x in (about, *bounds) if x)
+    return f"为你找到{count}部电影{'：' + about if about else ''}。卡片上的推荐理由是英文的。{follow_up}"
 
 
 # How a reason's first sentence cites the person (their words, what they loved, what people who loved it named).

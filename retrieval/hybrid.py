@@ -4,7 +4,9 @@ Each source proposes candidates (dense: nearest by the composed query vector; le
 best BM25 matches of the query text; collaborative: what people name beside the items the
 conversation named; and the most popular items). Every pooled candidate then carries all three scores, so the ranker
 sees a lexical or collaborative find with its dense similarity too. Hard constraints hold
-for every source.
+for every source. A request in another language than English (``RetrievalQuery.language``)
+is read by the ``multilingual`` index (multilingual-e5) instead of the English one, when
+there is one.
 
 Example::
 
@@ -40,10 +42,11 @@ class HybridRetriever:
     all scores (a catalogue without popularity adds no popular ones)."""
 
     def __init__(self, dense: VectorRetriever, lexical: LexicalIndex | None, collaborative: CollaborativeModel | None,
-                 *, pool: int):
+                 *, pool: int, multilingual: VectorRetriever | None = None):
         if pool < 0:
             raise ValueError(f"pool must be at least 0, got {pool}")
         self.dense = dense
+        self.multilingual = multilingual
         self.lexical = lexical
         self.collaborative = collaborative
         self.pool = pool
@@ -59,22 +62,28 @@ class HybridRetriever:
 
     def with_dense(self, dense: VectorRetriever) -> "HybridRetriever":
         """The same sources around another dense retriever (the harness's exact in-memory copy)."""
-        return HybridRetriever(dense, self.lexical, self.collaborative, pool=self.pool)
+        return HybridRetriever(dense, self.lexical, self.collaborative, pool=self.pool, multilingual=self.multilingual)
 
     def with_collaborative(self, collaborative: CollaborativeModel | None) -> "HybridRetriever":
         """The same sources with another collaborative model (fitting uses out-of-fold models)."""
-        return HybridRetriever(self.dense, self.lexical, collaborative, pool=self.pool)
+        return HybridRetriever(self.dense, self.lexical, collaborative, pool=self.pool, multilingual=self.multilingual)
 
     def without(self, source: str) -> "HybridRetriever":
         """An ablation: the same retriever without ``"lexical"`` or ``"collaborative"``."""
         if source not in ("lexical", "collaborative"):
             raise ValueError(f"unknown source {source!r}; choose lexical or collaborative")
         return HybridRetriever(self.dense, None if source == "lexical" else self.lexical,
-                               None if source == "collaborative" else self.collaborative, pool=self.pool)
+                               None if source == "collaborative" else self.collaborative, pool=self.pool,
+                               multilingual=self.multilingual)
+
+    def reads(self, language: str) -> bool:
+        """Whether a request in ``language`` is read by an index made for it (English always is)."""
+        return language == "en" or self.multilingual is not None
 
     def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
-        vector = self.dense.query_vector(query)
-        dense = self.dense.search(vector, query.constraints, query.k)
+        reader = self.multilingual if query.language != "en" and self.multilingual is not None else self.dense
+        vector = reader.query_vector(query)
+        dense = reader.search(vector, query.constraints, query.k)
         lexical = self._lexical_scores(query.text)
         collaborative = self._collaborative_scores(query)
         chosen = [c.item_id for c in dense]
@@ -84,7 +93,7 @@ class HybridRetriever:
                 extra = self._best_admitted(scores, query.constraints, taken)
                 chosen += extra
                 taken.update(extra)
-        stored = self.dense.vectors(chosen) if vector is not None else {}
+        stored = reader.vectors(chosen) if vector is not None else {}
         row = self._row
         result = []
         for item_id in chosen:
@@ -121,5 +130,6 @@ class HybridRetriever:
         return self.dense.vectors(ids)
 
     def describe(self) -> str:
-        sources = [name for name, part in (("lexical", self.lexical), ("collaborative", self.collaborative)) if part]
+        sources = [name for name, part in (("lexical", self.lexical), ("collaborative", self.collaborative),
+                                           ("multilingual", self.multilingual)) if part]
         return self.dense.describe() + (f" + {' + '.join(sources)}" if sources else "")

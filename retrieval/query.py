@@ -87,6 +87,7 @@ class RetrievalQuery:
     k: int = 50
     seed_ids: tuple[str, ...] = ()
     disliked_ids: tuple[str, ...] = ()
+    language: str = "en"  # of the person's latest message: "zh" is read by the multilingual index
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from tailtalk import privacy
-from tailtalk.config import Settings, load_settings, parse_assignments
+from tailtalk.config import DOMAIN_DATASETS, Settings, load_settings, parse_assignments
 
 FIT_FOLDS = 2  # out-of-fold collaborative features for `fit-ranker` (and `train`, which ends with it)
 
@@ -65,7 +65,8 @@ def index(rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch inste
           ) -> None:
     """Embed the catalogue into the Chroma index (only new or changed items after the first run).
 
-    The embedding model is the serving scorer's: the trained checkpoint when one exists.
+    The embedding model is the serving scorer's: the trained checkpoint when one exists. A second index,
+    with the multilingual model (multilingual_model), serves requests written in other languages.
     """
     from tailtalk.catalog import load_catalog
     from retrieval.index import build_index
@@ -76,10 +77,16 @@ def index(rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch inste
     choice = resolve_scorer(settings)
     if choice.warning:
         typer.secho(f"warning: {choice.warning}", err=True, fg=typer.colors.YELLOW)
-    report = build_index(catalog, choice.embedder, settings, rebuild=rebuild)
-    where = report.folder or f"{settings.chroma_host}:{settings.chroma_port}"
-    typer.echo(f"index {where}: {report.added} added, {report.updated} updated, {report.removed} removed, "
-               f"{report.unchanged} unchanged")
+    embedders = [choice.embedder]
+    if settings.multilingual_model:  # the second index, for requests in Chinese and other languages
+        from retrieval.embedder import make_embedder
+
+        embedders.append(make_embedder(settings.multilingual_model))
+    for embedder in embedders:
+        report = build_index(catalog, embedder, settings, rebuild=rebuild)
+        where = report.folder or f"{settings.chroma_host}:{settings.chroma_port}"
+        typer.echo(f"index {where}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+                   f"{report.unchanged} unchanged")
 
 
 @app.command("train")
@@ -269,6 +276,46 @@ def evaluate_replies(
     replay_replies(pipeline, rules, log or _split_path(settings, split), out, limit=limit, seed=seed)
     typer.echo((out / "replies.md").read_text(encoding="utf-8"))
     typer.echo(f"wrote {out}/replies.json and replies.md in {time.perf_counter() - started:.0f}s")
+
+
+@app.command("eval-conversations")
+def evaluate_conversations(
+    folder: Annotated[Path, typer.Option(help="Folder of conversation files (*.json).")] = Path("tests/conversations"),
+    cases: Annotated[Optional[str], typer.Option(help="Comma-separated case ids to run (default: all).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the report as JSON here.")] = None,
+) -> None:
+    """Play the conversation suite (films and shop, English and Chinese) and check every expectation; the
+    language model is the configured one (`--set llm=none` for the rules alone, `--set llm=embedded`)."""
+    from agent.pipeline import build_pipeline
+    from eval.conversations import load_cases, run_suite
+
+    chosen = load_cases(folder)
+    if cases:
+        wanted = {c.strip() for c in cases.split(",") if c.strip()}
+        unknown = wanted - {c.id for c in chosen}
+        if unknown:
+            raise ValueError(f"no conversation case named {', '.join(sorted(unknown))} in {folder}")
+        chosen = [c for c in chosen if c.id in wanted]
+    settings = _state.settings
+    started = time.perf_counter()
+    pipelines = {}
+    for domain in sorted({c.domain for c in chosen}):  # the configured catalogue for its domain, else the default
+        served = settings if settings.domain == domain else settings.model_copy(
+            update={"domain": domain, "dataset": DOMAIN_DATASETS[domain], "catalog": None})
+        pipelines[domain] = build_pipeline(served)
+    report = run_suite(pipelines, chosen)
+    report["llm"] = next(iter(pipelines.values())).responder.name
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    for failed in report["failed_turns"]:
+        typer.echo(f"FAILED {failed['case']} turn {failed['turn']} ({failed['said']!r}): {'; '.join(failed['failures'])}")
+        typer.echo(f"    picks: {', '.join(failed['picks']) or 'none'}\n    reply: {failed['reply'][:300]}")
+    typer.echo(f"{report['cases'] - report['cases_failed']}/{report['cases']} conversations ({report['turns']} turns) "
+               f"met every expectation with {report['llm']}, in {report['seconds']:.0f}s")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    if report["cases_failed"]:
+        raise typer.Exit(1)
 
 
 @app.command("eval-hostile")

