@@ -78,8 +78,9 @@ class ScoringRanker:
         scores = self.score(context, candidates)
         order = np.argsort(-scores, kind="stable")[:k]
         return [
+            # Without popularity (a new shop) nothing is known to be long-tail: no item is badged as such.
             RankedItem(candidates[i].item_id, float(scores[i]), candidates[i].similarity,
-                       candidates[i].item_id not in self.head)
+                       self.has_long_tail and candidates[i].item_id not in self.head)
             for i in order
         ]
 

@@ -85,6 +85,17 @@ def shop_pipeline(mirror: Path):
 
 
 @pytest.fixture(scope="session")
+def shop_app_url(shop_pipeline):
+    """The chat app in shop mode (domain=products) on the real MG-ShopDial pipeline, 127.0.0.1, a free port."""
+    from ui.app import launch
+
+    settings = Settings(home=TEST_HOME, domain="products", scorer="baseline", llm="none", ui_port=free_port())
+    demo = launch(settings, block=False, pipeline=shop_pipeline)
+    yield f"http://127.0.0.1:{settings.ui_port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
 def app_url(redial_settings: Settings, redial_pipeline):
     """The chat app served once for the UI and reliability tests: 127.0.0.1, a free port, the real ReDial
     pipeline (llm=none). Conversations live in per-session state, so tests sharing it cannot see each other."""

@@ -61,3 +61,4 @@ def test_a_catalogue_without_popularity_is_left_in_relevance_order():
     reranker = DiversityReranker(SimilarityRanker(shop), lambda ids: {i: vectors[i] for i in ids}, 0.9)
     ranked = reranker.rank(RankingContext("q"), [Candidate("a", .9), Candidate("b", .8), Candidate("c", .1)], 2)
     assert not reranker.applies and [r.item_id for r in ranked] == ["a", "b"]
+    assert not any(r.is_tail for r in ranked)  # nothing is known to be long-tail, so nothing is badged

@@ -89,6 +89,35 @@ def send(page: Page, text: str, replies: int) -> None:
     expect(page.locator("#tt-chat .pending, #tt-cards .pending")).to_have_count(0, timeout=TIMEOUT_MS)
 
 
+def assert_reply_does_not_repeat_the_cards(page: Page) -> None:
+    """The chat reply is a lead-in: no card's reason appears in it."""
+    reply = page.locator("#tt-chat [data-testid='bot']").last.inner_text()
+    reasons = page.locator(f"{VISIBLE_CARDS} p").all_inner_texts()
+    assert reasons and not any(r.strip() and r.strip() in reply for r in reasons), (reply, reasons)
+
+
+def test_the_shop_page_speaks_shop_and_answers_about_a_card(shop_app_url, browser):
+    from playwright.sync_api import expect
+
+    page = browser.page
+    page.goto(shop_app_url)
+    expect(page.locator("body")).to_contain_text("the kind of product, your budget")
+    assert "running shoes" in page.locator("#tt-message textarea").get_attribute("placeholder")
+    expect(page.locator("#tt-status")).to_contain_text("products")
+    assert "films" not in page.locator("body").inner_text().lower()
+    send(page, "running shoes under $70", replies=1)
+    expect(page.locator(VISIBLE_CARDS).nth(2)).to_be_visible()
+    shown = card_ids(page)
+    assert_reply_does_not_repeat_the_cards(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-shop.png"), full_page=True)
+    send(page, "how much is the Nike one?", replies=2)
+    expect(page.locator("#tt-chat [data-testid='bot']").last).to_contain_text("$59.99")
+    assert card_ids(page) == shown  # the question is answered and the cards stay
+    page.screenshot(path=str(ARTIFACTS / "browser-shop-question.png"), full_page=True)
+    assert browser.errors == [] and browser.off_host == []
+
+
 def test_cards_with_feedback_in_a_real_browser(app_url, browser):
     from playwright.sync_api import expect
 
@@ -110,6 +139,7 @@ def test_cards_with_feedback_in_a_real_browser(app_url, browser):
         card = page.locator(f"#tt-card-{item_id}")
         expect(card.locator("h4")).not_to_be_empty()
         expect(card.locator("p")).not_to_be_empty()  # the reason
+    assert_reply_does_not_repeat_the_cards(page)
     lap("first cards")
 
     disliked = first[0]
