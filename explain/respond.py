@@ -167,6 +167,7 @@ _PICKS_NOUN: dict[str, str] = {"films": "films", "products": "products"}
 # The picks the model writes about: the cards explain every pick, the reply adds a word on the first ones
 # (and a 135M model on a CPU writes two sentences in a fraction of the time of five).
 _MODEL_PICKS = 2
+_MODEL_TOKENS = 96  # two short sentences (a clarifying question is shorter still)
 _RESPOND_PROMPT: dict[str, str] = {"films": "respond", "products": "respond_service"}
 
 
@@ -249,7 +250,7 @@ class LLMResponder:
                 yield sentence + (" " if spacing == "\n" and not clarifying else spacing)
 
         try:
-            for chunk in self.backend.within(request.deadline).stream(messages):
+            for chunk in self.backend.within(request.deadline, max_tokens=_MODEL_TOKENS).stream(messages):
                 for piece in release(buffer.add(chunk.text)):
                     text += piece
                     yield piece

@@ -48,19 +48,21 @@ def test_a_working_endpoint_writes_the_reply_and_is_asked_for_json_schema(stub, 
     stub.requests.clear()
     result = _turn(stub_pipeline, ConversationState())
     assert result.generated and not result.notices
-    assert all(f"{p.item.title} fits what you asked for." in result.reply for p in result.picks)
+    # The lead-in, then the model's word on the first two picks (the cards carry every pick's reason).
+    assert result.reply.startswith("Here are 5 films")
+    assert all(f"{p.item.title} fits what you asked for." in result.reply for p in result.picks[:2])
     assert stub.requests[0]["response_format"]["type"] == "json_schema"
     assert stub.requests[1]["stream"] is True
     assert "at http://127.0.0.1:" in stub_pipeline.describe()
 
 
-@pytest.mark.parametrize("mode, said", [("hang", "did not answer in time"), ("garbage", "failed"),
+@pytest.mark.parametrize("mode, said", [("hang", "did not answer in time"), ("garbage", "could not be used"),
                                         ("empty", None)])
 def test_a_broken_endpoint_still_gets_a_grounded_answer(stub, stub_pipeline, mode, said):
     stub.mode = mode
     result = _turn(stub_pipeline, ConversationState())
     assert len(result.picks) == 5 and not result.generated
-    assert all(f"{p.item.label}" in result.reply for p in result.picks)
+    assert "Here are 5 films" in result.reply
     if said:
         assert any(said in n for n in result.notices)
         assert said in result.reply and "Traceback" not in result.reply
@@ -68,8 +70,8 @@ def test_a_broken_endpoint_still_gets_a_grounded_answer(stub, stub_pipeline, mod
 
 @pytest.mark.parametrize("mode", ["hang", "slow"])
 def test_a_turn_ends_within_its_budget_however_long_each_call_may_take(redial_settings, stub, mode):
-    """Each call may take 30 s, the turn only 4: a hanging or crawling model costs the turn its budget, no more."""
-    budget = 4.0
+    """Each call may take 30 s, the turn only 2: a hanging or crawling model costs the turn its budget, no more."""
+    budget = 2.0  # the slow stub needs about 2.6 s for the extraction and the two sentences
     stub.mode = mode
     pipeline = build_pipeline(redial_settings.model_copy(update={
         "llm": "openai", "llm_base_url": stub.base_url, "llm_timeout": 30.0, "turn_timeout": budget}))
@@ -77,7 +79,7 @@ def test_a_turn_ends_within_its_budget_however_long_each_call_may_take(redial_se
     result = _turn(pipeline, ConversationState())
     took = time.monotonic() - started
     assert took < budget + 2.0, f"the turn took {took:.1f} s on a {budget:g} s budget"
-    assert len(result.picks) == 5 and all(p.item.title in result.reply for p in result.picks)
+    assert len(result.picks) == 5 and "Here are 5 films" in result.reply
     assert any("did not answer in time" in n for n in result.notices)
     if mode == "slow":  # what streamed in time was checked and kept; the rest came from templates
         assert result.generated
