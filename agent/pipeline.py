@@ -479,8 +479,8 @@ class _Search:
         if now.years != self.years:
             low, high = now.years
             changes.append("any year now" if low is None and high is None else
-                           f"from {low} on now" if high is None else f"before {high + 1} now" if low is None
-                           else f"from {low} to {high} now")
+                           f"{low} or later now" if high is None else f"{high} or earlier now" if low is None
+                           else f"{low}–{high} now")
         if now.prices != self.prices:
             changes.append("any price now" if now.prices == (None, None) else f"priced {_budget(*now.prices)} now")
         if now.audience != self.audience and now.audience == "children":
@@ -503,15 +503,16 @@ def _bounds(state: ConversationState) -> list[str]:
     """The year and price bounds of the search in words, for the reply's lead-in.
 
     >>> _bounds(ConversationState(year_min=1990, year_max=1999, price_max=70))
-    ['from 1990 to 1999', 'under $70.00']
+    ['1990–1999', 'under $70.00']
     """
     low, high = state.year_min, state.year_max
     if low is None and high is None:
         years = []
     elif state.language == "zh":
-        years = [f"{low}年以后" if high is None else f"{high + 1}年以前" if low is None else f"{low}–{high}年"]
-    else:
-        years = [f"from {low} on" if high is None else f"before {high + 1}" if low is None else f"from {low} to {high}"]
+        years = [f"{low}年以后" if high is None else f"{high}年以前" if low is None else f"{low}–{high}年"]
+    else:  # no word right before a year: "to 1999" reads as the film "To" to a title spotter
+        years = [f"{low} or later" if high is None else f"{high} or earlier" if low is None
+                 else str(low) if low == high else f"{low}–{high}"]
     prices = [] if state.price_min is None and state.price_max is None else [_budget(state.price_min, state.price_max)]
     return years + prices
 

@@ -46,7 +46,7 @@ def test_cli_ask_json_returns_catalogue_items_in_the_decade(redial_settings, red
     assert done.returncode == 0, done.stderr
     turn = json.loads(done.stdout)
     assert turn["llm"] == "grounded templates"
-    assert turn["reply"].startswith("Here are 5 films for") and "from 1990 to 1999" in turn["reply"]
+    assert turn["reply"].startswith("Here are 5 films for") and "1990–1999" in turn["reply"]
     assert not any(p["reason"] in turn["reply"] for p in turn["items"])  # the reasons are on the cards
     picks = turn["items"]
     assert len(picks) == 5

@@ -93,10 +93,10 @@ def picks() -> list[Explained]:
 
 def test_reply_is_a_lead_in_that_does_not_repeat_the_cards():
     reply = EX.reply(picks(), wishes=["horror", "tense", "space", "extra"], notices=["n1", "n2"],
-                     liked_titles=["Jaws"], changes=["before 1980 now", "no comedy"], follow_up="Older or newer?",
+                     liked_titles=["Jaws"], changes=["1979 or earlier now", "no comedy"], follow_up="Older or newer?",
                      noun="films")
     assert reply == ("Note: n1\nNote: n2\nHere are 2 films for horror, tense, space, for fans of Jaws. "
-                     "Since your last message: before 1980 now; no comedy. Older or newer?")
+                     "Since your last message: 1979 or earlier now; no comedy. Older or newer?")
     assert "Scary." not in reply and "Tense." not in reply
 
 
