@@ -101,3 +101,12 @@ def test_a_title_inside_a_longer_listed_title_is_not_named():
     assert checker.mentioned_ids("It Follows is a slow, creeping horror.") == ["f"]
     assert checker.mentioned_ids("it is a classic") == []  # the pronoun names no film
     assert checker.mentioned_ids("Pennywise haunts a town in It, and It Follows has a curse.") == ["it", "f"]
+
+
+def test_a_wished_category_is_no_licence_to_claim_it():
+    up = Item(id="u", title="Up", year=2009, categories=("animation", "comedy"))
+    checker = GroundingChecker(TitleMatcher([(up.id, up.title, up.year)]), [up], request="a family film",
+                               categories=["family", "animation", "comedy"])
+    assert "family (not a category of the item it describes)" in checker.violations(
+        "1. Up (2009): a comedy about a family's holiday.")
+    assert checker.violations("1. Up (2009): an animated comedy.") == []
