@@ -477,10 +477,7 @@ class _Search:
         """What ``now`` asks for that this search did not, in words ("before 1960 now", "no horror")."""
         changes = []
         if now.years != self.years:
-            low, high = now.years
-            changes.append("any year now" if low is None and high is None else
-                           f"{low} or later now" if high is None else f"{high} or earlier now" if low is None
-                           else f"{low}–{high} now")
+            changes.append(f"{_years_in_words(*now.years, 'en') or 'any year'} now")
         if now.prices != self.prices:
             changes.append("any price now" if now.prices == (None, None) else f"priced {_budget(*now.prices)} now")
         if now.audience != self.audience and now.audience == "children":
@@ -505,16 +502,26 @@ def _bounds(state: ConversationState) -> list[str]:
     >>> _bounds(ConversationState(year_min=1990, year_max=1999, price_max=70))
     ['1990–1999', 'under $70.00']
     """
-    low, high = state.year_min, state.year_max
-    if low is None and high is None:
-        years = []
-    elif state.language == "zh":
-        years = [f"{low}年以后" if high is None else f"{high}年以前" if low is None else f"{low}–{high}年"]
-    else:  # no word right before a year: "to 1999" reads as the film "To" to a title spotter
-        years = [f"{low} or later" if high is None else f"{high} or earlier" if low is None
-                 else str(low) if low == high else f"{low}–{high}"]
+    years = _years_in_words(state.year_min, state.year_max, state.language)
     prices = [] if state.price_min is None and state.price_max is None else [_budget(state.price_min, state.price_max)]
-    return years + prices
+    return ([years] if years else []) + prices
+
+
+def _years_in_words(low: int | None, high: int | None, language: str) -> str:
+    """A year bound in words ("" when there is none), with no word right before a year: "to 1999" reads as
+    the film "To" to a title spotter.
+
+    >>> _years_in_words(1990, 1999, "en"), _years_in_words(None, 1959, "en"), _years_in_words(1923, 1923, "en")
+    ('1990–1999', '1959 or earlier', '1923')
+    >>> _years_in_words(2000, None, "zh")
+    '2000年以后'
+    """
+    if low is None and high is None:
+        return ""
+    if language == "zh":
+        return f"{low}年以后" if high is None else f"{high}年以前" if low is None else f"{low}–{high}年"
+    return f"{low} or later" if high is None else f"{high} or earlier" if low is None \
+        else str(low) if low == high else f"{low}–{high}"
 
 
 def _budget(low: float | None, high: float | None) -> str:
@@ -624,7 +631,7 @@ def multilingual_retriever(settings: Settings, catalog: Catalog) -> VectorRetrie
     from retrieval.index import IndexMissingError, IndexMismatchError
     from retrieval.retriever import ChromaRetriever
 
-    if not settings.multilingual_model:
+    if settings.multilingual_model == "none":
         return None
     try:
         return ChromaRetriever(catalog, E5Embedder("query"), settings, liked_weight=settings.liked_weight,

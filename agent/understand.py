@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tailtalk.languages import is_chinese
@@ -192,10 +192,8 @@ class Interests:
     def only_bounds(self) -> bool:
         """The message only moves a year or price bound ("under $45 please"): it refines the last list."""
         bounds = (self.year_min, self.year_max, self.price_min, self.price_max)
-        return any(b is not None for b in bounds) and Interests(
-            query_text=self.query_text, avoid_terms=self.avoid_terms, include_categories=self.include_categories,
-            exclude_categories=self.exclude_categories, liked_ids=self.liked_ids, disliked_ids=self.disliked_ids,
-            audience=self.audience, relative=self.relative).is_vague
+        return any(b is not None for b in bounds) and replace(
+            self, year_min=None, year_max=None, price_min=None, price_max=None, max_runtime_minutes=None).is_vague
 
 
 class Understander(Protocol):

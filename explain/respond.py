@@ -192,7 +192,8 @@ class LLMResponder:
     def stream(self, request: ReplyRequest) -> Iterator[str | Reply]:
         if not request.picks or request.heading or request.language != "en":
             # Nothing to explain, or a list that misses the request (over budget): the template says so in
-            # exact words, where a model tends to present any list as a fit.
+            # exact words, where a model tends to present any list as a fit. A reply in another language than
+            # English is the template one too: the prompts and the small model are English.
             yield from self.templates.stream(request)
             return
         prompt = load_prompt(self.respond_prompt)

@@ -44,8 +44,7 @@ class Explainer(Protocol):
 
 
 def _names(value: object, limit: int) -> str:
-    names = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
-    return ", ".join(names[:limit])
+    return ", ".join(_listed(value)[:limit])
 
 
 def _first_sentence(text: str) -> str:
@@ -130,8 +129,8 @@ class TemplateExplainer:
         else:
             count = f"{len(picks)} {noun}" if len(picks) != 1 else f"1 {noun.rstrip('s')}"
             about = f" for {', '.join(wishes[:3])}" if wishes else ""
-            about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "under $70.00", "from 1990 to 1999"
-            fans = f", for fans of {_and(liked_titles[:2])}" if liked_titles else ""
+            about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "1990–1999", "under $70.00"
+            fans = f", for fans of {' and '.join(liked_titles[:2])}" if liked_titles else ""
             lead = f"Here {'is' if len(picks) == 1 else 'are'} {count}{about}{fans}."
         sentences = [lead]
         if changes:
@@ -202,6 +201,3 @@ def _upper_first(text: str) -> str:
 def _listed(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)] if value else []
 
-
-def _and(names: Sequence[str]) -> str:
-    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]

