@@ -115,7 +115,7 @@ def _normalised(history: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...
 class Session(Protocol):
     """One conversation, through the app's endpoints (or the same steps in process, for the reference)."""
 
-    def chat(self, message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]: ...
+    def chat(self, message: str) -> tuple[list[dict[str, Any]], str]: ...
     def recommend(self, message: str) -> dict[str, Any]: ...
     def feedback(self, item_id: str, action: str) -> dict[str, Any]: ...
     def set_diversity(self, value: float) -> None: ...
@@ -145,8 +145,8 @@ class ClientSession:
             cause = "the run's deadline" if wait < self.call_timeout else "the call timeout"
             raise TimeoutError(f"{api_name} gave no answer within {wait:.1f} s ({cause})") from None
 
-    def chat(self, message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
-        _, history, cards = self._call(message, history, api_name="/chat")
+    def chat(self, message: str) -> tuple[list[dict[str, Any]], str]:
+        history, cards = self._call(message, api_name="/chat")
         return history, cards
 
     def recommend(self, message: str) -> dict[str, Any]:
@@ -172,15 +172,17 @@ class PipelineSession:
     def __init__(self, pipeline: TurnPipeline, state: ConversationState | None = None):
         self.pipeline = pipeline
         self.state = state or ConversationState()
-        self.picks: list = []  # the cards on screen, as the app's gr.State keeps them
+        self.picks: list = []  # the cards on screen, as the app's ChatView keeps them
+        self.history: list[dict[str, Any]] = []  # the transcript, as the app's ChatView keeps it
 
-    def chat(self, message: str, history: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    def chat(self, message: str) -> tuple[list[dict[str, Any]], str]:
         from ui.app import render_cards
 
         result = self.pipeline.handle(self.state, message)  # the last of what /chat streams
         self.picks = result.picks or self.picks
         turn = [{"role": "user", "content": message}, {"role": "assistant", "content": result.reply}]
-        return [*history, *turn], render_cards(self.picks, self.state)
+        self.history = [*self.history, *turn]
+        return self.history, render_cards(self.picks, self.state)
 
     def recommend(self, message: str) -> dict[str, Any]:
         return self.pipeline.handle(self.state, message).to_json(self.state.conversation_id)
@@ -230,7 +232,7 @@ class SimulatedUser:
         self.user = user
         self.turns = turns
         self.transcript = Transcript(user, tag_of(user))
-        self.history: list[dict[str, Any]] = []  # as /chat returned it: sent back as the page would
+        self.history: list[dict[str, Any]] = []  # as /chat returned it
         self.cards: tuple[str, ...] = ()  # the ids on the cards /chat shows
 
     def run(self, session: Session, on_turn: Callable[[], None] = lambda: None) -> Transcript:
@@ -280,7 +282,7 @@ class SimulatedUser:
                     liked=tuple(echo["liked"]), disliked=tuple(echo["disliked"]))
 
     def _chat(self, session: Session, message: str) -> Step:
-        self.history, cards = session.chat(message, self.history)
+        self.history, cards = session.chat(message)
         shown = _card_ids(cards)
         disliked = _feedback_state(self.transcript.steps).disliked
         # A turn without picks leaves the cards as they were (less what was disliked since): no new picks.

@@ -333,16 +333,12 @@ class _RecommendSession(_Session):
 
 
 class _ChatSession(_Session):
-    """``/chat`` takes the history shown so far and returns it with the new turn, and the cards."""
-
-    def __init__(self, client: Any) -> None:
-        super().__init__(client)
-        self.history: list = []
+    """``/chat`` returns the session's whole chat with the new turn, and the cards."""
 
     def send(self, message: str) -> Sent:
-        _, self.history, cards = self.client.predict(message, self.history, api_name="/chat")
+        history, cards = self.client.predict(message, api_name="/chat")
         items = [(item_id, html.unescape(reason)) for item_id, reason in _CARD.findall(cards)]
-        return _text_of(self.history[-1]["content"]) if self.history else "", items, []
+        return _text_of(history[-1]["content"]) if history else "", items, []
 
 
 def _text_of(content: Any) -> str:

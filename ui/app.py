@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -104,6 +105,47 @@ def render_cards(picks: Sequence[Explained], state: ConversationState | None = N
     return f'{head}<div class="tt-cards">{"".join(cards)}</div>'
 
 
+class ChatView:
+    """What one browser tab shows beyond the conversation state: the transcript, the cards, and the messages
+    waiting for their turn.
+
+    A message sent while a reply streams is queued, not lost: its turn waits on ``lock`` until the reply
+    before it is finished, and meanwhile it is shown below that reply. The transcript lives here, on the
+    server, so a queued turn continues the conversation as it is when its turn comes, not as the page
+    showed it when the message was sent.
+
+    Example::
+
+        >>> view = ChatView()
+        >>> view.transcript.append({"role": "user", "content": "a comedy"})
+        >>> view.writing = "Here are 5 films"
+        >>> view.waiting.append("from the 90s")
+        >>> [m["content"] for m in view.shown()]
+        ['a comedy', 'Here are 5 films', 'from the 90s']
+
+    Not a dataclass: Gradio would turn one into a dict for the page's config, lock and all.
+    """
+
+    def __init__(self) -> None:
+        self.transcript: History = []
+        self.picks: list[Explained] = []  # the cards on screen: what feedback re-renders
+        self.writing: str | None = None  # the reply being streamed, until it is finished
+        self.waiting: list[str] = []  # messages sent, not yet answered
+        self.lock = threading.Lock()
+
+    def shown(self) -> History:
+        """The chat as the page shows it: the transcript, the reply being written, the waiting messages."""
+        writing = [] if self.writing is None else [{"role": "assistant", "content": self.writing}]
+        return [*self.transcript, *writing, *({"role": "user", "content": m} for m in self.waiting)]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "ChatView":
+        # gr.State deep-copies each session's initial value; a lock cannot be copied, and a copy needs its own.
+        copy = ChatView()
+        copy.transcript, copy.picks = [dict(m) for m in self.transcript], list(self.picks)
+        copy.writing, copy.waiting = self.writing, list(self.waiting)
+        return copy
+
+
 def _turns(pipeline: TurnPipeline, state: ConversationState, message: str) -> Iterator[TurnResult]:
     """The pipeline's turn, with failures turned into an error box the user can act on: the message of an
     error written for people, else an apology (the traceback goes to the server's log, never the page)."""
@@ -141,27 +183,36 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
             state.dislike(item_id)
         return pipeline.catalog.get(item_id)
 
-    def chat(message: str, history: History, state: ConversationState, picks: list[Explained]
-             ) -> Iterator[tuple[Any, ...]]:
+    def chat(message: str, state: ConversationState, view: ChatView) -> Iterator[tuple[Any, ...]]:
         # Every message is answered, an empty one too (with what to send): a turn that vanishes looks broken.
         message = message or ""
-        asked = [*history, {"role": "user", "content": message}]
-        for result in _turns(pipeline, state, message):  # the reply grows sentence by sentence
-            # A turn without picks (a question about a shown item, a clarifying question, nothing found)
-            # leaves the cards as they were: they stay the list the user can refer to and rate.
-            picks = result.picks or picks
-            # Rendered against the live state, so a dislike clicked while the reply is still streaming
-            # is not undone by the next partial result.
-            yield ("", [*asked, {"role": "assistant", "content": result.reply}], render_cards(picks, state),
-                   state, picks)
+        view.waiting.append(message)
+        yield view.shown(), gr.skip(), state, view  # at once, even while another reply streams: queued
 
-    def card_feedback(state: ConversationState, picks: list[Explained], event: gr.EventData
+        with view.lock:  # one turn at a time per tab, in the order sent
+            view.waiting.remove(message)
+            view.transcript.append({"role": "user", "content": message})
+            try:
+                for result in _turns(pipeline, state, message):  # the reply grows sentence by sentence
+                    view.writing = result.reply
+                    # A turn without picks (a question about a shown item, a clarifying question, nothing
+                    # found) leaves the cards as they were: they stay the list the user can refer to and rate.
+                    view.picks = result.picks or view.picks
+                    # The cards are rendered against the live state, so a dislike clicked while the reply
+                    # is still streaming is not undone by the next partial result.
+                    yield view.shown(), render_cards(view.picks, state), state, view
+            finally:
+                if view.writing is not None:
+                    view.transcript.append({"role": "assistant", "content": view.writing})
+                view.writing = None
+
+    def card_feedback(state: ConversationState, view: ChatView, event: gr.EventData
                       ) -> tuple[str, ConversationState]:
         """A click on a card's button (sent by ``_CARD_JS`` with the item id and the action)."""
         item = record_feedback(state, str(event.item_id), str(event.action))
         note = (f"👍 Noted: your next message will lean towards {item.label}." if event.action == "like"
                 else f"👎 Noted: {item.label} will not be suggested again in this conversation.")
-        return render_cards(picks, state, note), state
+        return render_cards(view.picks, state, note), state
 
     def feedback(item_id: str, action: str, state: ConversationState) -> tuple[dict[str, Any], ConversationState]:
         record_feedback(state, (item_id or "").strip(), (action or "").strip().lower())
@@ -172,8 +223,8 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         *_, result = _turns(pipeline, state, message or "")
         return pipeline.turn_json(result, state), state
 
-    def new_conversation(diversity: float) -> tuple[History, str, ConversationState, list[Explained]]:
-        return [], "", ConversationState(diversity=diversity), []
+    def new_conversation(diversity: float) -> tuple[History, str, ConversationState, ChatView]:
+        return [], "", ConversationState(diversity=diversity), ChatView()
 
     def set_diversity(value: float, state: ConversationState) -> ConversationState:
         if not 0.0 <= float(value) <= 1.0:
@@ -186,9 +237,9 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         gr.Markdown(f"## tailtalk\n{invitation}")
         gr.Markdown(pipeline.status_line(), elem_id="tt-status")
         state = gr.State(ConversationState.new)  # a callable: every session gets its own state
-        # The cards on screen, so feedback can re-render them. A literal: gr.State deep-copies it per session
-        # (a callable default would also publish a needless load endpoint named after it).
-        picks = gr.State([])
+        # The transcript and cards on screen. A literal: gr.State deep-copies it per session (a callable
+        # default would also publish a needless load endpoint named after it).
+        view = gr.State(ChatView())
         chatbot = gr.Chatbot(label="Conversation", height=380, elem_id="tt-chat")
         cards = gr.HTML(elem_id="tt-cards", js_on_load=_CARD_JS)
         with gr.Row():
@@ -206,14 +257,18 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         api_action = gr.Textbox(label="action", visible=False)
         api_feedback = gr.JSON(label="feedback", visible=False)
 
-        turn_io = ([message, chatbot, state, picks], [message, chatbot, cards, state, picks])
-        message.submit(chat, *turn_io, api_name="chat")
-        send.click(chat, *turn_io, api_visibility="private")
+        # "multiple": a message sent while a reply streams is queued (see ChatView), not dropped. The box is
+        # emptied in the page, once per message sent: a turn's output never touches it, so nothing the
+        # person types while a reply streams is wiped.
+        turn_io = ([message, state, view], [chatbot, cards, state, view])
+        for sent, api in ((message.submit, {"api_name": "chat"}), (send.click, {"api_visibility": "private"})):
+            sent(chat, *turn_io, trigger_mode="multiple", **api)  # type: ignore[arg-type]
+            sent(None, None, [message], js="() => ''", trigger_mode="multiple", api_visibility="private")
         # "multiple": a second click must not be dropped while the first is in flight; one at a
         # time (across sessions; each takes microseconds) so the re-rendered cards arrive in click order.
-        cards.click(card_feedback, [state, picks], [cards, state], api_visibility="private",
+        cards.click(card_feedback, [state, view], [cards, state], api_visibility="private",
                     trigger_mode="multiple", concurrency_limit=1, concurrency_id="card_feedback")
-        new.click(new_conversation, [knob], [chatbot, cards, state, picks], api_name="new_conversation")
+        new.click(new_conversation, [knob], [chatbot, cards, state, view], api_name="new_conversation")
         knob.change(set_diversity, [knob, state], [state], api_name="set_diversity")
         api_message.submit(recommend, [api_message, state], [api_result, state], api_name="recommend")
         api_item.submit(feedback, [api_item, api_action, state], [api_feedback, state], api_name="feedback")

@@ -50,8 +50,8 @@ def test_a_state_shared_between_users_is_caught(redial_pipeline):
 @pytest.mark.integration
 def test_another_users_message_in_the_history_is_caught(redial_pipeline):
     class Eavesdropping(PipelineSession):
-        def chat(self, message, history):
-            history, cards = super().chat(message, history)
+        def chat(self, message):
+            history, cards = super().chat(message)
             return [{"role": "user", "content": message_of(7, 0)}, *history], cards
 
     transcript = SimulatedUser(0, TURNS).run(Eavesdropping(redial_pipeline))

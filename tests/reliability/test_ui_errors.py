@@ -54,7 +54,7 @@ def small_catalog_module():
                     Item(id="c1", title="Sunny Days", categories=["comedy"], description="A funny road trip.")))
 
 
-@pytest.mark.parametrize("api_name, args", [("/recommend", ("a funny comedy",)), ("/chat", ("a funny comedy", []))])
+@pytest.mark.parametrize("api_name, args", [("/recommend", ("a funny comedy",)), ("/chat", ("a funny comedy",))])
 @pytest.mark.parametrize("error, shown", [(RuntimeError("disk I/O error in /srv/secret/chroma.sqlite3"), INTERNAL_ERROR),
                                           (IndexMissingError(MISSING), MISSING)])
 def test_a_failing_turn_shows_one_sentence_and_no_traceback(broken_app, api_name, args, error, shown):

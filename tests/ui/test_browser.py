@@ -118,6 +118,32 @@ def test_the_shop_page_speaks_shop_and_answers_about_a_card(shop_app_url, browse
     assert browser.errors == [] and browser.off_host == []
 
 
+def test_a_message_sent_while_a_reply_streams_is_answered_after_it(app_url, browser):
+    from playwright.sync_api import expect
+
+    page = browser.page
+    page.goto(app_url)
+    box = page.locator("#tt-message textarea")
+    expect(box).to_be_editable()
+    asked = page.locator("#tt-chat [data-testid='user']")
+    replies = page.locator("#tt-chat [data-testid='bot']")
+    box.fill(REQUEST)
+    box.press("Enter")
+    expect(asked).to_have_count(1)  # the message shows at once and the box is free for the next one
+    box.fill("something older")
+    box.press("Enter")
+    answered_before_the_second = replies.count()
+    expect(replies).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(page.locator("#tt-chat .pending, #tt-cards .pending")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert [a.strip() for a in asked.all_inner_texts()] == [REQUEST, "something older"]
+    assert answered_before_the_second == 0  # the case under test: sent while the first reply was on its way
+    assert "Since your last message" in replies.last.inner_text()  # the second turn continued the first
+    assert box.input_value() == ""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-queued-message.png"), full_page=True)
+    assert browser.errors == [] and browser.off_host == []
+
+
 def test_cards_with_feedback_in_a_real_browser(app_url, browser):
     from playwright.sync_api import expect
 

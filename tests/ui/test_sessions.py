@@ -98,7 +98,23 @@ def test_a_turn_without_picks_keeps_the_cards_on_screen(app_url):
     from gradio_client import Client
 
     client = Client(app_url, verbose=False)
-    _, history, cards = client.predict("a 90s comedy", [], api_name="/chat")
-    _, history, kept = client.predict("a horror film from 1850", history, api_name="/chat")
+    history, cards = client.predict("a 90s comedy", api_name="/chat")
+    history, kept = client.predict("a horror film from 1850", api_name="/chat")
     assert "found nothing" in str(history[-1]["content"])
     assert kept == cards and cards.count('class="tt-card"') == 5  # still the list to refer to and rate
+
+
+def test_messages_sent_before_the_reply_are_queued_and_answered_in_order(app_url):
+    """Two messages at once on one session (what Enter twice while a reply streams sends): both are
+    answered, one after the other, and the second turn continues the first's conversation."""
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    first = client.submit("a 90s comedy", api_name="/chat")
+    second = client.submit("something darker", api_name="/chat")
+    history_one, _ = first.result(timeout=120)
+    history_two, _ = second.result(timeout=120)
+    asked = [" ".join(part["text"] for part in m["content"]) for m in history_two if m["role"] == "user"]
+    assert asked == ["a 90s comedy", "something darker"]
+    assert [m["role"] for m in history_two] == ["user", "assistant", "user", "assistant"]
+    assert history_two[:2] == history_one[:2]  # the first turn as it was answered, then the second
