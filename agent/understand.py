@@ -85,6 +85,16 @@ STOPWORDS = frozenset(
     "morning evening afternoon everyone "
     "short long loved love liked enjoyed else instead different".split()
 )
+# Words about the conversation, not about what is wanted ("have you seen it? sounds interesting, I'll check it
+# out"): they stay in the query the dialogue makes, but are never wishes a reply repeats or a reason cites.
+CHAT_WORDS = frozenset(
+    "have has had seen saw watched heard hear sounds sound interesting suggestion suggestions coming check "
+    "checked going type pretty alot cool open will appreciate that's thats i'll i've i'd don't didn't doesn't "
+    "isn't wasn't haven't know think thought probably definitely actually already never ever still been being "
+    "were does done make made need remember awesome amazing perfect excellent wonderful glad yeah yep nope "
+    "haha lol wow right anyway either them genre genres work into sorry fine yourself what's whats favorite "
+    "favourite least doing find over similar types mood quot it's absolutely seeking anygenre".split()
+)
 # Words that only carry a negation's verb ("horror is not my thing", "not a fan of gore"): nothing to avoid,
 # and a negation followed by nothing but these looks back at its subject.
 _PREDICATE = frozenset(
@@ -302,7 +312,8 @@ class RuleBasedUnderstander:
             interests.include_categories.update(c for c, _ in found)
             interests.wishes.extend(w for _, w in found)
             interests.phrases.extend(_runs(piece))
-            interests.wishes.extend(w for w in content if w not in interests.wishes and len(w) > 3)
+            interests.wishes.extend(w for w in content
+                                    if w not in interests.wishes and len(w) > 3 and w not in CHAT_WORDS)
             return content
         if polarity == "avoid":  # a "soft" piece ("not too scary") keeps its category words as words to avoid
             named = {w for _, w in found}

@@ -16,6 +16,8 @@ Counted over the turns:
   item in the shipped sentences, by the same fresh checker (must be 0);
 * ``reasons_citing_the_person``: the share of the cards' reasons that tie the pick to
   the person's words or the items they loved (:func:`explain.templates.cites_the_person`);
+  ``..._when_citable``: the same over the turns where the person had stated a wish or a liked
+  item, so that there was something to cite;
 * the reasons sentences were dropped, the model's failures, and hit@k of the picks
   against the logged targets (the model's understanding against the rules alone).
 
@@ -88,6 +90,9 @@ def replay_replies(pipeline: TurnPipeline, rules_pipeline: TurnPipeline, log_pat
             "clarifying": result.clarifying, "generated": result.generated,
             "repaired": bool(grounding and grounding.repaired), "replaced": bool(grounding and grounding.fell_back),
             "reasons_citing_the_person": sum(cites_the_person(p.reason) for p in result.picks),
+            # Whether the person had said anything a reason could cite: a wish or a liked item ("Yes!" or
+            # "Hello, I'm open to any movie" leaves nothing).
+            "person_said_something": bool(state.wishes or state.liked),
             "dropped": [{"sentence": s[:300], "why": why} for s, why in (grounding.dropped if grounding else [])],
             "released_sentences": len(released),
             "out_of_list_shipped": out_of_list(fresh, released),
@@ -119,14 +124,18 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "sentences_dropped": sum(len(r["dropped"]) for r in records),
         "out_of_list_titles_shipped": sum(len(r["out_of_list_shipped"]) for r in records),
         "misattributions_shipped": sum(len(r["misattributions_shipped"]) for r in records),
-        "reasons_citing_the_person": round(sum(r["reasons_citing_the_person"] for r in records)
-                                           / max(1, sum(len(r["picks"]) for r in records)), 4),
+        "reasons_citing_the_person": _citing_share(records),
+        "reasons_citing_the_person_when_citable": _citing_share([r for r in records if r["person_said_something"]]),
         "drop_reasons": dict(reasons.most_common()),
         "turns_with_llm_notice": sum(any("language model" in n for n in r["notices"]) for r in records),
         "hit@5": _hit_rate(answered, "picks"),
         "hit@5_rules_only": _hit_rate(answered, "rules_picks"),
         "median_turn_seconds": round(statistics.median(r["seconds"] for r in records), 2),
     }
+
+
+def _citing_share(records: Sequence[dict[str, Any]]) -> float:
+    return round(sum(r["reasons_citing_the_person"] for r in records) / max(1, sum(len(r["picks"]) for r in records)), 4)
 
 
 def _hit_rate(records: Sequence[dict[str, Any]], key: str) -> float:
@@ -148,7 +157,7 @@ def markdown(report: dict[str, Any]) -> str:
     rows = [(k, report[k]) for k in ("turns", "clarifying_turns", "replies_with_generated_text", "replies_repaired",
                                      "replies_replaced", "repair_share", "sentences_shipped", "sentences_dropped",
                                      "out_of_list_titles_shipped", "misattributions_shipped",
-                                     "reasons_citing_the_person",
+                                     "reasons_citing_the_person", "reasons_citing_the_person_when_citable",
                                      "turns_with_llm_notice", "hit@5", "hit@5_rules_only", "median_turn_seconds")]
     lines = [f"### Replies with {report['llm']} ({report['log']}, {report['turns']} turns, seed {report['seed']})", "",
              "| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), "",

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from tailtalk.catalog import Item
 from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
 from tailtalk.titles import TitleMatcher
+from tailtalk.words import stem, stems
 from prompts import load_prompt, prompt_text
 from explain.grounding import GroundingChecker, GroundingReport
 from explain.respond import Reply, SentenceBuffer
@@ -78,11 +79,11 @@ def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
         return Answer(f"{name} costs ${item.price:,.2f}.", True, (f"price: ${item.price:,.2f}",))
     if _PLOT_QUESTION.search(question) and item.description:
         return Answer(f"{name}: {item.description.strip()}", True, (item.description.strip(),))
-    wanted = {_stem(w) for w in topic}
+    wanted = {stem(w) for w in topic}
     if wanted:
         attribute = _best_attribute(item, wanted)
         if attribute is not None:
-            yes = "Yes: " if _YES_NO.search(question) and wanted & _stems(attribute.split(":")[0]) else ""
+            yes = "Yes: " if _YES_NO.search(question) and wanted & stems(attribute.split(":")[0]) else ""
             return Answer(f"{yes}{name} is listed with {attribute}.", True, (attribute,))
         quotes = _quotes(item, wanted)
         if quotes:
@@ -99,7 +100,7 @@ def _best_attribute(item: Item, wanted: set[str]) -> str | None:
     scored = []
     for line in fact_lines(item)[1 if item.price is not None else 0 :]:
         key, _, value = line.partition(": ")
-        score = 2 * len(wanted & _stems(key)) + len(wanted & _stems(value))
+        score = 2 * len(wanted & stems(key)) + len(wanted & stems(value))
         if score:
             scored.append((score, line))
     return max(scored, key=lambda s: s[0])[1] if scored else None
@@ -109,7 +110,7 @@ def _quotes(item: Item, wanted: set[str]) -> list[str]:
     """The title part and the description sentence that say most about the topic (at most one of each)."""
     quotes = []
     for pieces in (_TITLE_PARTS.split(item.title), _SENTENCE_END.split(item.description)):
-        scored = [(len(wanted & _stems(p)), -n, p.strip()) for n, p in enumerate(pieces) if p.strip()]
+        scored = [(len(wanted & stems(p)), -n, p.strip()) for n, p in enumerate(pieces) if p.strip()]
         best = max(scored, default=None)
         if best is not None and best[0] > 0:
             quotes.append(_trim(best[2], wanted))
@@ -121,20 +122,9 @@ def _trim(sentence: str, wanted: set[str]) -> str:
     words = sentence.rstrip(".").split()
     if len(words) <= _MAX_QUOTE_WORDS:
         return " ".join(words)
-    first = next(n for n, w in enumerate(words) if _stems(w) & wanted)
+    first = next(n for n, w in enumerate(words) if stems(w) & wanted)
     start = max(0, min(first - _MAX_QUOTE_WORDS // 3, len(words) - _MAX_QUOTE_WORDS))
     return ("… " if start else "") + " ".join(words[start : start + _MAX_QUOTE_WORDS]) + " …"
-
-
-def _stem(word: str) -> str:
-    """Five letters of the singular: "batteries" meets "battery", "waterproof" meets "water"."""
-    word = word.lower()
-    word = word[:-3] + "y" if word.endswith("ies") and len(word) > 4 else word.rstrip("s") if len(word) > 3 else word
-    return word[:5]
-
-
-def _stems(text: str) -> set[str]:
-    return {_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())}
 
 
 class Answerer:

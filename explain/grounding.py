@@ -35,6 +35,7 @@ from rapidfuzz import fuzz
 
 from tailtalk.catalog import Item
 from tailtalk.titles import TitleHit, TitleMatcher, normalise
+from tailtalk.words import stem, stems
 
 # A title written as a title: in quotes or asterisks, or capitalised words followed by "(1999)".
 _QUOTED = re.compile(r"[\"“*_]([A-Z0-9][^\"”*_\n]{1,80}?)[\"”*_]")
@@ -110,8 +111,8 @@ class GroundingChecker:
         # Everyone the catalogue credits anywhere (normalised): a name from another film ("Good Will Hunting ...
         # with Jason Bateman") is caught even when no listed item credits it.
         self._catalogue_people = people
-        self._facts = {item.id: _stems(_fact_text(item)) for item in self.allowed}
-        self._request = _stems(" ".join([request, *(i.title for i in user_named)]))
+        self._facts = {item.id: stems(_fact_text(item)) for item in self.allowed}
+        self._request = stems(" ".join([request, *(i.title for i in user_named)]))
         self._request_words = set(_words(request))
         self._request_ngrams = _ngrams(_words(request), _ECHO_REQUEST_NGRAM)
         self._prices = {round(i.price, 2) for i in self.allowed if i.price is not None}
@@ -230,7 +231,7 @@ class GroundingChecker:
         about = list(about_ids) or list(self._facts)
         known = self._request.union(*(self._facts[i] for i in about))
         content = [w for w in _words(sentence) if w not in _GENERIC and len(w) > 2]
-        missing = [w for w in content if _stem(w) not in known]
+        missing = [w for w in content if stem(w) not in known]
         if len(missing) >= _UNSUPPORTED_MIN and len(missing) > _UNSUPPORTED_SHARE * len(content):
             return [f"unsupported by the facts: {', '.join(missing[:5])}"]
         return []
@@ -321,15 +322,6 @@ def _fact_text(item: Item) -> str:
     values = [str(v) for value in item.attributes.values()
               for v in (value if isinstance(value, list | tuple) else [value])]
     return " ".join([item.title, str(item.year or ""), *item.categories, item.description, *values])
-
-
-def _stem(word: str) -> str:
-    """Crude but enough to match "haunted" with "haunting" and "friends" with "friend"."""
-    return word[:5] if len(word) > 5 else word.rstrip("s")
-
-
-def _stems(text: str) -> set[str]:
-    return {_stem(w) for w in _words(text)}
 
 
 def _words(text: str) -> list[str]:

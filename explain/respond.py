@@ -232,20 +232,23 @@ class LLMResponder:
             deadline = min(deadline, request.deadline)
         buffer = SentenceBuffer()
 
-        follows: list[str] = []  # what the previous sentence of this paragraph was about
+        # What the previous *shown* sentence of this paragraph was about: the reader never sees a dropped
+        # sentence, so "(1989): ..." after a dropped "2. When Harry Met Sally..." reads as about the item
+        # before it, and is checked as such.
+        follows: list[str] = []
         seen: set[str] = set()  # released sentences, normalised, to drop repeats
 
         def release(sentences: list[tuple[str, str]]) -> Iterator[str]:
             nonlocal follows
             for sentence, spacing in sentences:
                 problems = checker.violations(sentence, follows)
-                mentioned = checker.mentioned_ids(sentence)
-                follows = [] if spacing == "\n" else (mentioned or follows)
                 if not problems and normalise(sentence) in seen:
                     problems = ["repeats an earlier sentence"]
                 if problems:
                     report.dropped.append((sentence, problems))
+                    follows = [] if spacing == "\n" else follows
                     continue
+                follows = [] if spacing == "\n" else (checker.mentioned_ids(sentence) or follows)
                 seen.add(normalise(sentence))
                 report.released.append(sentence)  # what the user saw, in order
                 yield sentence + (" " if spacing == "\n" and not clarifying else spacing)

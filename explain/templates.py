@@ -22,6 +22,8 @@ from typing import Protocol
 
 from tailtalk.catalog import Item
 from tailtalk.languages import CATEGORY_NAMES_ZH
+from tailtalk.words import stems
+from agent.understand import SYNONYMS
 
 _MAX_SUMMARY = 160
 
@@ -96,8 +98,13 @@ class TemplateExplainer:
                 shared = [n for n in _listed(other.attributes.get(role)) if n in own]
                 if shared:
                     return [phrase.format(name=shared[0], title=other.title)]
-        text_of_item = " ".join([*item.categories, item.description, item.title]).lower()
-        matched = [w for w in wishes if w.lower() in text_of_item]
+        said = {w.lower() for w in wishes}
+        for role, phrase in (("director", "Directed by {name}, as you asked"), ("stars", "With {name}, as you asked")):
+            for name in _listed(item.attributes.get(role)):
+                parts = set(name.lower().split())  # a whole name of two words or more, not a lone "James"
+                if len(parts) > 1 and parts <= said:
+                    return [phrase.format(name=name)]
+        matched = _wishes_met(item, wishes)
         if matched:
             return [f"Matches your wish for {', '.join(matched[:3])}"]
         for other in liked:
@@ -178,9 +185,23 @@ def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], foll
     return f"为你找到{count}部电影{'：' + about if about else ''}。卡片上的推荐理由是英文的。{follow_up}"
 
 
+def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
+    """The wishes an item's facts meet: in its words, as a word of the same stem ("animated" for animation),
+    or as a synonym of one of its categories ("funny" for a comedy).
+
+    >>> _wishes_met(Item(id="1", title="Up", categories=["animation", "comedy"]), ["animated", "funny", "scary"])
+    ['animated', 'funny']
+    """
+    text = " ".join([*item.categories, item.description, item.title]).lower()
+    words = stems(text)
+    synonym_of = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
+    return [w for w in wishes if w.lower() in text or stems(w) <= words
+            or synonym_of.get(w.lower()) in item.categories]
+
+
 # How a reason's first sentence cites the person (their words, what they loved, what people who loved it named).
 _PERSONAL = re.compile(r"^(?:Often recommended to people who loved |Matches your wish for |Directed by [^.]+, like |"
-                       r"With [^.]+, as in |[^.,]+, like )")
+                       r"With [^.]+, as in |(?:Directed by|With) [^.]+, as you asked|[^.,]+, like )")
 
 
 def cites_the_person(reason: str) -> bool:

@@ -57,6 +57,14 @@ def test_a_sentence_continuing_about_one_pick_may_not_carry_another_picks_facts(
     assert reply.grounding.dropped[0][0] == "It came out in 1982."
 
 
+def test_a_sentence_after_a_dropped_one_is_read_as_the_person_reads_it():
+    """The person never sees the dropped sentence naming The Thing, so "(1982): ..." after it reads as about
+    Alien, the last item shown: it is dropped, not shipped as Alien's year (the case eval-replies found)."""
+    reply = final_reply(_responder("Alien is scary. The Thing, Heat and more. (1982): cold and grim.").stream(REQUEST))
+    assert "1982" not in reply.text
+    assert [s for s, _ in reply.grounding.dropped] == ["The Thing, Heat and more.", "(1982): cold and grim."]
+
+
 def test_the_reply_does_not_repeat_the_cards_and_ends_with_the_follow_up():
     request = ReplyRequest("something scary", PICKS, ["scary"], follow_up="Older or newer?")
     reply = final_reply(_responder("Alien is a perfect scary pick.").stream(request))

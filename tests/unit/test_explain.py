@@ -42,6 +42,18 @@ def test_a_category_shared_with_a_liked_film_when_nothing_closer():
     assert EX.reason(ALIEN, wishes=["romance"], liked=[HEAT, JAWS]).startswith("Horror, like Jaws. ")
 
 
+def test_a_person_asked_for_by_name_is_the_reason():
+    reason = EX.reason(ALIEN, wishes=["directed", "ridley", "scott"])
+    assert reason.startswith("Directed by Ridley Scott, as you asked. ") and cites_the_person(reason)
+    assert EX.reason(ALIEN, wishes=["sigourney", "weaver"]).startswith("With Sigourney Weaver, as you asked. ")
+    assert not cites_the_person(EX.reason(ALIEN, wishes=["scott"]))  # one word of a name is not the name
+
+
+def test_a_wish_met_through_a_synonym_or_a_stem_is_cited():
+    assert EX.reason(ALIEN, wishes=["scary"]).startswith("Matches your wish for scary. ")  # a horror film
+    assert EX.reason(ALIEN, wishes=["creatures"]).startswith("Matches your wish for creatures. ")
+
+
 def test_reason_only_claims_wishes_found_in_the_item():
     reason = EX.reason(ALIEN, wishes=["romance", "comedy"])
     assert "Matches" not in reason and "romance" not in reason and "comedy" not in reason

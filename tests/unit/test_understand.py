@@ -242,6 +242,11 @@ def test_wishes_are_deduplicated_and_capped(u):
     assert len(set(interests.wishes)) == 6
 
 
+def test_words_about_the_conversation_are_no_wishes(u):
+    interests = u("Oh cool, have you seen it? Sounds interesting, I'll check it out. Something with dragons")
+    assert interests.wishes == ["dragons"]
+
+
 # --- ordinary requests against a ReDial-like catalogue ----------------------------------------
 
 REDIAL = ["action", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama", "family",
