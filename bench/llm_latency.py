@@ -8,7 +8,7 @@ anything else on the machine falls on every variant alike):
 
 * ``embedded``: what ``llm=embedded`` runs: SmolLM2-135M-Instruct (the packaged GGUF
   converted to float32 safetensors) in process with transformers, streamed.
-* ``vllm-<dtype>``: the same folder served by vLLM (``tailtalk.vllm_server.VLLMServer``,
+* ``vllm-<dtype>``: the same folder served by vLLM (``ui.vllm_server.VLLMServer``,
   one server per dtype, all started before measuring), called through the app's own
   ``ChatOpenAI`` endpoint backend, streamed over HTTP on 127.0.0.1.
 
@@ -44,7 +44,7 @@ from langchain_core.messages import BaseMessage
 
 from tailtalk.config import load_settings
 from tailtalk.llm import EmbeddedChatModel, embedded_backend, endpoint_backend
-from tailtalk.vllm_server import DEFAULT_VENV, VLLMServer
+from ui.vllm_server import DEFAULT_VENV, VLLMServer
 from prompts import load_prompt
 
 # Five requests of the kind a ReDial user makes, each with five real films and the facts the

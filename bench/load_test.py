@@ -63,7 +63,7 @@ privacy.apply_offline_defaults()  # before gradio_client is imported: it reads t
 from agent.state import ConversationState  # noqa: E402  (imported after the privacy defaults on purpose)
 
 if TYPE_CHECKING:
-    from agent.pipeline import TurnPipeline
+    from ui.pipeline import TurnPipeline
     from tailtalk.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -554,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> tuple[str, TurnPipeline, Any]:
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from ui.app import launch
 
     pipeline = build_pipeline(settings)

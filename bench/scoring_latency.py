@@ -39,7 +39,7 @@ from tailtalk.catalog import load_catalog
 from tailtalk.config import load_settings
 from tailtalk.dialogues import load_dialogues
 from tailtalk.instances import instances_of
-from agent.pipeline import build_pipeline
+from ui.assemble import build_pipeline
 from eval.systems import PipelineSystem
 from ranking.base import RankingContext
 from ranking.scorer import resolve_scorer

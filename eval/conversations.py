@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.pipeline import TurnPipeline, TurnResult
+from ui.pipeline import TurnPipeline, TurnResult
 from agent.state import ConversationState
 
 Domain = Literal["films", "products"]

@@ -26,7 +26,7 @@ from tailtalk.mentions import MentionList
 from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeConfig, CollaborativeModel
 from retrieval.hybrid import HybridRetriever
 from ranking.fusion import FusionRanker
-from agent.pipeline import TurnPipeline
+from ui.pipeline import TurnPipeline
 from eval.metrics import accuracy_report
 from eval.systems import PipelineSystem
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
 from tailtalk.dialogues import Dialogue, load_dialogues
-from agent.pipeline import TurnPipeline
+from ui.pipeline import TurnPipeline
 from tailtalk.popularity import head_tail_split
 from tailtalk.instances import Instance, instances_of
 from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, accuracy_report, beyond_report

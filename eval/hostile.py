@@ -27,7 +27,7 @@ Example (the rule path, with fakes)::
     >>> from tailtalk.catalog import Catalog, Item
     >>> from retrieval.embedder import HashingEmbedder
     >>> from retrieval.retriever import InMemoryRetriever
-    >>> from agent.pipeline import TurnPipeline
+    >>> from ui.pipeline import TurnPipeline
     >>> cat = Catalog((Item(id="1", title="Ghost House", categories=["horror"]),))
     >>> pipeline = TurnPipeline.from_parts(cat, InMemoryRetriever(cat, HashingEmbedder()), top_k=1)
     >>> case = HostileCase("demo-1", "code", "<script>alert(1)</script> a horror film")
@@ -51,11 +51,12 @@ from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
 from tailtalk.titles import TitleMatcher, normalise
-from agent.pipeline import TurnPipeline
+from ui.pipeline import TurnPipeline
 from agent.state import ConversationState
 from explain.grounding import GroundingChecker, out_of_list
 from explain.respond import SentenceBuffer
 from prompts import PROMPTS_DIR, prompt_text
+from tailtalk.errors import UserError
 
 CASES_DIR = Path(__file__).resolve().parents[1] / "tests" / "reliability" / "hostile"
 LEAK_WORDS = 8  # a run this long from the instructions is a recital, not a coincidence
@@ -65,7 +66,7 @@ _CARD = re.compile(r'data-item-id="([^"]*)".*?<p>(.*?)</p>', re.DOTALL)  # a car
 Sent = tuple[str, list[tuple[str, str]], list[str]]  # a turn's reply, (item id, reason) pairs and notices
 
 
-class CaseFileError(ValueError):
+class CaseFileError(UserError, ValueError):
     """A malformed case file; the message names the file and line."""
 
 

@@ -41,7 +41,7 @@ from tailtalk.dialogues import load_dialogues
 from tailtalk.instances import Instance, instances_of
 from explain.grounding import GroundingChecker, catalogue_people, misattributions, out_of_list
 from explain.templates import cites_the_person
-from agent.pipeline import TurnPipeline
+from ui.pipeline import TurnPipeline
 from agent.state import ConversationState
 from eval.harness import sample
 

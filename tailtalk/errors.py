@@ -2,21 +2,25 @@
 
 Front ends show these messages as they are (the CLI as ``error: ...``, the chat UI as an
 error box); any other exception is an internal fault, logged with its traceback for the
-operator and shown to the user only as a short apology. The classes live beside the code
-that raises them, so they are imported here, late, when a front end asks.
+operator and shown to the user only as a short apology. Each stage's own errors subclass
+:class:`UserError` where they are raised, so this base module imports no stage.
+
+Example::
+
+    >>> from tailtalk.errors import UserError, user_errors
+    >>> class MissingThing(UserError):
+    ...     pass
+    >>> isinstance(MissingThing("run `tailtalk index` first"), user_errors())
+    True
 """
 
 from __future__ import annotations
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    from tailtalk.catalog import DataFormatError
-    from tailtalk.config import ConfigError
-    from tailtalk.llm import LLMError
-    from tailtalk.sources import SourceError
-    from retrieval.index import IndexError_
-    from ranking.scorer import CheckpointError
-    from prompts import PromptError
+class UserError(Exception):
+    """A failure the person can fix; its message says how."""
 
-    return (ConfigError, DataFormatError, SourceError, FileNotFoundError, ValueError, IndexError_, CheckpointError,
-            LLMError, PromptError)
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """What a front end shows as it is: errors written for people, and a missing file the person named."""
+    return (UserError, FileNotFoundError, ValueError)

@@ -41,6 +41,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from tailtalk.config import Settings
+from tailtalk.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def scan_json_object(text: str) -> tuple[int | None, int | None]:
     return None, last_comma
 
 
-class LLMError(RuntimeError):
+class LLMError(UserError, RuntimeError):
     """The language model cannot be loaded or reached; the message says what to do."""
 
 

@@ -7,7 +7,7 @@ Makefile or shell has to). A user may still override each variable in the enviro
 They are the second layer: the code switches telemetry off where it opens each library
 (``gr.Blocks(analytics_enabled=False)`` in ui/app.py, Chroma's ``anonymized_telemetry=False``
 in retrieval/index.py, ``VLLM_NO_USAGE_STATS`` and ``DO_NOT_TRACK`` for the vLLM server in
-tailtalk/vllm_server.py). tests/reliability/test_security.py runs chat turns with every
+ui/vllm_server.py). tests/reliability/test_security.py runs chat turns with every
 connection off loopback refused and recorded, and without these variables preset.
 """
 

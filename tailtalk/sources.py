@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+from tailtalk.errors import UserError
 
 _GH = "https://raw.githubusercontent.com"
 
@@ -89,7 +90,7 @@ SOURCES: dict[str, tuple[SourceFile, ...]] = {
 }
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """A dataset file could not be found, fetched or verified; the message says what to do."""
 
 

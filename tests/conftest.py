@@ -62,7 +62,7 @@ def redial_settings(mirror: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def redial_pipeline(redial_settings: Settings):
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
 
     return build_pipeline(redial_settings)
 
@@ -74,7 +74,7 @@ def shop_pipeline(mirror: Path):
     from tailtalk.prepare import prepare
     from retrieval.embedder import make_embedder
     from retrieval.index import build_index
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
 
     settings = Settings(home=TEST_HOME, data_mirror=mirror, domain="products", scorer="baseline", llm="none")
     assert settings.dataset == "mg-shopdial"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.pipeline import EMPTY_MESSAGE_REPLY, TurnPipeline
+from ui.pipeline import EMPTY_MESSAGE_REPLY, TurnPipeline
 from agent.state import ConversationState
 from retrieval.embedder import HashingEmbedder
 from retrieval.retriever import InMemoryRetriever

@@ -26,7 +26,8 @@ import gradio as gr  # noqa: E402  (imported after the privacy defaults on purpo
 
 from tailtalk.catalog import Item  # noqa: E402
 from tailtalk.config import Settings  # noqa: E402
-from agent.pipeline import TurnPipeline, TurnResult, build_pipeline  # noqa: E402
+from ui.pipeline import TurnPipeline, TurnResult  # noqa: E402
+from ui.assemble import build_pipeline  # noqa: E402
 from agent.state import ConversationState  # noqa: E402
 from explain.templates import Explained  # noqa: E402
 from tailtalk.errors import user_errors  # noqa: E402

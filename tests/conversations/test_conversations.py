@@ -11,7 +11,7 @@ import pytest
 from agent.state import ConversationState
 from eval.conversations import Case, Expect, check_turn, load_cases, run_suite
 from explain.templates import Explained
-from agent.pipeline import TurnResult
+from ui.pipeline import TurnResult
 from tailtalk.catalog import Item
 
 FOLDER = Path(__file__).parent
@@ -81,7 +81,7 @@ def test_a_chinese_request_is_read_by_its_meaning_with_the_multilingual_model(sm
     from retrieval.lexical import LexicalIndex
     from retrieval.retriever import InMemoryRetriever
     from retrieval.embedder import HashingEmbedder
-    from agent.pipeline import TurnPipeline
+    from ui.pipeline import TurnPipeline
 
     english = InMemoryRetriever(small_catalog, HashingEmbedder())
     hybrid = HybridRetriever(english, LexicalIndex(small_catalog), None, pool=0,
@@ -93,7 +93,7 @@ def test_a_chinese_request_is_read_by_its_meaning_with_the_multilingual_model(sm
 
 @pytest.mark.integration
 def test_the_named_conversations_hold_with_the_embedded_model(redial_settings, shop_pipeline):
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from tailtalk.config import Settings
 
     films = build_pipeline(redial_settings.model_copy(update={"llm": "embedded"}))

@@ -37,7 +37,7 @@ def test_decade_constraint_holds_on_the_real_index(redial_pipeline):
 def _cli(settings, *args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "TAILTALK_HOME": str(settings.home), "TAILTALK_DATA_MIRROR": str(settings.data_mirror),
                    "TAILTALK_SCORER": settings.scorer, "TAILTALK_LLM": settings.llm, **env}
-    return subprocess.run([sys.executable, "-m", "tailtalk.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "eval.cli", *args], capture_output=True, text=True,
                           env=environment, cwd=REPO, timeout=300)
 
 

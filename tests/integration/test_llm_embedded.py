@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from agent.pipeline import build_pipeline
+from ui.assemble import build_pipeline
 from agent.state import ConversationState
 from explain.grounding import GroundingChecker, out_of_list
 

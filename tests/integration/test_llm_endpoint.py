@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from agent.pipeline import TurnPipeline, TurnResult, build_pipeline
+from ui.pipeline import TurnPipeline, TurnResult
+from ui.assemble import build_pipeline
 from agent.state import ConversationState
 from tests.conftest import free_port
 from tests.llm.openai_stub import StubServer

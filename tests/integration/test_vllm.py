@@ -1,7 +1,7 @@
 """The vLLM launcher against a real vLLM server on the CPU (about 2 minutes, most of it one cold start).
 
 The module-scoped ``vllm_server`` fixture starts the server the way ``tailtalk serve-llm``
-does: through :class:`tailtalk.vllm_server.VLLMServer`, creating ``.venv-vllm`` when it is
+does: through :class:`ui.vllm_server.VLLMServer`, creating ``.venv-vllm`` when it is
 missing (about 100 s more, once) and converting the packaged SmolLM2 under the test home,
 on a free loopback port. Tests that need a live server take ``vllm_server``; none of them
 stops it (the stop test starts its own), so tests can be added in any order.
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailtalk.config import Settings
 from tailtalk.llm import endpoint_backend
-from tailtalk.vllm_server import VLLMServer, port_is_free
+from ui.vllm_server import VLLMServer, port_is_free
 from tests.conftest import REPO, TEST_HOME, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
@@ -123,7 +123,7 @@ def test_stop_ends_the_whole_process_tree() -> None:
 
 def test_a_chat_turn_through_vllm_explains_listed_films_only(vllm_server, redial_settings):
     """The whole turn with the launcher's server as the LLM: JSON-schema understanding, a streamed, checked reply."""
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from agent.state import ConversationState
     from explain.grounding import GroundingChecker, out_of_list
 

@@ -7,7 +7,7 @@ import pytest
 from tailtalk.catalog import Catalog, Item
 from retrieval.embedder import HashingEmbedder
 from retrieval.retriever import InMemoryRetriever
-from agent.pipeline import TurnPipeline
+from ui.pipeline import TurnPipeline
 
 
 @pytest.fixture

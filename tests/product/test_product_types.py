@@ -72,7 +72,7 @@ def test_a_new_category_clears_an_old_type(shop):
 def test_films_have_no_product_types_but_questions_about_shown_films_are_answered(small_catalog):
     from retrieval.embedder import HashingEmbedder
     from retrieval.retriever import InMemoryRetriever
-    from agent.pipeline import TurnPipeline
+    from ui.pipeline import TurnPipeline
 
     films = TurnPipeline.from_parts(small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()), top_k=2)
     assert films.shop is None

@@ -153,7 +153,7 @@ def test_every_case_through_the_ui_api(app_url, redial_pipeline):
 
 @pytest.mark.integration
 def test_a_sample_through_the_embedded_model(redial_settings):
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
 
     # A tight budget keeps the sample fast and tests the budget itself: a case the model cannot finish in
     # time must still be answered in time, from templates.

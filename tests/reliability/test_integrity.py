@@ -77,7 +77,7 @@ def test_the_cli_reports_a_malformed_catalogue_in_one_line_without_a_traceback(t
 def run_cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``tailtalk`` as a person runs it, on the rule path, in its own home."""
     env = {**os.environ, "TAILTALK_HOME": str(home), "TAILTALK_LLM": "none", "TAILTALK_SCORER": "baseline"}
-    return subprocess.run([sys.executable, "-m", "tailtalk.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "eval.cli", *args], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=timeout)
 
 

@@ -290,7 +290,7 @@ class _ExitedServer:
 
 
 def test_the_vllm_launcher_binds_loopback_and_switches_usage_stats_off(monkeypatch, tmp_path):
-    from tailtalk import vllm_server
+    from ui import vllm_server
 
     launched = []
     monkeypatch.setattr(vllm_server.subprocess, "Popen",

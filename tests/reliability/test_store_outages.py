@@ -132,7 +132,7 @@ def test_an_index_of_another_embedding_model_names_the_command_that_rebuilds_it(
 def test_an_index_deleted_under_a_serving_pipeline_fails_the_turn_with_the_fix(small_catalog, tmp_path):
     """Another client deletes the collection (a rebuild on a shared Chroma server replaces it): the turn says
     what to do instead of failing as an internal error, and the fix serves again."""
-    from agent.pipeline import TurnPipeline
+    from ui.pipeline import TurnPipeline
     from agent.state import ConversationState
     from retrieval.retriever import ChromaRetriever
 
@@ -166,7 +166,7 @@ def torn_checkpoint(tmp_path) -> Path:
 
 def test_a_torn_checkpoint_under_auto_serves_the_baseline_with_a_notice_on_every_turn(redial_settings,
                                                                                       torn_checkpoint):
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from agent.state import ConversationState
 
     pipeline = build_pipeline(redial_settings.model_copy(update={"scorer": "auto", "checkpoint": torn_checkpoint}))

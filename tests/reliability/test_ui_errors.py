@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.pipeline import TurnPipeline
+from ui.pipeline import TurnPipeline
 from retrieval.embedder import HashingEmbedder
 from retrieval.index import IndexMissingError
 from retrieval.retriever import InMemoryRetriever

@@ -118,11 +118,37 @@ def test_the_shop_page_speaks_shop_and_answers_about_a_card(shop_app_url, browse
     assert browser.errors == [] and browser.off_host == []
 
 
-def test_a_message_sent_while_a_reply_streams_is_answered_after_it(app_url, browser):
+class _SlowReplies:
+    """The real pipeline, with each turn taking 2 s before its reply starts, as a language model's does: long
+    enough that the second message is always sent while the first reply is on its way."""
+
+    def __init__(self, pipeline):
+        self._pipeline = pipeline
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)
+
+    def stream(self, state, message):
+        time.sleep(2.0)
+        yield from self._pipeline.stream(state, message)
+
+
+@pytest.fixture
+def slow_app_url(redial_settings, redial_pipeline):
+    from tests.conftest import free_port
+    from ui.app import launch
+
+    settings = redial_settings.model_copy(update={"ui_port": free_port()})
+    demo = launch(settings, block=False, pipeline=_SlowReplies(redial_pipeline))
+    yield f"http://127.0.0.1:{settings.ui_port}/"
+    demo.close()
+
+
+def test_a_message_sent_while_a_reply_streams_is_answered_after_it(slow_app_url, browser):
     from playwright.sync_api import expect
 
     page = browser.page
-    page.goto(app_url)
+    page.goto(slow_app_url)
     box = page.locator("#tt-message textarea")
     expect(box).to_be_editable()
     asked = page.locator("#tt-chat [data-testid='user']")

