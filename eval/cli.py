@@ -158,16 +158,17 @@ def evaluate_replies(
 
 @app.command("eval-conversations")
 def evaluate_conversations(
-    folder: Annotated[Path, typer.Option(help="Folder of conversation files (*.json).")] = Path("tests/conversations"),
+    folder: Annotated[Optional[Path], typer.Option(help="Folder of conversation files (*.json); default: the "
+                                                        "suite shipped in eval/cases/conversations.")] = None,
     cases: Annotated[Optional[str], typer.Option(help="Comma-separated case ids to run (default: all).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Play the conversation suite (films and shop, English and Chinese) and check every expectation; the
     language model is the configured one (`--set llm=none` for the rules alone, `--set llm=embedded`)."""
     from ui.assemble import build_pipeline
-    from eval.conversations import load_cases, run_suite
+    from eval.conversations import CASES_DIR, load_cases, run_suite
 
-    chosen = load_cases(folder)
+    chosen = load_cases(folder or CASES_DIR)
     if cases:
         wanted = {c.strip() for c in cases.split(",") if c.strip()}
         unknown = wanted - {c.id for c in chosen}
@@ -203,7 +204,7 @@ def evaluate_hostile(
     via: Annotated[str, typer.Option(help="'pipeline': the turn pipeline in process; 'api': the chat UI's API "
                                           "(/recommend and /chat), served on 127.0.0.1 for the run.")] = "pipeline",
     cases: Annotated[Optional[Path], typer.Option(help="Folder of *.jsonl case files (default: the project's "
-                                                       "tests/reliability/hostile).")] = None,
+                                                       "eval/cases/hostile).")] = None,
     category: Annotated[Optional[str], typer.Option(help="Only the cases of this file (e.g. injection).")] = None,
 ) -> None:
     """Send the hostile-input cases through the served pipeline and count crashes, turns past their budget,

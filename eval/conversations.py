@@ -95,7 +95,10 @@ class Case(BaseModel):
     turns: list[Turn] = Field(min_length=1)
 
 
-def load_cases(folder: Path) -> list[Case]:
+CASES_DIR = Path(__file__).resolve().parent / "cases" / "conversations"  # the suite, shipped with the package
+
+
+def load_cases(folder: Path = CASES_DIR) -> list[Case]:
     """Every case of every ``*.json`` file in ``folder`` (a file holds a list of cases); ids are unique."""
     files = sorted(folder.glob("*.json"))
     if not files:

@@ -4,8 +4,6 @@ cases the issue named)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from agent.state import ConversationState
@@ -14,8 +12,7 @@ from explain.templates import Explained
 from ui.pipeline import TurnResult
 from tailtalk.catalog import Item
 
-FOLDER = Path(__file__).parent
-CASES = load_cases(FOLDER)
+CASES = load_cases()
 # The cases the issue names, also played with the embedded model in CI (the whole suite with it is
 # `tailtalk --set llm=embedded eval-conversations`, in docs/llm.md).
 WITH_THE_MODEL = ["child-8-year-old", "war-not-american", "older-after-90s", "question-gory",

@@ -1,4 +1,4 @@
-"""The hostile-input suite (issue 7): every case in tests/reliability/hostile through the real turn pipeline
+"""The hostile-input suite (issue 7): every case in eval/cases/hostile through the real turn pipeline
 on the rule path and through the chat UI's API, and a sample through the embedded language model.
 
 Each run prints its counts and writes them to test-artifacts/hostile/; docs/reliability.md has the
