@@ -23,7 +23,7 @@ from tailtalk.catalog import Catalog
 from tailtalk.dialogues import Dialogue, load_dialogues
 from ui.pipeline import TurnPipeline
 from tailtalk.popularity import head_tail_split
-from tailtalk.instances import Instance, instances_of
+from tailtalk.instances import Instance, instances_of, mean_recall_at_k
 from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, accuracy_report, beyond_report
 from ranking.diversity import DiversityReranker
 from eval.systems import SYSTEMS, EvalSystem, PipelineSystem, exact_copy, item_vectors
@@ -69,14 +69,11 @@ def score_run(run: SystemRun, instances: Sequence[Instance], catalog: Catalog,
     return {
         "n_instances": {"all": n_all, "new": n_new},
         "metrics": {"all": acc_all, "new": acc_new, "beyond": beyond},
-        "recall_curve": {str(k): _recall_at(run.ranked_all, instances, k) for k in CURVE_KS},
+        "recall_curve": {str(k): mean_recall_at_k(run.ranked_all, instances, k) for k in CURVE_KS},
         "seconds": round(run.seconds, 2),
     }
 
 
-def _recall_at(ranked: Sequence[Sequence[str]], instances: Sequence[Instance], k: int) -> float:
-    hits = [t in r[:k] for r, i in zip(ranked, instances) for t in i.targets]
-    return float(np.mean(hits)) if hits else 0.0
 
 
 def missing_targets(dialogues: Sequence[Dialogue], catalog: Catalog) -> Counter[str]:

@@ -22,6 +22,8 @@ from itertools import combinations
 
 import numpy as np
 
+from tailtalk.instances import recall_at_k
+
 
 def _check_k(k: int) -> None:
     if k < 1:
@@ -35,15 +37,6 @@ def _rank_of(ranked: Sequence[str], target: str, k: int) -> int | None:
         if item == target:
             return position
     return None
-
-
-def recall_at_k(ranked: Sequence[str], target: str, k: int) -> float:
-    """1.0 when ``target`` is in the top ``k``, else 0.0.
-
-    >>> recall_at_k(["a", "b"], "b", 2), recall_at_k(["a", "b"], "b", 1)
-    (1.0, 0.0)
-    """
-    return 0.0 if _rank_of(ranked, target, k) is None else 1.0
 
 
 def ndcg_at_k(ranked: Sequence[str], target: str, k: int) -> float:

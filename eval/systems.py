@@ -30,8 +30,10 @@ from tailtalk.instances import Instance
 _CONTEXT_TURNS = 4
 
 
-def context_text(instance: Instance) -> str:
-    """The most recent turns, newest first (encoders truncate long input from the end)."""
+def baseline_query_text(instance: Instance) -> str:
+    """What the bm25 and dense baselines read: the words of the most recent turns, newest first (encoders
+    truncate long input from the end). Not the pipeline's query (:func:`tailtalk.dialogues.context_text`,
+    with roles and the suggested titles): the baselines stay the plain ones they are named for."""
     return " ".join(t.text for t in reversed(instance.context[-_CONTEXT_TURNS:]))
 
 
@@ -68,7 +70,7 @@ class BM25System(EvalSystem):
         self._tokenize = lambda text: bm25s.tokenize([text], stopwords="en", show_progress=False)
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
-        tokens = self._tokenize(context_text(instance))
+        tokens = self._tokenize(baseline_query_text(instance))
         if not tokens.ids[0]:
             return []
         docs, scores = self._retriever.retrieve(tokens, k=min(len(self._ids), k + len(exclude)),
@@ -83,10 +85,10 @@ class DenseSystem(EvalSystem):
         self.retriever = retriever
 
     def prepare(self, instances: Sequence[Instance], *, progress: bool = True) -> None:
-        _embed_once(self.retriever, [context_text(i) for i in instances], progress)
+        _embed_once(self.retriever, [baseline_query_text(i) for i in instances], progress)
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
-        query = RetrievalQuery(text=context_text(instance), constraints=Constraints(exclude_ids=exclude), k=k)
+        query = RetrievalQuery(text=baseline_query_text(instance), constraints=Constraints(exclude_ids=exclude), k=k)
         return [c.item_id for c in self.retriever.retrieve(query)]
 
 

@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from tailtalk.catalog import Catalog
+from tailtalk.config import setting_default
 from tailtalk.popularity import head_tail_split, log_popularity_prior
 from retrieval.query import Candidate
 
@@ -106,7 +107,8 @@ class PopularityPriorRanker(ScoringRanker):
 
     name = "baseline"
 
-    def __init__(self, catalog: Catalog, weight: float = 0.05, description: str | None = None):
+    def __init__(self, catalog: Catalog, weight: float = setting_default("popularity_weight"),
+                 description: str | None = None):
         super().__init__(catalog)
         self.weight = weight
         self.description = description

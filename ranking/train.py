@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
 from tailtalk.dialogues import Dialogue, context_text, load_dialogues
-from tailtalk.instances import Instance, instances_of
+from tailtalk.instances import Instance, instances_of, mean_recall_at_k
 from tailtalk.popularity import log_popularity_prior
 from tailtalk.errors import UserError
 
@@ -197,8 +197,9 @@ def build_examples(instances: Sequence[Instance], contexts: Sequence[str], neigh
 def recall_at(scores: np.ndarray, instances: Sequence[Instance], row_of: dict[str, int], k: int = 10) -> float:
     """Mean per-target recall@k of full-catalogue score rows (the harness's 'all' variant)."""
     top = np.argpartition(-scores, kth=k, axis=1)[:, :k]
-    hits = [row_of[t] in set(top[n].tolist()) for n, i in enumerate(instances) for t in i.targets]
-    return float(np.mean(hits)) if hits else 0.0
+    id_of = {row: item_id for item_id, row in row_of.items()}
+    # A row that ``row_of`` does not name matches no target.
+    return mean_recall_at_k([[id_of.get(j, "") for j in row] for row in top.tolist()], instances, k)
 
 
 def choose_prior_weight(cosines: np.ndarray, prior: np.ndarray, instances: Sequence[Instance],

@@ -27,6 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from tailtalk.catalog import Catalog
+from tailtalk.config import setting_default
 from retrieval.embedder import Embedder
 from retrieval.index import open_index, store_failure, vectors_of
 from retrieval.query import Candidate, Constraints, RetrievalQuery, compose_query_vector, most_popular
@@ -49,7 +50,8 @@ _BOUND_OVERFETCH = 4
 class VectorRetriever(ABC):
     """Shared query shaping; subclasses supply nearest-neighbour search and stored vectors."""
 
-    def __init__(self, catalog: Catalog, embedder: Embedder, *, liked_weight: float = 0.5, avoid_weight: float = 0.5):
+    def __init__(self, catalog: Catalog, embedder: Embedder, *, liked_weight: float = setting_default("liked_weight"),
+                 avoid_weight: float = setting_default("avoid_weight")):
         self.catalog = catalog
         self.embedder = embedder
         self.liked_weight = liked_weight

@@ -195,6 +195,15 @@ class Settings(BaseSettings):
         return DEFAULT_MIRROR if DEFAULT_MIRROR.is_dir() else None
 
 
+def setting_default(name: str) -> Any:
+    """A setting's default, for a constructor's keyword default: Settings stays the one place defaults live.
+
+    >>> setting_default("top_k")
+    5
+    """
+    return Settings.model_fields[name].default
+
+
 def load_settings(overrides: dict[str, str] | None = None) -> Settings:
     """Build settings from the environment plus ``key=value`` overrides, with readable errors."""
     overrides = dict(overrides or {})

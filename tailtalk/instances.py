@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from tailtalk.dialogues import Dialogue, Turn
@@ -45,3 +45,27 @@ def instances_of(dialogues: Iterable[Dialogue], catalog_ids: Container[str]) -> 
                                     tuple(t for t in targets if t not in mentioned), frozenset(mentioned)))
             mentioned.update(turn.items)
     return out
+
+
+def recall_at_k(ranked: Sequence[str], target: str, k: int) -> float:
+    """1.0 when ``target`` is in the top ``k`` of ``ranked``, else 0.0: the one recall of the project (the
+    evaluation's metric registry and the scorer's early stopping both use it).
+
+    >>> recall_at_k(["a", "b"], "b", 2), recall_at_k(["a", "b"], "b", 1)
+    (1.0, 0.0)
+    """
+    if k < 1:
+        raise ValueError(f"k must be a positive cut-off such as 10, got {k}")
+    return 1.0 if target in ranked[:k] else 0.0
+
+
+def mean_recall_at_k(ranked: Sequence[Sequence[str]], instances: Sequence[Instance], k: int) -> float:
+    """Recall@k averaged over every (instance, target) pair, ``ranked[n]`` being instance n's list.
+
+    >>> from tailtalk.dialogues import Turn
+    >>> two = [Instance("d", 1, (Turn(role="user", text="hi"),), ("a", "b"), ("a", "b"), frozenset())]
+    >>> mean_recall_at_k([["a", "c"]], two, 1), mean_recall_at_k([["a", "b"]], two, 2)
+    (0.5, 1.0)
+    """
+    hits = [recall_at_k(r, t, k) for r, i in zip(ranked, instances, strict=True) for t in i.targets]
+    return sum(hits) / len(hits) if hits else 0.0

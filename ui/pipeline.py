@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tailtalk.catalog import Catalog
+from tailtalk.config import setting_default
 from tailtalk.titles import TitleMatcher, normalise
 from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever
@@ -97,9 +98,12 @@ class QuestionDesk:
 class TurnPipeline:
     def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
                  explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
-                 candidates: int = 50, top_k: int = 5, max_message_chars: int = 4000, turn_timeout: float = 60.0,
-                 notices: list[str] | None = None, shop: ShopDesk | None = None,
-                 less_mainstream_diversity: float = 0.7, status: str = "", questions: QuestionDesk | None = None):
+                 candidates: int = setting_default("candidates"), top_k: int = setting_default("top_k"),
+                 max_message_chars: int = setting_default("max_message_chars"),
+                 turn_timeout: float = setting_default("turn_timeout"), notices: list[str] | None = None,
+                 shop: ShopDesk | None = None,
+                 less_mainstream_diversity: float = setting_default("less_mainstream_diversity"), status: str = "",
+                 questions: QuestionDesk | None = None):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
