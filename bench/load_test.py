@@ -539,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(),
               "command": " ".join(["bench/load_test.py", *(argv if argv is not None else sys.argv[1:])]),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-              "llm": pipeline.responder.name if pipeline is not None else f"as served ({args.llm} asked)",
+              "llm": pipeline.llm_name if pipeline is not None else f"as served ({args.llm} asked)",
               "served": pipeline.describe() if pipeline is not None else url, "deadline_s": args.deadline, **report.to_json()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -120,7 +120,7 @@ def evaluate(
     started = time.perf_counter()
     log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
-    config = {"embedding_model": settings.embedding_model, "llm": pipeline.responder.name,
+    config = {"embedding_model": settings.embedding_model, "llm": pipeline.llm_name,
               "candidates": settings.candidates, "source_pool": settings.source_pool,
               "popularity_weight": settings.popularity_weight, "diversity": settings.diversity,
               "ranker": pipeline.ranker.describe()}
@@ -183,7 +183,7 @@ def evaluate_conversations(
             update={"domain": domain, "dataset": DOMAIN_DATASETS[domain], "catalog": None})
         pipelines[domain] = build_pipeline(served)
     report = run_suite(pipelines, chosen)
-    report["llm"] = next(iter(pipelines.values())).responder.name
+    report["llm"] = next(iter(pipelines.values())).llm_name
     report["seconds"] = round(time.perf_counter() - started, 1)
     for failed in report["failed_turns"]:
         typer.echo(f"FAILED {failed['case']} turn {failed['turn']} ({failed['said']!r}): {'; '.join(failed['failures'])}")
@@ -219,7 +219,7 @@ def evaluate_hostile(
         raise ValueError(f"no cases of category {category!r} in {cases or CASES_DIR}")
     settings = current_settings()
     pipeline = build_pipeline(settings)
-    label = f"pipeline ({pipeline.responder.name})"
+    label = f"pipeline ({pipeline.llm_name})"
     if via == "pipeline":
         reports = [run_pipeline(pipeline, chosen, label=label)]
     else:

@@ -110,13 +110,12 @@ def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str,
         else pipeline.ranker
     exact = pipeline.replacing(retriever=retriever, ranker=ranker)
     chosen: dict[str, EvalSystem] = {name: SYSTEMS[name](exact) for name in systems}
-    if diversity_sweep and not isinstance(ranker, DiversityReranker):
+    if diversity_sweep and not ranker.tunes_diversity:
         raise ValueError("the pipeline's ranker has no diversity knob to sweep")
     understood: dict = {}  # the variants differ only in ranking: they share the understanding of each message
     for value in diversity_sweep:
         name = f"pipeline[diversity={value:g}]"
-        chosen[name] = PipelineSystem(exact.replacing(ranker=ranker.with_diversity(value)), name=name,
-                                      understood=understood)
+        chosen[name] = PipelineSystem(exact, name=name, understood=understood, diversity=value)
     vectors = item_vectors(retriever, catalog)
     runs = {name: run_system(system, instances, progress=progress) for name, system in chosen.items()}
     results = {name: score_run(run, instances, catalog, vectors) for name, run in runs.items()}

@@ -44,20 +44,16 @@ from explain.templates import cites_the_person
 from ui.pipeline import TurnPipeline
 from agent.state import ConversationState
 from eval.harness import sample
+from eval.replay import replay_state
 
 
 def _state_before(pipeline: TurnPipeline, instance: Instance) -> tuple[ConversationState, str]:
     """The conversation up to the user's last message, and that message (what the user just said)."""
-    state = ConversationState(conversation_id=f"{instance.dialogue_id}:{instance.turn_index}")
     context = list(instance.context)
     last = max((i for i, t in enumerate(context) if t.role == "user"), default=None)
     message = context[last].text if last is not None else ""
-    for turn in context[:last] if last is not None else context:
-        if turn.role == "user":
-            state.absorb(turn.text, pipeline.understander.understand(turn.text), items=turn.items)
-        else:
-            state.record_assistant(turn.text, turn.items, shown=False)
-    return state, message
+    before = context[:last] if last is not None else context
+    return replay_state(pipeline, before, f"{instance.dialogue_id}:{instance.turn_index}"), message
 
 
 def replay_replies(pipeline: TurnPipeline, rules_pipeline: TurnPipeline, log_path: Path, out: Path, *,
@@ -102,7 +98,7 @@ def replay_replies(pipeline: TurnPipeline, rules_pipeline: TurnPipeline, log_pat
         with partial.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(records[-1], ensure_ascii=False) + "\n")
     report = summarise(records)
-    report.update({"log": str(log_path), "limit": limit, "seed": seed, "llm": pipeline.responder.name})
+    report.update({"log": str(log_path), "limit": limit, "seed": seed, "llm": pipeline.llm_name})
     (out / "replies.json").write_text(json.dumps({**report, "turns": records}, indent=2, ensure_ascii=False),
                                       encoding="utf-8")
     (out / "replies.md").write_text(markdown(report), encoding="utf-8")

@@ -23,6 +23,7 @@ from retrieval.hybrid import HybridRetriever
 from ranking.diversity import DiversityReranker
 from ranking.fusion import SIGNALS, FusionRanker
 from ui.pipeline import TurnPipeline
+from eval.replay import replay_state
 from agent.state import ConversationState
 from agent.understand import Interests
 from tailtalk.instances import Instance
@@ -96,23 +97,17 @@ class PipelineSystem(EvalSystem):
     """The product's own turn pipeline, fed the conversation state a live session would have had."""
 
     def __init__(self, pipeline: TurnPipeline, name: str = "pipeline", candidates: int | None = None,
-                 understood: dict[str, Interests] | None = None):
+                 understood: dict[str, Interests] | None = None, diversity: float | None = None):
         self.pipeline = pipeline
         self.name = name
+        self.diversity = diversity  # the long-tail knob for this system's turns (None: the pipeline's own)
         self.candidates = candidates or pipeline.candidates
         # Dialogue prefixes repeat: understand each message once (variants of one pipeline may share this).
         self._understood = understood if understood is not None else {}
 
     def replay(self, instance: Instance) -> ConversationState:
-        state = ConversationState(conversation_id=f"{instance.dialogue_id}:{instance.turn_index}")
-        for turn in instance.context:
-            if turn.role == "user":
-                if turn.text not in self._understood:
-                    self._understood[turn.text] = self.pipeline.understander.understand(turn.text)
-                state.absorb(turn.text, self._understood[turn.text], items=turn.items)
-            else:
-                state.record_assistant(turn.text, turn.items, shown=False)
-        return state
+        return replay_state(self.pipeline, instance.context, f"{instance.dialogue_id}:{instance.turn_index}",
+                            understood=self._understood)
 
     def prepare(self, instances: Sequence[Instance], *, progress: bool = True) -> None:
         texts: list[str] = []
@@ -123,7 +118,7 @@ class PipelineSystem(EvalSystem):
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
         ranked, _ = self.pipeline.recommend(self.replay(instance), k=k, candidates=max(self.candidates, k),
-                                            exclude_mentioned=bool(exclude))
+                                            exclude_mentioned=bool(exclude), diversity=self.diversity)
         return [r.item_id for r in ranked if r.item_id not in exclude]
 
 

@@ -36,6 +36,14 @@ class RankingContext:
 
 
 @dataclass(frozen=True)
+class RankOptions:
+    """Per-call options of :meth:`Ranker.rank`; a ranker ignores those it has no use for. ``diversity``
+    overrides the long-tail/diversity knob for this call (this person's slider, "less mainstream")."""
+
+    diversity: float | None = None
+
+
+@dataclass(frozen=True)
 class RankedItem:
     item_id: str
     score: float
@@ -49,9 +57,15 @@ class Ranker(Protocol):
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray: ...
 
-    def rank(self, context: RankingContext, candidates: list[Candidate], k: int) -> list[RankedItem]: ...
+    def rank(self, context: RankingContext, candidates: list[Candidate], k: int,
+             options: RankOptions = RankOptions()) -> list[RankedItem]: ...
 
     def describe(self) -> str: ...
+
+    @property
+    def tunes_diversity(self) -> bool:
+        """Whether ``RankOptions.diversity`` changes anything."""
+        ...
 
 
 class ScoringRanker:
@@ -71,7 +85,10 @@ class ScoringRanker:
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
         raise NotImplementedError
 
-    def rank(self, context: RankingContext, candidates: list[Candidate], k: int) -> list[RankedItem]:
+    tunes_diversity = False
+
+    def rank(self, context: RankingContext, candidates: list[Candidate], k: int,
+             options: RankOptions = RankOptions()) -> list[RankedItem]:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if not candidates:

@@ -37,7 +37,7 @@ from dataclasses import replace
 import numpy as np
 
 from retrieval.query import Candidate
-from ranking.base import RankedItem, Ranker, RankingContext, ScoringRanker
+from ranking.base import RankedItem, Ranker, RankingContext, RankOptions, ScoringRanker
 
 VectorLookup = Callable[[Sequence[str]], dict[str, np.ndarray]]
 
@@ -75,7 +75,12 @@ class DiversityReranker:
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
         return self.inner.score(context, candidates)
 
-    def rank(self, context: RankingContext, candidates: list[Candidate], k: int) -> list[RankedItem]:
+    tunes_diversity = True
+
+    def rank(self, context: RankingContext, candidates: list[Candidate], k: int,
+             options: RankOptions = RankOptions()) -> list[RankedItem]:
+        if options.diversity is not None and options.diversity != self.diversity:
+            return self.with_diversity(options.diversity).rank(context, candidates, k)
         if not self.applies:
             return self.inner.rank(context, candidates, k)
         ranked = self.inner.rank(context, candidates, max(k, self.pool))

@@ -43,6 +43,14 @@ class Retriever(Protocol):
 
     def describe(self) -> str: ...
 
+    def reads(self, language: str) -> bool:
+        """Whether a request in ``language`` is read by an index made for it."""
+        ...
+
+    def evidence(self, item_id: str, liked: Sequence[str]) -> str | None:
+        """The liked item beside which people most often named ``item_id``, where the retriever knows."""
+        ...
+
 
 _BOUND_OVERFETCH = 4
 
@@ -56,6 +64,14 @@ class VectorRetriever(ABC):
         self.embedder = embedder
         self.liked_weight = liked_weight
         self.avoid_weight = avoid_weight
+
+    def reads(self, language: str) -> bool:
+        """A dense index of one embedding model reads English (the multilingual one is wrapped by the hybrid)."""
+        return language == "en"
+
+    def evidence(self, item_id: str, liked: Sequence[str]) -> str | None:
+        """No collaborative evidence: a dense index knows texts, not who named what beside what."""
+        return None
 
     def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
         return self.search(self.query_vector(query), query.constraints, query.k)

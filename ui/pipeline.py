@@ -32,9 +32,7 @@ from tailtalk.config import setting_default
 from tailtalk.titles import TitleMatcher, normalise
 from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever
-from retrieval.hybrid import HybridRetriever
-from ranking.base import Ranker, RankedItem, RankingContext
-from ranking.diversity import DiversityReranker
+from ranking.base import Ranker, RankedItem, RankingContext, RankOptions
 from ranking.fusion import FusionRanker
 from explain.grounding import GroundingReport, catalogue_people
 from explain.answer import Answerer
@@ -162,6 +160,15 @@ class TurnPipeline:
         clone.__dict__.update(parts)
         return clone
 
+    @property
+    def llm_name(self) -> str:
+        """Which language model writes the replies ("grounded templates" without one)."""
+        return self.responder.name
+
+    def understand(self, message: str) -> Interests:
+        """What one message asks for (the understander's reading), without touching any conversation."""
+        return self.understander.understand(message)
+
     def turn_json(self, result: TurnResult, state: ConversationState) -> dict[str, Any]:
         """One turn for programs, the same object for ``tailtalk ask --json`` and the UI's ``/recommend``:
         which language model wrote the reply, then the turn itself (:meth:`TurnResult.to_json`)."""
@@ -211,7 +218,7 @@ class TurnPipeline:
         before = _Search.of(state)
         state.absorb(message, interests, type_phrases=type_phrases)
         turn_diversity = self._step(state, interests, notices)
-        if isinstance(self.retriever, HybridRetriever) and not self.retriever.reads(state.language):
+        if not self.retriever.reads(state.language):
             notices.append("the multilingual index is not built, so I read your message by its category words "
                            "only; `tailtalk index` builds it")
         if interests.is_vague and first_turn:
@@ -292,8 +299,6 @@ class TurnPipeline:
 
     def _recommended_with(self, state: ConversationState, item_id: str) -> str | None:
         """The title of the liked item beside which people most often named ``item_id``, if any."""
-        if not isinstance(self.retriever, HybridRetriever):
-            return None
         seed = self.retriever.evidence(item_id, state.liked)
         return self.catalog.get(seed).title if seed is not None and seed in self.catalog else None
 
@@ -436,11 +441,8 @@ class TurnPipeline:
         k = k or self.top_k
         query = self.retrieval_query(state, k=max(candidates or self.candidates, k), exclude_mentioned=exclude_mentioned,
                                      keep_last_picks=keep_last_picks)
-        ranker = self.ranker
-        diversity = diversity if diversity is not None else state.diversity
-        if diversity is not None and isinstance(ranker, DiversityReranker):
-            ranker = ranker.with_diversity(diversity)
-        ranked = ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k)
+        options = RankOptions(diversity=diversity if diversity is not None else state.diversity)
+        ranked = self.ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k, options)
         bounded = query.constraints.bounded_fields
         if bounded and ranked and all(self.catalog.get(r.item_id).unknown(bounded) for r in ranked):
             # Items without a year come after the ones that match, never instead of them: if nothing is known
