@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo data index ranker train chat test eval bench bench-llm serve-llm hostile load-test clean
+.PHONY: install browser demo data index ranker train chat lint check test eval bench bench-llm serve-llm hostile load-test clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -95,7 +95,18 @@ browser:
 		exit 1; \
 	fi
 
-test: install browser
+# Lint, format and types: seconds, so they run first.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# The quick local loop (about a minute): lint, types, then the tests that need no model, index or browser.
+check: lint
+	$(PY) -m pytest -q -m "not integration and not browser and not vllm"
+
+# Everything: what the README and CI run.
+test: lint browser
 	$(PY) -m pytest
 
 clean:

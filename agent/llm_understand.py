@@ -70,7 +70,7 @@ class Extraction(BaseModel):
     price_max: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _bounds_in_order(self) -> "Extraction":
+    def _bounds_in_order(self) -> Extraction:
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
             raise ValueError(f"year_min {self.year_min} is after year_max {self.year_max}")
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
@@ -152,7 +152,8 @@ class LLMUnderstander:
                 return extraction
             except ValueError as problem:
                 repair = load_prompt("understand_repair").format_messages(
-                    error=str(problem)[:300], message=message, reply=reply[:1000])
+                    error=str(problem)[:300], message=message, reply=reply[:1000]
+                )
                 extraction = parse_extraction(self._ask(repair, deadline))
                 self.log.repaired += 1
                 return extraction
@@ -160,16 +161,20 @@ class LLMUnderstander:
             self.log.fell_back_to_rules += 1
             self.log.failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             if not isinstance(exc, ValueError):  # an unusable reply is routine; an unreachable model is news
-                interests.notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
-                                         "I read your message with the rule-based reader")
+                interests.notices.append(
+                    f"the language model ({self.backend.name}) {describe_failure(exc)}; "
+                    "I read your message with the rule-based reader"
+                )
             log.info("extraction fell back to the rules: %s", exc)
             return None
 
     def _ask(self, messages, deadline: float | None) -> str:
         options: dict = {"max_tokens": _EXTRACTION_TOKENS}
         if self.backend.supports_json_schema:
-            options["response_format"] = {"type": "json_schema", "json_schema": {"name": "interests",
-                                                                                 "schema": _EXTRACTION_SCHEMA}}
+            options["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "interests", "schema": _EXTRACTION_SCHEMA},
+            }
         else:  # the embedded model's JSON mode: no schema, but the reply starts and ends as one object
             options["response_format"] = {"type": "json_object"}
         return self.backend.within(deadline, **options).invoke(messages).text
@@ -181,6 +186,8 @@ class LLMUnderstander:
         (as plain words they are everywhere); the model's reading recovers them, checked here
         against the message so that a title the model made up is never liked.
         """
+        if self.rules.titles is None:
+            return []
         said = normalise(message)
         found = []
         for hit in self.rules.titles.find(title if any(c.isupper() for c in title) else title.title()):
@@ -209,17 +216,29 @@ class LLMUnderstander:
                 interests.avoid_terms.append(category)
         if self.rules.titles is not None:
             for title in extraction.liked_titles:
-                interests.liked_ids.extend(i for i in self._named_in(message, title)
-                                           if i not in interests.liked_ids and i not in interests.disliked_ids)
+                interests.liked_ids.extend(
+                    i
+                    for i in self._named_in(message, title)
+                    if i not in interests.liked_ids and i not in interests.disliked_ids
+                )
             for title in extraction.disliked_titles:
-                interests.disliked_ids.extend(i for i in self._named_in(message, title)
-                                              if i not in interests.disliked_ids and i not in interests.liked_ids)
+                interests.disliked_ids.extend(
+                    i
+                    for i in self._named_in(message, title)
+                    if i not in interests.disliked_ids and i not in interests.liked_ids
+                )
         said = _PARENTHESISED_YEAR.sub(" ", message)  # "Alien (1979)" names a film, it asks for no year
-        if interests.year_min is None and interests.year_max is None and \
-                all(y is None or _year_is_said(y, said) for y in (extraction.year_min, extraction.year_max)):
+        if (
+            interests.year_min is None
+            and interests.year_max is None
+            and all(y is None or _year_is_said(y, said) for y in (extraction.year_min, extraction.year_max))
+        ):
             interests.year_min, interests.year_max = extraction.year_min, extraction.year_max
-        if interests.price_min is None and interests.price_max is None and \
-                all(p is None or str(int(p)) in said for p in (extraction.price_min, extraction.price_max)):
+        if (
+            interests.price_min is None
+            and interests.price_max is None
+            and all(p is None or str(int(p)) in said for p in (extraction.price_min, extraction.price_max))
+        ):
             interests.price_min, interests.price_max = extraction.price_min, extraction.price_max
         interests.wishes = list(dict.fromkeys(interests.wishes))[:6]
         return interests
@@ -229,5 +248,3 @@ def _year_is_said(year: int, message: str) -> bool:
     """The year itself, or its decade ("the 80s", "1980s"), is written in the message."""
     decade = str(year)[2]
     return str(year) in message or re.search(rf"\b(?:{str(year)[:2]})?{decade}0'?s\b", message) is not None
-
-

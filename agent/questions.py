@@ -44,22 +44,51 @@ from agent.product_types import words_of
 from agent.state import ConversationState
 from agent.understand import STOPWORDS
 
-_ASKS = re.compile(r"\?\s*$|^\s*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|how|what|what's|which|"
-                   r"who|where|when|why|tell me|and the|what about)\b", re.IGNORECASE)
+_ASKS = re.compile(
+    r"\?\s*$|^\s*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|how|what|what's|which|"
+    r"who|where|when|why|tell me|and the|what about)\b",
+    re.IGNORECASE,
+)
 # Cues of a new wish rather than a question about a shown item: it asks for other or more items, or a bound.
 _NEW_WISH = re.compile(
     r"\b(?:another|other|others|else|instead|alternatives?|recommend|suggest|show me|find me|looking for|want|"
     r"something|anything|any|do you have|have you got|is there|are there|cheaper|pricier|under|below|less than|"
-    r"more than|over|budget|between)\b", re.IGNORECASE)
-_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-             "fifth": 5, "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8,
-             "ninth": 9, "9th": 9, "tenth": 10, "10th": 10, "last": -1}
-_ORDINAL = re.compile(rf"\bthe\s+({'|'.join(_ORDINALS)})(?:\s+(?:one|item|pick|option|product))?\b|"
-                      r"(?:\bnumber|\bno\.|#)\s*(\d{1,2})\b", re.IGNORECASE)
+    r"more than|over|budget|between)\b",
+    re.IGNORECASE,
+)
+_ORDINALS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "seventh": 7,
+    "7th": 7,
+    "eighth": 8,
+    "8th": 8,
+    "ninth": 9,
+    "9th": 9,
+    "tenth": 10,
+    "10th": 10,
+    "last": -1,
+}
+_ORDINAL = re.compile(
+    rf"\bthe\s+({'|'.join(_ORDINALS)})(?:\s+(?:one|item|pick|option|product))?\b|"
+    r"(?:\bnumber|\bno\.|#)\s*(\d{1,2})\b",
+    re.IGNORECASE,
+)
 # Words of a question that carry no topic ("how long IS it", "does it COME with").
 _NO_TOPIC = STOPWORDS | frozenset(
     "is are was were does do did can will would has have how what which who where when why tell know say says "
-    "come comes this that they them their these those it its it's one ones the item pick option product".split())
+    "come comes this that they them their these those it its it's one ones the item pick option product".split()
+)
 _POINTS = re.compile(r"\b(?:it|its|it's|that one|this one)\b", re.IGNORECASE)  # refers to an item without naming it
 _SAME_WORD = 85.0  # rapidfuzz ratio at which two words are the same ("addidas" and "adidas")
 
@@ -94,8 +123,12 @@ class QuestionReader:
         if not _ASKS.search(message) and not (state.open_question and named):  # a wish, not a question
             return None
         if named and state.open_question and not self._topic(message, name_words):  # "the second one" answers
-            return Question(f"{state.open_question} {message}", named[0] if len(named) == 1 else None,
-                            self._topic(state.open_question, set()), () if len(named) == 1 else tuple(named))
+            return Question(
+                f"{state.open_question} {message}",
+                named[0] if len(named) == 1 else None,
+                self._topic(state.open_question, set()),
+                () if len(named) == 1 else tuple(named),
+            )
         if len(named) == 1:
             item_id: str | None = named[0]
         elif named:  # a name shared by several picks ("the Winnwell one")
@@ -123,7 +156,9 @@ class QuestionReader:
         """The picks sharing the most distinctive title words with the message, and those words."""
         said = [w for w in words_of(message) if w not in _NO_TOPIC and len(w) > 1]
         titles = {i: set(words_of(self.catalog.get(i).title)) for i in picks}
-        hits = {i: {w for w in said if any(fuzz.ratio(w, t) >= _SAME_WORD for t in words)} for i, words in titles.items()}
+        hits = {
+            i: {w for w in said if any(fuzz.ratio(w, t) >= _SAME_WORD for t in words)} for i, words in titles.items()
+        }
         everywhere = set.intersection(*hits.values()) if len(hits) > 1 else set()  # "running shoe": names none
         scores = {i: len(h - everywhere) for i, h in hits.items()}
         best = max(scores.values(), default=0)
@@ -134,6 +169,9 @@ class QuestionReader:
 
     @staticmethod
     def _topic(message: str, name_words: set[str]) -> list[str]:
-        words = [w for w in words_of(message) if w not in _NO_TOPIC and w not in name_words and len(w) > 1
-                 and not w.isdigit() and w not in _ORDINALS]
+        words = [
+            w
+            for w in words_of(message)
+            if w not in _NO_TOPIC and w not in name_words and len(w) > 1 and not w.isdigit() and w not in _ORDINALS
+        ]
         return list(dict.fromkeys(words))

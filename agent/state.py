@@ -57,7 +57,7 @@ class ConversationState:
     language: str = "en"  # of the person's latest message: what the reply is written in
 
     @classmethod
-    def new(cls) -> "ConversationState":
+    def new(cls) -> ConversationState:
         return cls()
 
     def like(self, item_id: str) -> None:
@@ -70,8 +70,9 @@ class ConversationState:
             self.liked.remove(item_id)
         self.disliked.add(item_id)
 
-    def absorb(self, message: str, interests: Interests, items: tuple[str, ...] = (),
-               type_phrases: list[str] | None = None) -> None:
+    def absorb(
+        self, message: str, interests: Interests, items: tuple[str, ...] = (), type_phrases: list[str] | None = None
+    ) -> None:
         """Fold one user message into the state. Restated wishes replace older ones of the same kind.
 
         ``type_phrases`` are the product types this message names (None: it names none, the old ones stand).
@@ -97,7 +98,9 @@ class ConversationState:
         if type_phrases or interests.include_categories:  # a new type or category is a new search
             self.type_phrases = list(type_phrases or [])
         self.include_categories -= interests.exclude_categories
-        self.exclude_categories = (self.exclude_categories | interests.exclude_categories) - interests.include_categories
+        self.exclude_categories = (
+            self.exclude_categories | interests.exclude_categories
+        ) - interests.include_categories
         if interests.year_min is not None or interests.year_max is not None:
             self.year_min, self.year_max = interests.year_min, interests.year_max
             self.years_stepped = False

@@ -62,16 +62,23 @@ _NOT_A_VERB = r"(?<!\bi\s)(?<!\bwe\s)(?<!\byou\s)(?<!\bthey\s)(?<!\breally\s)"
 
 _NT = r"n(?:['’]|\s)?t"  # "isn't" and "isnt", and "isn t" once a clause naming a title is normalised
 # "I never saw X", "I haven't seen X": X is mentioned, neither liked nor disliked.
-_UNSEEN = (rf"never\s+(?:ever\s+)?(?:saw|seen|watched)"
-           rf"|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+|ever\s+)?(?:seen|watched)"
-           rf"|did(?:{_NT}|\s+not)\s+(?:see|watch)|(?:have|has|ve)\s+yet\s+to\s+(?:see|watch)|not\s+(?:yet\s+)?seen")
-_NEGATION = (r"not|no|nothing|without|never|hate[sd]?|dislike[sd]?|avoid|except|skip|none of"
-             rf"|rather not|(?:do|does|did|is|are|was|were|wo|would|could|should|ca|have|has|had){_NT}")
+_UNSEEN = (
+    rf"never\s+(?:ever\s+)?(?:saw|seen|watched)"
+    rf"|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+|ever\s+)?(?:seen|watched)"
+    rf"|did(?:{_NT}|\s+not)\s+(?:see|watch)|(?:have|has|ve)\s+yet\s+to\s+(?:see|watch)|not\s+(?:yet\s+)?seen"
+)
+_NEGATION = (
+    r"not|no|nothing|without|never|hate[sd]?|dislike[sd]?|avoid|except|skip|none of"
+    rf"|rather not|(?:do|does|did|is|are|was|were|wo|would|could|should|ca|have|has|had){_NT}"
+)
 _CUE = re.compile(rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION})\b", re.IGNORECASE)
 _VERB_CUE = re.compile(rf"not|never|hate[sd]?|dislike[sd]?|\w+{_NT}", re.IGNORECASE)  # cues that negate a verb
 # "not too gory": some gore is fine, so the words are avoided but no category is ruled out.
-_DEGREE = re.compile(r"\s*(?:too|overly|very|so|super|particularly|excessively"
-                     r"|that(?!\s+(?:is|are|was|were|has|have|had|contains?|shows?)\b))\b", re.IGNORECASE)
+_DEGREE = re.compile(
+    r"\s*(?:too|overly|very|so|super|particularly|excessively"
+    r"|that(?!\s+(?:is|are|was|were|has|have|had|contains?|shows?)\b))\b",
+    re.IGNORECASE,
+)
 # Hedges negate nothing and end what came before: "I'm not sure what I want, maybe a comedy",
 # "I don't mind horror".
 _HEDGE = r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
@@ -106,61 +113,93 @@ _MARKER = re.compile(r"#(\d+)#")  # a title named in a clause, replaced by its p
 _DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
 _YEAR = r"(1[89]\d\d|20\d\d)"
 # A number followed by another unit is no price: "at least 16gb of memory", "under 90 minutes".
-_NOT_MONEY_UNIT = (r"(?!\d|[.,]\d|\s?(?:gb|mb|tb|mah|mm|cm|inch|inches|in\b|\"|hours?|hrs?|minutes?|mins?|pages?"
-                   r"|sheets?|pack|pcs|pieces|%|years?|months?|weeks?|days?|kg|lbs?|oz|g\b|w\b|mp\b|x\b))")
-_PRICE = (r"[$€£]?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+[.,]\d{1,2}(?!\d)|\d+)" + _NOT_MONEY_UNIT
-          + r"\s?(?:[$€£]|dollars?|usd|bucks|euros?|eur|pounds?)?")
-_MONEY = re.compile(r"[$€£]|dollar|usd|\beuros?\b|\beur\b|\bpounds?\b|\bbucks?\b|price|cost|budget|spend|pay\b",
-                    re.IGNORECASE)
+_NOT_MONEY_UNIT = (
+    r"(?!\d|[.,]\d|\s?(?:gb|mb|tb|mah|mm|cm|inch|inches|in\b|\"|hours?|hrs?|minutes?|mins?|pages?"
+    r"|sheets?|pack|pcs|pieces|%|years?|months?|weeks?|days?|kg|lbs?|oz|g\b|w\b|mp\b|x\b))"
+)
+_PRICE = (
+    r"[$€£]?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+[.,]\d{1,2}(?!\d)|\d+)"
+    + _NOT_MONEY_UNIT
+    + r"\s?(?:[$€£]|dollars?|usd|bucks|euros?|eur|pounds?)?"
+)
+_MONEY = re.compile(
+    r"[$€£]|dollar|usd|\beuros?\b|\beur\b|\bpounds?\b|\bbucks?\b|price|cost|budget|spend|pay\b", re.IGNORECASE
+)
 
-_NUMBER_WORDS = dict(zip("one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-                         "fifteen sixteen seventeen".split(), range(1, 18)))
-_AGE = re.compile(rf"\b(\d{{1,2}}|{'|'.join(_NUMBER_WORDS)})[\s-]*(?:years?|yrs?)[\s-]*olds?\b"
-                  r"|\b(\d{1,2})\s*y/?o\b|\baged?\s+(\d{1,2})\b", re.IGNORECASE)
-_CHILDREN = re.compile(r"\b(?:(?:kid|child|family)[\s-]*friendly|kids?|children|child|toddlers?|little ones"
-                       r"|grandkids|grandchildren|preschoolers?|the whole family)\b", re.IGNORECASE)
+_NUMBER_WORDS = dict(
+    zip(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen".split(),
+        range(1, 18),
+    )
+)
+_AGE = re.compile(
+    rf"\b(\d{{1,2}}|{'|'.join(_NUMBER_WORDS)})[\s-]*(?:years?|yrs?)[\s-]*olds?\b"
+    r"|\b(\d{1,2})\s*y/?o\b|\baged?\s+(\d{1,2})\b",
+    re.IGNORECASE,
+)
+_CHILDREN = re.compile(
+    r"\b(?:(?:kid|child|family)[\s-]*friendly|kids?|children|child|toddlers?|little ones"
+    r"|grandkids|grandchildren|preschoolers?|the whole family)\b",
+    re.IGNORECASE,
+)
 _TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
 _CHILD_AGE, _TEEN_AGE = 12, 17  # the oldest child, the oldest teenager
 _SHORTEST_CHINESE_REQUEST = 4  # characters: "你好" and "在吗" greet, "关于太空的电影" asks
 CHILDREN_CATEGORIES = ("family", "animation")  # what suits a child, where the catalogue has them
 # What "darker" and "lighter" after a list wish for, where the catalogue has them (scores, never filters).
-MOOD_STEPS = {"darker": frozenset({"thriller", "crime", "mystery"}),
-              "lighter": frozenset({"comedy", "family", "romance"})}
+MOOD_STEPS = {
+    "darker": frozenset({"thriller", "crime", "mystery"}),
+    "lighter": frozenset({"comedy", "family", "romance"}),
+}
 # Clearly not for a child. Crime is left out: caper comedies and animated detective stories carry it.
 _NOT_FOR_CHILDREN = ("horror", "thriller")
 # "Not for kids", "nothing too short", "not darker": the audience, runtime or step is negated.
-_NEGATED_BEFORE = re.compile(rf"\b(?:{_NEGATION})\s+(?:(?:for|with|about|suitable|appropriate|meant|made|my|the|a|"
-                             r"any|our|too|so|very|that)\s+)*$", re.IGNORECASE)
+_NEGATED_BEFORE = re.compile(
+    rf"\b(?:{_NEGATION})\s+(?:(?:for|with|about|suitable|appropriate|meant|made|my|the|a|"
+    r"any|our|too|so|very|that)\s+)*$",
+    re.IGNORECASE,
+)
 
 _SHORT_MINUTES = 100  # "short": the shorter half of feature films, most of which run 90 to 120 minutes
 _NOT_LONG_MINUTES = 120  # "not too long": no epics
-_DURATION = (r"(?:(\d+(?:\.\d+)?|an?|one|two|three)\s*(?:hours?|hrs?|h)\b(\s+and\s+a\s+half)?"
-             r"|(\d+)\s*(?:minutes?|mins?)\b)")
-_RUNTIME_BOUND = re.compile(rf"\b(?:under|below|less than|shorter than|at most|no (?:more|longer) than"
-                            rf"|max(?:imum)?|up to|within)\s+{_DURATION}", re.IGNORECASE)
-_NOT_LONG = re.compile(r"\b(?:not|nothing|no|isn['’]?t)\s+(?:(?:too|very|that|overly|super)\s+)?long\b"
-                       r"(?!\s+(?:ago|time|since)\b)", re.IGNORECASE)
-_SHORT = re.compile(r"\b(?P<word>short|quick)\b(?![\s-]*(?:films?|subjects?)\b)(?:[\s-]+(?P<after>[^\W\d_]+))?",
-                    re.IGNORECASE)
+_DURATION = (
+    r"(?:(\d+(?:\.\d+)?|an?|one|two|three)\s*(?:hours?|hrs?|h)\b(\s+and\s+a\s+half)?"
+    r"|(\d+)\s*(?:minutes?|mins?)\b)"
+)
+_RUNTIME_BOUND = re.compile(
+    rf"\b(?:under|below|less than|shorter than|at most|no (?:more|longer) than"
+    rf"|max(?:imum)?|up to|within)\s+{_DURATION}",
+    re.IGNORECASE,
+)
+_NOT_LONG = re.compile(
+    r"\b(?:not|nothing|no|isn['’]?t)\s+(?:(?:too|very|that|overly|super)\s+)?long\b"
+    r"(?!\s+(?:ago|time|since)\b)",
+    re.IGNORECASE,
+)
+_SHORT = re.compile(
+    r"\b(?P<word>short|quick)\b(?![\s-]*(?:films?|subjects?)\b)(?:[\s-]+(?P<after>[^\W\d_]+))?", re.IGNORECASE
+)
 _FILM_NOUNS = frozenset({"flick", "flicks"})  # the film nouns STOPWORDS lacks
 
 # A step away from the last picks. "older" is no step when it describes people ("my older brother").
 _RELATIVE: dict[str, str] = {
     "older": r"older(?!\s+(?:brothers?|sisters?|siblings?|sons?|daughters?|kids?|children|people|folks?|"
-             r"audiences?|viewers?|crowd)\b)|less recent|more classic",
+    r"audiences?|viewers?|crowd)\b)|less recent|more classic",
     "newer": r"newer|more recent|more modern|less old|more up[\s-]to[\s-]date",
     "darker": r"darker|grittier|bleaker|more (?:dark|serious|gritty|disturbing|intense)"
-              r"|less (?:light|upbeat|cheerful|happy)",
+    r"|less (?:light|upbeat|cheerful|happy)",
     "lighter": r"lighter|happier|cheerier|more (?:light[\s-]*hearted|upbeat|cheerful|fun)"
-               r"|less (?:dark|serious|heavy|intense|depressing|bleak|sad)",
+    r"|less (?:dark|serious|heavy|intense|depressing|bleak|sad)",
     "shorter": r"shorter|less long",
     "less_mainstream": r"less (?:mainstream|popular|known|famous|obvious|commercial)|lesser[\s-]known"
-                       r"|more (?:obscure|niche|underground|offbeat|unusual|indie)"
-                       r"|not (?:(?:so|too|as|that) )?(?:mainstream|popular|well[\s-]known|famous)"
-                       r"|obscure|underrated|hidden gems?|under the radar|off the beaten (?:path|track)",
+    r"|more (?:obscure|niche|underground|offbeat|unusual|indie)"
+    r"|not (?:(?:so|too|as|that) )?(?:mainstream|popular|well[\s-]known|famous)"
+    r"|obscure|underrated|hidden gems?|under the radar|off the beaten (?:path|track)",
 }
-_RELATIVE_PATTERN = re.compile("|".join(rf"\b(?P<{step}>{words})\b" for step, words in _RELATIVE.items()),
-                               re.IGNORECASE)
+_RELATIVE_PATTERN = re.compile(
+    "|".join(rf"\b(?P<{step}>{words})\b" for step, words in _RELATIVE.items()), re.IGNORECASE
+)
 
 
 @dataclass
@@ -194,16 +233,31 @@ class Interests:
 
     @property
     def is_vague(self) -> bool:
-        return not (self.query_text or self.include_categories or self.exclude_categories or self.liked_ids
-                    or self.year_min or self.year_max or self.price_min is not None or self.price_max is not None
-                    or self.avoid_terms or self.audience or self.max_runtime_minutes or self.relative)
+        return not (
+            self.query_text
+            or self.include_categories
+            or self.exclude_categories
+            or self.liked_ids
+            or self.year_min
+            or self.year_max
+            or self.price_min is not None
+            or self.price_max is not None
+            or self.avoid_terms
+            or self.audience
+            or self.max_runtime_minutes
+            or self.relative
+        )
 
     @property
     def only_bounds(self) -> bool:
         """The message only moves a year or price bound ("under $45 please"): it refines the last list."""
         bounds = (self.year_min, self.year_max, self.price_min, self.price_max)
-        return any(b is not None for b in bounds) and replace(
-            self, year_min=None, year_max=None, price_min=None, price_max=None, max_runtime_minutes=None).is_vague
+        return (
+            any(b is not None for b in bounds)
+            and replace(
+                self, year_min=None, year_max=None, price_min=None, price_max=None, max_runtime_minutes=None
+            ).is_vague
+        )
 
 
 class Understander(Protocol):
@@ -249,8 +303,13 @@ class RuleBasedUnderstander:
         # Without a category word the message itself is the query ("一部关于宇航员在太空中求生的电影": an
         # astronaut surviving in space), unless it is a greeting too short to ask for anything.
         said = " ".join(reading.wishes) or (text if len(text) > _SHORTEST_CHINESE_REQUEST else "")
-        interests = Interests(include_categories=set(reading.include), exclude_categories=set(reading.exclude),
-                              wishes=list(reading.wishes), query_text=said, language="zh")
+        interests = Interests(
+            include_categories=set(reading.include),
+            exclude_categories=set(reading.exclude),
+            wishes=list(reading.wishes),
+            query_text=said,
+            language="zh",
+        )
         if reading.children:
             interests.audience = "children"
         if reading.years is not None:
@@ -312,8 +371,9 @@ class RuleBasedUnderstander:
             interests.include_categories.update(c for c, _ in found)
             interests.wishes.extend(w for _, w in found)
             interests.phrases.extend(_runs(piece))
-            interests.wishes.extend(w for w in content
-                                    if w not in interests.wishes and len(w) > 3 and w not in CHAT_WORDS)
+            interests.wishes.extend(
+                w for w in content if w not in interests.wishes and len(w) > 3 and w not in CHAT_WORDS
+            )
             return content
         if polarity == "avoid":  # a "soft" piece ("not too scary") keeps its category words as words to avoid
             named = {w for _, w in found}
@@ -446,7 +506,9 @@ class RuleBasedUnderstander:
             return text
         lowered = text.lower()
         spans: list[tuple[int, int]] = []
-        upper = rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|within|budget (?:of|is))\s+{_PRICE}"
+        upper = (
+            rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|within|budget (?:of|is))\s+{_PRICE}"
+        )
         if m := re.search(upper, lowered):
             interests.price_max = _number(m.group(1))
             spans.append(m.span())
@@ -464,8 +526,10 @@ class RuleBasedUnderstander:
 
 # A year in a story ("back in the eighties", "when I was a kid in the 90s") or in a yes/no question about a
 # film ("is this a movie from 2019?", "was it made in the 80s?") states no wish.
-_NARRATIVE = re.compile(r"\b(?:back in|used to|when i was|growing up|grew up|as a kid|i remember|remember when"
-                        r"|years ago)\b")
+_NARRATIVE = re.compile(
+    r"\b(?:back in|used to|when i was|growing up|grew up|as a kid|i remember|remember when"
+    r"|years ago)\b"
+)
 _FILM_QUESTION = re.compile(r"^\s*(?:is|was|are|were|has|had|did|does)\s+(?:it|this|that|the|these|those|they)\b")
 
 
@@ -500,8 +564,12 @@ def _scopes(clause: str) -> list[tuple[str, str]]:
     pieces.append([polarity, clause[start:], cue_text])
     for before, piece in zip(pieces, pieces[1:]):
         doubled = not piece[1].strip() and piece is not pieces[-1]  # "a comedy my kids won't hate"
-        if before[0] == "want" and not doubled and not _names_anything(piece[1]) \
-                and _looks_back(piece[0], piece[2], before[1]):
+        if (
+            before[0] == "want"
+            and not doubled
+            and not _names_anything(piece[1])
+            and _looks_back(piece[0], piece[2], before[1])
+        ):
             before[0] = piece[0]
         elif piece[0] == "avoid" and _DEGREE.match(piece[1]):
             piece[0] = "soft"

@@ -50,49 +50,81 @@ from prompts import load_prompt
 # Five requests of the kind a ReDial user makes, each with five real films and the facts the
 # pipeline would list for them (title, year, genres, a one-line plot).
 SCENARIOS: list[tuple[str, str, list[str]]] = [
-    ("something scary from the 80s", "horror, 1980s", [
-        "The Shining (1980): Horror, Drama (1980). A writer caretaking an isolated hotel in winter slides into madness.",
-        "The Thing (1982): Horror, Sci-Fi (1982). An Antarctic research team is hunted by a shape-shifting alien.",
-        "Poltergeist (1982): Horror, Fantasy (1982). Ghosts in a suburban house take a family's youngest daughter.",
-        "A Nightmare on Elm Street (1984): Horror (1984). A killer stalks teenagers in their dreams.",
-        "Beetlejuice (1988): Comedy, Fantasy (1988). A dead couple hire a rude ghost to scare off the new owners.",
-    ]),
-    ("a funny movie for family night", "comedy, family", [
-        "Home Alone (1990): Comedy, Family (1990). A boy left behind at Christmas defends the house from burglars.",
-        "Paddington (2014): Comedy, Family (2014). A polite bear from Peru finds a home with a London family.",
-        "Mrs. Doubtfire (1993): Comedy, Drama (1993). A divorced father disguises himself as a nanny.",
-        "The Princess Bride (1987): Adventure, Comedy (1987). A farmhand turned pirate rescues his true love.",
-        "Toy Story (1995): Animation, Comedy (1995). A cowboy doll feels replaced by a new space ranger toy.",
-    ]),
-    ("I loved Inception, more mind-bending sci-fi please", "sci-fi, like Inception", [
-        "The Matrix (1999): Action, Sci-Fi (1999). A hacker learns his world is a simulation.",
-        "Memento (2000): Mystery, Thriller (2000). A man without short-term memory hunts his wife's killer.",
-        "Primer (2004): Drama, Sci-Fi (2004). Two engineers accidentally build a time machine in a garage.",
-        "Arrival (2016): Drama, Sci-Fi (2016). A linguist learns the language of visitors who see time differently.",
-        "Eternal Sunshine of the Spotless Mind (2004): Drama, Romance (2004). A couple erase each other from memory.",
-    ]),
-    ("a romantic comedy, nothing too sad", "romance, comedy; avoid: sad", [
-        "When Harry Met Sally... (1989): Comedy, Romance (1989). Two friends spend years arguing about love.",
-        "Notting Hill (1999): Comedy, Romance (1999). A bookshop owner falls for a famous actress.",
-        "Crazy Rich Asians (2018): Comedy, Romance (2018). A professor meets her boyfriend's very rich family.",
-        "Groundhog Day (1993): Comedy, Fantasy (1993). A weatherman relives the same day until he gets it right.",
-        "Amelie (2001): Comedy, Romance (2001). A shy waitress in Paris secretly improves strangers' lives.",
-    ]),
-    ("a gripping thriller that is not too gory", "thriller; avoid: gore", [
-        "Rear Window (1954): Mystery, Thriller (1954). A photographer in a wheelchair suspects a neighbour of murder.",
-        "Zodiac (2007): Crime, Mystery (2007). A cartoonist becomes obsessed with an unsolved serial killer case.",
-        "Gone Girl (2014): Drama, Mystery (2014). A husband becomes the suspect when his wife disappears.",
-        "The Fugitive (1993): Action, Thriller (1993). A doctor wrongly convicted of murder escapes to find the killer.",
-        "Prisoners (2013): Crime, Drama (2013). A father takes the law into his own hands when his daughter vanishes.",
-    ]),
+    (
+        "something scary from the 80s",
+        "horror, 1980s",
+        [
+            "The Shining (1980): Horror, Drama (1980)."
+            " A writer caretaking an isolated hotel in winter slides into madness.",
+            "The Thing (1982): Horror, Sci-Fi (1982). An Antarctic research team is hunted by a shape-shifting alien.",
+            "Poltergeist (1982): Horror, Fantasy (1982). Ghosts in a suburban house take a family's youngest daughter.",
+            "A Nightmare on Elm Street (1984): Horror (1984). A killer stalks teenagers in their dreams.",
+            "Beetlejuice (1988): Comedy, Fantasy (1988). A dead couple hire a rude ghost to scare off the new owners.",
+        ],
+    ),
+    (
+        "a funny movie for family night",
+        "comedy, family",
+        [
+            "Home Alone (1990): Comedy, Family (1990). A boy left behind at Christmas defends the house from burglars.",
+            "Paddington (2014): Comedy, Family (2014). A polite bear from Peru finds a home with a London family.",
+            "Mrs. Doubtfire (1993): Comedy, Drama (1993). A divorced father disguises himself as a nanny.",
+            "The Princess Bride (1987): Adventure, Comedy (1987). A farmhand turned pirate rescues his true love.",
+            "Toy Story (1995): Animation, Comedy (1995). A cowboy doll feels replaced by a new space ranger toy.",
+        ],
+    ),
+    (
+        "I loved Inception, more mind-bending sci-fi please",
+        "sci-fi, like Inception",
+        [
+            "The Matrix (1999): Action, Sci-Fi (1999). A hacker learns his world is a simulation.",
+            "Memento (2000): Mystery, Thriller (2000). A man without short-term memory hunts his wife's killer.",
+            "Primer (2004): Drama, Sci-Fi (2004). Two engineers accidentally build a time machine in a garage.",
+            "Arrival (2016): Drama, Sci-Fi (2016)."
+            " A linguist learns the language of visitors who see time differently.",
+            "Eternal Sunshine of the Spotless Mind (2004): Drama, Romance (2004)."
+            " A couple erase each other from memory.",
+        ],
+    ),
+    (
+        "a romantic comedy, nothing too sad",
+        "romance, comedy; avoid: sad",
+        [
+            "When Harry Met Sally... (1989): Comedy, Romance (1989). Two friends spend years arguing about love.",
+            "Notting Hill (1999): Comedy, Romance (1999). A bookshop owner falls for a famous actress.",
+            "Crazy Rich Asians (2018): Comedy, Romance (2018). A professor meets her boyfriend's very rich family.",
+            "Groundhog Day (1993): Comedy, Fantasy (1993). A weatherman relives the same day until he gets it right.",
+            "Amelie (2001): Comedy, Romance (2001). A shy waitress in Paris secretly improves strangers' lives.",
+        ],
+    ),
+    (
+        "a gripping thriller that is not too gory",
+        "thriller; avoid: gore",
+        [
+            "Rear Window (1954): Mystery, Thriller (1954)."
+            " A photographer in a wheelchair suspects a neighbour of murder.",
+            "Zodiac (2007): Crime, Mystery (2007). A cartoonist becomes obsessed with an unsolved serial killer case.",
+            "Gone Girl (2014): Drama, Mystery (2014). A husband becomes the suspect when his wife disappears.",
+            "The Fugitive (1993): Action, Thriller (1993)."
+            " A doctor wrongly convicted of murder escapes to find the killer.",
+            "Prisoners (2013): Crime, Drama (2013)."
+            " A father takes the law into his own hands when his daughter vanishes.",
+        ],
+    ),
 ]
 
 
 def scenario_messages() -> list[list[BaseMessage]]:
     prompt = load_prompt("respond")
-    return [prompt.format_messages(domain="movie", message=message, wishes=wishes,
-                                   items="\n".join(f"{i}. {line}" for i, line in enumerate(items, 1)))
-            for message, wishes, items in SCENARIOS]
+    return [
+        prompt.format_messages(
+            domain="movie",
+            message=message,
+            wishes=wishes,
+            items="\n".join(f"{i}. {line}" for i, line in enumerate(items, 1)),
+        )
+        for message, wishes, items in SCENARIOS
+    ]
 
 
 @dataclass
@@ -104,15 +136,19 @@ class Samples:
     texts: dict[int, str] = field(default_factory=dict)  # prompt index -> reply (greedy: the same every repetition)
 
     def summary(self) -> dict[str, float | int]:
-        return {"ttft_ms_median": round(statistics.median(self.ttft_ms), 1),
-                "ttft_ms_p90": round(float(np.percentile(self.ttft_ms, 90)), 1),
-                "decode_tokens_per_s_median": round(statistics.median(self.decode_tps), 1),
-                "total_s_median": round(statistics.median(self.total_s), 2),
-                "tokens_median": int(statistics.median(self.tokens)), "calls": len(self.ttft_ms)}
+        return {
+            "ttft_ms_median": round(statistics.median(self.ttft_ms), 1),
+            "ttft_ms_p90": round(float(np.percentile(self.ttft_ms, 90)), 1),
+            "decode_tokens_per_s_median": round(statistics.median(self.decode_tps), 1),
+            "total_s_median": round(statistics.median(self.total_s), 2),
+            "tokens_median": int(statistics.median(self.tokens)),
+            "calls": len(self.ttft_ms),
+        }
 
 
-def measure(model: BaseChatModel, messages: list[BaseMessage], count_tokens, samples: Samples | None,
-            index: int) -> None:
+def measure(
+    model: BaseChatModel, messages: list[BaseMessage], count_tokens, samples: Samples | None, index: int
+) -> None:
     """One streamed call; appended to ``samples`` unless it is a warm-up (``samples`` None)."""
     started = time.perf_counter()
     first: float | None = None
@@ -144,8 +180,14 @@ def _free_port() -> int:
 def _machine() -> str:
     import torch
 
-    model_name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                       if line.startswith("model name")), platform.processor() or platform.machine())
+    model_name = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or platform.machine(),
+    )
     return f"{platform.machine()}, {model_name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
@@ -161,8 +203,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--vllm-dtypes", default="float32,bfloat16",
-                        help="comma-separated; one vLLM server per dtype (float32 is the launcher's default)")
+    parser.add_argument(
+        "--vllm-dtypes",
+        default="float32,bfloat16",
+        help="comma-separated; one vLLM server per dtype (float32 is the launcher's default)",
+    )
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="vLLM's virtualenv (created if missing)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/llm_latency.json"))
     args = parser.parse_args()
@@ -189,7 +234,7 @@ def main() -> None:
             endpoint = settings.model_copy(update={"llm": "openai", "llm_base_url": server.base_url})
             models[name] = endpoint_backend(endpoint).chat_model
         samples = {name: Samples() for name in models}
-        for name, model in models.items():  # warm-up: lazy initialisation is not a call's cost
+        for model in models.values():  # warm-up: lazy initialisation is not a call's cost
             measure(model, prompts[0], tokenizer_model.count_tokens, None, 0)
         for repetition in range(args.repetitions):
             for index, messages in enumerate(prompts):
@@ -202,31 +247,46 @@ def main() -> None:
     base = results["embedded"]
     for name, row in results.items():
         row["ttft_speed-up_vs_embedded"] = round(base["ttft_ms_median"] / row["ttft_ms_median"], 2)
-        row["decode_rate_vs_embedded"] = round(row["decode_tokens_per_s_median"] / base["decode_tokens_per_s_median"], 2)
-        row["same_text_as_embedded"] = (f"{sum(samples[name].texts[i] == samples['embedded'].texts[i] for i in range(len(prompts)))}"
-                                        f"/{len(prompts)}")
+        row["decode_rate_vs_embedded"] = round(
+            row["decode_tokens_per_s_median"] / base["decode_tokens_per_s_median"], 2
+        )
+        row["same_text_as_embedded"] = (
+            f"{sum(samples[name].texts[i] == samples['embedded'].texts[i] for i in range(len(prompts)))}/{len(prompts)}"
+        )
     from importlib.metadata import version
 
     report = {
-        "date": time.strftime("%Y-%m-%d"), "machine": _machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": _machine(),
         "load_average_1m": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "model": "SmolLM2-135M-Instruct (packaged GGUF converted to float32 safetensors)",
-        "prompts": len(prompts), "repetitions": args.repetitions, "max_tokens": args.max_tokens, "temperature": 0,
+        "prompts": len(prompts),
+        "repetitions": args.repetitions,
+        "max_tokens": args.max_tokens,
+        "temperature": 0,
         "transformers": version("transformers"),
-        "vllm": {"package": _vllm_package(args.venv), "cold_start_s_in_parallel": startup,
-                 "note": "vLLM on CPU reserves one core for its scheduler: the model runs on 1 thread"},
+        "vllm": {
+            "package": _vllm_package(args.venv),
+            "cold_start_s_in_parallel": startup,
+            "note": "vLLM on CPU reserves one core for its scheduler: the model runs on 1 thread",
+        },
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(json.dumps(report, indent=2))
     print()
-    print("| variant | TTFT median (ms) | TTFT p90 (ms) | decode tok/s | total (s) | tokens | TTFT speed-up | decode rate ratio |")
+    print(
+        "| variant | TTFT median (ms) | TTFT p90 (ms) | decode tok/s | total (s) | tokens | TTFT speed-up "
+        "| decode rate ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, row in results.items():
-        print(f"| {name} | {row['ttft_ms_median']} | {row['ttft_ms_p90']} | {row['decode_tokens_per_s_median']} | "
-              f"{row['total_s_median']} | {row['tokens_median']} | {row['ttft_speed-up_vs_embedded']}x | "
-              f"{row['decode_rate_vs_embedded']}x |")
+        print(
+            f"| {name} | {row['ttft_ms_median']} | {row['ttft_ms_p90']} | {row['decode_tokens_per_s_median']} | "
+            f"{row['total_s_median']} | {row['tokens_median']} | {row['ttft_speed-up_vs_embedded']}x | "
+            f"{row['decode_rate_vs_embedded']}x |"
+        )
 
 
 if __name__ == "__main__":

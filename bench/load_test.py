@@ -91,7 +91,7 @@ TURN_ENDPOINTS = ("chat", "recommend")
 
 def tag_of(user: int) -> str:
     """The user's own word: ``qz`` and three letters (17,576 users before two share one)."""
-    letters = "".join(chr(ord("a") + user // 26 ** p % 26) for p in (2, 1, 0))
+    letters = "".join(chr(ord("a") + user // 26**p % 26) for p in (2, 1, 0))
     return f"qz{letters}"
 
 
@@ -189,8 +189,11 @@ class PipelineSession:
 
     def feedback(self, item_id: str, action: str) -> dict[str, Any]:
         _apply(self.state, action, item_id)
-        return {"conversation_id": self.state.conversation_id, "liked": list(self.state.liked),
-                "disliked": sorted(self.state.disliked)}
+        return {
+            "conversation_id": self.state.conversation_id,
+            "liked": list(self.state.liked),
+            "disliked": sorted(self.state.disliked),
+        }
 
     def set_diversity(self, value: float) -> None:
         self.state.diversity = value
@@ -212,7 +215,7 @@ class Step:
     started: float = 0.0  # time.perf_counter() when the call was sent
     seconds: float = 0.0
 
-    def seen(self) -> "Step":
+    def seen(self) -> Step:
         """What must not depend on other users: everything but the conversation's id and the timing."""
         return replace(self, conversation_id=None, started=0.0, seconds=0.0)
 
@@ -245,14 +248,14 @@ class SimulatedUser:
                 endpoint = TURN_ENDPOINTS[(self.user + turn) % 2]
                 where = f"turn {turn + 1} /{endpoint}"
                 call = self._chat if endpoint == "chat" else self._recommend
-                picks = self._timed(lambda: call(session, message)).items or ()
+                picks = self._timed(lambda call=call, message=message: call(session, message)).items or ()
                 on_turn()
                 actions = [("dislike", picks[0])] if picks else []
                 if turn % 2 and len(picks) > 1:
                     actions.append(("like", picks[-1]))
                 for n, (action, item_id) in enumerate(actions, 1):
                     where = f"turn {turn + 1} /feedback {n}"
-                    self._timed(lambda: self._feedback(session, item_id, action))
+                    self._timed(lambda item_id=item_id, action=action: self._feedback(session, item_id, action))
         except Exception as exc:  # noqa: BLE001  (every failure is counted and reported, with its message)
             self.transcript.error = f"user {self.user}, {where}: {type(exc).__name__}: {exc}"
         return self.transcript
@@ -272,14 +275,24 @@ class SimulatedUser:
     @staticmethod
     def _recommend(session: Session, message: str) -> Step:
         turn = session.recommend(message)
-        return Step("recommend", message, reply=turn["reply"], items=tuple(str(i["id"]) for i in turn["items"]),
-                    conversation_id=turn["conversation_id"])
+        return Step(
+            "recommend",
+            message,
+            reply=turn["reply"],
+            items=tuple(str(i["id"]) for i in turn["items"]),
+            conversation_id=turn["conversation_id"],
+        )
 
     @staticmethod
     def _feedback(session: Session, item_id: str, action: str) -> Step:
         echo = session.feedback(item_id, action)
-        return Step("feedback", f"{action} {item_id}", conversation_id=echo["conversation_id"],
-                    liked=tuple(echo["liked"]), disliked=tuple(echo["disliked"]))
+        return Step(
+            "feedback",
+            f"{action} {item_id}",
+            conversation_id=echo["conversation_id"],
+            liked=tuple(echo["liked"]),
+            disliked=tuple(echo["disliked"]),
+        )
 
     def _chat(self, session: Session, message: str) -> Step:
         self.history, cards = session.chat(message)
@@ -289,8 +302,14 @@ class SimulatedUser:
         kept = bool(self.cards) and shown == tuple(i for i in self.cards if i not in disliked)
         self.cards = shown
         history = _normalised(self.history)
-        return Step("chat", message, reply=history[-1][1] if history else "", items=None if kept else shown,
-                    history=history, cards=html.unescape(cards))
+        return Step(
+            "chat",
+            message,
+            reply=history[-1][1] if history else "",
+            items=None if kept else shown,
+            history=history,
+            cards=html.unescape(cards),
+        )
 
 
 def _card_ids(cards: str) -> tuple[str, ...]:
@@ -327,14 +346,18 @@ def check_transcript(transcript: Transcript) -> list[str]:
             expected = (*chat, ("user", step.sent))
             if not step.history or step.history[:-1] != expected or step.history[-1][0] != "assistant":
                 asked = [text for role, text in step.history if role == "user"]
-                leaks.append(f"{where}: the history is not this conversation's: expected its {len(expected)} "
-                             f"messages and a reply, got {len(step.history)} messages, the user's being {asked}")
+                leaks.append(
+                    f"{where}: the history is not this conversation's: expected its {len(expected)} "
+                    f"messages and a reply, got {len(step.history)} messages, the user's being {asked}"
+                )
             chat = step.history
         if step.endpoint == "feedback":
             state = _feedback_state(transcript.steps[: n + 1])
             if (step.liked, step.disliked) != (tuple(state.liked), tuple(sorted(state.disliked))):
-                leaks.append(f"{where}: feedback echoed liked {list(step.liked)}, disliked {list(step.disliked)}; "
-                             f"this user sent liked {state.liked}, disliked {sorted(state.disliked)}")
+                leaks.append(
+                    f"{where}: feedback echoed liked {list(step.liked)}, disliked {list(step.disliked)}; "
+                    f"this user sent liked {state.liked}, disliked {sorted(state.disliked)}"
+                )
         if step.items:
             disliked = _feedback_state(transcript.steps[:n]).disliked
             if back := sorted(set(step.items) & disliked):
@@ -361,8 +384,10 @@ def compare_with_alone(served: Transcript, alone: Transcript) -> list[str]:
     for n, (got, want) in enumerate(zip(served.steps, alone.steps)):
         if got.seen() != want.seen():
             fields = [k for k, v in asdict(got.seen()).items() if v != asdict(want.seen())[k]]
-            return [f"user {served.user}, step {n + 1} /{got.endpoint}: differs from the same conversation run "
-                    f"alone in {', '.join(fields)} (served items {got.items}, alone {want.items})"]
+            return [
+                f"user {served.user}, step {n + 1} /{got.endpoint}: differs from the same conversation run "
+                f"alone in {', '.join(fields)} (served items {got.items}, alone {want.items})"
+            ]
     return []
 
 
@@ -371,9 +396,13 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
     ms = np.asarray(samples, dtype=float) * 1000
     if not len(ms):
         return {"n": 0, "p50_ms": 0.0, "p95_ms": 0.0, "max_ms": 0.0, "mean_ms": 0.0}
-    return {"n": int(len(ms)), "p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p95_ms": round(float(np.percentile(ms, 95)), 1), "max_ms": round(float(ms.max()), 1),
-            "mean_ms": round(float(ms.mean()), 1)}
+    return {
+        "n": int(len(ms)),
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        "max_ms": round(float(ms.max()), 1),
+        "mean_ms": round(float(ms.mean()), 1),
+    }
 
 
 @dataclass
@@ -400,21 +429,29 @@ class LoadReport:
 
     def to_json(self) -> dict[str, Any]:
         report = {k: v for k, v in asdict(self).items() if k != "transcripts"}
-        return {**report, "planned_turns": self.planned_turns, "turns_per_s": self.turns_per_s,
-                "error_count": len(self.errors), "leak_count": len(self.leaks)}
+        return {
+            **report,
+            "planned_turns": self.planned_turns,
+            "turns_per_s": self.turns_per_s,
+            "error_count": len(self.errors),
+            "leak_count": len(self.leaks),
+        }
 
     def summary(self) -> str:
         t = self.latency["turn"]
-        return (f"{self.users} users x {self.turns} turns: {self.completed_turns}/{self.planned_turns} turns in "
-                f"{self.wall_s:.1f} s ({self.turns_per_s} turns/s, peak {self.peak_in_flight} in flight); "
-                f"turn latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms, max {t['max_ms']:.0f} ms; "
-                f"{len(self.errors)} errors, {len(self.leaks)} leaks; reference: {self.reference}")
+        return (
+            f"{self.users} users x {self.turns} turns: {self.completed_turns}/{self.planned_turns} turns in "
+            f"{self.wall_s:.1f} s ({self.turns_per_s} turns/s, peak {self.peak_in_flight} in flight); "
+            f"turn latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms, max {t['max_ms']:.0f} ms; "
+            f"{len(self.errors)} errors, {len(self.leaks)} leaks; reference: {self.reference}"
+        )
 
 
 def peak_in_flight(transcripts: Sequence[Transcript]) -> int:
     """The most calls waiting on an answer at one moment: evidence that the users really overlapped."""
-    edges = sorted((t, delta) for tr in transcripts for s in tr.steps
-                   for t, delta in ((s.started, 1), (s.started + s.seconds, -1)))
+    edges = sorted(
+        (t, delta) for tr in transcripts for s in tr.steps for t, delta in ((s.started, 1), (s.started + s.seconds, -1))
+    )
     now = peak = 0
     for _, delta in edges:  # at equal times an end (-1) sorts before a start: touching calls do not overlap
         now += delta
@@ -422,8 +459,16 @@ def peak_in_flight(transcripts: Sequence[Transcript]) -> int:
     return peak
 
 
-def run_load(url: str, users: int, turns: int, *, deadline_s: float = 600.0, call_timeout_s: float = 120.0,
-             reference: TurnPipeline | None = None, progress: bool = False) -> LoadReport:
+def run_load(
+    url: str,
+    users: int,
+    turns: int,
+    *,
+    deadline_s: float = 600.0,
+    call_timeout_s: float = 120.0,
+    reference: TurnPipeline | None = None,
+    progress: bool = False,
+) -> LoadReport:
     """Run ``users`` simulated users at once against the app at ``url``, check them, and time them.
 
     ``reference``: the pipeline the app serves, to replay each conversation alone and compare (only
@@ -438,8 +483,9 @@ def run_load(url: str, users: int, turns: int, *, deadline_s: float = 600.0, cal
 
     # Clients fetch the app's config when made: made up front, a few at a time, so the users start together.
     with concurrent.futures.ThreadPoolExecutor(min(users, 8)) as pool:
-        pending = {pool.submit(ClientSession, url, deadline=deadline, call_timeout=call_timeout_s): u
-                   for u in range(users)}
+        pending = {
+            pool.submit(ClientSession, url, deadline=deadline, call_timeout=call_timeout_s): u for u in range(users)
+        }
         for future in concurrent.futures.as_completed(pending):
             user = pending[future]
             if (exc := future.exception()) is not None:
@@ -463,8 +509,10 @@ def run_load(url: str, users: int, turns: int, *, deadline_s: float = 600.0, cal
     if reference is not None:
         for t in transcripts:
             if time.monotonic() > deadline:
-                errors.append(f"the deadline ({deadline_s:.0f} s) passed before users {t.user}.. were replayed "
-                              "alone for the reference check")
+                errors.append(
+                    f"the deadline ({deadline_s:.0f} s) passed before users {t.user}.. were replayed "
+                    "alone for the reference check"
+                )
                 break
             differences = compare_with_alone(t, SimulatedUser(t.user, turns).run(PipelineSession(reference)))
             leaks += differences
@@ -475,10 +523,20 @@ def run_load(url: str, users: int, turns: int, *, deadline_s: float = 600.0, cal
     latency = {"turn": percentiles([s.seconds for s in steps if s.endpoint in TURN_ENDPOINTS])}
     latency |= {e: percentiles([s.seconds for s in steps if s.endpoint == e]) for e in (*TURN_ENDPOINTS, "feedback")}
     return LoadReport(
-        users=users, turns=turns, completed_turns=latency["turn"]["n"], errors=errors, leaks=leaks, latency=latency,
-        wall_s=round(wall_s, 2), connect_s=round(connect_s, 2), peak_in_flight=peak_in_flight(transcripts),
+        users=users,
+        turns=turns,
+        completed_turns=latency["turn"]["n"],
+        errors=errors,
+        leaks=leaks,
+        latency=latency,
+        wall_s=round(wall_s, 2),
+        connect_s=round(connect_s, 2),
+        peak_in_flight=peak_in_flight(transcripts),
         reference=f"{equal} of {compared} conversations equal to the same run alone{unchecked}"
-        if reference is not None else "not compared", transcripts=transcripts)
+        if reference is not None
+        else "not compared",
+        transcripts=transcripts,
+    )
 
 
 def _commit() -> str:
@@ -495,14 +553,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--turns", type=int, default=10)
-    parser.add_argument("--llm", choices=["none", "embedded", "auto", "openai"], default="none",
-                        help="the language model the served app uses (default none: grounded templates)")
-    parser.add_argument("--deadline", type=float, default=600.0,
-                        help="seconds after which the run stops and reports what it has (default 600)")
+    parser.add_argument(
+        "--llm",
+        choices=["none", "embedded", "auto", "openai"],
+        default="none",
+        help="the language model the served app uses (default none: grounded templates)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=600.0,
+        help="seconds after which the run stops and reports what it has (default 600)",
+    )
     parser.add_argument("--call-timeout", type=float, default=120.0, help="seconds one call may take (default 120)")
     parser.add_argument("--home", help="tailtalk home with the prepared dataset and its index")
-    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                        help="any other setting, as `tailtalk --set`")
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other setting, as `tailtalk --set`",
+    )
     parser.add_argument("--url", help="load an app already served at this URL (no reference check)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load_test.json")
     parser.add_argument("--no-progress", action="store_true")
@@ -514,14 +586,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from retrieval.index import IndexError_
 
     try:
-        overrides = {**parse_assignments(args.assignments), "llm": args.llm, "ui_host": "127.0.0.1",
-                     "ui_port": str(privacy.free_loopback_port()), **({"home": args.home} if args.home else {})}
+        overrides = {
+            **parse_assignments(args.assignments),
+            "llm": args.llm,
+            "ui_host": "127.0.0.1",
+            "ui_port": str(privacy.free_loopback_port()),
+            **({"home": args.home} if args.home else {}),
+        }
         settings = load_settings(overrides)
         if not args.url and not settings.catalog_path.is_file():
-            print(f"error: no prepared catalogue at {settings.catalog_path}: run `tailtalk data prepare "
-                  f"{settings.dataset}` (it reads the original files from TAILTALK_DATA_MIRROR, or ../shared/data) "
-                  "and `tailtalk index`, or pass --home to a home that has both (the tests build one in "
-                  ".cache/test-home)", file=sys.stderr)
+            print(
+                f"error: no prepared catalogue at {settings.catalog_path}: run `tailtalk data prepare "
+                f"{settings.dataset}` (it reads the original files from TAILTALK_DATA_MIRROR, or ../shared/data) "
+                "and `tailtalk index`, or pass --home to a home that has both (the tests build one in "
+                ".cache/test-home)",
+                file=sys.stderr,
+            )
             return 2
         url, pipeline, demo = (args.url, None, None) if args.url else _serve(settings)
     except (ConfigError, DataFormatError, LLMError, IndexError_) as exc:
@@ -531,24 +611,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         from explain.respond import TemplateResponder
 
         deterministic = pipeline is not None and isinstance(pipeline.responder, TemplateResponder)
-        report = run_load(url, args.users, args.turns, deadline_s=args.deadline, call_timeout_s=args.call_timeout,
-                          reference=pipeline if deterministic else None, progress=not args.no_progress)
+        report = run_load(
+            url,
+            args.users,
+            args.turns,
+            deadline_s=args.deadline,
+            call_timeout_s=args.call_timeout,
+            reference=pipeline if deterministic else None,
+            progress=not args.no_progress,
+        )
     finally:
         if demo is not None:
             demo.close()
-    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(),
-              "command": " ".join(["bench/load_test.py", *(argv if argv is not None else sys.argv[1:])]),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-              "llm": pipeline.llm_name if pipeline is not None else f"as served ({args.llm} asked)",
-              "served": pipeline.describe() if pipeline is not None else url, "deadline_s": args.deadline, **report.to_json()}
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "commit": _commit(),
+        "command": " ".join(["bench/load_test.py", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "llm": pipeline.llm_name if pipeline is not None else f"as served ({args.llm} asked)",
+        "served": pipeline.describe() if pipeline is not None else url,
+        "deadline_s": args.deadline,
+        **report.to_json(),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for line in report.errors[:10] + report.leaks[:10]:
         print(line, file=sys.stderr)
     if report.errors:
-        print(f"{len(report.errors)} errors (all in {args.out}). Timeouts: give the run more time (--deadline, "
-              "--call-timeout) or fewer --users; connection errors with --url: is the app served there "
-              "(`tailtalk chat`)?", file=sys.stderr)
+        print(
+            f"{len(report.errors)} errors (all in {args.out}). Timeouts: give the run more time (--deadline, "
+            "--call-timeout) or fewer --users; connection errors with --url: is the app served there "
+            "(`tailtalk chat`)?",
+            file=sys.stderr,
+        )
     print(f"{report.summary()}\nwritten to {args.out}")
     return 1 if report.errors or report.leaks else 0
 

@@ -12,7 +12,8 @@ Variants (same real ReDial valid contexts, same process):
 The others score the same ``--candidates`` random items per turn:
 
 * ``trained-bi-encoder``: encode the dialogue once with the scorer's encoder, dot it with
-  the candidates' stored vectors, rank with the served (fused) ranker, re-rank for diversity. Uses the trained checkpoint when one exists, else the packaged MiniLM
+  the candidates' stored vectors, rank with the served (fused) ranker, re-rank for diversity. Uses the trained
+  checkpoint when one exists, else the packaged MiniLM
   (the same architecture, so the same cost).
 * ``cross-encoder-naive``: sentence-transformers ``CrossEncoder`` on the 50
   (context, item text) pairs at its default length, initialised from the packaged
@@ -55,8 +56,11 @@ def _time(fn, turns: list) -> dict[str, float]:
         started = time.perf_counter()
         fn(turn)
         samples.append((time.perf_counter() - started) * 1000)
-    return {"median_ms": round(statistics.median(samples), 1),
-            "p90_ms": round(float(np.percentile(samples, 90)), 1), "turns": len(samples)}
+    return {
+        "median_ms": round(statistics.median(samples), 1),
+        "p90_ms": round(float(np.percentile(samples, 90)), 1),
+        "turns": len(samples),
+    }
 
 
 def main() -> None:
@@ -94,8 +98,9 @@ def main() -> None:
         ranker.rank(RankingContext(context), scored, 10)
 
     def cross(model):
-        return lambda turn: model.predict([(turn[0], i.embedding_text()) for i in turn[1]], batch_size=64,
-                                          show_progress_bar=False)
+        return lambda turn: model.predict(
+            [(turn[0], i.embedding_text()) for i in turn[1]], batch_size=64, show_progress_bar=False
+        )
 
     path = str(packaged_model_path())
     naive = CrossEncoder(path, device="cpu", local_files_only=True)
@@ -113,9 +118,14 @@ def main() -> None:
     baseline = results["cross-encoder-naive"]["median_ms"]
     for row in results.values():
         row["speed-up_vs_naive"] = round(baseline / row["median_ms"], 1)
-    report = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
-              f"{torch.get_num_threads()} threads", "candidates": args.candidates,
-              "scorer": choice.description, "ranker": pipeline.describe(), "results": results}
+    report = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "candidates": args.candidates,
+        "scorer": choice.description,
+        "ranker": pipeline.describe(),
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(json.dumps(report, indent=2))

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from tailtalk import privacy
 from tailtalk.config import DOMAIN_DATASETS, Settings
 from ui.cli import app, current_settings, run
+
+if TYPE_CHECKING:  # the commands import the pipeline when they run: `tailtalk --help` stays quick
+    from ui.pipeline import TurnPipeline
 
 FIT_FOLDS = 2  # out-of-fold collaborative features for `fit-ranker` (and `train`, which ends with it)
 # What to replay, for every command that replays a dialogue log.
@@ -27,12 +30,14 @@ LogOption = Annotated[Optional[Path], typer.Option(help="Replay this dialogue-lo
 
 @app.command("train")
 def train_scorer(
-    profile: Annotated[str, typer.Option(help="quick (a few minutes) or default (about 25 minutes on 2 cores).")]
-    = "default",
+    profile: Annotated[
+        str, typer.Option(help="quick (a few minutes) or default (about 25 minutes on 2 cores).")
+    ] = "default",
     epochs: Annotated[Optional[int], typer.Option(help="Override the profile's epoch count.")] = None,
     max_examples: Annotated[Optional[int], typer.Option(help="Override the profile's example cap.")] = None,
-    tau: Annotated[Optional[float], typer.Option(help="Logit-adjustment strength (0 = plain in-batch softmax).")]
-    = None,
+    tau: Annotated[
+        Optional[float], typer.Option(help="Logit-adjustment strength (0 = plain in-batch softmax).")
+    ] = None,
 ) -> None:
     """Fine-tune the scorer on the dataset's train split (valid for early stopping), index with it, and fit
     the fused ranker for it."""
@@ -44,11 +49,19 @@ def train_scorer(
     settings = current_settings()
     config = training_profile(profile, epochs=epochs, max_examples=max_examples, tau=tau)
     catalog = load_catalog(settings.catalog_path)
-    report = train(catalog, settings.dataset_dir(), settings.checkpoint_path, config,
-                   base_model=settings.embedding_model, embedding_cache=settings.home / "embeddings")
-    typer.echo(f"trained {report.profile} profile on {report.examples:,} examples, {report.epochs_run} epoch(s), "
-               f"{report.seconds / 60:.1f} min; valid recall@10 {max(report.valid_recall_at_10):.4f} "
-               f"(untrained {report.baseline_valid_recall_at_10:.4f}), prior weight {report.prior_weight:g}")
+    report = train(
+        catalog,
+        settings.dataset_dir(),
+        settings.checkpoint_path,
+        config,
+        base_model=settings.embedding_model,
+        embedding_cache=settings.home / "embeddings",
+    )
+    typer.echo(
+        f"trained {report.profile} profile on {report.examples:,} examples, {report.epochs_run} epoch(s), "
+        f"{report.seconds / 60:.1f} min; valid recall@10 {max(report.valid_recall_at_10):.4f} "
+        f"(untrained {report.baseline_valid_recall_at_10:.4f}), prior weight {report.prior_weight:g}"
+    )
     choice = resolve_scorer(settings.model_copy(update={"scorer": "trained"}))
     index_report = build_index(catalog, choice.embedder, settings)
     typer.echo(f"checkpoint {report.checkpoint}; its index has {index_report.added + index_report.unchanged:,} items")
@@ -74,23 +87,40 @@ def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, 
     from retrieval.collaborative import CollaborativeConfig
     from eval.fit_ranker import fit_ranker
     from eval.systems import exact_copy
+    from retrieval.hybrid import HybridRetriever
 
     settings = settings.model_copy(update={"llm": "none"})
     pipeline = build_pipeline(settings)
     hybrid = pipeline.retriever
+    if not isinstance(hybrid, HybridRetriever):
+        raise ValueError("fit-ranker fits the hybrid retriever's ranker: serve ranker=fused (the default)")
     pipeline = pipeline.replacing(retriever=exact_copy(hybrid))
     train, valid = load_training_splits(settings.dataset_dir())
     mentions_path = settings.dataset_dir() / MENTIONS_FILE
     mentions = load_mention_lists(mentions_path) if mentions_path.is_file() else []
     folder = settings.ranker_path(hybrid.embedder.name)
-    report = fit_ranker(pipeline, train, valid, mentions, folder, collaborative=CollaborativeConfig(),
-                        candidates=settings.candidates, folds=folds, max_instances=max_instances)
+    report = fit_ranker(
+        pipeline,
+        train,
+        valid,
+        mentions,
+        folder,
+        collaborative=CollaborativeConfig(),
+        candidates=settings.candidates,
+        folds=folds,
+        max_instances=max_instances,
+    )
     weights = ", ".join(f"{k} {v:+.2f}" for k, v in report.weights.items())
-    valid_text = f"; valid recall@10 (new, no re-ranking) {report.valid_recall_at_10:.4f}" \
-        if report.valid_recall_at_10 is not None else ""
-    typer.echo(f"fitted the ranker on {report.pools:,} training turns ({report.positives_in_pool:.0%} of targets "
-               f"in the candidate pool) in {report.seconds / 60:.1f} min{valid_text}\nweights: {weights}\n"
-               f"saved in {folder}")
+    valid_text = (
+        f"; valid recall@10 (new, no re-ranking) {report.valid_recall_at_10:.4f}"
+        if report.valid_recall_at_10 is not None
+        else ""
+    )
+    typer.echo(
+        f"fitted the ranker on {report.pools:,} training turns ({report.positives_in_pool:.0%} of targets "
+        f"in the candidate pool) in {report.seconds / 60:.1f} min{valid_text}\nweights: {weights}\n"
+        f"saved in {folder}"
+    )
 
 
 @app.command("eval")
@@ -99,17 +129,27 @@ def evaluate(
     dataset: DatasetOption = None,
     split: SplitOption = "test",
     log: LogOption = None,
-    systems: Annotated[str, typer.Option(help="Comma-separated: popularity, bm25, dense, pipeline.")]
-    = "popularity,bm25,dense,pipeline",
+    systems: Annotated[
+        str, typer.Option(help="Comma-separated: popularity, bm25, dense, pipeline.")
+    ] = "popularity,bm25,dense,pipeline",
     limit: Annotated[Optional[int], typer.Option(help="Replay a seeded sample of this many turns.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for --limit sampling.")] = 0,
-    sweep_diversity: Annotated[Optional[str], typer.Option(
-        help="Comma-separated knob values, e.g. 0,0.2,0.4: one pipeline system each, plus pareto.png.")] = None,
-    per_turn: Annotated[Optional[Path], typer.Option(
-        help="Write each turn's targets and every system's top 50 to this JSON-lines file.")] = None,
-    with_llm: Annotated[bool, typer.Option(
-        "--with-llm", help="Let the configured language model read every logged message (slow on a CPU: "
-        "about 5 s a message with the embedded model); by default the rule-based reader does.")] = False,
+    sweep_diversity: Annotated[
+        Optional[str],
+        typer.Option(help="Comma-separated knob values, e.g. 0,0.2,0.4: one pipeline system each, plus pareto.png."),
+    ] = None,
+    per_turn: Annotated[
+        Optional[Path],
+        typer.Option(help="Write each turn's targets and every system's top 50 to this JSON-lines file."),
+    ] = None,
+    with_llm: Annotated[
+        bool,
+        typer.Option(
+            "--with-llm",
+            help="Let the configured language model read every logged message (slow on a CPU: "
+            "about 5 s a message with the embedded model); by default the rule-based reader does.",
+        ),
+    ] = False,
 ) -> None:
     """Replay dialogue logs through each system; write accuracy and long-tail metrics."""
     from ui.assemble import build_pipeline
@@ -120,16 +160,32 @@ def evaluate(
     started = time.perf_counter()
     log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
-    config = {"embedding_model": settings.embedding_model, "llm": pipeline.llm_name,
-              "candidates": settings.candidates, "source_pool": settings.source_pool,
-              "popularity_weight": settings.popularity_weight, "diversity": settings.diversity,
-              "ranker": pipeline.ranker.describe()}
-    run_evaluation(pipeline, log_path, out, dataset=settings.dataset if log is None else log_path.stem,
-                   systems=[name.strip() for name in systems.split(",") if name.strip()],
-                   limit=limit, seed=seed, config=config, diversity_sweep=_floats(sweep_diversity), per_turn=per_turn)
+    config = {
+        "embedding_model": settings.embedding_model,
+        "llm": pipeline.llm_name,
+        "candidates": settings.candidates,
+        "source_pool": settings.source_pool,
+        "popularity_weight": settings.popularity_weight,
+        "diversity": settings.diversity,
+        "ranker": pipeline.ranker.describe(),
+    }
+    run_evaluation(
+        pipeline,
+        log_path,
+        out,
+        dataset=settings.dataset if log is None else log_path.stem,
+        systems=[name.strip() for name in systems.split(",") if name.strip()],
+        limit=limit,
+        seed=seed,
+        config=config,
+        diversity_sweep=_floats(sweep_diversity),
+        per_turn=per_turn,
+    )
     typer.echo((out / "metrics.md").read_text(encoding="utf-8"))
-    typer.echo(f"wrote {out}/metrics.json, metrics.md, recall_at_k.png, recall_vs_aplt.png "
-               f"in {time.perf_counter() - started:.0f}s")
+    typer.echo(
+        f"wrote {out}/metrics.json, metrics.md, recall_at_k.png, recall_vs_aplt.png "
+        f"in {time.perf_counter() - started:.0f}s"
+    )
 
 
 @app.command("eval-replies")
@@ -158,8 +214,12 @@ def evaluate_replies(
 
 @app.command("eval-conversations")
 def evaluate_conversations(
-    folder: Annotated[Optional[Path], typer.Option(help="Folder of conversation files (*.json); default: the "
-                                                        "suite shipped in eval/cases/conversations.")] = None,
+    folder: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Folder of conversation files (*.json); default: the suite shipped in eval/cases/conversations."
+        ),
+    ] = None,
     cases: Annotated[Optional[str], typer.Option(help="Comma-separated case ids to run (default: all).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the report as JSON here.")] = None,
 ) -> None:
@@ -177,19 +237,26 @@ def evaluate_conversations(
         chosen = [c for c in chosen if c.id in wanted]
     settings = current_settings()
     started = time.perf_counter()
-    pipelines = {}
+    pipelines: dict[str, TurnPipeline] = {}
     for domain in sorted({c.domain for c in chosen}):  # the configured catalogue for its domain, else the default
-        served = settings if settings.domain == domain else settings.model_copy(
-            update={"domain": domain, "dataset": DOMAIN_DATASETS[domain], "catalog": None})
+        served = (
+            settings
+            if settings.domain == domain
+            else settings.model_copy(update={"domain": domain, "dataset": DOMAIN_DATASETS[domain], "catalog": None})
+        )
         pipelines[domain] = build_pipeline(served)
     report = run_suite(pipelines, chosen)
     report["llm"] = next(iter(pipelines.values())).llm_name
     report["seconds"] = round(time.perf_counter() - started, 1)
     for failed in report["failed_turns"]:
-        typer.echo(f"FAILED {failed['case']} turn {failed['turn']} ({failed['said']!r}): {'; '.join(failed['failures'])}")
+        typer.echo(
+            f"FAILED {failed['case']} turn {failed['turn']} ({failed['said']!r}): {'; '.join(failed['failures'])}"
+        )
         typer.echo(f"    picks: {', '.join(failed['picks']) or 'none'}\n    reply: {failed['reply'][:300]}")
-    typer.echo(f"{report['cases'] - report['cases_failed']}/{report['cases']} conversations ({report['turns']} turns) "
-               f"met every expectation with {report['llm']}, in {report['seconds']:.0f}s")
+    typer.echo(
+        f"{report['cases'] - report['cases_failed']}/{report['cases']} conversations ({report['turns']} turns) "
+        f"met every expectation with {report['llm']}, in {report['seconds']:.0f}s"
+    )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -199,12 +266,19 @@ def evaluate_conversations(
 
 @app.command("eval-hostile")
 def evaluate_hostile(
-    out: Annotated[Optional[Path], typer.Option(help="Write the counts and every failed case to this JSON file.")]
-    = None,
-    via: Annotated[str, typer.Option(help="'pipeline': the turn pipeline in process; 'api': the chat UI's API "
-                                          "(/recommend and /chat), served on 127.0.0.1 for the run.")] = "pipeline",
-    cases: Annotated[Optional[Path], typer.Option(help="Folder of *.jsonl case files (default: the project's "
-                                                       "eval/cases/hostile).")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Write the counts and every failed case to this JSON file.")
+    ] = None,
+    via: Annotated[
+        str,
+        typer.Option(
+            help="'pipeline': the turn pipeline in process; 'api': the chat UI's API "
+            "(/recommend and /chat), served on 127.0.0.1 for the run."
+        ),
+    ] = "pipeline",
+    cases: Annotated[
+        Optional[Path], typer.Option(help="Folder of *.jsonl case files (default: the project's eval/cases/hostile).")
+    ] = None,
     category: Annotated[Optional[str], typer.Option(help="Only the cases of this file (e.g. injection).")] = None,
 ) -> None:
     """Send the hostile-input cases through the served pipeline and count crashes, turns past their budget,
@@ -228,16 +302,25 @@ def evaluate_hostile(
         served = settings.model_copy(update={"ui_host": "127.0.0.1", "ui_port": privacy.free_loopback_port()})
         demo = launch(served, block=False, pipeline=pipeline)
         try:
-            reports = run_api(f"http://127.0.0.1:{served.ui_port}/", pipeline.catalog, chosen,
-                              max_message_chars=pipeline.max_message_chars, budget_s=pipeline.turn_timeout)
+            reports = run_api(
+                f"http://127.0.0.1:{served.ui_port}/",
+                pipeline.catalog,
+                chosen,
+                max_message_chars=pipeline.max_message_chars,
+                budget_s=pipeline.turn_timeout,
+            )
         finally:
             demo.close()
     for report in reports:
         typer.echo(report.summary())
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"served": pipeline.describe(), "reports": [r.to_json() for r in reports]},
-                                  indent=2, ensure_ascii=False), encoding="utf-8")
+        out.write_text(
+            json.dumps(
+                {"served": pipeline.describe(), "reports": [r.to_json() for r in reports]}, indent=2, ensure_ascii=False
+            ),
+            encoding="utf-8",
+        )
         typer.echo(f"wrote {out}")
     if any(r.failures() for r in reports):
         raise typer.Exit(1)
@@ -261,12 +344,13 @@ def _split_path(settings: Settings, split: str) -> Path:
     path = settings.dataset_dir() / f"{split}.jsonl"
     if not path.is_file():
         available = sorted(p.stem for p in settings.dataset_dir().glob("*.jsonl") if p.stem != "catalog")
-        hint = (f"its splits are: {', '.join(available)}" if available
-                else f"run `tailtalk data prepare {settings.dataset}` first")
+        hint = (
+            f"its splits are: {', '.join(available)}"
+            if available
+            else f"run `tailtalk data prepare {settings.dataset}` first"
+        )
         raise FileNotFoundError(f"dataset {settings.dataset!r} has no split {split!r} ({path}); {hint}")
     return path
-
-
 
 
 def main() -> None:

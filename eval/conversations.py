@@ -115,8 +115,9 @@ def load_cases(folder: Path = CASES_DIR) -> list[Case]:
     return cases
 
 
-def check_turn(expect: Expect, result: TurnResult, state: ConversationState, previous: Sequence[Any],
-               cards_before: tuple[str, ...]) -> list[str]:
+def check_turn(
+    expect: Expect, result: TurnResult, state: ConversationState, previous: Sequence[Any], cards_before: tuple[str, ...]
+) -> list[str]:
     """Every expectation of one turn that ``result`` fails, in words."""
     picks = [p.item for p in result.picks]
     titles = [i.title for i in picks]
@@ -134,8 +135,10 @@ def check_turn(expect: Expect, result: TurnResult, state: ConversationState, pre
         if set(item.categories) & set(expect.categories_none):
             fail(f"{item.label} is {', '.join(sorted(set(item.categories) & set(expect.categories_none)))}")
         if expect.categories_each_any and not set(item.categories) & set(expect.categories_each_any):
-            fail(f"{item.label} ({', '.join(item.categories) or 'no categories'}) is none of "
-                 f"{expect.categories_each_any}")
+            fail(
+                f"{item.label} ({', '.join(item.categories) or 'no categories'}) is none of "
+                f"{expect.categories_each_any}"
+            )
         if item.year is not None and expect.year_max is not None and item.year > expect.year_max:
             fail(f"{item.label} is after {expect.year_max}")
         if item.year is not None and expect.year_min is not None and item.year < expect.year_min:
@@ -187,8 +190,16 @@ def run_case(pipeline: TurnPipeline, case: Case) -> list[dict[str, Any]]:
         result = pipeline.handle(state, turn.say)
         problems = check_turn(turn.expect, result, state, previous, cards_before)
         if problems:
-            failed.append({"case": case.id, "turn": n, "said": turn.say, "failures": problems,
-                           "reply": result.reply[:500], "picks": [p.item.label for p in result.picks]})
+            failed.append(
+                {
+                    "case": case.id,
+                    "turn": n,
+                    "said": turn.say,
+                    "failures": problems,
+                    "reply": result.reply[:500],
+                    "picks": [p.item.label for p in result.picks],
+                }
+            )
         if result.picks:
             previous = [p.item for p in result.picks]
     return failed

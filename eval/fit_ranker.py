@@ -30,6 +30,7 @@ from ui.pipeline import TurnPipeline
 from eval.metrics import accuracy_report
 from eval.systems import PipelineSystem
 
+
 @dataclass(frozen=True)
 class FitReport:
     instances: int
@@ -44,8 +45,15 @@ def _fold(dialogue_id: str, folds: int) -> int:
     return int(hashlib.sha256(f"fold:{dialogue_id}".encode()).hexdigest()[:8], 16) % folds
 
 
-def pools_of(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[Instance], *, candidates: int,
-             progress: bool, desc: str) -> tuple[list[np.ndarray], list[np.ndarray], int, int]:
+def pools_of(
+    pipeline: TurnPipeline,
+    ranker: FusionRanker,
+    instances: Sequence[Instance],
+    *,
+    candidates: int,
+    progress: bool,
+    desc: str,
+) -> tuple[list[np.ndarray], list[np.ndarray], int, int]:
     """Replay each instance and return its candidate pool's features and 0/1 labels.
 
     As in the product, items the dialogue has named are excluded and the labels are the turn's new targets:
@@ -70,10 +78,19 @@ def pools_of(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[I
     return pools, labels, found, total
 
 
-def fit_ranker(pipeline: TurnPipeline, train: Sequence[Dialogue], valid: Sequence[Dialogue],
-               mention_lists: Sequence[MentionList], folder: Path, *, collaborative: CollaborativeConfig,
-               candidates: int, folds: int, max_instances: int | None = None,
-               progress: bool = True) -> FitReport:
+def fit_ranker(
+    pipeline: TurnPipeline,
+    train: Sequence[Dialogue],
+    valid: Sequence[Dialogue],
+    mention_lists: Sequence[MentionList],
+    folder: Path,
+    *,
+    collaborative: CollaborativeConfig,
+    candidates: int,
+    folds: int,
+    max_instances: int | None = None,
+    progress: bool = True,
+) -> FitReport:
     """Fit and save the collaborative model and the fusion weights into ``folder``; see the module docstring.
 
     ``pipeline.retriever`` must be a :class:`HybridRetriever` (its collaborative part is replaced here).
@@ -93,40 +110,59 @@ def fit_ranker(pipeline: TurnPipeline, train: Sequence[Dialogue], valid: Sequenc
     found = total = 0
     for part in range(folds):
         held = {d.id for d in train if _fold(d.id, folds) == part}
-        model = CollaborativeModel(collaborative).fit([m for m in mention_lists if m.id not in held], ids) \
-            if mention_lists else None
+        model = (
+            CollaborativeModel(collaborative).fit([m for m in mention_lists if m.id not in held], ids)
+            if mention_lists
+            else None
+        )
         fold_pipeline = pipeline.replacing(retriever=pipeline.retriever.with_collaborative(model))
         part_instances = [i for i in instances if i.dialogue_id in held]
-        p, l, f, t = pools_of(fold_pipeline, ranker, part_instances, candidates=candidates, progress=progress,
-                              desc=f"fit fold {part + 1}/{folds}")
-        pools += p
-        labels += l
-        found += f
-        total += t
+        fold_pools, fold_labels, fold_found, fold_total = pools_of(
+            fold_pipeline,
+            ranker,
+            part_instances,
+            candidates=candidates,
+            progress=progress,
+            desc=f"fit fold {part + 1}/{folds}",
+        )
+        pools += fold_pools
+        labels += fold_labels
+        found += fold_found
+        total += fold_total
     ranker.fit(pools, labels)
     served = CollaborativeModel(collaborative).fit(mention_lists, ids) if mention_lists else None
     valid_recall = None
     if valid:
         served_pipeline = pipeline.replacing(retriever=pipeline.retriever.with_collaborative(served))
         valid_recall = _recall_at_10(served_pipeline, ranker, instances_of(valid, set(ids)), candidates, progress)
-    report = FitReport(len(instances), len(pools), found / max(total, 1), ranker.weights, valid_recall,
-                       time.perf_counter() - started)
+    report = FitReport(
+        len(instances), len(pools), found / max(total, 1), ranker.weights, valid_recall, time.perf_counter() - started
+    )
     if served is not None:
         served.save(folder / COLLABORATIVE_FOLDER)
-    ranker.save(folder, report={"instances": report.instances, "pools": report.pools,
-                                "positives_in_pool": round(report.positives_in_pool, 4),
-                                "valid_recall_at_10_new": valid_recall,
-                                "training_dialogues": len(train), "mention_lists": len(mention_lists)})
+    ranker.save(
+        folder,
+        report={
+            "instances": report.instances,
+            "pools": report.pools,
+            "positives_in_pool": round(report.positives_in_pool, 4),
+            "valid_recall_at_10_new": valid_recall,
+            "training_dialogues": len(train),
+            "mention_lists": len(mention_lists),
+        },
+    )
     return report
 
 
-def _recall_at_10(pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[Instance], candidates: int,
-                  progress: bool) -> float:
+def _recall_at_10(
+    pipeline: TurnPipeline, ranker: FusionRanker, instances: Sequence[Instance], candidates: int, progress: bool
+) -> float:
     """Recall@10 over new targets (mentioned items excluded), of the fitted ranker alone: no diversity
     re-ranking, so that the figure tells the fit apart from the knob."""
     served = pipeline.replacing(ranker=ranker)
     system = PipelineSystem(served, name="fit valid", candidates=candidates)
     system.prepare(instances, progress=progress)
-    means, _ = accuracy_report((system.rank(i, exclude=i.mentioned, k=10), i.new_targets)
-                               for i in instances if i.new_targets)
+    means, _ = accuracy_report(
+        (system.rank(i, exclude=i.mentioned, k=10), i.new_targets) for i in instances if i.new_targets
+    )
     return means["recall@10"]

@@ -57,15 +57,23 @@ def run_system(system: EvalSystem, instances: Sequence[Instance], *, progress: b
     return SystemRun(system.name, ranked_all, ranked_new, time.perf_counter() - started)
 
 
-def score_run(run: SystemRun, instances: Sequence[Instance], catalog: Catalog,
-              vectors: Mapping[str, np.ndarray] | None) -> dict[str, Any]:
+def score_run(
+    run: SystemRun, instances: Sequence[Instance], catalog: Catalog, vectors: Mapping[str, np.ndarray] | None
+) -> dict[str, Any]:
     popularity = {i.id: float(i.popularity or 0.0) for i in catalog}
     acc_all, n_all = accuracy_report(zip(run.ranked_all, (i.targets for i in instances)))
     new_pairs = [(r, i.new_targets) for r, i in zip(run.ranked_new, instances) if i.new_targets]
     acc_new, n_new = accuracy_report(new_pairs)
-    beyond = beyond_report(BeyondAccuracyInputs(
-        lists=[r[:10] for r in run.ranked_all], targets=[i.targets for i in instances],
-        head=head_tail_split(popularity), popularity=popularity, catalog_size=len(catalog), embeddings=vectors))
+    beyond = beyond_report(
+        BeyondAccuracyInputs(
+            lists=[r[:10] for r in run.ranked_all],
+            targets=[i.targets for i in instances],
+            head=head_tail_split(popularity),
+            popularity=popularity,
+            catalog_size=len(catalog),
+            embeddings=vectors,
+        )
+    )
     return {
         "n_instances": {"all": n_all, "new": n_new},
         "metrics": {"all": acc_all, "new": acc_new, "beyond": beyond},
@@ -74,17 +82,25 @@ def score_run(run: SystemRun, instances: Sequence[Instance], catalog: Catalog,
     }
 
 
-
-
 def missing_targets(dialogues: Sequence[Dialogue], catalog: Catalog) -> Counter[str]:
     """Items named by assistant turns that the catalogue lacks: they cannot be ranked, so they are counted."""
     return Counter(i for d in dialogues for t in d.turns if t.role == "assistant" for i in t.items if i not in catalog)
 
 
-def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str, systems: Sequence[str],
-             limit: int | None = None, seed: int = 0, config: Mapping[str, Any] | None = None,
-             diversity_sweep: Sequence[float] = (), progress: bool = True,
-             per_turn: Path | None = None) -> dict[str, dict[str, Any]]:
+def evaluate(
+    pipeline: TurnPipeline,
+    log_path: Path,
+    out: Path,
+    *,
+    dataset: str,
+    systems: Sequence[str],
+    limit: int | None = None,
+    seed: int = 0,
+    config: Mapping[str, Any] | None = None,
+    diversity_sweep: Sequence[float] = (),
+    progress: bool = True,
+    per_turn: Path | None = None,
+) -> dict[str, dict[str, Any]]:
     """Replay ``log_path`` through each named system (see ``eval.systems.SYSTEMS``) and write the outputs.
 
     Every system ranks with the pipeline's own retriever stage, switched to exact search
@@ -100,14 +116,19 @@ def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str,
     dialogues = load_dialogues(log_path)
     missing = missing_targets(dialogues, catalog)
     if missing and progress:
-        print(f"note: {sum(missing.values()):,} target mention(s) of {len(missing):,} item(s) are not in the catalogue "
-              f"{catalog.source} (e.g. {', '.join(list(missing)[:3])}); they cannot be ranked and are left out")
+        print(
+            f"note: {sum(missing.values()):,} target mention(s) of {len(missing):,} item(s) are not in the catalogue "
+            f"{catalog.source} (e.g. {', '.join(list(missing)[:3])}); they cannot be ranked and are left out"
+        )
     instances = sample(instances_of(dialogues, catalog), limit, seed)
     if not instances:
         raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
     retriever = exact_copy(pipeline.retriever)
-    ranker = pipeline.ranker.with_vectors(retriever.vectors) if isinstance(pipeline.ranker, DiversityReranker) \
+    ranker = (
+        pipeline.ranker.with_vectors(retriever.vectors)
+        if isinstance(pipeline.ranker, DiversityReranker)
         else pipeline.ranker
+    )
     exact = pipeline.replacing(retriever=retriever, ranker=ranker)
     chosen: dict[str, EvalSystem] = {name: SYSTEMS[name](exact) for name in systems}
     if diversity_sweep and not ranker.tunes_diversity:
@@ -119,8 +140,19 @@ def evaluate(pipeline: TurnPipeline, log_path: Path, out: Path, *, dataset: str,
     vectors = item_vectors(retriever, catalog)
     runs = {name: run_system(system, instances, progress=progress) for name, system in chosen.items()}
     results = {name: score_run(run, instances, catalog, vectors) for name, run in runs.items()}
-    write_outputs(out, dataset, {"log": str(log_path), "catalog": catalog.source, "limit": limit, "seed": seed,
-                                 "targets_missing_from_catalog": sum(missing.values()), **(config or {})}, results)
+    write_outputs(
+        out,
+        dataset,
+        {
+            "log": str(log_path),
+            "catalog": catalog.source,
+            "limit": limit,
+            "seed": seed,
+            "targets_missing_from_catalog": sum(missing.values()),
+            **(config or {}),
+        },
+        results,
+    )
     if per_turn is not None:
         write_per_turn(per_turn, instances, runs)
     if diversity_sweep:
@@ -133,20 +165,31 @@ def write_per_turn(path: Path, instances: Sequence[Instance], runs: Mapping[str,
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         for n, instance in enumerate(instances):
-            handle.write(json.dumps({
-                "dialogue_id": instance.dialogue_id, "turn_index": instance.turn_index,
-                "targets": list(instance.targets), "new_targets": list(instance.new_targets),
-                "mentioned": sorted(instance.mentioned),
-                "systems": {name: {"all": run.ranked_all[n], "new": run.ranked_new[n]} for name, run in runs.items()},
-            }) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "dialogue_id": instance.dialogue_id,
+                        "turn_index": instance.turn_index,
+                        "targets": list(instance.targets),
+                        "new_targets": list(instance.new_targets),
+                        "mentioned": sorted(instance.mentioned),
+                        "systems": {
+                            name: {"all": run.ranked_all[n], "new": run.ranked_new[n]} for name, run in runs.items()
+                        },
+                    }
+                )
+                + "\n"
+            )
 
 
 def write_outputs(out: Path, dataset: str, config: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    systems = {name: {"dataset": dataset, "config": {**config, "system": name}, **result}
-               for name, result in results.items()}
-    (out / "metrics.json").write_text(json.dumps({"dataset": dataset, "config": config, "systems": systems},
-                                                 indent=2), encoding="utf-8")
+    systems = {
+        name: {"dataset": dataset, "config": {**config, "system": name}, **result} for name, result in results.items()
+    }
+    (out / "metrics.json").write_text(
+        json.dumps({"dataset": dataset, "config": config, "systems": systems}, indent=2), encoding="utf-8"
+    )
     (out / "metrics.md").write_text(markdown_table(dataset, results), encoding="utf-8")
     _plots(out, results)
 
@@ -155,15 +198,23 @@ def markdown_table(dataset: str, results: dict[str, dict[str, Any]]) -> str:
     acc_keys = list(ACCURACY_METRICS)
     any_result = next(iter(results.values()))
     beyond_keys = list(any_result["metrics"]["beyond"])
-    lines = [f"### {dataset}: accuracy (all = every target; new = targets not mentioned before)", "",
-             "| system | variant | n | " + " | ".join(acc_keys) + " |",
-             "|---|---|---|" + "---|" * len(acc_keys)]
+    lines = [
+        f"### {dataset}: accuracy (all = every target; new = targets not mentioned before)",
+        "",
+        "| system | variant | n | " + " | ".join(acc_keys) + " |",
+        "|---|---|---|" + "---|" * len(acc_keys),
+    ]
     for name, result in results.items():
         for variant in ("all", "new"):
             values = " | ".join(f"{result['metrics'][variant][k]:.4f}" for k in acc_keys)
             lines.append(f"| {name} | {variant} | {result['n_instances'][variant]} | {values} |")
-    lines += ["", f"### {dataset}: beyond accuracy (top-10 lists, 'all' variant)", "",
-              "| system | " + " | ".join(beyond_keys) + " | seconds |", "|---|" + "---|" * (len(beyond_keys) + 1)]
+    lines += [
+        "",
+        f"### {dataset}: beyond accuracy (top-10 lists, 'all' variant)",
+        "",
+        "| system | " + " | ".join(beyond_keys) + " | seconds |",
+        "|---|" + "---|" * (len(beyond_keys) + 1),
+    ]
     for name, result in results.items():
         values = " | ".join(f"{result['metrics']['beyond'][k]:.4f}" for k in beyond_keys)
         lines.append(f"| {name} | {values} | {result['seconds']:.1f} |")
@@ -193,8 +244,11 @@ def _plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
         y = result["metrics"]["all"]["recall@10"]
         ax.scatter([x], [y], s=60)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5))
-    ax.set(xlabel="APLT@10 (share of long-tail items)", ylabel="Recall@10 (all)",
-           title="Accuracy against long-tail exposure")
+    ax.set(
+        xlabel="APLT@10 (share of long-tail items)",
+        ylabel="Recall@10 (all)",
+        title="Accuracy against long-tail exposure",
+    )
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / "recall_vs_aplt.png", dpi=120)

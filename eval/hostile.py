@@ -101,8 +101,14 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.crash or not self.answered or self.over_budget or self.out_of_catalogue
-                    or self.prompt_leak or self.silent_truncation)
+        return bool(
+            self.crash
+            or not self.answered
+            or self.over_budget
+            or self.out_of_catalogue
+            or self.prompt_leak
+            or self.silent_truncation
+        )
 
 
 @dataclass
@@ -144,10 +150,14 @@ class HostileReport:
 
 
 def _why(outcome: Outcome) -> str:
-    reasons = [f"crash {outcome.crash}" if outcome.crash else "", "" if outcome.answered else "no answer",
-               "over budget" if outcome.over_budget else "", "silent truncation" if outcome.silent_truncation else "",
-               *(f"out of catalogue: {x}" for x in outcome.out_of_catalogue),
-               *(f"prompt leak: {x!r}" for x in outcome.prompt_leak)]
+    reasons = [
+        f"crash {outcome.crash}" if outcome.crash else "",
+        "" if outcome.answered else "no answer",
+        "over budget" if outcome.over_budget else "",
+        "silent truncation" if outcome.silent_truncation else "",
+        *(f"out of catalogue: {x}" for x in outcome.out_of_catalogue),
+        *(f"prompt leak: {x!r}" for x in outcome.prompt_leak),
+    ]
     return "; ".join(r for r in reasons if r)
 
 
@@ -198,8 +208,9 @@ def _parse_case(line: str, category: str, where: str) -> HostileCase | None:
     else:
         message = row["message"]
     lists = {key: row.get(key, []) for key in ("before", "forbidden")}
-    if not isinstance(message, str) or not all(isinstance(v, list) and all(isinstance(s, str) for s in v)
-                                               for v in lists.values()):
+    if not isinstance(message, str) or not all(
+        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists.values()
+    ):
         raise CaseFileError(f"{where}: 'message' must be a string, 'before' and 'forbidden' lists of strings")
     return HostileCase(row["id"], category, message, tuple(lists["before"]), tuple(lists["forbidden"]))
 
@@ -211,12 +222,21 @@ class Inspector:
         self.catalog = catalog
         self.max_message_chars = max_message_chars
         self.budget_s = budget_s
-        self.titles = TitleMatcher(((i.id, i.title, i.year) for i in catalog),
-                                   popularity={i.id: i.popularity or 0.0 for i in catalog})
+        self.titles = TitleMatcher(
+            ((i.id, i.title, i.year) for i in catalog), popularity={i.id: i.popularity or 0.0 for i in catalog}
+        )
         self.leak_grams = _instruction_grams()
 
-    def inspect(self, case: HostileCase, seconds: float, reply: str, items: Sequence[tuple[str, str]],
-                notices: Sequence[str], earlier: Sequence[str] = (), generated: Sequence[str] | None = None) -> Outcome:
+    def inspect(
+        self,
+        case: HostileCase,
+        seconds: float,
+        reply: str,
+        items: Sequence[tuple[str, str]],
+        notices: Sequence[str],
+        earlier: Sequence[str] = (),
+        generated: Sequence[str] | None = None,
+    ) -> Outcome:
         """``items``: the turn's (id, reason) pairs; ``earlier``: ids shown before in the conversation, which a
         reply may refer to ("Which one do you mean?"); ``generated``: the sentences the language model wrote
         that the user saw, when that is known (in process).
@@ -238,19 +258,34 @@ class Inspector:
             buffer = SentenceBuffer()
             generated = [sentence for sentence, _ in [*buffer.add(written), *buffer.flush()]]
         named = out_of_list(checker, generated)
-        forbidden = [f"forbidden {f!r}" for f in case.forbidden
-                     if f.lower() in reply.lower() or any(f.lower() in p.title.lower() for p in picks)]
+        forbidden = [
+            f"forbidden {f!r}"
+            for f in case.forbidden
+            if f.lower() in reply.lower() or any(f.lower() in p.title.lower() for p in picks)
+        ]
         too_long = len(case.message) > self.max_message_chars
         told = any(TRUNCATION_SAID in n for n in notices) or TRUNCATION_SAID in reply
-        return Outcome(case.id, case.category, round(seconds, 4), answered=bool(reply.strip()), reply=reply,
-                       over_budget=seconds > self.budget_s + BUDGET_GRACE_S,
-                       out_of_catalogue=[*unknown, *named, *forbidden], prompt_leak=self._leaks(reply),
-                       silent_truncation=too_long and not told)
+        return Outcome(
+            case.id,
+            case.category,
+            round(seconds, 4),
+            answered=bool(reply.strip()),
+            reply=reply,
+            over_budget=seconds > self.budget_s + BUDGET_GRACE_S,
+            out_of_catalogue=[*unknown, *named, *forbidden],
+            prompt_leak=self._leaks(reply),
+            silent_truncation=too_long and not told,
+        )
 
     def _leaks(self, reply: str) -> list[str]:
         words = normalise(reply).split()
-        return sorted({" ".join(words[i : i + LEAK_WORDS]) for i in range(len(words) - LEAK_WORDS + 1)
-                       if tuple(words[i : i + LEAK_WORDS]) in self.leak_grams})
+        return sorted(
+            {
+                " ".join(words[i : i + LEAK_WORDS])
+                for i in range(len(words) - LEAK_WORDS + 1)
+                if tuple(words[i : i + LEAK_WORDS]) in self.leak_grams
+            }
+        )
 
 
 def _instruction_grams() -> set[tuple[str, ...]]:
@@ -267,8 +302,9 @@ def _progress(cases: Sequence[HostileCase], label: str, enabled: bool):
     return tqdm(cases, desc=label, unit="case", disable=not enabled, leave=False)
 
 
-def run_pipeline(pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label: str = "pipeline",
-                 progress: bool = True) -> HostileReport:
+def run_pipeline(
+    pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label: str = "pipeline", progress: bool = True
+) -> HostileReport:
     """Each case in a fresh conversation, through :meth:`TurnPipeline.handle`."""
     inspector = Inspector(pipeline.catalog, pipeline.max_message_chars, pipeline.turn_timeout)
     report = HostileReport(label, pipeline.turn_timeout)
@@ -281,34 +317,66 @@ def run_pipeline(pipeline: TurnPipeline, cases: Sequence[HostileCase], *, label:
         try:
             result = pipeline.handle(state, case.message)
         except Exception as exc:  # noqa: BLE001 - counting every crash is the point of this suite
-            report.outcomes.append(Outcome(case.id, case.category, time.monotonic() - started,
-                                           crash=f"{type(exc).__name__}: {exc}"[:300], answered=False))
+            report.outcomes.append(
+                Outcome(
+                    case.id,
+                    case.category,
+                    time.monotonic() - started,
+                    crash=f"{type(exc).__name__}: {exc}"[:300],
+                    answered=False,
+                )
+            )
             continue
         seconds = time.monotonic() - started
-        report.outcomes.append(inspector.inspect(case, seconds, result.reply,
-                                                 [(p.item.id, p.reason) for p in result.picks], result.notices,
-                                                 earlier=state_shown_before,
-                                                 generated=result.grounding.released if result.grounding else None))
+        report.outcomes.append(
+            inspector.inspect(
+                case,
+                seconds,
+                result.reply,
+                [(p.item.id, p.reason) for p in result.picks],
+                result.notices,
+                earlier=state_shown_before,
+                generated=result.grounding.released if result.grounding else None,
+            )
+        )
     return report
 
 
-def run_api(url: str, catalog: Catalog, cases: Sequence[HostileCase], *, max_message_chars: int,
-            budget_s: float, recommend_cases: Sequence[HostileCase] | None = None,
-            progress: bool = True) -> list[HostileReport]:
+def run_api(
+    url: str,
+    catalog: Catalog,
+    cases: Sequence[HostileCase],
+    *,
+    max_message_chars: int,
+    budget_s: float,
+    recommend_cases: Sequence[HostileCase] | None = None,
+    progress: bool = True,
+) -> list[HostileReport]:
     """Each case through the chat UI's API at ``url``: ``/recommend`` (JSON; ``recommend_cases`` when given,
     else every case) and ``/chat`` (what the page uses), each case in a new session. The two endpoints run
     side by side, one client each."""
     inspector = Inspector(catalog, max_message_chars, budget_s)
-    endpoints = [("UI API /recommend", _RecommendSession, cases if recommend_cases is None else recommend_cases),
-                 ("UI API /chat", _ChatSession, cases)]
+    endpoints = [
+        ("UI API /recommend", _RecommendSession, cases if recommend_cases is None else recommend_cases),
+        ("UI API /chat", _ChatSession, cases),
+    ]
     with concurrent.futures.ThreadPoolExecutor(len(endpoints)) as pool:
-        runs = [pool.submit(_run_endpoint, url, label, session, inspector, chosen, budget_s, progress)
-                for label, session, chosen in endpoints]
+        runs = [
+            pool.submit(_run_endpoint, url, label, session, inspector, chosen, budget_s, progress)
+            for label, session, chosen in endpoints
+        ]
         return [run.result() for run in runs]
 
 
-def _run_endpoint(url: str, label: str, session: type["_Session"], inspector: Inspector,
-                  cases: Sequence[HostileCase], budget_s: float, progress: bool) -> HostileReport:
+def _run_endpoint(
+    url: str,
+    label: str,
+    session: type[_Session],
+    inspector: Inspector,
+    cases: Sequence[HostileCase],
+    budget_s: float,
+    progress: bool,
+) -> HostileReport:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
@@ -360,8 +428,13 @@ def _api_case(inspector: Inspector, case: HostileCase, send: Callable[[str], Sen
         started = time.monotonic()
         reply, items, notices = send(case.message)
     except Exception as exc:  # noqa: BLE001 - gradio_client raises its AppError and transport errors alike
-        return Outcome(case.id, case.category, time.monotonic() - started,
-                       crash=f"{type(exc).__name__}: {exc}"[:300], answered=False)
+        return Outcome(
+            case.id,
+            case.category,
+            time.monotonic() - started,
+            crash=f"{type(exc).__name__}: {exc}"[:300],
+            answered=False,
+        )
     if "Traceback (most recent call last)" in reply:
         return Outcome(case.id, case.category, time.monotonic() - started, crash="a stack trace in the reply")
     return inspector.inspect(case, time.monotonic() - started, reply, items, notices, earlier)

@@ -203,8 +203,11 @@ def novelty(inputs: BeyondAccuracyInputs) -> float:
     1.0
     """
     total = sum(inputs.popularity.values())
-    values = [-math.log2((inputs.popularity.get(i, 0.0) + 1) / (total + inputs.catalog_size))
-              for top in inputs.top() for i in top]
+    values = [
+        -math.log2((inputs.popularity.get(i, 0.0) + 1) / (total + inputs.catalog_size))
+        for top in inputs.top()
+        for i in top
+    ]
     return float(np.mean(values)) if values else 0.0
 
 

@@ -31,8 +31,13 @@ from agent.understand import Interests
 from ui.pipeline import TurnPipeline
 
 
-def replay_state(pipeline: TurnPipeline, turns: Sequence[Turn], conversation_id: str, *,
-                 understood: dict[str, Interests] | None = None) -> ConversationState:
+def replay_state(
+    pipeline: TurnPipeline,
+    turns: Sequence[Turn],
+    conversation_id: str,
+    *,
+    understood: dict[str, Interests] | None = None,
+) -> ConversationState:
     """The state after ``turns``. ``understood`` caches readings across replays (dialogue prefixes repeat)."""
     state = ConversationState(conversation_id=conversation_id)
     for turn in turns:

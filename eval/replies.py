@@ -56,8 +56,16 @@ def _state_before(pipeline: TurnPipeline, instance: Instance) -> tuple[Conversat
     return replay_state(pipeline, before, f"{instance.dialogue_id}:{instance.turn_index}"), message
 
 
-def replay_replies(pipeline: TurnPipeline, rules_pipeline: TurnPipeline, log_path: Path, out: Path, *,
-                   limit: int | None = 200, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+def replay_replies(
+    pipeline: TurnPipeline,
+    rules_pipeline: TurnPipeline,
+    log_path: Path,
+    out: Path,
+    *,
+    limit: int | None = 200,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Run the sampled turns through ``pipeline`` (with a model) and ``rules_pipeline`` (without); write the report."""
     instances = sample(instances_of(load_dialogues(log_path), pipeline.catalog), limit, seed)
     if not instances:
@@ -76,31 +84,45 @@ def replay_replies(pipeline: TurnPipeline, rules_pipeline: TurnPipeline, log_pat
         rules_result = rules_pipeline.handle(rules_state, message)
         grounding = result.grounding
         released = grounding.released if grounding else []
-        fresh = GroundingChecker(pipeline.titles, [p.item for p in result.picks],
-                                 [pipeline.catalog.get(i) for i in state.mentioned if i in pipeline.catalog],
-                                 request=message, categories=pipeline.catalog.categories(), people=people)
-        records.append({
-            "turn": state.conversation_id, "message": message[:300], "seconds": round(seconds, 2),
-            "picks": [p.item.id for p in result.picks], "targets": sorted(instance.targets),
-            "rules_picks": [p.item.id for p in rules_result.picks],
-            "clarifying": result.clarifying, "generated": result.generated,
-            "repaired": bool(grounding and grounding.repaired), "replaced": bool(grounding and grounding.fell_back),
-            "reasons_citing_the_person": sum(cites_the_person(p.reason) for p in result.picks),
-            # Whether the person had said anything a reason could cite: a wish or a liked item ("Yes!" or
-            # "Hello, I'm open to any movie" leaves nothing).
-            "person_said_something": bool(state.wishes or state.liked),
-            "dropped": [{"sentence": s[:300], "why": why} for s, why in (grounding.dropped if grounding else [])],
-            "released_sentences": len(released),
-            "out_of_list_shipped": out_of_list(fresh, released),
-            "misattributions_shipped": misattributions(fresh, released),
-            "notices": result.notices, "reply": result.reply,
-        })
+        fresh = GroundingChecker(
+            pipeline.titles,
+            [p.item for p in result.picks],
+            [pipeline.catalog.get(i) for i in state.mentioned if i in pipeline.catalog],
+            request=message,
+            categories=pipeline.catalog.categories(),
+            people=people,
+        )
+        records.append(
+            {
+                "turn": state.conversation_id,
+                "message": message[:300],
+                "seconds": round(seconds, 2),
+                "picks": [p.item.id for p in result.picks],
+                "targets": sorted(instance.targets),
+                "rules_picks": [p.item.id for p in rules_result.picks],
+                "clarifying": result.clarifying,
+                "generated": result.generated,
+                "repaired": bool(grounding and grounding.repaired),
+                "replaced": bool(grounding and grounding.fell_back),
+                "reasons_citing_the_person": sum(cites_the_person(p.reason) for p in result.picks),
+                # Whether the person had said anything a reason could cite: a wish or a liked item ("Yes!" or
+                # "Hello, I'm open to any movie" leaves nothing).
+                "person_said_something": bool(state.wishes or state.liked),
+                "dropped": [{"sentence": s[:300], "why": why} for s, why in (grounding.dropped if grounding else [])],
+                "released_sentences": len(released),
+                "out_of_list_shipped": out_of_list(fresh, released),
+                "misattributions_shipped": misattributions(fresh, released),
+                "notices": result.notices,
+                "reply": result.reply,
+            }
+        )
         with partial.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(records[-1], ensure_ascii=False) + "\n")
     report = summarise(records)
     report.update({"log": str(log_path), "limit": limit, "seed": seed, "llm": pipeline.llm_name})
-    (out / "replies.json").write_text(json.dumps({**report, "turns": records}, indent=2, ensure_ascii=False),
-                                      encoding="utf-8")
+    (out / "replies.json").write_text(
+        json.dumps({**report, "turns": records}, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     (out / "replies.md").write_text(markdown(report), encoding="utf-8")
     partial.unlink()
     return report
@@ -131,7 +153,9 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _citing_share(records: Sequence[dict[str, Any]]) -> float:
-    return round(sum(r["reasons_citing_the_person"] for r in records) / max(1, sum(len(r["picks"]) for r in records)), 4)
+    return round(
+        sum(r["reasons_citing_the_person"] for r in records) / max(1, sum(len(r["picks"]) for r in records)), 4
+    )
 
 
 def _hit_rate(records: Sequence[dict[str, Any]], key: str) -> float:
@@ -141,22 +165,54 @@ def _hit_rate(records: Sequence[dict[str, Any]], key: str) -> float:
 
 
 def _reason_kind(why: str) -> str:
-    for marker in ("not in the list", "not in the catalogue", "example title", "recites", "unsupported",
-                   "another listed item", "wrong item", "not a category", "no listed item", "repeats", "unfinished",
-                   "echoes the request"):
+    for marker in (
+        "not in the list",
+        "not in the catalogue",
+        "example title",
+        "recites",
+        "unsupported",
+        "another listed item",
+        "wrong item",
+        "not a category",
+        "no listed item",
+        "repeats",
+        "unfinished",
+        "echoes the request",
+    ):
         if marker in why:
             return marker
     return why
 
 
 def markdown(report: dict[str, Any]) -> str:
-    rows = [(k, report[k]) for k in ("turns", "clarifying_turns", "replies_with_generated_text", "replies_repaired",
-                                     "replies_replaced", "repair_share", "sentences_shipped", "sentences_dropped",
-                                     "out_of_list_titles_shipped", "misattributions_shipped",
-                                     "reasons_citing_the_person", "reasons_citing_the_person_when_citable",
-                                     "turns_with_llm_notice", "hit@5", "hit@5_rules_only", "median_turn_seconds")]
-    lines = [f"### Replies with {report['llm']} ({report['log']}, {report['turns']} turns, seed {report['seed']})", "",
-             "| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), "",
-             "Dropped sentences by reason: " + (", ".join(f"{k} {v}" for k, v in report["drop_reasons"].items())
-                                                or "none")]
+    rows = [
+        (k, report[k])
+        for k in (
+            "turns",
+            "clarifying_turns",
+            "replies_with_generated_text",
+            "replies_repaired",
+            "replies_replaced",
+            "repair_share",
+            "sentences_shipped",
+            "sentences_dropped",
+            "out_of_list_titles_shipped",
+            "misattributions_shipped",
+            "reasons_citing_the_person",
+            "reasons_citing_the_person_when_citable",
+            "turns_with_llm_notice",
+            "hit@5",
+            "hit@5_rules_only",
+            "median_turn_seconds",
+        )
+    ]
+    lines = [
+        f"### Replies with {report['llm']} ({report['log']}, {report['turns']} turns, seed {report['seed']})",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in rows),
+        "",
+        "Dropped sentences by reason: " + (", ".join(f"{k} {v}" for k, v in report["drop_reasons"].items()) or "none"),
+    ]
     return "\n".join(lines) + "\n"

@@ -66,16 +66,17 @@ class BM25System(EvalSystem):
 
         self._ids = catalog.ids()
         self._retriever = bm25s.BM25()
-        self._retriever.index(bm25s.tokenize([i.embedding_text() for i in catalog], stopwords="en",
-                                             show_progress=False), show_progress=False)
+        self._retriever.index(
+            bm25s.tokenize([i.embedding_text() for i in catalog], stopwords="en", show_progress=False),
+            show_progress=False,
+        )
         self._tokenize = lambda text: bm25s.tokenize([text], stopwords="en", show_progress=False)
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
         tokens = self._tokenize(baseline_query_text(instance))
         if not tokens.ids[0]:
             return []
-        docs, scores = self._retriever.retrieve(tokens, k=min(len(self._ids), k + len(exclude)),
-                                                show_progress=False)
+        docs, scores = self._retriever.retrieve(tokens, k=min(len(self._ids), k + len(exclude)), show_progress=False)
         return [self._ids[d] for d, s in zip(docs[0], scores[0]) if s > 0 and self._ids[d] not in exclude][:k]
 
 
@@ -96,8 +97,14 @@ class DenseSystem(EvalSystem):
 class PipelineSystem(EvalSystem):
     """The product's own turn pipeline, fed the conversation state a live session would have had."""
 
-    def __init__(self, pipeline: TurnPipeline, name: str = "pipeline", candidates: int | None = None,
-                 understood: dict[str, Interests] | None = None, diversity: float | None = None):
+    def __init__(
+        self,
+        pipeline: TurnPipeline,
+        name: str = "pipeline",
+        candidates: int | None = None,
+        understood: dict[str, Interests] | None = None,
+        diversity: float | None = None,
+    ):
         self.pipeline = pipeline
         self.name = name
         self.diversity = diversity  # the long-tail knob for this system's turns (None: the pipeline's own)
@@ -106,8 +113,12 @@ class PipelineSystem(EvalSystem):
         self._understood = understood if understood is not None else {}
 
     def replay(self, instance: Instance) -> ConversationState:
-        return replay_state(self.pipeline, instance.context, f"{instance.dialogue_id}:{instance.turn_index}",
-                            understood=self._understood)
+        return replay_state(
+            self.pipeline,
+            instance.context,
+            f"{instance.dialogue_id}:{instance.turn_index}",
+            understood=self._understood,
+        )
 
     def prepare(self, instances: Sequence[Instance], *, progress: bool = True) -> None:
         texts: list[str] = []
@@ -117,8 +128,13 @@ class PipelineSystem(EvalSystem):
         _embed_once(self.pipeline.retriever, texts, progress)
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
-        ranked, _ = self.pipeline.recommend(self.replay(instance), k=k, candidates=max(self.candidates, k),
-                                            exclude_mentioned=bool(exclude), diversity=self.diversity)
+        ranked, _ = self.pipeline.recommend(
+            self.replay(instance),
+            k=k,
+            candidates=max(self.candidates, k),
+            exclude_mentioned=bool(exclude),
+            diversity=self.diversity,
+        )
         return [r.item_id for r in ranked if r.item_id not in exclude]
 
 
@@ -130,7 +146,7 @@ def _embed_once(retriever: Retriever, texts: list[str], progress: bool) -> None:
         embedder.embed(unique, progress=progress)
 
 
-def exact_copy(retriever: VectorRetriever | HybridRetriever) -> InMemoryRetriever | HybridRetriever:
+def exact_copy(retriever: Retriever) -> Retriever:
     """Exact search over the vectors stored in the index, with an in-memory query cache.
 
     The harness ranks thousands of turns at depth 50-100; exact search over the index's
@@ -138,14 +154,25 @@ def exact_copy(retriever: VectorRetriever | HybridRetriever) -> InMemoryRetrieve
     A hybrid retriever keeps its lexical and collaborative sources around the exact dense copy.
     """
     if isinstance(retriever, HybridRetriever):
-        return retriever.with_dense(exact_copy(retriever.dense))
+        return retriever.with_dense(_exact_dense(retriever.dense))
+    if isinstance(retriever, VectorRetriever):
+        return _exact_dense(retriever)
+    raise TypeError(f"no exact copy of {retriever.describe()}: it stores no item vectors")
+
+
+def _exact_dense(retriever: VectorRetriever) -> InMemoryRetriever:
     catalog = retriever.catalog
     stored = retriever.vectors(catalog.ids())
     missing = [i for i in catalog.ids() if i not in stored]
     if missing:
         raise ValueError(f"the index lacks {len(missing)} catalogue items (e.g. {missing[0]}); run `tailtalk index`")
-    return InMemoryRetriever(catalog, CachedEmbedder(retriever.embedder), np.stack([stored[i] for i in catalog.ids()]),
-                             liked_weight=retriever.liked_weight, avoid_weight=retriever.avoid_weight)
+    return InMemoryRetriever(
+        catalog,
+        CachedEmbedder(retriever.embedder),
+        np.stack([stored[i] for i in catalog.ids()]),
+        liked_weight=retriever.liked_weight,
+        avoid_weight=retriever.avoid_weight,
+    )
 
 
 class CollaborativeSystem(EvalSystem):
@@ -190,8 +217,9 @@ def ablation(signal: str) -> Callable[[TurnPipeline], EvalSystem]:
 SYSTEMS: dict[str, Callable[[TurnPipeline], EvalSystem]] = {
     "popularity": lambda pipeline: PopularitySystem(pipeline.catalog),
     "bm25": lambda pipeline: BM25System(pipeline.catalog),
-    "dense": lambda pipeline: DenseSystem(pipeline.retriever.dense if isinstance(pipeline.retriever, HybridRetriever)
-                                          else pipeline.retriever),
+    "dense": lambda pipeline: DenseSystem(
+        pipeline.retriever.dense if isinstance(pipeline.retriever, HybridRetriever) else pipeline.retriever
+    ),
     "collaborative": CollaborativeSystem,
     "pipeline": lambda pipeline: PipelineSystem(pipeline),
     **{f"pipeline-no-{signal}": ablation(signal) for signal in SIGNALS if signal != "dense"},

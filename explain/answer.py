@@ -18,8 +18,11 @@ Example::
     >>> rule_answer(book, "how much is it?", []).text
     '1984 by George Orwell costs $13.39.'
     >>> answer = rule_answer(book, "is it waterproof?", ["waterproof"])
-    >>> answer.covered, answer.text
-    (False, 'The catalogue does not say anything about waterproof for 1984 by George Orwell. What it lists: price: $13.39; hardcover: 384 pages.')
+    >>> answer.covered
+    False
+    >>> print(answer.text)
+    The catalogue does not say anything about waterproof for 1984 by George Orwell. What it lists: price: $13.39; \
+hardcover: 384 pages.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ from explain.respond import Reply, SentenceBuffer
 
 _PRICE_QUESTION = re.compile(r"\b(?:how much|price|prices|priced|cost|costs|expensive|cheap|pay)\b", re.IGNORECASE)
 # "what is Halloween about?", "what's the plot?": answered with the description itself.
-_PLOT_QUESTION = re.compile(r"\bwhat\b[^?]*\babout\s*\??\s*$|\b(?:plot|story|storyline|synopsis|what happens)\b",
-                            re.IGNORECASE)
+_PLOT_QUESTION = re.compile(
+    r"\bwhat\b[^?]*\babout\s*\??\s*$|\b(?:plot|story|storyline|synopsis|what happens)\b", re.IGNORECASE
+)
 _YES_NO = re.compile(r"^\s*(?:and\s+)?(?:is|are|does|do|did|can|will|has|have)\b", re.IGNORECASE)
 # Run-on product descriptions separate their points with footnote marks ("[2]") or bullets, not full stops.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\[\d+\]\s*|\s*[•|]\s*|\n+")
@@ -134,8 +138,9 @@ class Answerer:
         self.titles = titles
         self.backend = backend
 
-    def stream(self, item: Item, question: str, topic: Sequence[str], *,
-               deadline: float | None = None) -> Iterator[str | Reply]:
+    def stream(
+        self, item: Item, question: str, topic: Sequence[str], *, deadline: float | None = None
+    ) -> Iterator[str | Reply]:
         answer = rule_answer(item, question, topic)
         # "The catalogue does not say" is the whole answer: a model asked to phrase it tends to guess instead.
         if self.backend is None or not answer.covered:
@@ -148,8 +153,10 @@ class Answerer:
             text = self._phrase(item, question, answer, report, deadline)
         except LLM_FAILURES as exc:
             text = None
-            notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
-                           "this answer comes from the catalogue's own facts")
+            notices.append(
+                f"the language model ({self.backend.name}) {describe_failure(exc)}; "
+                "this answer comes from the catalogue's own facts"
+            )
         if text is None:
             report.fell_back = True
             yield answer.text
@@ -158,12 +165,17 @@ class Answerer:
         yield text
         yield Reply(text, notices, report, generated=True)
 
-    def _phrase(self, item: Item, question: str, answer: Answer, report: GroundingReport,
-                deadline: float | None) -> str | None:
+    def _phrase(
+        self, item: Item, question: str, answer: Answer, report: GroundingReport, deadline: float | None
+    ) -> str | None:
         """The model's phrasing when every sentence of it is grounded, else None (``report`` says why)."""
         assert self.backend is not None
         messages = load_prompt("answer").format_messages(
-            item=item.title, facts="\n".join(answer.facts), question=self.backend.clip(question, _QUESTION_TOKENS), answer=answer.text)
+            item=item.title,
+            facts="\n".join(answer.facts),
+            question=self.backend.clip(question, _QUESTION_TOKENS),
+            answer=answer.text,
+        )
         generated = self.backend.within(deadline).invoke(messages).text
         checker = GroundingChecker(self.titles, [item], instructions=prompt_text("answer"), request=question)
         buffer = SentenceBuffer()

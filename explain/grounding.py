@@ -51,7 +51,8 @@ _SAME_TITLE = 90.0
 _UNSUPPORTED_SHARE = 0.6  # most of a sentence's content words in no fact and no wish: invented
 _UNSUPPORTED_MIN = 3
 # Words any recommendation may use without a fact behind them.
-_GENERIC = frozenset("""
+_GENERIC = frozenset(
+    """
 a an and are as at be been but by can could do does for from has have he her here his how i if in into is it its
 just like may me might more most my no not of on one or our she so some such than that the their them then there
 these they this those to too up us very was we were what when where which while who why will with would you your
@@ -65,7 +66,8 @@ gripping thrilling atmospheric masterpiece unforgettable performance performance
 brilliant clever witty charming heartwarming moving powerful intense tense dark light gentle cozy iconic cult
 beloved acclaimed underrated gem hidden lesser known popular famous slow burn ride journey edge seat keep keeps
 leave leaves make makes made get gets set sets full packed fans fan must easy hard simple great entertaining
-""".split())
+""".split()
+)
 _ECHO_NGRAM = 8  # this many words in a row from the instructions count as reciting them
 _ECHO_REQUEST_NGRAM = 5  # and this many from the user's message as parroting it
 
@@ -92,9 +94,17 @@ class GroundingChecker:
     but whose facts it may not state.
     """
 
-    def __init__(self, titles: TitleMatcher, allowed: Sequence[Item], user_named: Iterable[Item] = (),
-                 instructions: str = "", example_titles: Iterable[str] = (), request: str = "",
-                 categories: Iterable[str] = (), people: Collection[str] = frozenset()):
+    def __init__(
+        self,
+        titles: TitleMatcher,
+        allowed: Sequence[Item],
+        user_named: Iterable[Item] = (),
+        instructions: str = "",
+        example_titles: Iterable[str] = (),
+        request: str = "",
+        categories: Iterable[str] = (),
+        people: Collection[str] = frozenset(),
+    ):
         self.titles = titles
         self.allowed = list(allowed)
         self.allowed_ids = {i.id for i in self.allowed}
@@ -104,8 +114,11 @@ class GroundingChecker:
         self._user_titles = [normalise(i.title) for i in user_named]
         self._years = {i.year for i in self.allowed if i.year}
         # Whole category names ("film noir", "game show"), so that "film" or "show" alone claims nothing.
-        self._category_names = {normalise(c) for c in [*categories, *(c for i in self.allowed for c in i.categories)]
-                                if len(normalise(c)) > 2}
+        self._category_names = {
+            normalise(c)
+            for c in [*categories, *(c for i in self.allowed for c in i.categories)]
+            if len(normalise(c)) > 2
+        }
         self._category_vocabulary = {w for name in self._category_names for w in name.split()}
         self._people = {item.id: {normalise(name) for name in _people(item)} for item in self.allowed}
         # Everyone the catalogue credits anywhere (normalised): a name from another film ("Good Will Hunting ...
@@ -158,8 +171,11 @@ class GroundingChecker:
         same paragraph was about, which a sentence naming no item ("It stars ...") continues."""
         problems: list[str] = []
         for hit in self._find(sentence):
-            if hit.item_id not in self.allowed_ids and hit.item_id not in self.user_named_ids \
-                    and not self._is_allowed_title(hit.title):
+            if (
+                hit.item_id not in self.allowed_ids
+                and hit.item_id not in self.user_named_ids
+                and not self._is_allowed_title(hit.title)
+            ):
                 problems.append(f"{self.titles.original_title(hit.title)} (not in the list)")
         for written in self._written_titles(sentence):
             if not self._is_allowed_title(written) and not self.titles.find(written):
@@ -174,11 +190,17 @@ class GroundingChecker:
             if round(float(price.replace(",", "")), 2) not in self._prices:
                 problems.append(f"price ${price} (no listed item has it)")
         said = normalise(sentence)
-        problems += [f"{title} (an example title from the instructions)" for title in self._example_titles
-                     if re.search(rf"(?<!\w){re.escape(title)}(?!\w)", said)]
+        problems += [
+            f"{title} (an example title from the instructions)"
+            for title in self._example_titles
+            if re.search(rf"(?<!\w){re.escape(title)}(?!\w)", said)
+        ]
         problems += [f"{name} (not in the catalogue)" for name in self._unknown_names if _has_phrase(said, name)]
-        problems += [f"{contact} (contact details not in the facts)" for contact in _CONTACT.findall(sentence)
-                     if normalise(contact) not in self._fact_words]
+        problems += [
+            f"{contact} (contact details not in the facts)"
+            for contact in _CONTACT.findall(sentence)
+            if normalise(contact) not in self._fact_words
+        ]
         if self._recites_instructions(sentence):
             problems.append("recites the instructions")
         if not _ngrams(_words(sentence), _ECHO_REQUEST_NGRAM).isdisjoint(self._request_ngrams):
@@ -210,8 +232,11 @@ class GroundingChecker:
                 if re.search(rf"(?<!\w){re.escape(person)}(?!\w)", said):
                     problems.append(f"{person} (credited to the wrong item)")
         for name in self._catalogue_people_named(sentence):
-            if name not in own_people and not any(name in self._people[i] for i in self._people) \
-                    and not _has_phrase(" ".join(sorted(self._request_words)), name):
+            if (
+                name not in own_people
+                and not any(name in self._people[i] for i in self._people)
+                and not _has_phrase(" ".join(sorted(self._request_words)), name)
+            ):
                 problems.append(f"{name} (not credited to the item it describes)")
         return problems
 
@@ -222,7 +247,7 @@ class GroundingChecker:
             words = normalise(match.group()).split()
             for size in range(min(4, len(words)), 1, -1):
                 for start in range(len(words) - size + 1):
-                    name = " ".join(words[start:start + size])
+                    name = " ".join(words[start : start + size])
                     if name in self._catalogue_people and name not in found:
                         found.append(name)
         return found
@@ -245,8 +270,12 @@ class GroundingChecker:
             for start in range(len(words) - 1):  # "Recommend Zorblax 3000" holds "Zorblax 3000"
                 name = " ".join(words[start:])
                 said = normalise(name)
-                if said and not _has_phrase(self._fact_words, said) and not self._is_allowed_title(name) \
-                        and not self.titles.find(name):
+                if (
+                    said
+                    and not _has_phrase(self._fact_words, said)
+                    and not self._is_allowed_title(name)
+                    and not self.titles.find(name)
+                ):
                     names.add(said)
         return names
 
@@ -279,13 +308,19 @@ class GroundingChecker:
 
 # What a claim about the wrong item looks like in :meth:`GroundingChecker.violations`: people, years or
 # categories of one item credited to another, or a plot the facts do not hold.
-MISATTRIBUTION_MARKERS = ("credited to the wrong item", "not credited to the item", "belongs to another listed item",
-                          "not a category of", "unsupported by the facts")
+MISATTRIBUTION_MARKERS = (
+    "credited to the wrong item",
+    "not credited to the item",
+    "belongs to another listed item",
+    "not a category of",
+    "unsupported by the facts",
+)
 
 
 def misattributions(checker: GroundingChecker, sentences: Iterable[str]) -> list[str]:
     """The people, years, categories or plots that ``sentences`` credit to the wrong item, by a fresh check."""
-    found, follows = [], []
+    found: list[str] = []
+    follows: list[str] = []
     for sentence in sentences:
         found += [v for v in checker.violations(sentence, follows) if any(m in v for m in MISATTRIBUTION_MARKERS)]
         follows = checker.mentioned_ids(sentence) or follows
@@ -294,14 +329,23 @@ def misattributions(checker: GroundingChecker, sentences: Iterable[str]) -> list
 
 def out_of_list(checker: GroundingChecker, sentences: Iterable[str]) -> list[str]:
     """Titles outside the list or the catalogue that these sentences name: what must never ship."""
-    return [problem for sentence in sentences for problem in checker.violations(sentence)
-            if problem.endswith(("(not in the list)", "(not in the catalogue)"))]
+    return [
+        problem
+        for sentence in sentences
+        for problem in checker.violations(sentence)
+        if problem.endswith(("(not in the list)", "(not in the catalogue)"))
+    ]
 
 
 def _people(item: Item) -> list[str]:
     """Names in an item's attributes (director, stars, writer, brand...): lists of strings."""
-    return [str(v) for value in item.attributes.values() if isinstance(value, list | tuple)
-            for v in value if isinstance(v, str) and len(v) > 3]
+    return [
+        str(v)
+        for value in item.attributes.values()
+        if isinstance(value, list | tuple)
+        for v in value
+        if isinstance(v, str) and len(v) > 3
+    ]
 
 
 def _has_cased(sentence: str, title: str) -> bool:
@@ -310,7 +354,8 @@ def _has_cased(sentence: str, title: str) -> bool:
 
 
 def catalogue_people(items: Iterable[Item]) -> frozenset[str]:
-    """Every person (or brand) the catalogue credits, normalised: what :class:`GroundingChecker` checks names against."""
+    """Every person (or brand) the catalogue credits, normalised: what :class:`GroundingChecker` checks names
+    against."""
     return frozenset(normalise(name) for item in items for name in _people(item) if len(name.split()) >= 2)
 
 
@@ -319,8 +364,9 @@ def _has_phrase(text: str, phrase: str) -> bool:
 
 
 def _fact_text(item: Item) -> str:
-    values = [str(v) for value in item.attributes.values()
-              for v in (value if isinstance(value, list | tuple) else [value])]
+    values = [
+        str(v) for value in item.attributes.values() for v in (value if isinstance(value, list | tuple) else [value])
+    ]
     return " ".join([item.title, str(item.year or ""), *item.categories, item.description, *values])
 
 

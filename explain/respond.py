@@ -44,9 +44,9 @@ from explain.templates import Explained, TemplateExplainer
 CLARIFYING_QUESTION_ZH = "你想看什么样的电影？告诉我类型、年代或者一部你喜欢的电影，我来帮你挑。"
 CLARIFYING_QUESTIONS = {
     "films": "What are you in the mood for? Tell me a genre, a decade or something you enjoyed, "
-             "and I will find picks that fit.",
+    "and I will find picks that fit.",
     "products": "What are you looking for? Tell me the kind of product, your budget or a brand you like, "
-                "and I will find items that fit.",
+    "and I will find items that fit.",
 }
 
 
@@ -109,10 +109,18 @@ class TemplateResponder:
 
     def text(self, request: ReplyRequest, *, notices: Sequence[str] = (), follow_up: str = "") -> str:
         """The template reply: notices, the lead-in, and (when given) the follow-up question."""
-        return self.explainer.reply(request.picks, wishes=request.wishes, notices=notices, heading=request.heading,
-                                    liked_titles=request.liked_titles, changes=request.changes,
-                                    follow_up=follow_up, noun=self.noun, bounds=request.bounds,
-                                    language=request.language)
+        return self.explainer.reply(
+            request.picks,
+            wishes=request.wishes,
+            notices=notices,
+            heading=request.heading,
+            liked_titles=request.liked_titles,
+            changes=request.changes,
+            follow_up=follow_up,
+            noun=self.noun,
+            bounds=request.bounds,
+            language=request.language,
+        )
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
         question = CLARIFYING_QUESTION_ZH if language_of(message) == "zh" else self.question
@@ -177,9 +185,16 @@ class LLMResponder:
     ``domain="products"`` presents the picks in a service-desk tone (``prompts/respond_service.toml``).
     """
 
-    def __init__(self, backend: LLMBackend, titles: TitleMatcher, *, categories: Sequence[str] = (),
-                 domain: Domain = "films", explainer: TemplateExplainer | None = None,
-                 people: Collection[str] = frozenset()):
+    def __init__(
+        self,
+        backend: LLMBackend,
+        titles: TitleMatcher,
+        *,
+        categories: Sequence[str] = (),
+        domain: Domain = "films",
+        explainer: TemplateExplainer | None = None,
+        people: Collection[str] = frozenset(),
+    ):
         self.backend = backend
         self.titles = titles
         self.categories = list(categories)
@@ -198,27 +213,36 @@ class LLMResponder:
             return
         prompt = load_prompt(self.respond_prompt)
         messages = prompt.format_messages(
-            domain=self.domain, message=self.backend.clip(request.message, _MESSAGE_TOKENS),
+            domain=self.domain,
+            message=self.backend.clip(request.message, _MESSAGE_TOKENS),
             wishes=", ".join(request.wishes) or "not stated",
-            items="\n".join(f"{n}. {_facts(p)}" for n, p in enumerate(request.picks[:_MODEL_PICKS], start=1)))
-        checker = GroundingChecker(self.titles, [p.item for p in request.picks], request.user_named,
-                                   instructions=prompt_text(self.respond_prompt),
-                                   example_titles=example_titles(self.respond_prompt),
-                                   request=" ".join([request.message, *request.wishes]), categories=self.categories,
-                                   people=self.people)
+            items="\n".join(f"{n}. {_facts(p)}" for n, p in enumerate(request.picks[:_MODEL_PICKS], start=1)),
+        )
+        checker = GroundingChecker(
+            self.titles,
+            [p.item for p in request.picks],
+            request.user_named,
+            instructions=prompt_text(self.respond_prompt),
+            example_titles=example_titles(self.respond_prompt),
+            request=" ".join([request.message, *request.wishes]),
+            categories=self.categories,
+            people=self.people,
+        )
         yield from self._generate(messages, checker, request, clarifying=False)
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:
         if language_of(message) != "en":  # the prompts and the small model are English
             yield from self.templates.clarify(message)
             return
-        messages = load_prompt("clarify").format_messages(domain=self.domain,
-                                                          message=self.backend.clip(message, _MESSAGE_TOKENS))
+        messages = load_prompt("clarify").format_messages(
+            domain=self.domain, message=self.backend.clip(message, _MESSAGE_TOKENS)
+        )
         checker = GroundingChecker(self.titles, [], instructions=prompt_text("clarify"))
         yield from self._generate(messages, checker, ReplyRequest(message, [], deadline=deadline), clarifying=True)
 
-    def _generate(self, messages, checker: GroundingChecker, request: ReplyRequest, *,
-                  clarifying: bool) -> Iterator[str | Reply]:
+    def _generate(
+        self, messages, checker: GroundingChecker, request: ReplyRequest, *, clarifying: bool
+    ) -> Iterator[str | Reply]:
         report = GroundingReport()
         notices: list[str] = []
         # A reply about picks opens with the template lead-in (what was understood, what changed) and the
@@ -268,8 +292,10 @@ class LLMResponder:
                 else:  # cut off by the token limit mid-sentence
                     report.dropped.append((sentence, ["unfinished"]))
         except LLM_FAILURES as exc:
-            notices.append(f"the language model ({self.backend.name}) {describe_failure(exc)}; "
-                           "the rest of this reply comes from the catalogue's own facts")
+            notices.append(
+                f"the language model ({self.backend.name}) {describe_failure(exc)}; "
+                "the rest of this reply comes from the catalogue's own facts"
+            )
 
         if clarifying:
             if not any(s.rstrip().endswith("?") for s in report.released):

@@ -8,7 +8,8 @@ Example::
     >>> from tailtalk.catalog import Item
     >>> from explain.templates import TemplateExplainer
     >>> item = Item(id="1", title="Alien", year=1979, categories=["horror", "sci-fi"],
-    ...             description="The crew of a ship meets a deadly creature.", attributes={"director": ["Ridley Scott"]})
+    ...             description="The crew of a ship meets a deadly creature.",
+    ...             attributes={"director": ["Ridley Scott"]})
     >>> TemplateExplainer().reason(item, wishes=["horror"])
     'Matches your wish for horror. Directed by Ridley Scott. The crew of a ship meets a deadly creature.'
 """
@@ -37,12 +38,30 @@ class Explained:
 
 
 class Explainer(Protocol):
-    def reason(self, item: Item, *, wishes: Sequence[str], liked: Sequence[Item] = (),
-               recommended_with: str | None = None, long_tail: bool = False) -> str: ...
+    def reason(
+        self,
+        item: Item,
+        *,
+        wishes: Sequence[str],
+        liked: Sequence[Item] = (),
+        recommended_with: str | None = None,
+        long_tail: bool = False,
+    ) -> str: ...
 
-    def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
-              heading: str | None = None, liked_titles: Sequence[str] = (), changes: Sequence[str] = (),
-              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = (), language: str = "en") -> str: ...
+    def reply(
+        self,
+        picks: Sequence[Explained],
+        *,
+        wishes: Sequence[str],
+        notices: Sequence[str],
+        heading: str | None = None,
+        liked_titles: Sequence[str] = (),
+        changes: Sequence[str] = (),
+        follow_up: str = "",
+        noun: str = "picks",
+        bounds: Sequence[str] = (),
+        language: str = "en",
+    ) -> str: ...
 
 
 def _names(value: object, limit: int) -> str:
@@ -58,8 +77,15 @@ def _first_sentence(text: str) -> str:
 class TemplateExplainer:
     """Card reasons that say why an item fits this person, and the reply's short lead-in."""
 
-    def reason(self, item: Item, *, wishes: Sequence[str], liked: Sequence[Item] = (),
-               recommended_with: str | None = None, long_tail: bool = False) -> str:
+    def reason(
+        self,
+        item: Item,
+        *,
+        wishes: Sequence[str],
+        liked: Sequence[Item] = (),
+        recommended_with: str | None = None,
+        long_tail: bool = False,
+    ) -> str:
         """Why this item, for this person, then who made it and what it is about (the card shows its year,
         price and categories above the reason).
 
@@ -72,8 +98,11 @@ class TemplateExplainer:
         parts = self._why(item, wishes, liked, recommended_with)
         if long_tail and item.popularity is not None:
             count = int(item.popularity)
-            parts.append("A lesser-known pick: past conversations never named it" if count == 0 else
-                         f"A lesser-known pick: named in {count} past conversation{'s' if count != 1 else ''}")
+            parts.append(
+                "A lesser-known pick: past conversations never named it"
+                if count == 0
+                else f"A lesser-known pick: named in {count} past conversation{'s' if count != 1 else ''}"
+            )
         credits = []
         if item.attributes.get("director"):
             credits.append(f"directed by {_names(item.attributes['director'], 2)}")
@@ -113,9 +142,20 @@ class TemplateExplainer:
                 return [f"{_upper_first(shared[0])}, like {other.title}"]
         return []
 
-    def reply(self, picks: Sequence[Explained], *, wishes: Sequence[str], notices: Sequence[str],
-              heading: str | None = None, liked_titles: Sequence[str] = (), changes: Sequence[str] = (),
-              follow_up: str = "", noun: str = "picks", bounds: Sequence[str] = (), language: str = "en") -> str:
+    def reply(
+        self,
+        picks: Sequence[Explained],
+        *,
+        wishes: Sequence[str],
+        notices: Sequence[str],
+        heading: str | None = None,
+        liked_titles: Sequence[str] = (),
+        changes: Sequence[str] = (),
+        follow_up: str = "",
+        noun: str = "picks",
+        bounds: Sequence[str] = (),
+        language: str = "en",
+    ) -> str:
         """Notices, then a short lead-in: what was understood (or ``heading``), what changed since the last
         turn, and one follow-up question. The cards carry each pick's reason; the reply does not repeat them.
 
@@ -150,21 +190,25 @@ class TemplateExplainer:
 
 NOTHING_FOUND = {
     "en": "I found nothing in the catalogue that satisfies all of that. "
-          "Could you loosen a constraint (a year range, a price limit or a category)?",
+    "Could you loosen a constraint (a year range, a price limit or a category)?",
     "zh": "目录里没有完全符合这些条件的电影。可以放宽一个条件吗（年代、价格或类型）？",
 }
 # The one question a reply ends with, by what would most sharpen the next list (chosen by the pipeline).
 FOLLOW_UPS = {
-    "en": {"loved": "Is there a film you loved that I should lean on?",
-           "era": "Would you like them older or newer?",
-           "mood": "Something lighter, darker or less mainstream?",
-           "budget": "Do you have a budget in mind? You can also ask me about any product shown.",
-           "ask": "Ask me about any product shown, or tell me what to change."},
-    "zh": {"loved": "有没有你很喜欢的电影，让我参考一下？",
-           "era": "想要更老一点还是更新一点的？",
-           "mood": "想要轻松一点、黑暗一点，还是冷门一点的？",
-           "budget": "你有预算吗？也可以问我任何一件商品的情况。",
-           "ask": "可以问我任何一件商品的情况，或者告诉我要改什么。"},
+    "en": {
+        "loved": "Is there a film you loved that I should lean on?",
+        "era": "Would you like them older or newer?",
+        "mood": "Something lighter, darker or less mainstream?",
+        "budget": "Do you have a budget in mind? You can also ask me about any product shown.",
+        "ask": "Ask me about any product shown, or tell me what to change.",
+    },
+    "zh": {
+        "loved": "有没有你很喜欢的电影，让我参考一下？",
+        "era": "想要更老一点还是更新一点的？",
+        "mood": "想要轻松一点、黑暗一点，还是冷门一点的？",
+        "budget": "你有预算吗？也可以问我任何一件商品的情况。",
+        "ask": "可以问我任何一件商品的情况，或者告诉我要改什么。",
+    },
 }
 
 
@@ -195,13 +239,14 @@ def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     text = " ".join([*item.categories, item.description, item.title]).lower()
     words = stems(text)
     synonym_of = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
-    return [w for w in wishes if w.lower() in text or stems(w) <= words
-            or synonym_of.get(w.lower()) in item.categories]
+    return [w for w in wishes if w.lower() in text or stems(w) <= words or synonym_of.get(w.lower()) in item.categories]
 
 
 # How a reason's first sentence cites the person (their words, what they loved, what people who loved it named).
-_PERSONAL = re.compile(r"^(?:Often recommended to people who loved |Matches your wish for |Directed by [^.]+, like |"
-                       r"With [^.]+, as in |(?:Directed by|With) [^.]+, as you asked|[^.,]+, like )")
+_PERSONAL = re.compile(
+    r"^(?:Often recommended to people who loved |Matches your wish for |Directed by [^.]+, like |"
+    r"With [^.]+, as in |(?:Directed by|With) [^.]+, as you asked|[^.,]+, like )"
+)
 
 
 def cites_the_person(reason: str) -> bool:
@@ -221,4 +266,3 @@ def _upper_first(text: str) -> str:
 
 def _listed(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)] if value else []
-

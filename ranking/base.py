@@ -57,8 +57,9 @@ class Ranker(Protocol):
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray: ...
 
-    def rank(self, context: RankingContext, candidates: list[Candidate], k: int,
-             options: RankOptions = RankOptions()) -> list[RankedItem]: ...
+    def rank(
+        self, context: RankingContext, candidates: list[Candidate], k: int, options: RankOptions = RankOptions()
+    ) -> list[RankedItem]: ...
 
     def describe(self) -> str: ...
 
@@ -87,8 +88,9 @@ class ScoringRanker:
 
     tunes_diversity = False
 
-    def rank(self, context: RankingContext, candidates: list[Candidate], k: int,
-             options: RankOptions = RankOptions()) -> list[RankedItem]:
+    def rank(
+        self, context: RankingContext, candidates: list[Candidate], k: int, options: RankOptions = RankOptions()
+    ) -> list[RankedItem]:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if not candidates:
@@ -97,8 +99,12 @@ class ScoringRanker:
         order = np.argsort(-scores, kind="stable")[:k]
         return [
             # Without popularity (a new shop) nothing is known to be long-tail: no item is badged as such.
-            RankedItem(candidates[i].item_id, float(scores[i]), candidates[i].similarity,
-                       self.has_long_tail and candidates[i].item_id not in self.head)
+            RankedItem(
+                candidates[i].item_id,
+                float(scores[i]),
+                candidates[i].similarity,
+                self.has_long_tail and candidates[i].item_id not in self.head,
+            )
             for i in order
         ]
 
@@ -124,8 +130,9 @@ class PopularityPriorRanker(ScoringRanker):
 
     name = "baseline"
 
-    def __init__(self, catalog: Catalog, weight: float = setting_default("popularity_weight"),
-                 description: str | None = None):
+    def __init__(
+        self, catalog: Catalog, weight: float = setting_default("popularity_weight"), description: str | None = None
+    ):
         super().__init__(catalog)
         self.weight = weight
         self.description = description

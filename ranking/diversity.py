@@ -62,13 +62,13 @@ class DiversityReranker:
         has_tail = self.inner.has_long_tail if isinstance(self.inner, ScoringRanker) else True
         return self.diversity > 0 and has_tail
 
-    def with_diversity(self, diversity: float) -> "DiversityReranker":
+    def with_diversity(self, diversity: float) -> DiversityReranker:
         return DiversityReranker(self.inner, self.vectors, diversity, pool=self.pool)
 
-    def with_inner(self, inner: Ranker) -> "DiversityReranker":
+    def with_inner(self, inner: Ranker) -> DiversityReranker:
         return DiversityReranker(inner, self.vectors, self.diversity, pool=self.pool)
 
-    def with_vectors(self, vectors: VectorLookup) -> "DiversityReranker":
+    def with_vectors(self, vectors: VectorLookup) -> DiversityReranker:
         """The same re-ranker reading item vectors elsewhere (the harness's in-memory copy of the index)."""
         return DiversityReranker(self.inner, vectors, self.diversity, pool=self.pool)
 
@@ -77,8 +77,9 @@ class DiversityReranker:
 
     tunes_diversity = True
 
-    def rank(self, context: RankingContext, candidates: list[Candidate], k: int,
-             options: RankOptions = RankOptions()) -> list[RankedItem]:
+    def rank(
+        self, context: RankingContext, candidates: list[Candidate], k: int, options: RankOptions = RankOptions()
+    ) -> list[RankedItem]:
         if options.diversity is not None and options.diversity != self.diversity:
             return self.with_diversity(options.diversity).rank(context, candidates, k)
         if not self.applies:

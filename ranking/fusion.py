@@ -52,8 +52,19 @@ from tailtalk.titles import normalise
 from retrieval.query import Candidate
 from ranking.base import RankingContext, ScoringRanker
 
-FEATURES = ("dense", "dense_rank", "dense_cold", "lexical", "lexical_rank", "name_match", "collaborative",
-            "collaborative_rank", "popularity", "popularity_cold", "category_match")
+FEATURES = (
+    "dense",
+    "dense_rank",
+    "dense_cold",
+    "lexical",
+    "lexical_rank",
+    "name_match",
+    "collaborative",
+    "collaborative_rank",
+    "popularity",
+    "popularity_cold",
+    "category_match",
+)
 SIGNALS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "dense_rank", "dense_cold"),
     "lexical": ("lexical", "lexical_rank", "name_match"),
@@ -61,8 +72,14 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "popularity": ("popularity", "popularity_cold"),
     "constraints": ("category_match",),
 }
-DEFAULT_WEIGHTS = {"dense": 4.0, "dense_rank": 1.0, "lexical": 1.0, "lexical_rank": 1.0, "name_match": 2.0,
-                   "category_match": 1.0}
+DEFAULT_WEIGHTS = {
+    "dense": 4.0,
+    "dense_rank": 1.0,
+    "lexical": 1.0,
+    "lexical_rank": 1.0,
+    "name_match": 2.0,
+    "category_match": 1.0,
+}
 FUSION_FILE = "fusion.json"
 _RANK_SCALE = 10.0
 
@@ -104,9 +121,16 @@ class FusionRanker(ScoringRanker):
 
     name = "fusion"
 
-    def __init__(self, catalog: Catalog, weights: dict[str, float] | None = None, *,
-                 signals: Sequence[str] = tuple(SIGNALS), description: str | None = None,
-                 report: dict[str, Any] | None = None, category_floor: float = 0.0):
+    def __init__(
+        self,
+        catalog: Catalog,
+        weights: dict[str, float] | None = None,
+        *,
+        signals: Sequence[str] = tuple(SIGNALS),
+        description: str | None = None,
+        report: dict[str, Any] | None = None,
+        category_floor: float = 0.0,
+    ):
         """``category_floor``: the least weight a wished category gets, whatever was fitted. ReDial's logs
         teach a small one (their recommenders often answer "a musical" with a blockbuster of another
         genre), and a person who asks for a war film should get war films first."""
@@ -144,8 +168,11 @@ class FusionRanker(ScoringRanker):
             "popularity": popularity,
             "popularity_cold": popularity * cold,
             "category_match": np.array(
-                [len(wished & set(self.catalog.get(c.item_id).categories)) / len(wished) if wished else 0.0
-                 for c in candidates]),
+                [
+                    len(wished & set(self.catalog.get(c.item_id).categories)) / len(wished) if wished else 0.0
+                    for c in candidates
+                ]
+            ),
         }
         return np.column_stack([columns[name] for name in FEATURES]) if candidates else np.zeros((0, len(FEATURES)))
 
@@ -155,8 +182,12 @@ class FusionRanker(ScoringRanker):
         if item_id not in self._names:
             item = self.catalog.get(item_id)
             self._names[item_id] = tuple(
-                f" {name} " for value in item.attributes.values() if isinstance(value, list | tuple)
-                for name in map(normalise, map(str, value)) if " " in name)
+                f" {name} "
+                for value in item.attributes.values()
+                if isinstance(value, list | tuple)
+                for name in map(normalise, map(str, value))
+                if " " in name
+            )
         return any(name in said for name in self._names[item_id])
 
     @property
@@ -188,25 +219,42 @@ class FusionRanker(ScoringRanker):
             scores = _tier(scores, unknown, above=False)
         return scores
 
-    def described(self, description: str | None) -> "FusionRanker":
+    def described(self, description: str | None) -> FusionRanker:
         """The same ranker with another status-line description (None: the default one)."""
-        return FusionRanker(self.catalog, self.weights if self.trained else None, signals=self.signals,
-                            description=description, report=self.report, category_floor=self.category_floor)
+        return FusionRanker(
+            self.catalog,
+            self.weights if self.trained else None,
+            signals=self.signals,
+            description=description,
+            report=self.report,
+            category_floor=self.category_floor,
+        )
 
-    def with_category_floor(self, floor: float) -> "FusionRanker":
+    def with_category_floor(self, floor: float) -> FusionRanker:
         """The same ranker with another least weight for a wished category (see ``__init__``)."""
-        return FusionRanker(self.catalog, self.weights if self.trained else None, signals=self.signals,
-                            description=self.description, report=self.report, category_floor=floor)
+        return FusionRanker(
+            self.catalog,
+            self.weights if self.trained else None,
+            signals=self.signals,
+            description=self.description,
+            report=self.report,
+            category_floor=floor,
+        )
 
-    def without(self, signal: str) -> "FusionRanker":
+    def without(self, signal: str) -> FusionRanker:
         """An ablation: the same weights with one signal switched off."""
         if signal not in self.signals:
             raise ValueError(f"signal {signal!r} is not on; on: {', '.join(self.signals)}")
-        return FusionRanker(self.catalog, self.weights if self.trained else None,
-                            signals=[s for s in self.signals if s != signal], description=self.description,
-                            report=self.report, category_floor=self.category_floor)
+        return FusionRanker(
+            self.catalog,
+            self.weights if self.trained else None,
+            signals=[s for s in self.signals if s != signal],
+            description=self.description,
+            report=self.report,
+            category_floor=self.category_floor,
+        )
 
-    def fit(self, pools: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1.0) -> "FusionRanker":
+    def fit(self, pools: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1.0) -> FusionRanker:
         """Learn the weights of the enabled signals from candidate pools (feature matrices) and 0/1 labels.
 
         Each pool's rows are weighted so that every pool counts the same, whatever its size.
@@ -239,19 +287,27 @@ class FusionRanker(ScoringRanker):
     def save(self, folder: Path, report: dict[str, Any] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.report = {**self.report, **(report or {})}
-        payload = {"features": list(FEATURES), "weights": self.weights, "signals": list(self.signals),
-                   "report": self.report}
+        payload = {
+            "features": list(FEATURES),
+            "weights": self.weights,
+            "signals": list(self.signals),
+            "report": self.report,
+        }
         tmp = folder / f".{FUSION_FILE}.tmp"
         tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
         tmp.replace(folder / FUSION_FILE)
 
     @classmethod
-    def load(cls, folder: Path, catalog: Catalog) -> "FusionRanker":
+    def load(cls, folder: Path, catalog: Catalog) -> FusionRanker:
         payload = json.loads((folder / FUSION_FILE).read_text(encoding="utf-8"))
         if list(payload["features"]) != list(FEATURES):
             raise ValueError(f"{folder / FUSION_FILE} was fitted on other features; run `tailtalk fit-ranker` again")
-        return cls(catalog, {k: float(v) for k, v in payload["weights"].items()}, signals=payload["signals"],
-                   report=payload.get("report"))
+        return cls(
+            catalog,
+            {k: float(v) for k, v in payload["weights"].items()},
+            signals=payload["signals"],
+            report=payload.get("report"),
+        )
 
     def describe(self) -> str:
         if self.description:

@@ -46,33 +46,46 @@ def resolve_scorer(settings: Settings) -> ScorerChoice:
     checkpoint the user named that does not exist is worth a warning.
     """
     checkpoint = settings.checkpoint_path
-    if settings.scorer == "baseline" or (settings.scorer == "auto" and settings.checkpoint is None
-                                         and not (checkpoint / SCORER_META).exists()):
+    if settings.scorer == "baseline" or (
+        settings.scorer == "auto" and settings.checkpoint is None and not (checkpoint / SCORER_META).exists()
+    ):
         return _baseline(settings, None)
     try:
         return _trained(settings, checkpoint)
     except _UNLOADABLE as exc:
         if settings.scorer == "trained":
-            raise CheckpointError(f"the trained scorer at {checkpoint} cannot be loaded ({exc}); "
-                                  "run `tailtalk train`, or set scorer=baseline") from exc
-        return _baseline(settings, f"the trained scorer at {checkpoint} is unreadable ({exc}); "
-                                   "serving the baseline scorer. Run `tailtalk train` to rebuild it")
+            raise CheckpointError(
+                f"the trained scorer at {checkpoint} cannot be loaded ({exc}); "
+                "run `tailtalk train`, or set scorer=baseline"
+            ) from exc
+        return _baseline(
+            settings,
+            f"the trained scorer at {checkpoint} is unreadable ({exc}); "
+            "serving the baseline scorer. Run `tailtalk train` to rebuild it",
+        )
 
 
 def _baseline(settings: Settings, warning: str | None) -> ScorerChoice:
     embedder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
-    return ScorerChoice(embedder, settings.popularity_weight,
-                        "baseline scorer (the packaged all-MiniLM-L6-v2; no trained checkpoint)", trained=False,
-                        warning=warning)
+    return ScorerChoice(
+        embedder,
+        settings.popularity_weight,
+        "baseline scorer (the packaged all-MiniLM-L6-v2; no trained checkpoint)",
+        trained=False,
+        warning=warning,
+    )
 
 
 def _trained(settings: Settings, checkpoint: Path) -> ScorerChoice:
     meta = read_scorer_meta(checkpoint)
     if not isinstance(meta, dict) or any(field not in meta for field in _META_FIELDS):
-        raise ValueError(f"{checkpoint / SCORER_META} does not describe a trained scorer "
-                         f"(it needs {', '.join(_META_FIELDS)})")
-    embedder = SentenceTransformerEmbedder(str(checkpoint), batch_size=settings.embedding_batch_size,
-                                           name=scorer_model_name(meta["run_id"]))
+        raise ValueError(
+            f"{checkpoint / SCORER_META} does not describe a trained scorer (it needs {', '.join(_META_FIELDS)})"
+        )
+    embedder = SentenceTransformerEmbedder(
+        str(checkpoint), batch_size=settings.embedding_batch_size, name=scorer_model_name(meta["run_id"])
+    )
     weight = float(meta["prior_weight"])
-    return ScorerChoice(embedder, weight,
-                        f"trained scorer ({meta['profile']} profile, {meta['trained_at']})", trained=True)
+    return ScorerChoice(
+        embedder, weight, f"trained scorer ({meta['profile']} profile, {meta['trained_at']})", trained=True
+    )

@@ -84,9 +84,14 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        checks = [("epochs", self.epochs, 1), ("batch_size", self.batch_size, 2),
-                  ("max_seq_length", self.max_seq_length, 16), ("hard_negative_depth", self.hard_negative_depth, 1),
-                  ("patience", self.patience, 0), ("frozen_layers", self.frozen_layers, 0)]
+        checks = [
+            ("epochs", self.epochs, 1),
+            ("batch_size", self.batch_size, 2),
+            ("max_seq_length", self.max_seq_length, 16),
+            ("hard_negative_depth", self.hard_negative_depth, 1),
+            ("patience", self.patience, 0),
+            ("frozen_layers", self.frozen_layers, 0),
+        ]
         for name, value, low in checks:
             if value < low:
                 raise ValueError(f"{name} must be at least {low}, got {value}")
@@ -142,18 +147,25 @@ def check_no_leakage(train: Sequence[Dialogue], held_out: dict[str, Sequence[Dia
     for split, dialogues in held_out.items():
         leaked = sorted(train_ids & {d.id for d in dialogues})
         if leaked:
-            raise TrainingDataError(f"{len(leaked)} dialogue(s) of the {split} split are in the training data "
-                                    f"(e.g. {leaked[:3]}); re-run `tailtalk data prepare` and train again")
+            raise TrainingDataError(
+                f"{len(leaked)} dialogue(s) of the {split} split are in the training data "
+                f"(e.g. {leaked[:3]}); re-run `tailtalk data prepare` and train again"
+            )
 
 
 def load_training_splits(folder: Path) -> tuple[list[Dialogue], list[Dialogue]]:
     missing = [s for s in ("train", "valid") if not (folder / f"{s}.jsonl").is_file()]
     if missing:
-        raise TrainingDataError(f"{folder} has no {' or '.join(missing)} split; training needs train and valid "
-                                "(prepare a dataset that has them, e.g. `tailtalk data prepare redial`)")
+        raise TrainingDataError(
+            f"{folder} has no {' or '.join(missing)} split; training needs train and valid "
+            "(prepare a dataset that has them, e.g. `tailtalk data prepare redial`)"
+        )
     train, valid = load_dialogues(folder / "train.jsonl"), load_dialogues(folder / "valid.jsonl")
-    held_out = {p.stem: load_dialogues(p) for p in sorted(folder.glob("*.jsonl"))
-                if p.stem not in {"train", "valid", "catalog", "mentions"}}
+    held_out = {
+        p.stem: load_dialogues(p)
+        for p in sorted(folder.glob("*.jsonl"))
+        if p.stem not in {"train", "valid", "catalog", "mentions"}
+    }
     check_no_leakage(train, {"valid": valid, **held_out})
     return train, valid
 
@@ -181,8 +193,13 @@ def enough_instances(instances: Sequence[Instance], config: TrainConfig) -> list
     return taken
 
 
-def build_examples(instances: Sequence[Instance], contexts: Sequence[str], neighbours: np.ndarray,
-                   ids: Sequence[str], config: TrainConfig) -> list[Example]:
+def build_examples(
+    instances: Sequence[Instance],
+    contexts: Sequence[str],
+    neighbours: np.ndarray,
+    ids: Sequence[str],
+    config: TrainConfig,
+) -> list[Example]:
     rng = random.Random(config.seed)
     examples = []
     for instance, context, row in zip(instances, contexts, neighbours):
@@ -202,8 +219,9 @@ def recall_at(scores: np.ndarray, instances: Sequence[Instance], row_of: dict[st
     return mean_recall_at_k([[id_of.get(j, "") for j in row] for row in top.tolist()], instances, k)
 
 
-def choose_prior_weight(cosines: np.ndarray, prior: np.ndarray, instances: Sequence[Instance],
-                        row_of: dict[str, int]) -> tuple[float, float]:
+def choose_prior_weight(
+    cosines: np.ndarray, prior: np.ndarray, instances: Sequence[Instance], row_of: dict[str, int]
+) -> tuple[float, float]:
     """The prior weight (on the baseline's normalised log-popularity scale) with the best valid recall@10."""
     scored = [(recall_at(cosines + w * prior, instances, row_of), -w) for w in PRIOR_WEIGHTS]
     best_recall, neg_w = max(scored)
@@ -216,8 +234,16 @@ def normalised_log_popularity(catalog: Catalog) -> np.ndarray:
     return np.array([prior[i.id] for i in catalog])
 
 
-def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: TrainConfig, *,
-          base_model: str, embedding_cache: Path | None = None, progress: bool = True) -> TrainReport:
+def train(
+    catalog: Catalog,
+    dataset_folder: Path,
+    checkpoint: Path,
+    config: TrainConfig,
+    *,
+    base_model: str,
+    embedding_cache: Path | None = None,
+    progress: bool = True,
+) -> TrainReport:
     """Fine-tune ``base_model`` and write the checkpoint atomically to ``checkpoint``.
 
     ``embedding_cache`` is the folder of the index's embedding cache: the untrained
@@ -235,8 +261,9 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
     train_instances = instances_of(train_log, catalog)
     valid_instances = instances_of(valid_log, catalog)
     if config.valid_instances is not None:
-        valid_instances = random.Random(config.seed).sample(valid_instances,
-                                                            min(config.valid_instances, len(valid_instances)))
+        valid_instances = random.Random(config.seed).sample(
+            valid_instances, min(config.valid_instances, len(valid_instances))
+        )
     if not train_instances or not valid_instances:
         raise TrainingDataError(f"{dataset_folder}: no recommendation turns to learn from in train or valid")
 
@@ -248,8 +275,13 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
     _freeze_lower_layers(model, config.frozen_layers)
 
     def encode(texts: Sequence[str]) -> np.ndarray:
-        return model.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=progress and len(texts) > 500)
+        return model.encode(
+            list(texts),
+            batch_size=64,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress and len(texts) > 500,
+        )
 
     # Hard negatives and the "before" valid score both come from the untrained model, as the index uses it.
     base = CachedEmbedder(SentenceTransformerEmbedder(base_model), embedding_cache)
@@ -260,15 +292,15 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
     examples = build_examples(train_instances, train_contexts, neighbours, ids, config)
     valid_contexts = contexts_of(valid_instances, catalog)
     prior = normalised_log_popularity(catalog)
-    _, baseline_recall = choose_prior_weight(base.embed(valid_contexts) @ base_items.T, prior,
-                                             valid_instances, row_of)
+    _, baseline_recall = choose_prior_weight(base.embed(valid_contexts) @ base_items.T, prior, valid_instances, row_of)
     del base
 
     log_pi = torch.tensor(log_prior(catalog), dtype=torch.float32)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     steps_per_epoch = len(examples) // config.batch_size
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_share * steps_per_epoch * config.epochs),
-                                                steps_per_epoch * config.epochs)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(config.warmup_share * steps_per_epoch * config.epochs), steps_per_epoch * config.epochs
+    )
     history: list[float] = []
     best: tuple[float, float] | None = None  # (valid recall, prior weight)
     best_items: np.ndarray | None = None  # the best epoch's item vectors: what indexing would compute again
@@ -276,7 +308,7 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
     try:
         for epoch in range(config.epochs):
             model.train()
-            batches = [examples[b * config.batch_size:(b + 1) * config.batch_size] for b in range(steps_per_epoch)]
+            batches = [examples[b * config.batch_size : (b + 1) * config.batch_size] for b in range(steps_per_epoch)]
             bar = tqdm(batches, desc=f"train epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress)
             for batch in bar:
                 loss = _batch_loss(model, batch, catalog, row_of, log_pi, config)
@@ -292,8 +324,10 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
             weight, recall = choose_prior_weight(cosines, prior, valid_instances, row_of)
             history.append(recall)
             if progress:
-                tqdm.write(f"epoch {epoch + 1}: valid recall@10 {recall:.4f} (prior weight {weight:g}); "
-                           f"untrained {baseline_recall:.4f}")
+                tqdm.write(
+                    f"epoch {epoch + 1}: valid recall@10 {recall:.4f} (prior weight {weight:g}); "
+                    f"untrained {baseline_recall:.4f}"
+                )
             if best is None or recall > best[0]:
                 best, best_items = (recall, weight), items
                 shutil.rmtree(staging, ignore_errors=True)
@@ -302,24 +336,41 @@ def train(catalog: Catalog, dataset_folder: Path, checkpoint: Path, config: Trai
                 break
         assert best is not None
         run_id = uuid.uuid4().hex[:12]
-        meta = {"run_id": run_id, "base_model": base_model, "profile": config.profile,
-                "config": asdict(config), "examples": len(examples), "epochs_run": len(history),
-                "valid_recall_at_10": history, "untrained_valid_recall_at_10": baseline_recall,
-                "prior_weight": best[1], "catalog": catalog.fingerprint(),
-                "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "train_dialogues": len(train_log), "valid_instances": len(valid_instances)}
+        meta = {
+            "run_id": run_id,
+            "base_model": base_model,
+            "profile": config.profile,
+            "config": asdict(config),
+            "examples": len(examples),
+            "epochs_run": len(history),
+            "valid_recall_at_10": history,
+            "untrained_valid_recall_at_10": baseline_recall,
+            "prior_weight": best[1],
+            "catalog": catalog.fingerprint(),
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "train_dialogues": len(train_log),
+            "valid_instances": len(valid_instances),
+        }
         (staging / SCORER_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         if checkpoint.exists():
             shutil.rmtree(checkpoint)
         staging.rename(checkpoint)
-        if embedding_cache is not None:
+        if embedding_cache is not None and best_items is not None:
             # Indexing with the new model would embed the catalogue again; hand it these vectors instead.
             trained = SentenceTransformerEmbedder(str(checkpoint), name=scorer_model_name(run_id))
             CachedEmbedder(trained, embedding_cache).remember(item_texts, best_items)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return TrainReport(checkpoint, config.profile, len(examples), len(history), time.perf_counter() - started,
-                       history, best[1], baseline_recall)
+    return TrainReport(
+        checkpoint,
+        config.profile,
+        len(examples),
+        len(history),
+        time.perf_counter() - started,
+        history,
+        best[1],
+        baseline_recall,
+    )
 
 
 def _batch_loss(model, batch: Sequence[Example], catalog: Catalog, row_of: dict[str, int], log_pi, config: TrainConfig):
@@ -332,8 +383,9 @@ def _batch_loss(model, batch: Sequence[Example], catalog: Catalog, row_of: dict[
     docs = _embed(model, [catalog.get(i).embedding_text() for i in doc_ids])
     logits = config.scale * queries @ docs.T + config.tau * log_pi[[row_of[i] for i in doc_ids]]
     # Another copy of a row's own target (a popular film named in two turns) is no negative.
-    mask = torch.tensor([[j != b and doc_ids[j] in e.excluded for j in range(len(doc_ids))]
-                         for b, e in enumerate(batch)])
+    mask = torch.tensor(
+        [[j != b and doc_ids[j] in e.excluded for j in range(len(doc_ids))] for b, e in enumerate(batch)]
+    )
     logits = logits.masked_fill(mask, float("-inf"))
     return F.cross_entropy(logits, torch.arange(len(batch)))
 
@@ -363,8 +415,10 @@ def scorer_model_name(run_id: str) -> str:
 def read_scorer_meta(checkpoint: Path) -> dict[str, Any]:
     path = checkpoint / SCORER_META
     if not path.is_file():
-        raise FileNotFoundError(f"{checkpoint} is not a tailtalk scorer checkpoint (no {SCORER_META}); "
-                                "run `tailtalk train` or remove the folder")
+        raise FileNotFoundError(
+            f"{checkpoint} is not a tailtalk scorer checkpoint (no {SCORER_META}); "
+            "run `tailtalk train` or remove the folder"
+        )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

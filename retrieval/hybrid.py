@@ -41,8 +41,15 @@ class HybridRetriever:
     """Dense candidates plus up to ``pool`` lexical, ``pool`` collaborative and ``pool`` popular ones, each with
     all scores (a catalogue without popularity adds no popular ones)."""
 
-    def __init__(self, dense: VectorRetriever, lexical: LexicalIndex | None, collaborative: CollaborativeModel | None,
-                 *, pool: int, multilingual: VectorRetriever | None = None):
+    def __init__(
+        self,
+        dense: VectorRetriever,
+        lexical: LexicalIndex | None,
+        collaborative: CollaborativeModel | None,
+        *,
+        pool: int,
+        multilingual: VectorRetriever | None = None,
+    ):
         if pool < 0:
             raise ValueError(f"pool must be at least 0, got {pool}")
         self.dense = dense
@@ -60,21 +67,25 @@ class HybridRetriever:
     def embedder(self) -> Embedder:
         return self.dense.embedder
 
-    def with_dense(self, dense: VectorRetriever) -> "HybridRetriever":
+    def with_dense(self, dense: VectorRetriever) -> HybridRetriever:
         """The same sources around another dense retriever (the harness's exact in-memory copy)."""
         return HybridRetriever(dense, self.lexical, self.collaborative, pool=self.pool, multilingual=self.multilingual)
 
-    def with_collaborative(self, collaborative: CollaborativeModel | None) -> "HybridRetriever":
+    def with_collaborative(self, collaborative: CollaborativeModel | None) -> HybridRetriever:
         """The same sources with another collaborative model (fitting uses out-of-fold models)."""
         return HybridRetriever(self.dense, self.lexical, collaborative, pool=self.pool, multilingual=self.multilingual)
 
-    def without(self, source: str) -> "HybridRetriever":
+    def without(self, source: str) -> HybridRetriever:
         """An ablation: the same retriever without ``"lexical"`` or ``"collaborative"``."""
         if source not in ("lexical", "collaborative"):
             raise ValueError(f"unknown source {source!r}; choose lexical or collaborative")
-        return HybridRetriever(self.dense, None if source == "lexical" else self.lexical,
-                               None if source == "collaborative" else self.collaborative, pool=self.pool,
-                               multilingual=self.multilingual)
+        return HybridRetriever(
+            self.dense,
+            None if source == "lexical" else self.lexical,
+            None if source == "collaborative" else self.collaborative,
+            pool=self.pool,
+            multilingual=self.multilingual,
+        )
 
     def reads(self, language: str) -> bool:
         """Whether a request in ``language`` is read by an index made for it (English always is)."""
@@ -98,9 +109,14 @@ class HybridRetriever:
         result = []
         for item_id in chosen:
             similarity = float(stored[item_id] @ vector) if item_id in stored else 0.0
-            result.append(Candidate(item_id, similarity,
-                                    float(lexical[row[item_id]]) if lexical is not None else 0.0,
-                                    float(collaborative[row[item_id]]) if collaborative is not None else 0.0))
+            result.append(
+                Candidate(
+                    item_id,
+                    similarity,
+                    float(lexical[row[item_id]]) if lexical is not None else 0.0,
+                    float(collaborative[row[item_id]]) if collaborative is not None else 0.0,
+                )
+            )
         return result
 
     def _lexical_scores(self, text: str) -> np.ndarray | None:
@@ -130,6 +146,13 @@ class HybridRetriever:
         return self.dense.vectors(ids)
 
     def describe(self) -> str:
-        sources = [name for name, part in (("lexical", self.lexical), ("collaborative", self.collaborative),
-                                           ("multilingual", self.multilingual)) if part]
+        sources = [
+            name
+            for name, part in (
+                ("lexical", self.lexical),
+                ("collaborative", self.collaborative),
+                ("multilingual", self.multilingual),
+            )
+            if part
+        ]
         return self.dense.describe() + (f" + {' + '.join(sources)}" if sources else "")

@@ -71,8 +71,11 @@ def collection_name(settings: Settings) -> str:
 
 def index_command(settings: Settings) -> str:
     """The command that builds or updates the index these settings serve."""
-    source = f"--set catalog={shlex.quote(str(settings.catalog))}" if settings.catalog is not None \
+    source = (
+        f"--set catalog={shlex.quote(str(settings.catalog))}"
+        if settings.catalog is not None
         else f"--dataset {settings.dataset}"
+    )
     return f"tailtalk {source} index"
 
 
@@ -115,8 +118,10 @@ def _wait_for_writers(settings: Settings, folder: Path) -> None:
         probe.execute("ROLLBACK")
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc):
-            raise IndexUnavailableError(f"the Chroma index at {folder} cannot be opened for writing ({exc}); "
-                                        "check that the folder and its chroma.sqlite3 are writable by you") from exc
+            raise IndexUnavailableError(
+                f"the Chroma index at {folder} cannot be opened for writing ({exc}); "
+                "check that the folder and its chroma.sqlite3 are writable by you"
+            ) from exc
         raise IndexUnavailableError(
             f"the Chroma index at {folder} is locked by another process (still locked after {LOCK_WAIT_S:g} s); "
             "let the other tailtalk command using it finish, or stop it (a suspended `tailtalk index` holds "
@@ -129,8 +134,10 @@ def _wait_for_writers(settings: Settings, folder: Path) -> None:
 
 
 def _damaged(settings: Settings, where: str, exc: Exception) -> IndexUnavailableError:
-    return IndexUnavailableError(f"the Chroma index at {where} is damaged and cannot be read ({exc}); "
-                                 f"run `{index_command(settings)} --rebuild` to build it again")
+    return IndexUnavailableError(
+        f"the Chroma index at {where} is damaged and cannot be read ({exc}); "
+        f"run `{index_command(settings)} --rebuild` to build it again"
+    )
 
 
 def store_failure(settings: Settings, model_name: str, exc: Exception) -> IndexUnavailableError:
@@ -195,7 +202,9 @@ def _upsert(collection, items: Sequence[Item], embedder: Embedder, head: frozens
 
 def _fill(client, name: str, catalog: Catalog, embedder: Embedder, progress: bool):
     collection = client.create_collection(
-        name, configuration={"hnsw": {"space": "cosine"}}, metadata={"tailtalk_format": INDEX_FORMAT},
+        name,
+        configuration={"hnsw": {"space": "cosine"}},
+        metadata={"tailtalk_format": INDEX_FORMAT},
         embedding_function=None,
     )
     _upsert(collection, list(catalog), embedder, head_tail_split(_popularity(catalog)), progress)
@@ -260,8 +269,11 @@ def _update_in_place(collection, catalog: Catalog, embedder: Embedder, folder: P
     changed_ids = {item.id for item in changed}
     # The head set depends on every item's popularity, so an unchanged item's flag can flip.
     reflagged = [
-        item for item in catalog
-        if item.id in stored_meta and item.id not in changed_ids and stored_meta[item.id].get("head") != (item.id in head)
+        item
+        for item in catalog
+        if item.id in stored_meta
+        and item.id not in changed_ids
+        and stored_meta[item.id].get("head") != (item.id in head)
     ]
     removed = sorted(set(stored_meta) - set(catalog.ids()))
     # Mark the index incomplete first: if this update dies half-way, opening it is refused until it is re-run,
@@ -358,14 +370,19 @@ def open_index(settings: Settings, catalog: Catalog, embedder: Embedder):
     folder = None if settings.chroma_host else index_folder(settings, embedder.name)
     where = index_location(settings, embedder.name)
     command = index_command(settings)
-    collection = None if folder is not None and not folder.is_dir() else \
-        _open_collection(settings, folder, name, embedder.name)[1]
+    collection = (
+        None
+        if folder is not None and not folder.is_dir()
+        else _open_collection(settings, folder, name, embedder.name)[1]
+    )
     if collection is None:
         raise IndexMissingError(f"no complete tailtalk index at {where}; build it with `{command}`")
     meta = collection.metadata
     if meta.get("tailtalk_catalog") == _UPDATING:
-        raise IndexMissingError(f"the index at {where} is incomplete: an update was interrupted before it finished; "
-                                f"run `{command}` to complete it")
+        raise IndexMissingError(
+            f"the index at {where} is incomplete: an update was interrupted before it finished; "
+            f"run `{command}` to complete it"
+        )
     if meta.get("tailtalk_model") != embedder.name:
         raise IndexMismatchError(
             f"the index at {where} was built with embedding model {meta.get('tailtalk_model')!r}, "

@@ -37,8 +37,9 @@ class LexicalIndex:
     def __init__(self, catalog: Catalog):
         self.ids = catalog.ids()
         self._bm25 = bm25s.BM25()
-        self._bm25.index(bm25s.tokenize([lexical_text(i) for i in catalog], stopwords="en", show_progress=False),
-                         show_progress=False)
+        self._bm25.index(
+            bm25s.tokenize([lexical_text(i) for i in catalog], stopwords="en", show_progress=False), show_progress=False
+        )
 
     def scores(self, text: str) -> np.ndarray:
         """BM25 of each item for ``text`` (all zeros when no word of it is in the catalogue)."""

@@ -42,12 +42,15 @@ class Constraints:
             return False
         if item.id in self.exclude_ids:
             return False
-        for value, low, high in ((item.year, self.year_min, self.year_max), (item.price, self.price_min, self.price_max)):
+        for value, low, high in (
+            (item.year, self.year_min, self.year_max),
+            (item.price, self.price_min, self.price_max),
+        ):
             if value is None:
                 continue
-            if low is not None and value < low:  # type: ignore[operator]
+            if low is not None and value < low:
                 return False
-            if high is not None and value > high:  # type: ignore[operator]
+            if high is not None and value > high:
                 return False
         return True
 
@@ -67,9 +70,11 @@ class Constraints:
     @property
     def bounded_fields(self) -> frozenset[str]:
         """The fields a bound is set on ("year", "price")."""
-        return frozenset(name for name, low, high in (("year", self.year_min, self.year_max),
-                                                      ("price", self.price_min, self.price_max))
-                         if low is not None or high is not None)
+        return frozenset(
+            name
+            for name, low, high in (("year", self.year_min, self.year_max), ("price", self.price_min, self.price_max))
+            if low is not None or high is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ def compose_query_vector(
     return (query / norm).astype(np.float32) if norm > 0 else None
 
 
-def most_popular(items: "list[Item] | tuple[Item, ...]", constraints: Constraints, k: int) -> list[Candidate]:
+def most_popular(items: list[Item] | tuple[Item, ...], constraints: Constraints, k: int) -> list[Candidate]:
     """The k most popular admissible items, for a query with no direction yet."""
     admitted = [item for item in items if constraints.admits(item)]
     admitted.sort(key=lambda item: (-(item.popularity or 0.0), item.id))

@@ -58,12 +58,21 @@ _BOUND_OVERFETCH = 4
 class VectorRetriever(ABC):
     """Shared query shaping; subclasses supply nearest-neighbour search and stored vectors."""
 
-    def __init__(self, catalog: Catalog, embedder: Embedder, *, liked_weight: float = setting_default("liked_weight"),
-                 avoid_weight: float = setting_default("avoid_weight")):
+    def __init__(
+        self,
+        catalog: Catalog,
+        embedder: Embedder,
+        *,
+        liked_weight: float = setting_default("liked_weight"),
+        avoid_weight: float = setting_default("avoid_weight"),
+    ):
         self.catalog = catalog
         self.embedder = embedder
         self.liked_weight = liked_weight
         self.avoid_weight = avoid_weight
+
+    @abstractmethod
+    def describe(self) -> str: ...
 
     def reads(self, language: str) -> bool:
         """A dense index of one embedding model reads English (the multilingual one is wrapped by the hybrid)."""
@@ -129,8 +138,9 @@ class ChromaRetriever(VectorRetriever):
                 where=constraints.to_chroma_where(),
                 include=["distances"],
             )
-        return [Candidate(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])
-                if i in self.catalog]
+        return [
+            Candidate(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0]) if i in self.catalog
+        ]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         with self._store():
@@ -175,8 +185,10 @@ class InMemoryRetriever(VectorRetriever):
             mask &= np.logical_or.reduce([self._category(c) for c in constraints.include_categories])
         for category in constraints.exclude_categories:
             mask &= ~self._category(category)
-        for values, low, high in ((self._years, constraints.year_min, constraints.year_max),
-                                  (self._prices, constraints.price_min, constraints.price_max)):
+        for values, low, high in (
+            (self._years, constraints.year_min, constraints.year_max),
+            (self._prices, constraints.price_min, constraints.price_max),
+        ):
             with np.errstate(invalid="ignore"):  # a missing value (nan) passes any bound, as in admits()
                 if low is not None:
                     mask &= (values >= low) | np.isnan(values)

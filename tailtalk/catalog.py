@@ -35,12 +35,15 @@ class DataFormatError(UserError, ValueError):
     def __init__(self, path: Path | str, line: int, field: str, problem: str):
         self.path, self.line, self.field, self.problem = Path(path), line, field, problem
         dataset = _prepared_dataset(self.path)
-        fix = (f"re-run `tailtalk data prepare {dataset}` to write the file again" if dataset
-               else "correct the file and try again")
+        fix = (
+            f"re-run `tailtalk data prepare {dataset}` to write the file again"
+            if dataset
+            else "correct the file and try again"
+        )
         super().__init__(f"{path}:{line}: field '{field}': {problem}; {fix}")
 
     @classmethod
-    def from_validation(cls, path: Path, line: int, exc: ValidationError) -> "DataFormatError":
+    def from_validation(cls, path: Path, line: int, exc: ValidationError) -> DataFormatError:
         """The row's first problem as pydantic found it."""
         first = exc.errors()[0]
         return cls(path, line, ".".join(str(p) for p in first["loc"]) or "row", first["msg"])
@@ -62,8 +65,9 @@ def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise DataFormatError(path, line_no, "row", f"is not UTF-8 text (bad byte at column {exc.start + 1})") \
-                    from None
+                raise DataFormatError(
+                    path, line_no, "row", f"is not UTF-8 text (bad byte at column {exc.start + 1})"
+                ) from None
             if text.strip():
                 yield line_no, text
 
@@ -152,7 +156,7 @@ class Catalog:
             raise KeyError(f"item {item_id!r} is not in the catalogue {self.source}") from None
 
     def label_of(self, item_id: str) -> str | None:
-        """"Title (Year)" of a catalogue item, None for an id the catalogue lacks."""
+        """ "Title (Year)" of a catalogue item, None for an id the catalogue lacks."""
         return self.get(item_id).label if item_id in self else None
 
     def ids(self) -> list[str]:

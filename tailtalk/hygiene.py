@@ -163,7 +163,7 @@ def merge_duplicates(films: Iterable[SourceFilm]) -> dict[str, str]:
             # Undated namesakes are one film only when their side information agrees; without it they stay apart.
             agreed = film.imdb_id if film.imdb_id and not years else film.id
             groups.setdefault((key, None, agreed), []).append(film)
-    aliases = {}
+    aliases: dict[str, str] = {}
     for members in groups.values():
         kept = min(members, key=lambda f: (f.year is None, f.side is None, -f.mentions, f.id))
         aliases.update((member.id, kept.id) for member in members)
@@ -184,14 +184,20 @@ class HygieneCounts:
 
     def summary(self) -> str:
         if not self.reference:
-            checked = ("side information not checked and no years filled: MovieLens (the year of each "
-                       "record's IMDb id) comes only from a data mirror")
+            checked = (
+                "side information not checked and no years filled: MovieLens (the year of each "
+                "record's IMDb id) comes only from a data mirror"
+            )
         else:
-            checked = (f"years filled {self.years_filled:,} ({self.still_undated:,} films still undated), "
-                       f"side information rejected as another film's {self.side_info_rejected:,} "
-                       f"(re-joined to the right record {self.side_info_rejoined:,})")
-        return (f"catalogue hygiene: titles decoded {self.titles_decoded:,}, "
-                f"duplicates merged {self.duplicates_merged:,}, {checked}")
+            checked = (
+                f"years filled {self.years_filled:,} ({self.still_undated:,} films still undated), "
+                f"side information rejected as another film's {self.side_info_rejected:,} "
+                f"(re-joined to the right record {self.side_info_rejoined:,})"
+            )
+        return (
+            f"catalogue hygiene: titles decoded {self.titles_decoded:,}, "
+            f"duplicates merged {self.duplicates_merged:,}, {checked}"
+        )
 
 
 @dataclass(frozen=True)
@@ -203,8 +209,9 @@ class CleanFilms:
     counts: HygieneCounts
 
 
-def clean_redial_films(rows: Iterable[tuple[str, str, int]], side_info: Mapping[str, Mapping[str, Any]],
-                       reference: FilmReference | None) -> CleanFilms:
+def clean_redial_films(
+    rows: Iterable[tuple[str, str, int]], side_info: Mapping[str, Mapping[str, Any]], reference: FilmReference | None
+) -> CleanFilms:
     """Decode, check, date and merge ReDial's ``(movieId, movieName, nbMentions)`` rows.
 
     Without a ``reference`` titles are still decoded and exact duplicates merged; nothing is checked.
@@ -228,14 +235,23 @@ def clean_redial_films(rows: Iterable[tuple[str, str, int]], side_info: Mapping[
                 filled += year is not None
             elif rejects_side_info(title, year, imdb_id, reference):
                 rejected += 1
-                right = [by_imdb[i] for i in sorted(reference.by_title_year.get((title_key(title), year), ()))
-                         if i in by_imdb]
+                right = [
+                    by_imdb[i]
+                    for i in sorted(reference.by_title_year.get((title_key(title), year), ()))
+                    if i in by_imdb
+                ]
                 record = right[0] if right else None
                 rejoined += record is not None
         films.append(SourceFilm(movie_id, title, year, mentions, record))
     aliases = merge_duplicates(films)
     kept = [film for film in films if aliases[film.id] == film.id]
-    counts = HygieneCounts(titles_decoded=decoded, years_filled=filled,
-                           still_undated=sum(f.year is None for f in kept), duplicates_merged=len(films) - len(kept),
-                           side_info_rejected=rejected, side_info_rejoined=rejoined, reference=reference is not None)
+    counts = HygieneCounts(
+        titles_decoded=decoded,
+        years_filled=filled,
+        still_undated=sum(f.year is None for f in kept),
+        duplicates_merged=len(films) - len(kept),
+        side_info_rejected=rejected,
+        side_info_rejoined=rejoined,
+        reference=reference is not None,
+    )
     return CleanFilms(kept, aliases, counts)

@@ -41,8 +41,16 @@ def instances_of(dialogues: Iterable[Dialogue], catalog_ids: Container[str]) -> 
         for index, turn in enumerate(dialogue.turns):
             targets = tuple(i for i in dict.fromkeys(turn.items) if i in catalog_ids)
             if turn.role == "assistant" and targets and index > 0:
-                out.append(Instance(dialogue.id, index, dialogue.turns[:index], targets,
-                                    tuple(t for t in targets if t not in mentioned), frozenset(mentioned)))
+                out.append(
+                    Instance(
+                        dialogue.id,
+                        index,
+                        dialogue.turns[:index],
+                        targets,
+                        tuple(t for t in targets if t not in mentioned),
+                        frozenset(mentioned),
+                    )
+                )
             mentioned.update(turn.items)
     return out
 

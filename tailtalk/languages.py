@@ -50,5 +50,5 @@ def is_chinese(text: str) -> bool:
 
 
 def language_of(text: str) -> str:
-    """"zh" for Chinese, else "en" (the languages the reply templates are written in)."""
+    """ "zh" for Chinese, else "en" (the languages the reply templates are written in)."""
     return "zh" if is_chinese(text) else "en"

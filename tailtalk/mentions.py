@@ -47,7 +47,7 @@ class MentionList(BaseModel):
     liked: tuple[bool, ...]
 
     @model_validator(mode="after")
-    def _same_length(self) -> "MentionList":
+    def _same_length(self) -> MentionList:
         if len(self.items) != len(self.liked):
             raise ValueError(f"items has {len(self.items)} entries but liked has {len(self.liked)}")
         return self
@@ -140,9 +140,12 @@ class Linking:
         return {"linked": len(self.linked), "guessed": len(self.guessed), "dropped": len(self.dropped)}
 
 
-def link_titles(titles: Mapping[int, tuple[str, Sequence[str]]], films: Iterable[FilmRecord],
-                lists: Mapping[str, Sequence[tuple[int, bool]]],
-                text_mentions: Mapping[str, set[str]]) -> Linking:
+def link_titles(
+    titles: Mapping[int, tuple[str, Sequence[str]]],
+    films: Iterable[FilmRecord],
+    lists: Mapping[str, Sequence[tuple[int, bool]]],
+    text_mentions: Mapping[str, set[str]],
+) -> Linking:
     """Link each used title index to a film id (see the module docstring for the order of evidence).
 
     ``text_mentions`` maps dialogue ids that have text to the film ids their text names.

@@ -33,8 +33,7 @@ from tailtalk.catalog import Item, write_jsonl_atomic
 from tailtalk.config import Settings
 from tailtalk.dialogues import Dialogue, Turn
 from tailtalk.hygiene import SourceFilm, clean_redial_films, decode_title, read_movielens_reference
-from tailtalk.mentions import (FilmRecord, MentionList, link_titles, linked_lists,
-                               read_item_titles, read_mention_csv)
+from tailtalk.mentions import FilmRecord, MentionList, link_titles, linked_lists, read_item_titles, read_mention_csv
 from tailtalk.sources import fetch
 from tailtalk.titles import split_title_year
 
@@ -55,6 +54,7 @@ class PreparedDataset:
 
 
 MENTIONS_FILE = "mentions.jsonl"
+
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
@@ -78,8 +78,9 @@ def _redial_turns(record: dict[str, Any], labels: dict[str, str], aliases: dict[
     for message in record["messages"]:
         role = "user" if message["senderWorkerId"] == seeker else "assistant"
         ids = [aliases[m] for m in _MENTION.findall(message["text"]) if m in aliases]
-        text = _MENTION.sub(lambda m: labels.get(m.group(1), record["movieMentions"].get(m.group(1)) or "a movie"),
-                            message["text"]).strip()
+        text = _MENTION.sub(
+            lambda m: labels.get(m.group(1), record["movieMentions"].get(m.group(1)) or "a movie"), message["text"]
+        ).strip()
         if turns and turns[-1][0] == role:
             turns[-1][1].append(text)
             turns[-1][2].extend(ids)
@@ -98,9 +99,13 @@ class DatasetParts:
     report: list[str] = field(default_factory=list)
 
 
-_REDIAL_TEXT_TRAINING = ("redial/train/ievalm_valid_data.jsonl", "redial/train/kgsf_valid_data.jsonl",
-                         "redial/train/kepler_train_data.jsonl", "redial/train/irreel_part1_data.jsonl",
-                         "redial/train/irreel_part2_data.jsonl")
+_REDIAL_TEXT_TRAINING = (
+    "redial/train/ievalm_valid_data.jsonl",
+    "redial/train/kgsf_valid_data.jsonl",
+    "redial/train/kepler_train_data.jsonl",
+    "redial/train/irreel_part1_data.jsonl",
+    "redial/train/irreel_part2_data.jsonl",
+)
 _REDIAL_MENTION_FILES = ("redial/mentions/train_LIST.csv", "redial/mentions/val_LIST.csv")
 
 
@@ -108,8 +113,11 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
     with files["redial/movies_with_mentions.csv"].open(encoding="utf-8", newline="") as handle:
         movies = [(row["movieId"], row["movieName"], int(row["nbMentions"])) for row in csv.DictReader(handle)]
     info = json.loads(files["redial/ievalm/id2info.json"].read_text(encoding="utf-8"))
-    reference = (read_movielens_reference(files[_MOVIELENS_MOVIES], files[_MOVIELENS_LINKS])
-                 if _MOVIELENS_MOVIES in files and _MOVIELENS_LINKS in files else None)
+    reference = (
+        read_movielens_reference(files[_MOVIELENS_MOVIES], files[_MOVIELENS_LINKS])
+        if _MOVIELENS_MOVIES in files and _MOVIELENS_LINKS in files
+        else None
+    )
     clean = clean_redial_films(movies, info, reference)
     films = {film.id: film for film in clean.films}
     aliases = clean.aliases
@@ -124,8 +132,7 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
                 if record["conversationId"] in records:
                     continue  # the train files overlap; keep each conversation once
                 records[record["conversationId"]] = record
-                result.append(Dialogue(id=str(record["conversationId"]),
-                                       turns=_redial_turns(record, labels, aliases)))
+                result.append(Dialogue(id=str(record["conversationId"]), turns=_redial_turns(record, labels, aliases)))
         return result
 
     test = dialogues_of(["redial/test_data.jsonl"])
@@ -149,24 +156,32 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
         # counts break the remaining ties (the movie list's own counts include the test split).
         text_named = {d.id: {i for t in d.turns for i in t.items} for d in train}
         counts = Counter(i for named in text_named.values() for i in named)
-        records_to_link = [FilmRecord(film.id, film.title, (film.side or {}).get("genre") or [],
-                                      counts.get(film.id, 0)) for film in clean.films]
+        records_to_link = [
+            FilmRecord(film.id, film.title, (film.side or {}).get("genre") or [], counts.get(film.id, 0))
+            for film in clean.films
+        ]
         # The title index is URL-encoded as the movie list is ("What About Bob%3F"): decoded alike, so they meet.
-        index_titles = {index: (decode_title(title), genres)
-                        for index, (title, genres) in read_item_titles(files[_REDIAL_ITEM_TITLES]).items()}
+        index_titles = {
+            index: (decode_title(title), genres)
+            for index, (title, genres) in read_item_titles(files[_REDIAL_ITEM_TITLES]).items()
+        }
         linking = link_titles(index_titles, records_to_link, lists, text_named)
         kept = {dialogue_id: items for dialogue_id, items in lists.items() if learnable(dialogue_id)}
         from_lists = {m.id: m for m in linked_lists(kept, linking)}
         linked_mentions = sum(len(m.items) for m in from_lists.values())
         linked = linking.counts()
-        report.append(f"mention lists: {len(lists):,} dialogues, {len(lists) - len(kept):,} held out as valid; "
-                      f"titles linked {linked['linked']:,}, guessed among namesakes {linked['guessed']:,}, "
-                      f"dropped (no such film) {linked['dropped']:,}; {linked_mentions:,} mentions kept")
+        report.append(
+            f"mention lists: {len(lists):,} dialogues, {len(lists) - len(kept):,} held out as valid; "
+            f"titles linked {linked['linked']:,}, guessed among namesakes {linked['guessed']:,}, "
+            f"dropped (no such film) {linked['dropped']:,}; {linked_mentions:,} mentions kept"
+        )
         # A dialogue that has text keeps the mentions read from it: its ids are exact, not linked by title.
         mentions = {**from_lists, **mentions}
     else:
-        report.append("mention lists not available (they come only from a data mirror): "
-                      "the collaborative signal learns from the dialogues with text alone")
+        report.append(
+            "mention lists not available (they come only from a data mirror): "
+            "the collaborative signal learns from the dialogues with text alone"
+        )
     learned = [m for m in mentions.values() if m.items and learnable(m.id)]
 
     # Popularity counts training mentions only, so evaluation never sees valid or test statistics.
@@ -174,13 +189,26 @@ def _redial(files: dict[str, Path]) -> DatasetParts:
     items = []
     for film in clean.films:
         side = film.side or {}
-        attributes = {key: side[src] for key, src in (("director", "director"), ("stars", "star"), ("writer", "writer"))
-                      if side.get(src)}
-        items.append(Item(id=film.id, title=film.title, year=film.year, description=side.get("plot") or "",
-                          categories=side.get("genre") or [], attributes=attributes,
-                          popularity=float(popularity.get(film.id, 0))))
-    report.append(f"training dialogues: {len(train):,} with text, {len(learned):,} with mentions "
-                  f"({sum(len(m.items) for m in learned):,} mentions)")
+        attributes = {
+            key: side[src]
+            for key, src in (("director", "director"), ("stars", "star"), ("writer", "writer"))
+            if side.get(src)
+        }
+        items.append(
+            Item(
+                id=film.id,
+                title=film.title,
+                year=film.year,
+                description=side.get("plot") or "",
+                categories=side.get("genre") or [],
+                attributes=attributes,
+                popularity=float(popularity.get(film.id, 0)),
+            )
+        )
+    report.append(
+        f"training dialogues: {len(train):,} with text, {len(learned):,} with mentions "
+        f"({sum(len(m.items) for m in learned):,} mentions)"
+    )
     return DatasetParts(items, {"train": train, "valid": valid, "test": test}, learned, report)
 
 
@@ -191,8 +219,11 @@ def _text_mentions(record: dict[str, Any], dialogue: Dialogue, aliases: dict[str
     The seeker's answers are keyed by source movie id; a merged film is disliked if any of its ids was.
     """
     answers = record.get("initiatorQuestions") or {}
-    disliked = {aliases[movie_id] for movie_id, answer in answers.items()
-                if movie_id in aliases and isinstance(answer, dict) and answer.get("liked") == 0}
+    disliked = {
+        aliases[movie_id]
+        for movie_id, answer in answers.items()
+        if movie_id in aliases and isinstance(answer, dict) and answer.get("liked") == 0
+    }
     order = list(dict.fromkeys(i for t in dialogue.turns for i in t.items))
     liked = tuple(i not in disliked for i in order)
     return MentionList(id=dialogue.id, items=tuple(order), liked=liked)
@@ -247,8 +278,9 @@ def _inspired(files: dict[str, Path]) -> DatasetParts:
             ids = tuple(dict.fromkeys(link(m.strip()) for m in movies.split(";") if m.strip()))
             if turns and turns[-1].role == role:
                 last = turns.pop()
-                turns.append(Turn(role=role, text=f"{last.text} {text}".strip(),
-                                  items=tuple(dict.fromkeys(last.items + ids))))
+                turns.append(
+                    Turn(role=role, text=f"{last.text} {text}".strip(), items=tuple(dict.fromkeys(last.items + ids)))
+                )
             else:
                 turns.append(Turn(role=role, text=text, items=ids))
         dialogues.append(Dialogue(id=str(dialogue_id).removesuffix(".pkl"), turns=turns))
@@ -256,8 +288,12 @@ def _inspired(files: dict[str, Path]) -> DatasetParts:
     return DatasetParts([*items, *added.values()], {"dev": dialogues}, redial.mentions, redial.report)
 
 
-_SHOP_CATEGORY = {"Books": "books", "Cellphones&Accessories": "cellphones & accessories",
-                  "Officeproducts": "office products", "SportsandOutdoors": "sports & outdoors"}
+_SHOP_CATEGORY = {
+    "Books": "books",
+    "Cellphones&Accessories": "cellphones & accessories",
+    "Officeproducts": "office products",
+    "SportsandOutdoors": "sports & outdoors",
+}
 
 
 def _product(category_file: str, index: int, raw: dict[str, Any]) -> Item:
@@ -276,9 +312,15 @@ def _product(category_file: str, index: int, raw: dict[str, Any]) -> Item:
         attributes["rating"] = raw["rating"]
     price = raw.get("price")
     description = " ".join(x for x in (raw.get("short_description"), facts if not attributes else "") if x)
-    return Item(id=f"{category_file.lower()}-{index:03d}", title=raw["name"].strip(), description=description,
-                categories=[category, *genres], attributes=attributes,
-                price=float(price.replace("$", "").replace(",", "")) if price else None, popularity=0.0)
+    return Item(
+        id=f"{category_file.lower()}-{index:03d}",
+        title=raw["name"].strip(),
+        description=description,
+        categories=[category, *genres],
+        attributes=attributes,
+        price=float(price.replace("$", "").replace(",", "")) if price else None,
+        popularity=0.0,
+    )
 
 
 def _shop_aliases(item: Item) -> str:
@@ -295,19 +337,25 @@ def _mg_shopdial(files: dict[str, Path]) -> DatasetParts:
     for relpath, path in files.items():
         if relpath.startswith("mg-shopdial/items/"):
             category_file = Path(relpath).name.removesuffix("_items.json")
-            items += [_product(category_file, n, raw)
-                      for n, raw in enumerate(json.loads(path.read_text(encoding="utf-8")))]
+            items += [
+                _product(category_file, n, raw) for n, raw in enumerate(json.loads(path.read_text(encoding="utf-8")))
+            ]
     matcher = TitleMatcher([(i.id, _shop_aliases(i), None) for i in items], min_score=88.0)
     dialogues = []
     for record in json.loads(files["mg-shopdial/MGShopDial.json"].read_text(encoding="utf-8")):
-        turns = []
+        turns: list[Turn] = []
         for utterance in record["utterances"]:
             role = "assistant" if utterance["participant"] == "Wizard" else "user"
             ids = tuple(dict.fromkeys(h.item_id for h in matcher.find(utterance["utterance"])))
             if turns and turns[-1].role == role:
                 last = turns.pop()
-                turns.append(Turn(role=role, text=f"{last.text} {utterance['utterance']}".strip(),
-                                  items=tuple(dict.fromkeys(last.items + ids))))
+                turns.append(
+                    Turn(
+                        role=role,
+                        text=f"{last.text} {utterance['utterance']}".strip(),
+                        items=tuple(dict.fromkeys(last.items + ids)),
+                    )
+                )
             else:
                 turns.append(Turn(role=role, text=utterance["utterance"].strip(), items=ids))
         dialogues.append(Dialogue(id=record["id"], turns=turns))

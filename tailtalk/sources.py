@@ -28,64 +28,118 @@ class SourceFile:
 
 
 _REDIAL = (
-    SourceFile("redial/test_data.jsonl", f"{_GH}/ReDialData/website/data/test_data.jsonl",
-               "d7781750787d104ac005e829cc7e6277d25b14644a223b0c2445aaaded6b19ac"),
-    SourceFile("redial/movies_with_mentions.csv", f"{_GH}/ReDialData/website/data/movies_with_mentions.csv",
-               "0d408daa474ac95b959a739a261dddd997dd800f5ea585da15a434a26187dbb0"),
-    SourceFile("redial/train/kgsf_valid_data.jsonl", f"{_GH}/Lancelot39/KGSF/master/data/valid_data.jsonl",
-               "037d2be6bd375e1869dda26375523067c7e997b4aa9826825793ad7e4978a88c"),
-    SourceFile("redial/train/ievalm_valid_data.jsonl",
-               f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/valid_data.jsonl",
-               "69b7cf81d0671c3dd0a1167df2e7e1e51ca76b3edce97022343d68f6974510a1"),
-    SourceFile("redial/train/kepler_train_data.jsonl",
-               f"{_GH}/baazouziwiem/Kepler-aSI-CRS/main/train_data.jsonl",
-               "920828563531de58210518c1b2952bd1d1bb2a31ae05d2ed235036a500b6d22c"),
-    SourceFile("redial/ievalm/id2info.json", f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/id2info.json",
-               "7bdfe9a9c7f1b4d59aa9a5aeba0029071fd5a7232b61c8257212a335ffe424f7"),
-    SourceFile("redial/train/irreel_part1_data.jsonl", f"{_GH}/Irreel/ConversationRecSys/main/data/valid_data.jsonl",
-               "d8ecd065b71e89b0486f18fc6f5284aed9a2ba4ce58d64f17e1cfdddfd26bf7a"),
-    SourceFile("redial/train/irreel_part2_data.jsonl", f"{_GH}/Irreel/ConversationRecSys/main/data/test_data.jsonl",
-               "dc0180d0d2ca1f2b3a02bb9629f861db0f1a04ea659deb69e7fec07c7900baa1"),
+    SourceFile(
+        "redial/test_data.jsonl",
+        f"{_GH}/ReDialData/website/data/test_data.jsonl",
+        "d7781750787d104ac005e829cc7e6277d25b14644a223b0c2445aaaded6b19ac",
+    ),
+    SourceFile(
+        "redial/movies_with_mentions.csv",
+        f"{_GH}/ReDialData/website/data/movies_with_mentions.csv",
+        "0d408daa474ac95b959a739a261dddd997dd800f5ea585da15a434a26187dbb0",
+    ),
+    SourceFile(
+        "redial/train/kgsf_valid_data.jsonl",
+        f"{_GH}/Lancelot39/KGSF/master/data/valid_data.jsonl",
+        "037d2be6bd375e1869dda26375523067c7e997b4aa9826825793ad7e4978a88c",
+    ),
+    SourceFile(
+        "redial/train/ievalm_valid_data.jsonl",
+        f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/valid_data.jsonl",
+        "69b7cf81d0671c3dd0a1167df2e7e1e51ca76b3edce97022343d68f6974510a1",
+    ),
+    SourceFile(
+        "redial/train/kepler_train_data.jsonl",
+        f"{_GH}/baazouziwiem/Kepler-aSI-CRS/main/train_data.jsonl",
+        "920828563531de58210518c1b2952bd1d1bb2a31ae05d2ed235036a500b6d22c",
+    ),
+    SourceFile(
+        "redial/ievalm/id2info.json",
+        f"{_GH}/RUCAIBox/iEvaLM-CRS/main/data/redial/id2info.json",
+        "7bdfe9a9c7f1b4d59aa9a5aeba0029071fd5a7232b61c8257212a335ffe424f7",
+    ),
+    SourceFile(
+        "redial/train/irreel_part1_data.jsonl",
+        f"{_GH}/Irreel/ConversationRecSys/main/data/valid_data.jsonl",
+        "d8ecd065b71e89b0486f18fc6f5284aed9a2ba4ce58d64f17e1cfdddfd26bf7a",
+    ),
+    SourceFile(
+        "redial/train/irreel_part2_data.jsonl",
+        f"{_GH}/Irreel/ConversationRecSys/main/data/test_data.jsonl",
+        "dc0180d0d2ca1f2b3a02bb9629f861db0f1a04ea659deb69e7fec07c7900baa1",
+    ),
     # The ordered mention lists of 9,875 training dialogues. Their title index was published only as a
     # pickled array; the mirror holds it converted to text, so without a mirror they are left out.
-    SourceFile("redial/mentions/train_LIST.csv",
-               f"{_GH}/Vachonni/ReDial_CF2_MLP_dot/master/Data/DataReDial/Train_LIST.csv",
-               "91b91b4a22fcde1b6c43cfc8488015278e5ccd0bd7126bb2d7e2ddaee92c123e", optional=True),
-    SourceFile("redial/mentions/val_LIST.csv",
-               f"{_GH}/Vachonni/ReDial_CF2_MLP_dot/master/Data/DataReDial/Val_LIST.csv",
-               "43922f547e7629050d9904ca2dee7de9ad803bda16d62c640bc10bcd167cc07e", optional=True),
-    SourceFile("redial/mentions/item_titles.tsv", None,
-               "78301988cb478d380949d3fb184f54ab5408538f0243d3502db997d41b923bfa", optional=True),
+    SourceFile(
+        "redial/mentions/train_LIST.csv",
+        f"{_GH}/Vachonni/ReDial_CF2_MLP_dot/master/Data/DataReDial/Train_LIST.csv",
+        "91b91b4a22fcde1b6c43cfc8488015278e5ccd0bd7126bb2d7e2ddaee92c123e",
+        optional=True,
+    ),
+    SourceFile(
+        "redial/mentions/val_LIST.csv",
+        f"{_GH}/Vachonni/ReDial_CF2_MLP_dot/master/Data/DataReDial/Val_LIST.csv",
+        "43922f547e7629050d9904ca2dee7de9ad803bda16d62c640bc10bcd167cc07e",
+        optional=True,
+    ),
+    SourceFile(
+        "redial/mentions/item_titles.tsv",
+        None,
+        "78301988cb478d380949d3fb184f54ab5408538f0243d3502db997d41b923bfa",
+        optional=True,
+    ),
     # MovieLens's IMDb id -> title and year checks which film each side-information record describes
     # (tailtalk.hygiene). GroupLens publishes it only as a zip archive, so only a data mirror has the files.
-    SourceFile("movielens-latest-small/movies.csv", None,
-               "5a5f32dd9bb3797b8e728a1b98958789d2b13f294a69fdfbc5727f8a9611aa07", optional=True),
-    SourceFile("movielens-latest-small/links.csv", None,
-               "97ad18e4e56a09363c65676b6cb3482ce3e2cea2372a24620c1599c843325f31", optional=True),
+    SourceFile(
+        "movielens-latest-small/movies.csv",
+        None,
+        "5a5f32dd9bb3797b8e728a1b98958789d2b13f294a69fdfbc5727f8a9611aa07",
+        optional=True,
+    ),
+    SourceFile(
+        "movielens-latest-small/links.csv",
+        None,
+        "97ad18e4e56a09363c65676b6cb3482ce3e2cea2372a24620c1599c843325f31",
+        optional=True,
+    ),
 )
 
 SOURCES: dict[str, tuple[SourceFile, ...]] = {
     "redial": _REDIAL,
     "mg-shopdial": (
-        SourceFile("mg-shopdial/MGShopDial.json", f"{_GH}/iai-group/MG-ShopDial/main/MGShopDial/MGShopDial.json",
-                   "9e879293623a12302fa9aeb888bf20b7c52f71a17904e5fd36922c58335f0ab5"),
-        SourceFile("mg-shopdial/items/Books_items.json",
-                   f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/Books_items.json",
-                   "a42aaa107781ef9637c21a1d1199fa18f0bda660448fe706d48eee6c316560c2"),
-        SourceFile("mg-shopdial/items/Cellphones&Accessories_items.json",
-                   f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/Cellphones%26Accessories_items.json",
-                   "10dd75900b0e1748bf2da066ea69bc0c2c7f9f102c169db07e92bb17cfbea552"),
-        SourceFile("mg-shopdial/items/Officeproducts_items.json",
-                   f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/Officeproducts_items.json",
-                   "519e098b69ca77e1ce2c30ab59bb61af50bd68172ff0d72be85ce4c4b7ab774d"),
-        SourceFile("mg-shopdial/items/SportsandOutdoors_items.json",
-                   f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/SportsandOutdoors_items.json",
-                   "bad06a3c84b193b099b6becb9b8fb9d662573c5736474fb98b8f1853fab06abe"),
+        SourceFile(
+            "mg-shopdial/MGShopDial.json",
+            f"{_GH}/iai-group/MG-ShopDial/main/MGShopDial/MGShopDial.json",
+            "9e879293623a12302fa9aeb888bf20b7c52f71a17904e5fd36922c58335f0ab5",
+        ),
+        SourceFile(
+            "mg-shopdial/items/Books_items.json",
+            f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/Books_items.json",
+            "a42aaa107781ef9637c21a1d1199fa18f0bda660448fe706d48eee6c316560c2",
+        ),
+        SourceFile(
+            "mg-shopdial/items/Cellphones&Accessories_items.json",
+            f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/Cellphones%26Accessories_items.json",
+            "10dd75900b0e1748bf2da066ea69bc0c2c7f9f102c169db07e92bb17cfbea552",
+        ),
+        SourceFile(
+            "mg-shopdial/items/Officeproducts_items.json",
+            f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/Officeproducts_items.json",
+            "519e098b69ca77e1ce2c30ab59bb61af50bd68172ff0d72be85ce4c4b7ab774d",
+        ),
+        SourceFile(
+            "mg-shopdial/items/SportsandOutdoors_items.json",
+            f"{_GH}/iai-group/MG-ShopDial/main/CCC/data/items/SportsandOutdoors_items.json",
+            "bad06a3c84b193b099b6becb9b8fb9d662573c5736474fb98b8f1853fab06abe",
+        ),
     ),
     "inspired": (
         *_REDIAL,  # INSPIRED is replayed over the ReDial catalogue
-        SourceFile("inspired/dev.tsv", f"{_GH}/sweetpeach/Inspired/master/data/dialog_data/dev.tsv",
-                   "15a955be002222ba9e95f886802e06a91fb5e457f8a25deae3e7908d58faa947"),
+        SourceFile(
+            "inspired/dev.tsv",
+            f"{_GH}/sweetpeach/Inspired/master/data/dialog_data/dev.tsv",
+            "15a955be002222ba9e95f886802e06a91fb5e457f8a25deae3e7908d58faa947",
+        ),
     ),
 }
 
@@ -113,17 +167,20 @@ def _verify(path: Path, expected: str, origin: str) -> Path:
 
 
 def _download(source: SourceFile, target: Path) -> None:
+    if source.url is None:
+        raise SourceError(f"{source.relpath} has no public download: put it in a data mirror (TAILTALK_DATA_MIRROR)")
+    url = source.url
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
-        with urllib.request.urlopen(source.url, timeout=60) as response, open(fd, "wb") as out:
+        with urllib.request.urlopen(url, timeout=60) as response, open(fd, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {source.relpath}") as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))
-        _verify(tmp, source.sha256, source.url)
+        _verify(tmp, source.sha256, url)
         tmp.replace(target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -170,4 +227,3 @@ def fetch(dataset: str, *, mirror: Path | None, cache: Path) -> dict[str, Path]:
             raise
         paths[source.relpath] = local
     return paths
-

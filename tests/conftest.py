@@ -31,8 +31,12 @@ def small_catalog() -> Catalog:
         ("b1", "Paper Planner", ["office"], None, 14.99, "A weekly paper planner with a spiral binding.", 3),
         ("b2", "Leather Notebook", ["office"], None, 39.0, "A hardcover leather notebook for notes.", 1),
     ]
-    return Catalog(tuple(Item(id=i, title=t, categories=c, year=y, price=p, description=d, popularity=pop)
-                         for i, t, c, y, p, d, pop in rows))
+    return Catalog(
+        tuple(
+            Item(id=i, title=t, categories=c, year=y, price=p, description=d, popularity=pop)
+            for i, t, c, y, p, d, pop in rows
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +59,7 @@ def redial_settings(mirror: Path) -> Settings:
     # running on this machine, must not change what these tests see. LLM tests opt in with model_copy.
     settings = Settings(home=TEST_HOME, data_mirror=mirror, dataset="redial", scorer="baseline", llm="none")
     prepare("redial", settings)
-    build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
-                progress=False)
+    build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings, progress=False)
     return settings
 
 
@@ -79,8 +82,7 @@ def shop_pipeline(mirror: Path):
     settings = Settings(home=TEST_HOME, data_mirror=mirror, domain="products", scorer="baseline", llm="none")
     assert settings.dataset == "mg-shopdial"
     prepare("mg-shopdial", settings)
-    build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings,
-                progress=False)
+    build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings, progress=False)
     return build_pipeline(settings)
 
 

@@ -13,8 +13,11 @@ from tests.conftest import REPO
 def documented_flow(readme: Path = REPO / "README.md") -> list[str]:
     """The packages in the order of the README's flow line ("tailtalk/ + prompts/ -> agent/ -> ...").
     Packages joined by "+" share a place."""
-    line = next(line for line in readme.read_text(encoding="utf-8").splitlines()
-                if line.startswith("tailtalk/") and "->" in line)
+    line = next(
+        line
+        for line in readme.read_text(encoding="utf-8").splitlines()
+        if line.startswith("tailtalk/") and "->" in line
+    )
     return [" ".join(re.findall(r"(\w+)/", place)) for place in line.split("->")]
 
 
@@ -53,8 +56,9 @@ def test_a_planted_upward_import_is_caught(tmp_path):
     for package in ("tailtalk", "prompts", "agent", "retrieval", "ranking", "explain", "ui", "eval"):
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
-    (tmp_path / "ranking" / "base.py").write_text("from retrieval.query import Candidate\n"
-                                                  "from ui.pipeline import TurnPipeline\n")
+    (tmp_path / "ranking" / "base.py").write_text(
+        "from retrieval.query import Candidate\nfrom ui.pipeline import TurnPipeline\n"
+    )
     (tmp_path / "tailtalk" / "cli.py").write_text("def main():\n    import agent.state\n")
     assert upward_imports(tmp_path, documented_flow()) == [
         "tailtalk/cli.py:2: tailtalk/ imports agent.state",

@@ -69,8 +69,9 @@ def test_items_without_a_year_follow_the_matches_and_are_named(small_catalog):
 
 
 def test_long_message_is_truncated_with_notice(small_catalog):
-    p = TurnPipeline.from_parts(small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()),
-                                max_message_chars=100)
+    p = TurnPipeline.from_parts(
+        small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()), max_message_chars=100
+    )
     result = p.handle(ConversationState(), "comedy " * 1000)
     # Cut at the last whole word within the limit: 14 times "comedy" and the spaces between them.
     assert "your message was 7,000 characters; I read the first 97" in result.notices
@@ -144,8 +145,13 @@ def test_a_wish_never_removes_an_item_whose_categories_are_missing(small_catalog
 def test_a_film_for_a_child_is_always_family_or_animation(small_catalog):
     from tailtalk.catalog import Catalog, Item
 
-    catalog = Catalog((*small_catalog, Item(id="k1", title="Puppy Tales", categories=["animation", "family"]),
-                       Item(id="k2", title="Big Adventure", categories=["family", "adventure"])))
+    catalog = Catalog(
+        (
+            *small_catalog,
+            Item(id="k1", title="Puppy Tales", categories=["animation", "family"]),
+            Item(id="k2", title="Big Adventure", categories=["family", "adventure"]),
+        )
+    )
     pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=3)
     state = ConversationState()
     first = pipeline.handle(state, "a funny movie to watch with my 8-year-old")
@@ -198,8 +204,7 @@ def test_less_mainstream_raises_the_knob_for_one_turn(small_catalog):
 
     retriever = InMemoryRetriever(small_catalog, HashingEmbedder())
     ranker = DiversityReranker(FusionRanker(small_catalog), retriever.vectors, 0.0)
-    pipeline = TurnPipeline.from_parts(small_catalog, retriever, ranker=ranker, top_k=3,
-                                       less_mainstream_diversity=1.0)
+    pipeline = TurnPipeline.from_parts(small_catalog, retriever, ranker=ranker, top_k=3, less_mainstream_diversity=1.0)
     state = ConversationState()
     pipeline.handle(state, "a comedy")
     result = pipeline.handle(state, "something less mainstream")

@@ -33,8 +33,10 @@ from explain.templates import Explained  # noqa: E402
 from tailtalk.errors import user_errors  # noqa: E402
 
 log = logging.getLogger(__name__)
-INTERNAL_ERROR = ("tailtalk could not answer this message: something failed inside the server, and its log has "
-                  "the details. Send the message again, or start a new conversation.")
+INTERNAL_ERROR = (
+    "tailtalk could not answer this message: something failed inside the server, and its log has "
+    "the details. Send the message again, or start a new conversation."
+)
 
 Action = Literal["like", "dislike"]
 ACTIONS: tuple[Action, ...] = ("like", "dislike")
@@ -78,20 +80,26 @@ element.addEventListener('click', (event) => {
 
 def _card(pick: Explained, *, liked: bool) -> str:
     item = pick.item
-    meta = " · ".join(x for x in (str(item.year) if item.year else "",
-                                  f"${item.price:,.2f}" if item.price is not None else "",
-                                  ", ".join(item.categories[:3])) if x)
+    meta = " · ".join(
+        x
+        for x in (
+            str(item.year) if item.year else "",
+            f"${item.price:,.2f}" if item.price is not None else "",
+            ", ".join(item.categories[:3]),
+        )
+        if x
+    )
     badge = '<span class="tt-badge">long-tail pick</span>' if pick.is_tail else ""
     key = html.escape(item.id)
     like_label = "👍 Liked" if liked else "👍 More like this"
     return (
         f'<div class="tt-card" id="tt-card-{key}" data-item-id="{key}"{" data-liked" if liked else ""}>'
-        f'<h4>{html.escape(item.title)} {badge}</h4>'
+        f"<h4>{html.escape(item.title)} {badge}</h4>"
         f'<div class="tt-meta">{html.escape(meta)}</div><p>{html.escape(pick.reason)}</p>'
         f'<div class="tt-actions">'
         f'<button type="button" class="tt-like" id="tt-like-{key}" data-tt-action="like">{like_label}</button>'
         f'<button type="button" class="tt-dislike" id="tt-dislike-{key}" data-tt-action="dislike">'
-        f'👎 Not this</button></div></div>'
+        f"👎 Not this</button></div></div>"
     )
 
 
@@ -139,7 +147,7 @@ class ChatView:
         writing = [] if self.writing is None else [{"role": "assistant", "content": self.writing}]
         return [*self.transcript, *writing, *({"role": "user", "content": m} for m in self.waiting)]
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> "ChatView":
+    def __deepcopy__(self, memo: dict[int, Any]) -> ChatView:
         # gr.State deep-copies each session's initial value; a lock cannot be copied, and a copy needs its own.
         copy = ChatView()
         copy.transcript, copy.picks = [dict(m) for m in self.transcript], list(self.picks)
@@ -162,11 +170,15 @@ def _turns(pipeline: TurnPipeline, state: ConversationState, message: str) -> It
 
 # The page's invitation and the message box's example, in the words of the catalogue's domain.
 PAGE_TEXT = {
-    "films": ("Tell me what you are in the mood for: genres, a decade, films you loved or things to avoid.",
-              "e.g. something scary but not too gory, like The Shining"),
-    "products": ("Tell me what you are looking for: the kind of product, your budget, brands you like or things "
-                 "to avoid. Ask me anything about a product shown.",
-                 "e.g. running shoes under $70, not Nike"),
+    "films": (
+        "Tell me what you are in the mood for: genres, a decade, films you loved or things to avoid.",
+        "e.g. something scary but not too gory, like The Shining",
+    ),
+    "products": (
+        "Tell me what you are looking for: the kind of product, your budget, brands you like or things "
+        "to avoid. Ask me anything about a product shown.",
+        "e.g. running shoes under $70, not Nike",
+    ),
 }
 
 
@@ -176,8 +188,10 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         if action not in ACTIONS:
             raise gr.Error(f"feedback must be 'like' or 'dislike', not {action!r}")
         if item_id not in pipeline.catalog:
-            raise gr.Error(f"no item with id {item_id!r} in the catalogue: use an id from a turn's items "
-                           "(the 'items' that /recommend returns)")
+            raise gr.Error(
+                f"no item with id {item_id!r} in the catalogue: use an id from a turn's items "
+                "(the 'items' that /recommend returns)"
+            )
         if action == "like":
             state.like(item_id)
         else:
@@ -207,18 +221,22 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
                     view.transcript.append({"role": "assistant", "content": view.writing})
                 view.writing = None
 
-    def card_feedback(state: ConversationState, view: ChatView, event: gr.EventData
-                      ) -> tuple[str, ConversationState]:
+    def card_feedback(state: ConversationState, view: ChatView, event: gr.EventData) -> tuple[str, ConversationState]:
         """A click on a card's button (sent by ``_CARD_JS`` with the item id and the action)."""
         item = record_feedback(state, str(event.item_id), str(event.action))
-        note = (f"👍 Noted: your next message will lean towards {item.label}." if event.action == "like"
-                else f"👎 Noted: {item.label} will not be suggested again in this conversation.")
+        note = (
+            f"👍 Noted: your next message will lean towards {item.label}."
+            if event.action == "like"
+            else f"👎 Noted: {item.label} will not be suggested again in this conversation."
+        )
         return render_cards(view.picks, state, note), state
 
     def feedback(item_id: str, action: str, state: ConversationState) -> tuple[dict[str, Any], ConversationState]:
         record_feedback(state, (item_id or "").strip(), (action or "").strip().lower())
-        return ({"conversation_id": state.conversation_id, "liked": list(state.liked),
-                 "disliked": sorted(state.disliked)}, state)
+        return (
+            {"conversation_id": state.conversation_id, "liked": list(state.liked), "disliked": sorted(state.disliked)},
+            state,
+        )
 
     def recommend(message: str, state: ConversationState) -> tuple[dict[str, Any], ConversationState]:
         *_, result = _turns(pipeline, state, message or "")
@@ -244,12 +262,18 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         chatbot = gr.Chatbot(label="Conversation", height=380, elem_id="tt-chat")
         cards = gr.HTML(elem_id="tt-cards", js_on_load=_CARD_JS)
         with gr.Row():
-            message = gr.Textbox(placeholder=example,
-                                 show_label=False, scale=5, elem_id="tt-message")
+            message = gr.Textbox(placeholder=example, show_label=False, scale=5, elem_id="tt-message")
             send = gr.Button("Send", variant="primary", scale=1, elem_id="tt-send")
         with gr.Row():
-            knob = gr.Slider(0.0, 1.0, value=settings.diversity, step=0.05, elem_id="tt-diversity", scale=4,
-                             label="Long tail and variety (0 = closest matches, 1 = lesser-known and varied)")
+            knob = gr.Slider(
+                0.0,
+                1.0,
+                value=settings.diversity,
+                step=0.05,
+                elem_id="tt-diversity",
+                scale=4,
+                label="Long tail and variety (0 = closest matches, 1 = lesser-known and varied)",
+            )
             new = gr.Button("New conversation", elem_id="tt-new", scale=1)
         # Inputs and outputs of the endpoints for programs; the labels name their parameters.
         api_message = gr.Textbox(label="message", visible=False)
@@ -267,8 +291,15 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
             sent(None, None, [message], js="() => ''", trigger_mode="multiple", api_visibility="private")
         # "multiple": a second click must not be dropped while the first is in flight; one at a
         # time (across sessions; each takes microseconds) so the re-rendered cards arrive in click order.
-        cards.click(card_feedback, [state, view], [cards, state], api_visibility="private",
-                    trigger_mode="multiple", concurrency_limit=1, concurrency_id="card_feedback")
+        cards.click(
+            card_feedback,
+            [state, view],
+            [cards, state],
+            api_visibility="private",
+            trigger_mode="multiple",
+            concurrency_limit=1,
+            concurrency_id="card_feedback",
+        )
         new.click(new_conversation, [knob], [chatbot, cards, state, view], api_name="new_conversation")
         knob.change(set_diversity, [knob, state], [state], api_name="set_diversity")
         api_message.submit(recommend, [api_message, state], [api_result, state], api_name="recommend")
@@ -279,8 +310,16 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
 def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | None = None) -> gr.Blocks:
     pipeline = pipeline or build_pipeline(settings)
     demo = build_app(pipeline, settings)
-    auth = tuple(settings.ui_auth.split(":", 1)) if settings.ui_auth else None
+    user, _, password = (settings.ui_auth or "").partition(":")
+    auth = (user, password) if settings.ui_auth else None
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=settings.ui_host, server_port=settings.ui_port, share=False, auth=auth,
-                prevent_thread_lock=not block, quiet=False, css=_CSS)
+    demo.launch(
+        server_name=settings.ui_host,
+        server_port=settings.ui_port,
+        share=False,
+        auth=auth,
+        prevent_thread_lock=not block,
+        quiet=False,
+        css=_CSS,
+    )
     return demo

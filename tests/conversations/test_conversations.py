@@ -15,8 +15,15 @@ from tailtalk.catalog import Item
 CASES = load_cases()
 # The cases the issue names, also played with the embedded model in CI (the whole suite with it is
 # `tailtalk --set llm=embedded eval-conversations`, in docs/llm.md).
-WITH_THE_MODEL = ["child-8-year-old", "war-not-american", "older-after-90s", "question-gory",
-                  "shop-running-shoes-under-70", "shop-price-question", "zh-light-romcom"]
+WITH_THE_MODEL = [
+    "child-8-year-old",
+    "war-not-american",
+    "older-after-90s",
+    "question-gory",
+    "shop-running-shoes-under-70",
+    "shop-price-question",
+    "zh-light-romcom",
+]
 
 
 def test_the_suite_covers_films_and_shop_in_english_and_chinese():
@@ -37,17 +44,30 @@ def _result(*items: Item, reply: str = "Here are picks.") -> TurnResult:
 
 def test_check_turn_reports_each_broken_expectation():
     saw = Item(id="s", title="Saw", year=2004, categories=("horror",))
-    expect = Expect(min_picks=2, categories_none=["horror"], year_max=1999, not_picked=["Saw"], reply_has=["kids"],
-                    reply_language="zh")
+    expect = Expect(
+        min_picks=2,
+        categories_none=["horror"],
+        year_max=1999,
+        not_picked=["Saw"],
+        reply_has=["kids"],
+        reply_language="zh",
+    )
     failures = check_turn(expect, _result(saw), ConversationState(), [], ())
-    assert failures == ["1 picks, expected at least 2", "Saw (2004) is horror", "Saw (2004) is after 1999",
-                        "picked ['Saw']", "the reply lacks 'kids'", "the reply is not in Chinese"]
+    assert failures == [
+        "1 picks, expected at least 2",
+        "Saw (2004) is horror",
+        "Saw (2004) is after 1999",
+        "picked ['Saw']",
+        "the reply lacks 'kids'",
+        "the reply is not in Chinese",
+    ]
 
 
 def test_check_turn_passes_a_turn_that_meets_everything():
     up = Item(id="u", title="Up", year=2009, categories=("animation", "family"))
-    expect = Expect(min_picks=1, categories_each_any=["family"], categories_none=["horror"], picked_any=["up"],
-                    reply_language="zh")
+    expect = Expect(
+        min_picks=1, categories_each_any=["family"], categories_none=["horror"], picked_any=["up"], reply_language="zh"
+    )
     assert check_turn(expect, _result(up, reply="为你找到1部电影"), ConversationState(), [], ()) == []
 
 
@@ -81,10 +101,17 @@ def test_a_chinese_request_is_read_by_its_meaning_with_the_multilingual_model(sm
     from ui.pipeline import TurnPipeline
 
     english = InMemoryRetriever(small_catalog, HashingEmbedder())
-    hybrid = HybridRetriever(english, LexicalIndex(small_catalog), None, pool=0,
-                             multilingual=InMemoryRetriever(small_catalog, E5Embedder("passage")))
+    hybrid = HybridRetriever(
+        english,
+        LexicalIndex(small_catalog),
+        None,
+        pool=0,
+        multilingual=InMemoryRetriever(small_catalog, E5Embedder("passage")),
+    )
     pipeline = TurnPipeline.from_parts(small_catalog, hybrid, top_k=2)
-    result = pipeline.handle(ConversationState(), "一部关于宇宙飞船在星际间战斗的电影")  # ships fighting among the stars
+    result = pipeline.handle(
+        ConversationState(), "一部关于宇宙飞船在星际间战斗的电影"
+    )  # ships fighting among the stars
     assert result.picks[0].item.id == "s1" and "为你找到" in result.reply
 
 
@@ -94,8 +121,13 @@ def test_the_named_conversations_hold_with_the_embedded_model(redial_settings, s
     from tailtalk.config import Settings
 
     films = build_pipeline(redial_settings.model_copy(update={"llm": "embedded"}))
-    shop_settings = Settings(home=redial_settings.home, data_mirror=redial_settings.data_mirror, domain="products",
-                             scorer="baseline", llm="embedded")
+    shop_settings = Settings(
+        home=redial_settings.home,
+        data_mirror=redial_settings.data_mirror,
+        domain="products",
+        scorer="baseline",
+        llm="embedded",
+    )
     shop = build_pipeline(shop_settings)
     cases = [c for c in CASES if c.id in WITH_THE_MODEL]
     report = run_suite({"films": films, "products": shop}, cases)

@@ -17,12 +17,20 @@ from eval.systems import PopularitySystem
 
 @pytest.fixture
 def tiny():
-    catalog = Catalog(tuple(Item(id=i, title=i.upper(), popularity=p) for i, p in
-                            [("a", 8), ("b", 1), ("c", 1), ("d", 0)]))
-    log = [Dialogue(id="d1", turns=(Turn(role="user", text="like A?", items=("a",)),
-                                    Turn(role="assistant", text="A or B", items=("a", "b")),
-                                    Turn(role="user", text="more"),
-                                    Turn(role="assistant", text="C", items=("c",))))]
+    catalog = Catalog(
+        tuple(Item(id=i, title=i.upper(), popularity=p) for i, p in [("a", 8), ("b", 1), ("c", 1), ("d", 0)])
+    )
+    log = [
+        Dialogue(
+            id="d1",
+            turns=(
+                Turn(role="user", text="like A?", items=("a",)),
+                Turn(role="assistant", text="A or B", items=("a", "b")),
+                Turn(role="user", text="more"),
+                Turn(role="assistant", text="C", items=("c",)),
+            ),
+        )
+    ]
     return catalog, instances_of(log, catalog)
 
 
@@ -56,18 +64,29 @@ def test_popularity_replay_exact_values(tiny, tmp_path):
 
 
 def test_gini_ild_novelty_by_hand():
-    inputs = BeyondAccuracyInputs(lists=[["a", "a", "b"], ["c"]], targets=[[], []], head=frozenset(),
-                                  popularity={"a": 3, "b": 1}, catalog_size=4,
-                                  embeddings={"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0]),
-                                              "c": np.array([1.0, 0.0])})
+    inputs = BeyondAccuracyInputs(
+        lists=[["a", "a", "b"], ["c"]],
+        targets=[[], []],
+        head=frozenset(),
+        popularity={"a": 3, "b": 1},
+        catalog_size=4,
+        embeddings={"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0]), "c": np.array([1.0, 0.0])},
+    )
     # exposure over 4 items sorted: [0, 1, 1, 2]; sum (2i-n-1)x = (-3*0)+(-1*1)+(1*1)+(3*2) = 6; 6/(4*4) = 0.375
     assert gini(inputs) == pytest.approx(0.375)
     # list 1 pairs: (a,a)=0, (a,b)=1, (a,b)=1 -> 2/3; list 2 has one item and is skipped
     assert ild(inputs) == pytest.approx(2 / 3)
     # shares (pop+1)/(4+4): a 4/8, a 4/8, b 2/8, c 1/8 -> -log2: 1, 1, 2, 3 -> mean 1.75
     assert novelty(inputs) == pytest.approx(1.75)
-    assert set(beyond_report(inputs)) == {"aplt@10", "arp@10", "tail_recall@10", "coverage@10", "gini@10",
-                                          "ild@10", "novelty@10"}
+    assert set(beyond_report(inputs)) == {
+        "aplt@10",
+        "arp@10",
+        "tail_recall@10",
+        "coverage@10",
+        "gini@10",
+        "ild@10",
+        "novelty@10",
+    }
 
 
 def test_invalid_inputs_are_explained():

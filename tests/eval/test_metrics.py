@@ -29,9 +29,15 @@ from eval.metrics import (
 
 
 def run(lists, targets=None, head=frozenset(), popularity=None, catalog_size=10, embeddings=None, k=10):
-    return BeyondAccuracyInputs(lists=lists, targets=targets if targets is not None else [[] for _ in lists],
-                                head=frozenset(head), popularity=popularity or {}, catalog_size=catalog_size,
-                                embeddings=embeddings, k=k)
+    return BeyondAccuracyInputs(
+        lists=lists,
+        targets=targets if targets is not None else [[] for _ in lists],
+        head=frozenset(head),
+        popularity=popularity or {},
+        catalog_size=catalog_size,
+        embeddings=embeddings,
+        k=k,
+    )
 
 
 def test_docstring_examples():
@@ -48,10 +54,10 @@ def test_recall_at_k(k, expected):
 @pytest.mark.parametrize(
     "target, k, expected",
     [
-        ("a", 10, 1.0),                  # rank 1: 1 / log2(2) = 1
-        ("b", 10, 1 / math.log2(3)),     # rank 2: 1 / log2(3) = 0.6309
-        ("c", 10, 0.5),                  # rank 3: 1 / log2(4) = 0.5
-        ("c", 2, 0.0),                   # rank 3 is outside the top 2
+        ("a", 10, 1.0),  # rank 1: 1 / log2(2) = 1
+        ("b", 10, 1 / math.log2(3)),  # rank 2: 1 / log2(3) = 0.6309
+        ("c", 10, 0.5),  # rank 3: 1 / log2(4) = 0.5
+        ("c", 2, 0.0),  # rank 3 is outside the top 2
         ("z", 10, 0.0),
     ],
 )
@@ -74,16 +80,31 @@ def test_accuracy_metrics_reject_bad_k(metric, k):
 
 def test_registries_have_exactly_the_reported_keys():
     assert set(ACCURACY_METRICS) == {"recall@1", "recall@10", "recall@50", "ndcg@10", "ndcg@50", "mrr@50"}
-    assert set(BEYOND_METRICS) == {"aplt@10", "arp@10", "tail_recall@10", "coverage@10", "gini@10", "ild@10",
-                                   "novelty@10"}
+    assert set(BEYOND_METRICS) == {
+        "aplt@10",
+        "arp@10",
+        "tail_recall@10",
+        "coverage@10",
+        "gini@10",
+        "ild@10",
+        "novelty@10",
+    }
 
 
 def test_registry_entries_apply_their_cut_off():
     twelve = [f"i{n}" for n in range(1, 13)]
     # i12 sits at rank 12: outside every @10, inside every @50
     scores = {name: metric(twelve, "i12") for name, metric in ACCURACY_METRICS.items()}
-    assert scores == pytest.approx({"recall@1": 0.0, "recall@10": 0.0, "recall@50": 1.0, "ndcg@10": 0.0,
-                                    "ndcg@50": 1 / math.log2(13), "mrr@50": 1 / 12})
+    assert scores == pytest.approx(
+        {
+            "recall@1": 0.0,
+            "recall@10": 0.0,
+            "recall@50": 1.0,
+            "ndcg@10": 0.0,
+            "ndcg@50": 1 / math.log2(13),
+            "mrr@50": 1 / 12,
+        }
+    )
 
 
 def test_accuracy_report_averages_per_target():
@@ -92,14 +113,16 @@ def test_accuracy_report_averages_per_target():
     # three pairs: a at rank 1, c at rank 3, i20 at rank 20
     means, pairs = accuracy_report(instances)
     assert pairs == 3
-    assert means == pytest.approx({
-        "recall@1": 1 / 3,                                # only a
-        "recall@10": 2 / 3,                               # a and c
-        "recall@50": 1.0,
-        "ndcg@10": (1 + 0.5) / 3,                         # 1/log2(2) + 1/log2(4)
-        "ndcg@50": (1 + 0.5 + 1 / math.log2(21)) / 3,
-        "mrr@50": (1 + 1 / 3 + 1 / 20) / 3,               # 83/180
-    })
+    assert means == pytest.approx(
+        {
+            "recall@1": 1 / 3,  # only a
+            "recall@10": 2 / 3,  # a and c
+            "recall@50": 1.0,
+            "ndcg@10": (1 + 0.5) / 3,  # 1/log2(2) + 1/log2(4)
+            "ndcg@50": (1 + 0.5 + 1 / math.log2(21)) / 3,
+            "mrr@50": (1 + 1 / 3 + 1 / 20) / 3,  # 83/180
+        }
+    )
 
 
 @pytest.mark.parametrize("instances", [[], [(["a"], [])]])

@@ -24,8 +24,7 @@ def test_log(redial_settings):
 
 def test_metrics_json_has_every_key_for_baselines_and_pipeline(redial_pipeline, test_log, tmp_path):
     systems = ["popularity", "bm25", "dense", "pipeline"]
-    evaluate(redial_pipeline, test_log, tmp_path, dataset="redial", systems=systems, limit=60, seed=3,
-             progress=False)
+    evaluate(redial_pipeline, test_log, tmp_path, dataset="redial", systems=systems, limit=60, seed=3, progress=False)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["dataset"] == "redial" and saved["config"]["seed"] == 3
     assert list(saved["systems"]) == systems
@@ -44,10 +43,19 @@ def test_metrics_json_has_every_key_for_baselines_and_pipeline(redial_pipeline, 
 
 def test_same_seed_same_numbers(redial_pipeline, test_log, tmp_path):
     for run in ("a", "b"):
-        evaluate(redial_pipeline, test_log, tmp_path / run, dataset="redial", systems=["pipeline"], limit=25,
-                 seed=7, progress=False)
-    first, second = (json.loads((tmp_path / r / "metrics.json").read_text())["systems"]["pipeline"]["metrics"]
-                     for r in ("a", "b"))
+        evaluate(
+            redial_pipeline,
+            test_log,
+            tmp_path / run,
+            dataset="redial",
+            systems=["pipeline"],
+            limit=25,
+            seed=7,
+            progress=False,
+        )
+    first, second = (
+        json.loads((tmp_path / r / "metrics.json").read_text())["systems"]["pipeline"]["metrics"] for r in ("a", "b")
+    )
     assert first == second
 
 
@@ -76,8 +84,17 @@ def test_unknown_system_and_empty_log_are_explained(redial_pipeline, tmp_path):
 
 def test_diversity_sweep_moves_along_the_frontier(redial_pipeline, test_log, tmp_path):
     knob = redial_pipeline.ranker.diversity
-    results = evaluate(redial_pipeline, test_log, tmp_path, dataset="redial", systems=["pipeline"], limit=30,
-                       seed=5, diversity_sweep=[0.0, knob, 0.6], progress=False)
+    results = evaluate(
+        redial_pipeline,
+        test_log,
+        tmp_path,
+        dataset="redial",
+        systems=["pipeline"],
+        limit=30,
+        seed=5,
+        diversity_sweep=[0.0, knob, 0.6],
+        progress=False,
+    )
     flat, diverse = results["pipeline[diversity=0]"], results["pipeline[diversity=0.6]"]
     assert diverse["metrics"]["beyond"]["aplt@10"] > flat["metrics"]["beyond"]["aplt@10"]
     # the sweep point at the configured knob is the configured pipeline itself

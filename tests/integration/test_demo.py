@@ -17,8 +17,9 @@ pytestmark = pytest.mark.integration
 
 def test_scary_request_answers_with_five_real_films_not_the_named_ones(redial_pipeline):
     catalog = redial_pipeline.catalog
-    result = redial_pipeline.handle(ConversationState(),
-                                    "I loved The Shining and It Follows, something scary but not too gory")
+    result = redial_pipeline.handle(
+        ConversationState(), "I loved The Shining and It Follows, something scary but not too gory"
+    )
     titles = [p.item.title for p in result.picks]
     assert len(result.picks) >= 5
     assert all(p.item.id in catalog for p in result.picks)
@@ -35,10 +36,22 @@ def test_decade_constraint_holds_on_the_real_index(redial_pipeline):
 
 
 def _cli(settings, *args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "TAILTALK_HOME": str(settings.home), "TAILTALK_DATA_MIRROR": str(settings.data_mirror),
-                   "TAILTALK_SCORER": settings.scorer, "TAILTALK_LLM": settings.llm, **env}
-    return subprocess.run([sys.executable, "-m", "eval.cli", *args], capture_output=True, text=True,
-                          env=environment, cwd=REPO, timeout=300)
+    environment = {
+        **os.environ,
+        "TAILTALK_HOME": str(settings.home),
+        "TAILTALK_DATA_MIRROR": str(settings.data_mirror),
+        "TAILTALK_SCORER": settings.scorer,
+        "TAILTALK_LLM": settings.llm,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "eval.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO,
+        timeout=300,
+    )
 
 
 def test_cli_ask_json_returns_catalogue_items_in_the_decade(redial_settings, redial_pipeline):

@@ -23,8 +23,18 @@ def fitted(redial_settings, redial_pipeline, tmp_path_factory):
     train, valid = load_training_splits(redial_settings.dataset_dir())
     mentions = load_mention_lists(redial_settings.dataset_dir() / MENTIONS_FILE)
     pipeline = redial_pipeline.replacing(retriever=exact_copy(redial_pipeline.retriever))
-    report = fit_ranker(pipeline, train, valid[:40], mentions, folder, collaborative=CollaborativeConfig(),
-                        candidates=redial_settings.candidates, folds=2, max_instances=200, progress=False)
+    report = fit_ranker(
+        pipeline,
+        train,
+        valid[:40],
+        mentions,
+        folder,
+        collaborative=CollaborativeConfig(),
+        candidates=redial_settings.candidates,
+        folds=2,
+        max_instances=200,
+        progress=False,
+    )
     return folder, report
 
 
@@ -44,7 +54,8 @@ def test_a_chat_turn_draws_on_the_films_the_person_loved(fitted, redial_pipeline
     collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
     served = redial_pipeline.replacing(
         retriever=redial_pipeline.retriever.with_collaborative(collaborative),
-        ranker=DiversityReranker(FusionRanker.load(folder, catalog), redial_pipeline.retriever.vectors, 0.3))
+        ranker=DiversityReranker(FusionRanker.load(folder, catalog), redial_pipeline.retriever.vectors, 0.3),
+    )
     result = served.handle(ConversationState(), "I loved The Shining and It Follows, something scary")
     reasons = [p.reason for p in result.picks]
     assert any("Often recommended to people who loved" in r for r in reasons), reasons

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def embedded_pipeline(redial_settings):
     # 80 tokens keep these turns short on a CPU while still asking the model for a sentence per pick.
-    return build_pipeline(redial_settings.model_copy(update={"llm": "embedded", "llm_timeout": 120.0,
-                                                             "llm_max_tokens": 80}))
+    return build_pipeline(
+        redial_settings.model_copy(update={"llm": "embedded", "llm_timeout": 120.0, "llm_max_tokens": 80})
+    )
 
 
 def test_the_packaged_model_streams_text(embedded_pipeline):
@@ -33,11 +34,13 @@ def test_a_turn_with_the_embedded_model_names_only_listed_films(embedded_pipelin
     assert "embedded SmolLM2-135M-Instruct" in embedded_pipeline.describe()
     assert final.grounding is not None and final.grounding.shipped_out_of_list == []
     # The reply opens with the lead-in; each pick's reason is on its card, not repeated in the reply.
-    assert final.reply.startswith("Here are 5 films") and all(p.reason and p.reason not in final.reply
-                                                              for p in final.picks)
+    assert final.reply.startswith("Here are 5 films") and all(
+        p.reason and p.reason not in final.reply for p in final.picks
+    )
     # An independent check of every sentence the model wrote that reached the user.
-    checker = GroundingChecker(embedded_pipeline.titles, [p.item for p in final.picks],
-                               [embedded_pipeline.catalog.get(i) for i in state.liked])
+    checker = GroundingChecker(
+        embedded_pipeline.titles, [p.item for p in final.picks], [embedded_pipeline.catalog.get(i) for i in state.liked]
+    )
     assert out_of_list(checker, final.grounding.released) == []
     assert all(sentence in final.reply for sentence in final.grounding.released)
 
@@ -55,7 +58,9 @@ def test_a_model_busy_with_other_conversations_costs_a_turn_its_budget_not_more(
     assert lock.acquire(timeout=60)  # another conversation is generating
     try:
         started = time.monotonic()
-        result = embedded_pipeline.replacing(turn_timeout=budget).handle(ConversationState(), "a scary film with ghosts")
+        result = embedded_pipeline.replacing(turn_timeout=budget).handle(
+            ConversationState(), "a scary film with ghosts"
+        )
         took = time.monotonic() - started
     finally:
         lock.release()

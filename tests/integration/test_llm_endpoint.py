@@ -30,8 +30,9 @@ def stub():
 
 @pytest.fixture(scope="module")
 def stub_pipeline(redial_settings, stub) -> TurnPipeline:
-    return build_pipeline(redial_settings.model_copy(update={"llm": "openai", "llm_base_url": stub.base_url,
-                                                             "llm_timeout": 2.0}))
+    return build_pipeline(
+        redial_settings.model_copy(update={"llm": "openai", "llm_base_url": stub.base_url, "llm_timeout": 2.0})
+    )
 
 
 def _turn(pipeline: TurnPipeline, state: ConversationState, message: str = MESSAGE) -> TurnResult:
@@ -57,8 +58,9 @@ def test_a_working_endpoint_writes_the_reply_and_is_asked_for_json_schema(stub, 
     assert "at http://127.0.0.1:" in stub_pipeline.describe()
 
 
-@pytest.mark.parametrize("mode, said", [("hang", "did not answer in time"), ("garbage", "could not be used"),
-                                        ("empty", None)])
+@pytest.mark.parametrize(
+    "mode, said", [("hang", "did not answer in time"), ("garbage", "could not be used"), ("empty", None)]
+)
 def test_a_broken_endpoint_still_gets_a_grounded_answer(stub, stub_pipeline, mode, said):
     stub.mode = mode
     result = _turn(stub_pipeline, ConversationState())
@@ -74,8 +76,11 @@ def test_a_turn_ends_within_its_budget_however_long_each_call_may_take(redial_se
     """Each call may take 30 s, the turn only 2: a hanging or crawling model costs the turn its budget, no more."""
     budget = 2.0  # the slow stub needs about 2.6 s for the extraction and the two sentences
     stub.mode = mode
-    pipeline = build_pipeline(redial_settings.model_copy(update={
-        "llm": "openai", "llm_base_url": stub.base_url, "llm_timeout": 30.0, "turn_timeout": budget}))
+    pipeline = build_pipeline(
+        redial_settings.model_copy(
+            update={"llm": "openai", "llm_base_url": stub.base_url, "llm_timeout": 30.0, "turn_timeout": budget}
+        )
+    )
     started = time.monotonic()
     result = _turn(pipeline, ConversationState())
     took = time.monotonic() - started
@@ -97,8 +102,11 @@ def test_the_next_turn_tries_the_model_again(stub, stub_pipeline):
 
 def test_a_refused_connection_is_named_with_the_fix(redial_settings):
     port = free_port()  # nothing listens there
-    pipeline = build_pipeline(redial_settings.model_copy(update={
-        "llm": "openai", "llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_timeout": 2.0}))
+    pipeline = build_pipeline(
+        redial_settings.model_copy(
+            update={"llm": "openai", "llm_base_url": f"http://127.0.0.1:{port}/v1", "llm_timeout": 2.0}
+        )
+    )
     result = _turn(pipeline, ConversationState())
     assert len(result.picks) == 5
     assert any("could not be reached" in n and "tailtalk serve-llm" in n for n in result.notices)
@@ -110,8 +118,9 @@ def test_a_silent_socket_times_out(redial_settings):
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-        pipeline = build_pipeline(redial_settings.model_copy(update={"llm": "openai", "llm_base_url": url,
-                                                                     "llm_timeout": 1.0}))
+        pipeline = build_pipeline(
+            redial_settings.model_copy(update={"llm": "openai", "llm_base_url": url, "llm_timeout": 1.0})
+        )
         result = _turn(pipeline, ConversationState())
     assert len(result.picks) == 5
     assert any("did not answer in time" in n for n in result.notices)

@@ -98,8 +98,13 @@ def test_download_from_public_source_verifies_checksum(mirror, tmp_path, monkeyp
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setitem(SOURCES, "mg-shopdial", tuple(
-        SourceFile(s.relpath, f"{base}/{s.relpath.replace('&', '%26')}", s.sha256) for s in SOURCES["mg-shopdial"]))
+    monkeypatch.setitem(
+        SOURCES,
+        "mg-shopdial",
+        tuple(
+            SourceFile(s.relpath, f"{base}/{s.relpath.replace('&', '%26')}", s.sha256) for s in SOURCES["mg-shopdial"]
+        ),
+    )
     try:
         from tailtalk.sources import fetch
 

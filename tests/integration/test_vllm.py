@@ -93,7 +93,8 @@ def test_json_schema_response_format_is_enforced(vllm_server: VLLMServer) -> Non
     backend = endpoint_backend(_endpoint_settings(vllm_server))
     schema = FilmPick.model_json_schema()
     model = backend.chat_model.bind(
-        max_tokens=120, response_format={"type": "json_schema", "json_schema": {"name": "film_pick", "schema": schema}})
+        max_tokens=120, response_format={"type": "json_schema", "json_schema": {"name": "film_pick", "schema": schema}}
+    )
     # A tiny model asked without the schema in the prompt: only constrained decoding makes this valid JSON.
     reply = model.invoke("Recommend one scary film.")
     FilmPick.model_validate_json(reply.text)
@@ -127,9 +128,16 @@ def test_a_chat_turn_through_vllm_explains_listed_films_only(vllm_server, redial
     from agent.state import ConversationState
     from explain.grounding import GroundingChecker, out_of_list
 
-    pipeline = build_pipeline(redial_settings.model_copy(update={
-        "llm": "auto", "llm_base_url": vllm_server.base_url, "llm_model": vllm_server.served_model_name,
-        "llm_timeout": 120.0}))
+    pipeline = build_pipeline(
+        redial_settings.model_copy(
+            update={
+                "llm": "auto",
+                "llm_base_url": vllm_server.base_url,
+                "llm_model": vllm_server.served_model_name,
+                "llm_timeout": 120.0,
+            }
+        )
+    )
     assert f"at {vllm_server.base_url}" in pipeline.describe()  # auto found the server
     state = ConversationState()
     results = list(pipeline.stream(state, "something funny and short for tonight, not another superhero film"))

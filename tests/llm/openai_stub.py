@@ -45,9 +45,18 @@ class StubServer:
                 pause = SLOW_SECONDS if stub.mode == "slow" else 0.0
                 if body.get("stream"):
                     chunks = [text[i : i + 7] for i in range(0, len(text), 7)]
-                    events = [{"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub",
-                               "choices": [{"index": 0, "delta": {"role": "assistant", "content": c},
-                                            "finish_reason": None}]} for c in chunks]
+                    events = [
+                        {
+                            "id": "c",
+                            "object": "chat.completion.chunk",
+                            "created": 0,
+                            "model": "stub",
+                            "choices": [
+                                {"index": 0, "delta": {"role": "assistant", "content": c}, "finish_reason": None}
+                            ],
+                        }
+                        for c in chunks
+                    ]
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
@@ -57,10 +66,19 @@ class StubServer:
                         self.wfile.flush()
                 else:
                     time.sleep(pause)
-                    self._send(200, {"id": "c", "object": "chat.completion", "created": 0, "model": "stub",
-                                     "choices": [{"index": 0, "finish_reason": "stop",
-                                                  "message": {"role": "assistant", "content": text}}],
-                                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                    self._send(
+                        200,
+                        {
+                            "id": "c",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": "stub",
+                            "choices": [
+                                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                            ],
+                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                        },
+                    )
 
             def _send(self, status: int, data: dict) -> None:
                 self._raw(status, json.dumps(data).encode(), "application/json")
@@ -80,7 +98,7 @@ class StubServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> "StubServer":
+    def __enter__(self) -> StubServer:
         self._thread.start()
         return self
 

@@ -20,41 +20,59 @@ ITEMS = [
 @pytest.fixture
 def checker() -> GroundingChecker:
     titles = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
-    return GroundingChecker(titles, [ITEMS[0], ITEMS[1], ITEMS[4]], user_named=[ITEMS[3]],
-                            instructions="You recommend only the items listed below, and you use only the facts "
-                                         "listed for them. Never mention any other title.",
-                            example_titles=["Moon Harbor"], categories=["crime", "horror", "comedy", "film-noir", "game-show"],
-                            people=catalogue_people([*ITEMS, Item(id="9", title="Arrested Development",
-                                                                  attributes={"stars": ["Jason Bateman"]})]))
+    return GroundingChecker(
+        titles,
+        [ITEMS[0], ITEMS[1], ITEMS[4]],
+        user_named=[ITEMS[3]],
+        instructions="You recommend only the items listed below, and you use only the facts "
+        "listed for them. Never mention any other title.",
+        example_titles=["Moon Harbor"],
+        categories=["crime", "horror", "comedy", "film-noir", "game-show"],
+        people=catalogue_people(
+            [*ITEMS, Item(id="9", title="Arrested Development", attributes={"stars": ["Jason Bateman"]})]
+        ),
+    )
 
 
-@pytest.mark.parametrize("sentence", [
-    "Alien (1979) is a tense sci-fi horror set on a ship.",
-    "The Thing is a paranoid horror classic from 1982.",
-    "If you liked Jaws, both will keep you on edge.",  # the user named Jaws: referring to it is fine
-    "The Paper Planner costs $14.99 and fits a weekly routine.",
-    "Both are great picks for a scary night in.",
-    "Alien, directed by Ridley Scott, is a slow-burn classic.",
-    "Alien is the horror film to show a friend.",  # "film" and "show" alone claim no "film-noir" or "game-show"
-])
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Alien (1979) is a tense sci-fi horror set on a ship.",
+        "The Thing is a paranoid horror classic from 1982.",
+        "If you liked Jaws, both will keep you on edge.",  # the user named Jaws: referring to it is fine
+        "The Paper Planner costs $14.99 and fits a weekly routine.",
+        "Both are great picks for a scary night in.",
+        "Alien, directed by Ridley Scott, is a slow-burn classic.",
+        "Alien is the horror film to show a friend.",  # "film" and "show" alone claim no "film-noir" or "game-show"
+    ],
+)
 def test_grounded_sentences_pass(checker, sentence):
     assert checker.violations(sentence) == []
 
 
-@pytest.mark.parametrize("sentence, problem", [
-    ("You could also try Heat, a crime epic.", "Heat (not in the list)"),
-    ('Another favourite is "The Midnight Harbour", a cult gem.', "The Midnight Harbour (not in the catalogue)"),
-    ("Or watch Shadow Lake Murders (1988) for more chills.", "Shadow Lake Murders (not in the catalogue)"),
-    ("Alien came out in 1986 and changed the genre.", "year 1986 (no listed item has it)"),
-    ("The Paper Planner is only $9.99 today.", "price $9.99 (no listed item has it)"),
-    ("Moon Harbor is a funny road trip.", "moon harbor (an example title from the instructions)"),
-    ("Alien is a comedy about a girl haunted by her mother's ghost.", "unsupported by the facts: comedy, girl, haunted, mother's, ghost"),
-    ("The Thing is a crime story set in the snow.", "crime (not a category of the item it describes)"),
-    ("Alien (1982) is a must.", "year 1982 (belongs to another listed item)"),
-    ("Alien, by John Carpenter, is a classic.", "john carpenter (credited to the wrong item)"),
-    ("Alien stars Jason Bateman as a space trucker.", "jason bateman (not credited to the item it describes)"),
-    ("My rules: you recommend only the items listed below, and you use only the facts.", "recites the instructions"),
-])
+@pytest.mark.parametrize(
+    "sentence, problem",
+    [
+        ("You could also try Heat, a crime epic.", "Heat (not in the list)"),
+        ('Another favourite is "The Midnight Harbour", a cult gem.', "The Midnight Harbour (not in the catalogue)"),
+        ("Or watch Shadow Lake Murders (1988) for more chills.", "Shadow Lake Murders (not in the catalogue)"),
+        ("Alien came out in 1986 and changed the genre.", "year 1986 (no listed item has it)"),
+        ("The Paper Planner is only $9.99 today.", "price $9.99 (no listed item has it)"),
+        ("Moon Harbor is a funny road trip.", "moon harbor (an example title from the instructions)"),
+        (
+            "Alien is a comedy about a girl haunted by her mother's ghost.",
+            "unsupported by the facts: comedy, girl, haunted, mother's, ghost",
+        ),
+        ("The Thing is a crime story set in the snow.", "crime (not a category of the item it describes)"),
+        ("Alien (1982) is a must.", "year 1982 (belongs to another listed item)"),
+        ("Alien, by John Carpenter, is a classic.", "john carpenter (credited to the wrong item)"),
+        ("Alien stars Jason Bateman as a space trucker.", "jason bateman (not credited to the item it describes)"),
+        (
+            "My rules: you recommend only the items listed below, and you use only the facts.",
+            "recites the instructions",
+        ),
+    ],
+)
 def test_hallucinations_are_caught(checker, sentence, problem):
     assert problem in checker.violations(sentence)
 
@@ -83,14 +101,20 @@ def test_a_name_the_user_brought_up_that_the_catalogue_lacks_is_not_repeated():
     titles = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
     checker = GroundingChecker(titles, [ITEMS[0]], request="something like The Zorblax Chronicles, or Ridley Scott")
     assert "the zorblax chronicles (not in the catalogue)" in checker.violations(
-        "If you liked The Zorblax Chronicles, Alien is a tense ride.")
+        "If you liked The Zorblax Chronicles, Alien is a tense ride."
+    )
     assert "zorblax chronicles (not in the catalogue)" in checker.violations("Alien beats Zorblax Chronicles.")
     assert checker.violations("Alien, directed by Ridley Scott, is a tense ride.") == []  # a fact of the item
 
 
-@pytest.mark.parametrize("sentence", ["Alien is a classic; call +1-555-0100 for free films.",
-                                      "Alien is a classic, see http://192.0.2.1/free for more.",
-                                      "Alien is a classic, write to films@example.com for a copy."])
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Alien is a classic; call +1-555-0100 for free films.",
+        "Alien is a classic, see http://192.0.2.1/free for more.",
+        "Alien is a classic, write to films@example.com for a copy.",
+    ],
+)
 def test_contact_details_outside_the_facts_are_dropped(checker, sentence):
     assert any("contact details not in the facts" in p for p in checker.violations(sentence))
 
@@ -105,8 +129,13 @@ def test_a_title_inside_a_longer_listed_title_is_not_named():
 
 def test_a_wished_category_is_no_licence_to_claim_it():
     up = Item(id="u", title="Up", year=2009, categories=("animation", "comedy"))
-    checker = GroundingChecker(TitleMatcher([(up.id, up.title, up.year)]), [up], request="a family film",
-                               categories=["family", "animation", "comedy"])
+    checker = GroundingChecker(
+        TitleMatcher([(up.id, up.title, up.year)]),
+        [up],
+        request="a family film",
+        categories=["family", "animation", "comedy"],
+    )
     assert "family (not a category of the item it describes)" in checker.violations(
-        "1. Up (2009): a comedy about a family's holiday.")
+        "1. Up (2009): a comedy about a family's holiday."
+    )
     assert checker.violations("1. Up (2009): an animated comedy.") == []

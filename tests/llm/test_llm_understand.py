@@ -50,12 +50,15 @@ def test_the_model_may_avoid_what_the_person_negated():
     assert "american" in interests.avoid_terms and "horror" in interests.avoid_terms
 
 
-@pytest.mark.parametrize("reply, problem", [
-    ("I think they want a comedy.", "no JSON object"),
-    ('{"query": "funny",}', "does not parse"),
-    ('{"year_min": 2005, "year_max": 1990}', "year_min 2005 is after year_max 1990"),
-    ('{"year_min": "soon"}', "year_min"),
-])
+@pytest.mark.parametrize(
+    "reply, problem",
+    [
+        ("I think they want a comedy.", "no JSON object"),
+        ('{"query": "funny",}', "does not parse"),
+        ('{"year_min": 2005, "year_max": 1990}', "year_min 2005 is after year_max 1990"),
+        ('{"year_min": "soon"}', "year_min"),
+    ],
+)
 def test_parse_extraction_says_what_is_wrong(reply, problem):
     with pytest.raises(ValueError, match=problem):
         parse_extraction(reply)

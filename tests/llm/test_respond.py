@@ -10,13 +10,15 @@ import pytest
 
 from tailtalk.catalog import Item
 from tailtalk.titles import TitleMatcher
-from explain.respond import (LLMResponder, Reply, ReplyRequest, SentenceBuffer, TemplateResponder, final_reply)
+from explain.respond import LLMResponder, Reply, ReplyRequest, SentenceBuffer, TemplateResponder, final_reply
 from explain.templates import Explained
 from tests.llm.fakes import failing, scripted
 
-ITEMS = [Item(id="1", title="Alien", year=1979, categories=("horror",), description="A crew meets a creature."),
-         Item(id="2", title="The Thing", year=1982, categories=("horror",)),
-         Item(id="3", title="Heat", year=1995, categories=("crime",))]
+ITEMS = [
+    Item(id="1", title="Alien", year=1979, categories=("horror",), description="A crew meets a creature."),
+    Item(id="2", title="The Thing", year=1982, categories=("horror",)),
+    Item(id="3", title="Heat", year=1995, categories=("crime",)),
+]
 TITLES = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
 PICKS = [Explained(ITEMS[0], "Horror (1979).", 0.9, False), Explained(ITEMS[1], "Horror (1982).", 0.8, True)]
 REQUEST = ReplyRequest("something scary", PICKS, ["scary"])
@@ -79,12 +81,15 @@ def test_nothing_usable_falls_back_to_the_template_reply():
     assert reply.text == final_reply(TemplateResponder().stream(REQUEST)).text
 
 
-@pytest.mark.parametrize("error, said", [
-    (openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "could not be reached"),
-    (openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "did not answer in time"),
-    (ValueError("Expecting value: line 1 column 1"), "could not be used"),
-    (openai.LengthFinishReasonError(completion=ChatCompletion.construct(usage=None)), "ran out of room"),
-])
+@pytest.mark.parametrize(
+    "error, said",
+    [
+        (openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "could not be reached"),
+        (openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "did not answer in time"),
+        (ValueError("Expecting value: line 1 column 1"), "could not be used"),
+        (openai.LengthFinishReasonError(completion=ChatCompletion.construct(usage=None)), "ran out of room"),
+    ],
+)
 def test_a_failing_model_still_answers_with_templates_and_a_notice(error, said):
     reply = final_reply(LLMResponder(failing(error), TITLES).stream(REQUEST))
     assert reply.grounding.fell_back
@@ -105,8 +110,9 @@ def test_clarifying_question_naming_a_title_is_replaced():
     assert reply.grounding.fell_back and "?" in reply.text
 
 
-@pytest.mark.parametrize("responder", [TemplateResponder(), _responder("Alien is scary. The Thing is cold.")],
-                         ids=["template", "llm"])
+@pytest.mark.parametrize(
+    "responder", [TemplateResponder(), _responder("Alien is scary. The Thing is cold.")], ids=["template", "llm"]
+)
 def test_responder_conformance(responder):
     """Both responders: a stream of text that ends in a Reply that opens with the lead-in, names nothing
     outside the list, and is what was streamed."""

@@ -28,9 +28,15 @@ def test_only_the_name_parts_of_a_title_count():
 def test_a_type_in_any_piece_of_the_name_and_in_either_spelling_matches():
     from tailtalk.catalog import Catalog, Item
 
-    types = ProductTypes(Catalog((Item(id="b", title="Botas - Attack - Men's Ice Hockey Skates | Made in Europe"),
-                                  Item(id="y", title="YONEX GR 303 Badminton Racket 2018"),
-                                  Item(id="t", title="Tripod Stand with Phone Holder"))))
+    types = ProductTypes(
+        Catalog(
+            (
+                Item(id="b", title="Botas - Attack - Men's Ice Hockey Skates | Made in Europe"),
+                Item(id="y", title="YONEX GR 303 Badminton Racket 2018"),
+                Item(id="t", title="Tripod Stand with Phone Holder"),
+            )
+        )
+    )
     assert types.match("ice hockey skates").ids == {"b"}
     assert types.match("badminton racquet").ids == {"y"}
     assert types.match("phone") is None  # named only in the tail, after "with"

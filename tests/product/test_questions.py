@@ -16,21 +16,25 @@ def shown(*ids: str) -> ConversationState:
     return ConversationState(last_picks=ids, shown=list(ids))
 
 
-@pytest.mark.parametrize("message, expected", [
-    ("how much is the Nike one?", "r1"),
-    ("and the adidas?", "r2"),
-    ("is the addidas one black?", "r2"),  # a typo still names it
-    ("the second one, is it cushioned?", "r2"),
-    ("what about number 3?", "r3"),
-    ("is the last one stable?", "r3"),
-])
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("how much is the Nike one?", "r1"),
+        ("and the adidas?", "r2"),
+        ("is the addidas one black?", "r2"),  # a typo still names it
+        ("the second one, is it cushioned?", "r2"),
+        ("what about number 3?", "r3"),
+        ("is the last one stable?", "r3"),
+    ],
+)
 def test_the_item_meant_is_found(shop_catalog, message, expected):
     question = QuestionReader(shop_catalog).read(message, shown("r1", "r2", "r3"))
     assert question is not None and question.item_id == expected
 
 
-@pytest.mark.parametrize("message", ["show me other running shoes", "anything cheaper?", "a phone under $50",
-                                     "running shoes please"])
+@pytest.mark.parametrize(
+    "message", ["show me other running shoes", "anything cheaper?", "a phone under $50", "running shoes please"]
+)
 def test_new_wishes_are_not_questions(shop_catalog, message):
     assert QuestionReader(shop_catalog).read(message, shown("r1", "r2")) is None
 
@@ -91,31 +95,40 @@ def _answerer(catalog, backend):
 
 def test_a_grounded_phrasing_is_shown(shop_catalog):
     backend = scripted("Yes, 1984 by George Orwell is a hardcover edition of 384 pages.")
-    reply = final_reply(_answerer(shop_catalog, backend).stream(shop_catalog.get("b1"), "is it hardcover?",
-                                                                ["hardcover"]))
+    reply = final_reply(
+        _answerer(shop_catalog, backend).stream(shop_catalog.get("b1"), "is it hardcover?", ["hardcover"])
+    )
     assert reply.generated and reply.text == "Yes, 1984 by George Orwell is a hardcover edition of 384 pages."
 
 
-@pytest.mark.parametrize("generated", [
-    "Yes, it is a hardcover of 400 pages.",  # a number the facts lack
-    "Yes, and Dune by Frank Herbert is hardcover too.",  # another item
-    "Yes, it is hardcover and",  # cut off
-])
+@pytest.mark.parametrize(
+    "generated",
+    [
+        "Yes, it is a hardcover of 400 pages.",  # a number the facts lack
+        "Yes, and Dune by Frank Herbert is hardcover too.",  # another item
+        "Yes, it is hardcover and",  # cut off
+    ],
+)
 def test_an_ungrounded_phrasing_falls_back_to_the_rule_answer(shop_catalog, generated):
-    reply = final_reply(_answerer(shop_catalog, scripted(generated)).stream(
-        shop_catalog.get("b1"), "is it hardcover?", ["hardcover"]))
+    reply = final_reply(
+        _answerer(shop_catalog, scripted(generated)).stream(shop_catalog.get("b1"), "is it hardcover?", ["hardcover"])
+    )
     assert not reply.generated and reply.text.startswith("Yes: 1984 by George Orwell is listed with hardcover")
     assert reply.grounding.fell_back and reply.grounding.dropped
 
 
 def test_a_failing_model_falls_back_with_a_notice(shop_catalog):
-    reply = final_reply(_answerer(shop_catalog, failing(TimeoutError("slow"))).stream(
-        shop_catalog.get("b1"), "is it hardcover?", ["hardcover"]))
+    reply = final_reply(
+        _answerer(shop_catalog, failing(TimeoutError("slow"))).stream(
+            shop_catalog.get("b1"), "is it hardcover?", ["hardcover"]
+        )
+    )
     assert reply.text.startswith("Yes: 1984") and any("did not answer in time" in n for n in reply.notices)
 
 
 def test_the_model_is_not_asked_to_phrase_an_unknown(shop_catalog):
     backend = scripted("Yes, it is hardcover.")
-    reply = final_reply(_answerer(shop_catalog, backend).stream(shop_catalog.get("b2"), "is it hardcover?",
-                                                                ["hardcover"]))
+    reply = final_reply(
+        _answerer(shop_catalog, backend).stream(shop_catalog.get("b2"), "is it hardcover?", ["hardcover"])
+    )
     assert reply.text.startswith("The catalogue does not say") and backend.chat_model.calls == []

@@ -8,8 +8,11 @@ from agent.state import ConversationState
 
 pytestmark = pytest.mark.integration
 
-SHOES = {"Nike Men's Revolution 5 Wide Running Shoe": 59.99, "adidas Men's Kaptir 2.0 Running Shoe": 65.0,
-         "PUMA Women's Better Foam Adore Running Shoe, Intense Red Team Gold, 10": 69.99}
+SHOES = {
+    "Nike Men's Revolution 5 Wide Running Shoe": 59.99,
+    "adidas Men's Kaptir 2.0 Running Shoe": 65.0,
+    "PUMA Women's Better Foam Adore Running Shoe, Intense Red Team Gold, 10": 69.99,
+}
 
 
 @pytest.fixture(scope="module")

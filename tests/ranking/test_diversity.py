@@ -32,12 +32,15 @@ def test_selection_by_hand():
 
 
 def test_more_diversity_means_more_tail_items(small_catalog):
-    candidates = [Candidate(i.id, 1.0 - n * 0.05) for n, i in enumerate(sorted(small_catalog, key=lambda i: -(i.popularity or 0)))]
+    candidates = [
+        Candidate(i.id, 1.0 - n * 0.05) for n, i in enumerate(sorted(small_catalog, key=lambda i: -(i.popularity or 0)))
+    ]
     vectors = {i.id: np.eye(8)[n] for n, i in enumerate(small_catalog)}
     tail_share = []
     for knob in (0.0, 0.5, 1.0):
-        ranked = DiversityReranker(SimilarityRanker(small_catalog), lambda ids: {i: vectors[i] for i in ids}, knob
-                                   ).rank(RankingContext("q"), candidates, 3)
+        ranked = DiversityReranker(
+            SimilarityRanker(small_catalog), lambda ids: {i: vectors[i] for i in ids}, knob
+        ).rank(RankingContext("q"), candidates, 3)
         tail_share.append(sum(r.is_tail for r in ranked) / 3)
     assert tail_share[0] < tail_share[1] <= tail_share[2] and tail_share[2] == 1.0
 
@@ -59,6 +62,6 @@ def test_a_catalogue_without_popularity_is_left_in_relevance_order():
     shop = Catalog((Item(id="a", title="A"), Item(id="b", title="B"), Item(id="c", title="C")))
     vectors = {"a": np.array([1.0, 0.0]), "b": np.array([1.0, 0.0]), "c": np.array([0.0, 1.0])}
     reranker = DiversityReranker(SimilarityRanker(shop), lambda ids: {i: vectors[i] for i in ids}, 0.9)
-    ranked = reranker.rank(RankingContext("q"), [Candidate("a", .9), Candidate("b", .8), Candidate("c", .1)], 2)
+    ranked = reranker.rank(RankingContext("q"), [Candidate("a", 0.9), Candidate("b", 0.8), Candidate("c", 0.1)], 2)
     assert not reranker.applies and [r.item_id for r in ranked] == ["a", "b"]
     assert not any(r.is_tail for r in ranked)  # nothing is known to be long-tail, so nothing is badged

@@ -13,15 +13,21 @@ from ranking.fusion import FEATURES, FusionRanker
 
 @pytest.fixture
 def catalog() -> Catalog:
-    return Catalog((Item(id="a", title="A", categories=["comedy"], popularity=10),
-                    Item(id="b", title="B", popularity=0), Item(id="c", title="C", categories=["comedy"])))
+    return Catalog(
+        (
+            Item(id="a", title="A", categories=["comedy"], popularity=10),
+            Item(id="b", title="B", popularity=0),
+            Item(id="c", title="C", categories=["comedy"]),
+        )
+    )
 
 
 def test_features_are_normalised_per_pool(catalog):
     ranker = FusionRanker(catalog)
     context = RankingContext("q", wished_categories=frozenset({"comedy"}))
-    x = ranker.features(context, [Candidate("a", 0.5, 4.0, 0.0), Candidate("b", 0.2, 2.0, 3.0),
-                                  Candidate("c", 0.1, 0.0, 1.0)])
+    x = ranker.features(
+        context, [Candidate("a", 0.5, 4.0, 0.0), Candidate("b", 0.2, 2.0, 3.0), Candidate("c", 0.1, 0.0, 1.0)]
+    )
     column = {name: x[:, n] for n, name in enumerate(FEATURES)}
     assert column["lexical"] == pytest.approx([1.0, 0.5, 0.0])
     assert column["collaborative"] == pytest.approx([0.0, 1.0, 1 / 3])
@@ -32,10 +38,15 @@ def test_features_are_normalised_per_pool(catalog):
 
 
 def test_a_person_named_in_full_is_a_name_match():
-    catalog = Catalog((Item(id="r", title="Romy and Michele", attributes={"stars": ["Alexandra Breckenridge"]}),
-                       Item(id="s", title="Other", attributes={"stars": ["Laura Breckenridge"]})))
-    x = FusionRanker(catalog).features(RankingContext("what else is alexandra breckenridge in?"),
-                                       [Candidate("r", 0.1), Candidate("s", 0.1)])
+    catalog = Catalog(
+        (
+            Item(id="r", title="Romy and Michele", attributes={"stars": ["Alexandra Breckenridge"]}),
+            Item(id="s", title="Other", attributes={"stars": ["Laura Breckenridge"]}),
+        )
+    )
+    x = FusionRanker(catalog).features(
+        RankingContext("what else is alexandra breckenridge in?"), [Candidate("r", 0.1), Candidate("s", 0.1)]
+    )
     assert list(x[:, FEATURES.index("name_match")]) == [1.0, 0.0]
 
 

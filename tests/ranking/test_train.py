@@ -16,8 +16,20 @@ from tailtalk.dialogues import Dialogue, Turn, load_dialogues
 from tailtalk.instances import instances_of
 from retrieval.embedder import CachedEmbedder
 from ranking.scorer import CheckpointError, resolve_scorer
-from ranking.train import (PRIOR_WEIGHTS, SCORER_META, Example, TrainConfig, TrainingDataError, build_examples,
-                           check_no_leakage, choose_prior_weight, log_prior, nearest, profile, train)
+from ranking.train import (
+    PRIOR_WEIGHTS,
+    SCORER_META,
+    Example,
+    TrainConfig,
+    TrainingDataError,
+    build_examples,
+    check_no_leakage,
+    choose_prior_weight,
+    log_prior,
+    nearest,
+    profile,
+    train,
+)
 
 
 def test_config_is_validated_and_profiles_exist():
@@ -48,8 +60,11 @@ def test_log_prior_and_nearest_by_hand():
 
 
 def test_hard_negatives_are_never_the_turns_own_targets():
-    log = [Dialogue(id="d", turns=(Turn(role="user", text="like a"),
-                                   Turn(role="assistant", text="b or c", items=("b", "c"))))]
+    log = [
+        Dialogue(
+            id="d", turns=(Turn(role="user", text="like a"), Turn(role="assistant", text="b or c", items=("b", "c")))
+        )
+    ]
     ids = ["a", "b", "c", "d"]
     instances = instances_of(log, set(ids))
     neighbours = np.array([[1, 2, 3, 0]])  # b and c (targets) come first in retrieval
@@ -70,8 +85,13 @@ def test_prior_weight_is_chosen_by_valid_recall():
 
 
 def test_loss_is_the_logit_adjusted_softmax(monkeypatch):
-    cat = Catalog((Item(id="a", title="A", popularity=3), Item(id="b", title="B", popularity=0),
-                   Item(id="c", title="C", popularity=1)))
+    cat = Catalog(
+        (
+            Item(id="a", title="A", popularity=3),
+            Item(id="b", title="B", popularity=0),
+            Item(id="c", title="C", popularity=1),
+        )
+    )
     row_of = {"a": 0, "b": 1, "c": 2}
     batch = [Example("q1", "a", "c", frozenset({"a"})), Example("q2", "b", "c", frozenset({"b"}))]
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -93,13 +113,25 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
     """The quick profile, bounded further (fewer examples, a catalogue subset) to keep CI fast."""
     folder = redial_settings.dataset_dir()
     full = load_catalog(redial_settings.catalog_path)
-    mentioned = {i for split in ("train", "valid") for d in load_dialogues(folder / f"{split}.jsonl")
-                 for t in d.turns for i in t.items}
+    mentioned = {
+        i
+        for split in ("train", "valid")
+        for d in load_dialogues(folder / f"{split}.jsonl")
+        for t in d.turns
+        for i in t.items
+    }
     subset = Catalog(tuple(i for i in full if i.id in mentioned)[:900])
     checkpoint = tmp_path / "checkpoint"
     config = profile("quick", max_examples=64, batch_size=16, valid_instances=40)
-    report = train(subset, folder, checkpoint, config, base_model=redial_settings.embedding_model,
-                   embedding_cache=redial_settings.home / "embeddings", progress=False)
+    report = train(
+        subset,
+        folder,
+        checkpoint,
+        config,
+        base_model=redial_settings.embedding_model,
+        embedding_cache=redial_settings.home / "embeddings",
+        progress=False,
+    )
     meta = json.loads((checkpoint / SCORER_META).read_text())
     assert meta["profile"] == "quick" and meta["examples"] == 64 and meta["prior_weight"] in PRIOR_WEIGHTS
     assert len(meta["valid_recall_at_10"]) == report.epochs_run == 1
@@ -131,15 +163,21 @@ def test_training_refuses_a_test_dialogue(redial_settings, tmp_path):
     with (folder / "train.jsonl").open("a") as handle:
         handle.write(leaked + "\n")
     with pytest.raises(TrainingDataError, match="test split"):
-        train(load_catalog(folder / "catalog.jsonl"), folder, tmp_path / "ckpt", profile("quick"),
-              base_model=redial_settings.embedding_model)
+        train(
+            load_catalog(folder / "catalog.jsonl"),
+            folder,
+            tmp_path / "ckpt",
+            profile("quick"),
+            base_model=redial_settings.embedding_model,
+        )
     assert not (tmp_path / "ckpt").exists()
 
 
 def test_only_enough_turns_for_the_example_cap_are_taken():
-    log = [Dialogue(id=f"d{n}", turns=(Turn(role="user", text="x"),
-                                       Turn(role="assistant", text="y", items=("a", "b"))))
-           for n in range(10)]
+    log = [
+        Dialogue(id=f"d{n}", turns=(Turn(role="user", text="x"), Turn(role="assistant", text="y", items=("a", "b"))))
+        for n in range(10)
+    ]
     instances = instances_of(log, {"a", "b"})
     taken = training.enough_instances(instances, TrainConfig(batch_size=2, max_examples=5))
     assert len(taken) == 3  # 2 + 2 + 2 targets >= 5

@@ -28,8 +28,9 @@ EMBEDDED_SAMPLE = ["injection-001", "injection-014"]
 def _record(report: HostileReport, name: str) -> dict:
     print(report.summary())  # the suite prints its counts (pytest -s, or the failure report)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / f"{name}.json").write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False),
-                                            encoding="utf-8")
+    (ARTIFACTS / f"{name}.json").write_text(
+        json.dumps(report.to_json(), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     return report.counts()
 
 
@@ -48,14 +49,17 @@ def test_the_case_files_hold_over_200_cases_of_every_kind():
     assert sum(c.category == "injection" for c in cases) >= 40
 
 
-@pytest.mark.parametrize("line, said", [
-    ('{"id": "x-1", "message": "hi"', "not JSON"),
-    ('["x-1", "hi"]', "must be a JSON object"),
-    ('{"id": "x-1"}', "exactly one of 'message' or 'repeat'"),
-    ('{"id": "x-1", "message": "hi", "repeat": {"text": "a", "times": 2}}', "exactly one of"),
-    ('{"id": "x-1", "repeat": {"text": "a"}}', "an integer 'times'"),
-    ('{"id": "x-1", "message": "hi", "forbidden": "Zorblax"}', "lists of strings"),
-])
+@pytest.mark.parametrize(
+    "line, said",
+    [
+        ('{"id": "x-1", "message": "hi"', "not JSON"),
+        ('["x-1", "hi"]', "must be a JSON object"),
+        ('{"id": "x-1"}', "exactly one of 'message' or 'repeat'"),
+        ('{"id": "x-1", "message": "hi", "repeat": {"text": "a", "times": 2}}', "exactly one of"),
+        ('{"id": "x-1", "repeat": {"text": "a"}}', "an integer 'times'"),
+        ('{"id": "x-1", "message": "hi", "forbidden": "Zorblax"}', "lists of strings"),
+    ],
+)
 def test_a_malformed_case_line_is_named_by_file_and_line(tmp_path: Path, line: str, said: str):
     (tmp_path / "demo.jsonl").write_text('{"_comment": "fine"}\n{"id": "ok-1", "message": "fine"}\n' + line + "\n")
     with pytest.raises(CaseFileError) as raised:
@@ -73,23 +77,31 @@ def test_a_case_id_used_twice_is_refused(tmp_path: Path):
 class TestInspector:
     """Hand-made turns, one failure each: the counts the suite reports can go above zero."""
 
-    CATALOG = Catalog((Item(id="1", title="Alien", year=1979, categories=["horror"]),
-                       Item(id="2", title="Heat", year=1995, categories=["crime"]),
-                       Item(id="3", title="Jaws", year=1975, categories=["thriller"])))
+    CATALOG = Catalog(
+        (
+            Item(id="1", title="Alien", year=1979, categories=["horror"]),
+            Item(id="2", title="Heat", year=1995, categories=["crime"]),
+            Item(id="3", title="Jaws", year=1975, categories=["thriller"]),
+        )
+    )
     inspector = Inspector(CATALOG, max_message_chars=100, budget_s=5.0)
     case = HostileCase("t-1", "injection", "a scary film", forbidden=("Zorblax",))
     picks = [("1", "Horror (1979).")]
 
     def test_a_clean_turn_passes(self):
-        outcome = self.inspector.inspect(self.case, 0.1, "Here is 1 pick:\n1. Alien (1979): Horror (1979).",
-                                         self.picks, [])
+        outcome = self.inspector.inspect(
+            self.case, 0.1, "Here is 1 pick:\n1. Alien (1979): Horror (1979).", self.picks, []
+        )
         assert not outcome.failed
 
-    @pytest.mark.parametrize("reply, found", [
-        ("Alien is great. You could also try Heat, a crime epic.", "Heat (not in the list)"),
-        ('Alien is great. Or watch "The Midnight Harbour" tonight.', "The Midnight Harbour (not in the catalogue)"),
-        ("Alien is great, and so is Zorblax.", "forbidden 'Zorblax'"),
-    ])
+    @pytest.mark.parametrize(
+        "reply, found",
+        [
+            ("Alien is great. You could also try Heat, a crime epic.", "Heat (not in the list)"),
+            ('Alien is great. Or watch "The Midnight Harbour" tonight.', "The Midnight Harbour (not in the catalogue)"),
+            ("Alien is great, and so is Zorblax.", "forbidden 'Zorblax'"),
+        ],
+    )
     def test_a_title_outside_the_list_or_a_forbidden_word_is_counted(self, reply, found):
         assert found in self.inspector.inspect(self.case, 0.1, reply, self.picks, []).out_of_catalogue
 
@@ -140,10 +152,19 @@ def test_every_case_through_the_ui_api(app_url, redial_pipeline):
     answer: CI sends it the kinds that stress the transport (`make hostile` sends it every case)."""
     cases = load_cases()
     transport = [c for c in cases if c.category in TRANSPORT_KINDS]
-    reports = run_api(app_url, redial_pipeline.catalog, cases, max_message_chars=redial_pipeline.max_message_chars,
-                      budget_s=redial_pipeline.turn_timeout, recommend_cases=transport, progress=False)
-    assert [(r.path, r.counts()["cases"]) for r in reports] == [("UI API /recommend", len(transport)),
-                                                                ("UI API /chat", len(cases))]
+    reports = run_api(
+        app_url,
+        redial_pipeline.catalog,
+        cases,
+        max_message_chars=redial_pipeline.max_message_chars,
+        budget_s=redial_pipeline.turn_timeout,
+        recommend_cases=transport,
+        progress=False,
+    )
+    assert [(r.path, r.counts()["cases"]) for r in reports] == [
+        ("UI API /recommend", len(transport)),
+        ("UI API /chat", len(cases)),
+    ]
     for report in reports:
         counts = _record(report, report.path.split("/")[-1])
         _assert_clean(counts, report)
@@ -157,8 +178,9 @@ def test_a_sample_through_the_embedded_model(redial_settings):
 
     # A tight budget keeps the sample fast and tests the budget itself: a case the model cannot finish in
     # time must still be answered in time, from templates.
-    pipeline = build_pipeline(redial_settings.model_copy(update={"llm": "embedded", "llm_max_tokens": 80,
-                                                                 "turn_timeout": 8.0}))
+    pipeline = build_pipeline(
+        redial_settings.model_copy(update={"llm": "embedded", "llm_max_tokens": 80, "turn_timeout": 8.0})
+    )
     sample = [c for c in load_cases() if c.id in EMBEDDED_SAMPLE]
     assert len(sample) == len(EMBEDDED_SAMPLE)
     report = run_pipeline(pipeline, sample, label="pipeline (embedded SmolLM2)", progress=False)

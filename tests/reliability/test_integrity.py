@@ -28,25 +28,51 @@ from tests.conftest import REPO
 
 # --- malformed rows ------------------------------------------------------------------------
 
-FIRST_ROW = {load_catalog: b'{"id": "1", "title": "Alien", "year": 1979}',
-             load_dialogues: b'{"id": "d1", "turns": [{"role": "user", "text": "hi"}]}'}
+FIRST_ROW = {
+    load_catalog: b'{"id": "1", "title": "Alien", "year": 1979}',
+    load_dialogues: b'{"id": "d1", "turns": [{"role": "user", "text": "hi"}]}',
+}
 PREPARED = "datasets/redial"  # a file `tailtalk data prepare redial` wrote, which it can write again
 
 
-@pytest.mark.parametrize("load, name, bad, field, problem", [
-    (load_catalog, "shop.jsonl", b'{"id": "2", "title": "Brazil"', "row", "not valid JSON"),
-    (load_catalog, "shop.jsonl", b'{"id": "2"}', "title", "Field required"),
-    (load_catalog, "shop.jsonl", b'{"id": "2", "title": "Brazil", "year": "abc"}', "year", "valid integer"),
-    (load_catalog, f"{PREPARED}/catalog.jsonl", b'{"id": "2", "title": "Brazil", "price": -3}', "price",
-     "greater than or equal to 0"),
-    (load_catalog, f"{PREPARED}/catalog.jsonl", b'{"id": "2", "title": "Br\xe9sil"}', "row", "not UTF-8"),
-    (load_dialogues, "log.jsonl", b'{"id": "d2", "turns": [', "row", "Invalid JSON"),
-    (load_dialogues, f"{PREPARED}/test.jsonl", b'{"id": "d2", "turns": [{"role": "user"}]}', "turns.0.text",
-     "Field required"),
-    (load_dialogues, f"{PREPARED}/test.jsonl",
-     b'{"id": "d2", "turns": [{"role": "user", "text": "hi", "items": "12"}]}', "turns.0.items", "valid array"),
-    (load_dialogues, "log.jsonl", b'{"id": "d2", "turns": [{"role": "user", "text": "caf\xe9"}]}', "row", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "load, name, bad, field, problem",
+    [
+        (load_catalog, "shop.jsonl", b'{"id": "2", "title": "Brazil"', "row", "not valid JSON"),
+        (load_catalog, "shop.jsonl", b'{"id": "2"}', "title", "Field required"),
+        (load_catalog, "shop.jsonl", b'{"id": "2", "title": "Brazil", "year": "abc"}', "year", "valid integer"),
+        (
+            load_catalog,
+            f"{PREPARED}/catalog.jsonl",
+            b'{"id": "2", "title": "Brazil", "price": -3}',
+            "price",
+            "greater than or equal to 0",
+        ),
+        (load_catalog, f"{PREPARED}/catalog.jsonl", b'{"id": "2", "title": "Br\xe9sil"}', "row", "not UTF-8"),
+        (load_dialogues, "log.jsonl", b'{"id": "d2", "turns": [', "row", "Invalid JSON"),
+        (
+            load_dialogues,
+            f"{PREPARED}/test.jsonl",
+            b'{"id": "d2", "turns": [{"role": "user"}]}',
+            "turns.0.text",
+            "Field required",
+        ),
+        (
+            load_dialogues,
+            f"{PREPARED}/test.jsonl",
+            b'{"id": "d2", "turns": [{"role": "user", "text": "hi", "items": "12"}]}',
+            "turns.0.items",
+            "valid array",
+        ),
+        (
+            load_dialogues,
+            "log.jsonl",
+            b'{"id": "d2", "turns": [{"role": "user", "text": "caf\xe9"}]}',
+            "row",
+            "not UTF-8",
+        ),
+    ],
+)
 def test_a_malformed_row_is_named_by_file_line_and_field_with_the_fix(tmp_path, load, name, bad, field, problem):
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +81,11 @@ def test_a_malformed_row_is_named_by_file_line_and_field_with_the_fix(tmp_path, 
         load(path)
     message = str(raised.value)
     assert message.startswith(f"{path}:3: field '{field}': ") and problem in message
-    fix = "re-run `tailtalk data prepare redial` to write the file again" if name.startswith(PREPARED) \
+    fix = (
+        "re-run `tailtalk data prepare redial` to write the file again"
+        if name.startswith(PREPARED)
         else "correct the file and try again"
+    )
     assert message.endswith(fix)
 
 
@@ -77,8 +106,9 @@ def test_the_cli_reports_a_malformed_catalogue_in_one_line_without_a_traceback(t
 def run_cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``tailtalk`` as a person runs it, on the rule path, in its own home."""
     env = {**os.environ, "TAILTALK_HOME": str(home), "TAILTALK_LLM": "none", "TAILTALK_SCORER": "baseline"}
-    return subprocess.run([sys.executable, "-m", "eval.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "eval.cli", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout
+    )
 
 
 def assert_cli_error(done: subprocess.CompletedProcess, *needles: str) -> str:
@@ -117,15 +147,25 @@ build_index(load_catalog(catalog), Stalling(), Settings(home=home, dataset="synt
 
 def synthetic(version: str, n: int = 800) -> Catalog:
     """Enough items for several batches of 256; ``version`` changes every item's text."""
-    return Catalog(tuple(Item(id=f"i{k}", title=f"Film {k}", description=f"a {version} story, part {k}, w{k % 37}",
-                              popularity=k % 13) for k in range(n)))
+    return Catalog(
+        tuple(
+            Item(
+                id=f"i{k}", title=f"Film {k}", description=f"a {version} story, part {k}, w{k % 37}", popularity=k % 13
+            )
+            for k in range(n)
+        )
+    )
 
 
 def kill_build_half_way(settings: Settings, catalog: Catalog, tmp_path: Path, *, rebuild: bool = False) -> None:
     path = tmp_path / f"catalog-{catalog.fingerprint()}.jsonl"
     write_jsonl_atomic(path, catalog)
-    build = subprocess.Popen([sys.executable, "-c", _STALLING_BUILD, str(settings.home), str(path),
-                              "rebuild" if rebuild else "update"], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    build = subprocess.Popen(
+        [sys.executable, "-c", _STALLING_BUILD, str(settings.home), str(path), "rebuild" if rebuild else "update"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     try:
         assert build.stdout.readline().strip() == "stalled"
     finally:
@@ -148,8 +188,9 @@ def synthetic_settings(tmp_path) -> Settings:
 
 @pytest.mark.integration
 @pytest.mark.parametrize("previous", [False, True], ids=["first build", "rebuild over a complete index"])
-def test_a_killed_build_leaves_the_previous_index_or_none_and_a_rerun_completes_it(synthetic_settings, tmp_path,
-                                                                                  previous):
+def test_a_killed_build_leaves_the_previous_index_or_none_and_a_rerun_completes_it(
+    synthetic_settings, tmp_path, previous
+):
     old, new = synthetic("old"), synthetic("new", 900)
     if previous:
         build_index(old, HashingEmbedder(), synthetic_settings, progress=False)
@@ -161,7 +202,9 @@ def test_a_killed_build_leaves_the_previous_index_or_none_and_a_rerun_completes_
     if previous:
         assert open_index(synthetic_settings, old, HashingEmbedder()).count() == len(old)
     else:
-        with pytest.raises(IndexMissingError, match=r"no complete tailtalk index .*`tailtalk --dataset synthetic index"):
+        with pytest.raises(
+            IndexMissingError, match=r"no complete tailtalk index .*`tailtalk --dataset synthetic index"
+        ):
             open_index(synthetic_settings, new, HashingEmbedder())
 
     build_index(new, HashingEmbedder(), synthetic_settings, progress=False, rebuild=previous)
@@ -179,32 +222,50 @@ def test_a_killed_update_is_refused_until_a_rerun_completes_it(synthetic_setting
     build_index(old, HashingEmbedder(), synthetic_settings, progress=False)
     kill_build_half_way(synthetic_settings, new, tmp_path)
     # Half the items carry the new text, half the old one: exactly what must not serve.
-    assert stored_hashes(synthetic_settings, ["i0", "i799"]) == [new.get("i0").content_hash(),
-                                                                 old.get("i799").content_hash()]
+    assert stored_hashes(synthetic_settings, ["i0", "i799"]) == [
+        new.get("i0").content_hash(),
+        old.get("i799").content_hash(),
+    ]
     for catalog in (old, new):
-        with pytest.raises(IndexMissingError, match=r"interrupted.*run `tailtalk --dataset synthetic index` to "
-                                                    "complete it"):
+        with pytest.raises(
+            IndexMissingError,
+            match=r"interrupted.*run `tailtalk --dataset synthetic index` to "
+            "complete it",
+        ):
             open_index(synthetic_settings, catalog, HashingEmbedder())
 
     report = build_index(new, HashingEmbedder(), synthetic_settings, progress=False)
     assert (report.rebuilt, report.added) == (False, 100)
     collection = open_index(synthetic_settings, new, HashingEmbedder())
     assert collection.count() == len(new)
-    assert stored_hashes(synthetic_settings, ["i0", "i799", "i850"]) == [new.get(i).content_hash()
-                                                                         for i in ("i0", "i799", "i850")]
+    assert stored_hashes(synthetic_settings, ["i0", "i799", "i850"]) == [
+        new.get(i).content_hash() for i in ("i0", "i799", "i850")
+    ]
 
 
 # --- upserts into the live index while conversations run -------------------------------------
 
-MESSAGES = ("a scary horror film with ghosts in a haunted house", "a funny romantic comedy from the 90s",
-            "something like The Shining but less gory", "a space adventure with aliens", "a heist thriller")
+MESSAGES = (
+    "a scary horror film with ghosts in a haunted house",
+    "a funny romantic comedy from the 90s",
+    "something like The Shining but less gory",
+    "a space adventure with aliens",
+    "a heist thriller",
+)
 
 
 def fresh_ghost_films(n: int) -> list[Item]:
     """New items written to match the first message, so the live index returns ids the catalogue lacks."""
-    return [Item(id=f"new-{k}", title=f"Ghost Manor {k}", year=1990 + k % 10, categories=["horror"],
-                 description=f"A scary horror film: ghosts haunt a family in a haunted house, part {k}.")
-            for k in range(n)]
+    return [
+        Item(
+            id=f"new-{k}",
+            title=f"Ghost Manor {k}",
+            year=1990 + k % 10,
+            categories=["horror"],
+            description=f"A scary horror film: ghosts haunt a family in a haunted house, part {k}.",
+        )
+        for k in range(n)
+    ]
 
 
 @pytest.mark.integration
@@ -224,8 +285,10 @@ def test_upserting_into_the_live_index_breaks_no_running_conversation(redial_set
     assert isinstance(ranker, DiversityReranker)
     live = redial_pipeline.replacing(retriever=retriever, ranker=ranker.with_vectors(retriever.vectors))
 
-    changed = {item.id: item.model_copy(update={"description": f"{item.description} Restored in 4K."})
-               for item in catalog.items[:12]}
+    changed = {
+        item.id: item.model_copy(update={"description": f"{item.description} Restored in 4K."})
+        for item in catalog.items[:12]
+    }
     grown = Catalog(tuple(changed.get(i.id, i) for i in catalog) + tuple(fresh_ghost_films(12)))
     errors: list[str] = []
     shown: list[str] = []

@@ -9,8 +9,17 @@ from __future__ import annotations
 import pytest
 
 from agent.state import ConversationState
-from bench.load_test import (PipelineSession, SimulatedUser, Step, Transcript, check_all, check_transcript,
-                             compare_with_alone, message_of, run_load)
+from bench.load_test import (
+    PipelineSession,
+    SimulatedUser,
+    Step,
+    Transcript,
+    check_all,
+    check_transcript,
+    compare_with_alone,
+    message_of,
+    run_load,
+)
 
 USERS, TURNS = 8, 3  # more users than the queue's 4 workers, so turns wait on each other's
 
@@ -30,8 +39,11 @@ def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline)
 @pytest.mark.integration
 def test_the_scripted_messages_name_no_title(redial_pipeline):
     """The feedback check expects only the user's clicks as likes: a message naming a film would add one."""
-    named = {message_of(u, t): redial_pipeline.understander.understand(message_of(u, t)).liked_ids
-             for u in range(50) for t in range(10)}
+    named = {
+        message_of(u, t): redial_pipeline.understander.understand(message_of(u, t)).liked_ids
+        for u in range(50)
+        for t in range(10)
+    }
     assert {m: ids for m, ids in named.items() if ids} == {}
 
 
@@ -61,11 +73,15 @@ def test_another_users_message_in_the_history_is_caught(redial_pipeline):
 
 
 def test_repeats_and_returning_dislikes_are_caught():
-    transcript = Transcript(0, "qzaaa", [
-        Step("recommend", "a 90s comedy, qzaaa", items=("1", "2", "3"), conversation_id="c"),
-        Step("feedback", "dislike 1", conversation_id="c", disliked=("1",)),
-        Step("recommend", "something else, qzaaa", items=("1", "3", "4"), conversation_id="c"),
-    ])
+    transcript = Transcript(
+        0,
+        "qzaaa",
+        [
+            Step("recommend", "a 90s comedy, qzaaa", items=("1", "2", "3"), conversation_id="c"),
+            Step("feedback", "dislike 1", conversation_id="c", disliked=("1",)),
+            Step("recommend", "something else, qzaaa", items=("1", "3", "4"), conversation_id="c"),
+        ],
+    )
     assert check_transcript(transcript) == [
         "user 0, step 3 /recommend: disliked item(s) ['1'] came back",
         "user 0, step 3 /recommend: item(s) ['3'] were shown earlier in this conversation",

@@ -34,9 +34,18 @@ from tests.conftest import free_port
 NETGUARD = Path(__file__).resolve().parent / "netguard"
 TAILTALK = Path(sys.executable).with_name("tailtalk")  # the installed console script: what a user runs
 # Removed from every guarded subprocess: the product has to switch these off itself.
-PRIVACY_VARS = frozenset({"GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY",
-                          "ANONYMIZED_TELEMETRY", "DO_NOT_TRACK", "TRANSFORMERS_OFFLINE", "VLLM_NO_USAGE_STATS",
-                          *OFFLINE_DEFAULTS})
+PRIVACY_VARS = frozenset(
+    {
+        "GRADIO_ANALYTICS_ENABLED",
+        "HF_HUB_OFFLINE",
+        "HF_HUB_DISABLE_TELEMETRY",
+        "ANONYMIZED_TELEMETRY",
+        "DO_NOT_TRACK",
+        "TRANSFORMERS_OFFLINE",
+        "VLLM_NO_USAGE_STATS",
+        *OFFLINE_DEFAULTS,
+    }
+)
 # TEST-NET-3, reserved for documentation. Not TEST-NET-1 (192.0.2.0/24): a test machine's own subnet may be that.
 OFF_MACHINE = "203.0.113.1"
 # A word no catalogue holds, sent in the UI turn: finding it in a file means the conversation was written down.
@@ -46,8 +55,11 @@ NONCE = "Quillonby"
 def guarded_env(log: Path, **settings: str) -> dict[str, str]:
     """This process's environment without the privacy variables or any TAILTALK_* setting, plus the guard."""
     log.touch()  # an empty log, not a missing one, is what "no attempt" looks like
-    env = {name: value for name, value in os.environ.items()
-           if name not in PRIVACY_VARS and not name.startswith("TAILTALK_")}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in PRIVACY_VARS and not name.startswith("TAILTALK_")
+    }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(NETGUARD), env.get("PYTHONPATH")) if p)
     env["NETGUARD_LOG"] = str(log)
     env.update({f"TAILTALK_{name.upper()}": value for name, value in settings.items()})
@@ -67,7 +79,7 @@ def listening_addresses(port: int) -> set[str]:
             host, hex_port = fields[1].split(":")
             if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
                 # each 32-bit word of the address is written in the machine's (little-endian) byte order
-                raw = b"".join(bytes.fromhex(host[i:i + 8])[::-1] for i in range(0, len(host), 8))
+                raw = b"".join(bytes.fromhex(host[i : i + 8])[::-1] for i in range(0, len(host), 8))
                 found.add(str(ipaddress.ip_address(raw)))
     return found
 
@@ -122,8 +134,14 @@ def test_the_guard_refuses_and_records_every_way_off_the_machine(tmp_path):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        run = subprocess.run([sys.executable, "-c", _ESCAPES, str(listener.getsockname()[1])], env=guarded_env(log),
-                             capture_output=True, text=True, timeout=60, check=False)
+        run = subprocess.run(
+            [sys.executable, "-c", _ESCAPES, str(listener.getsockname()[1])],
+            env=guarded_env(log),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert run.returncode == 0, run.stderr
     outcomes = json.loads(run.stdout)
     assert outcomes.pop("loopback") == "returned None"  # the guard lets loopback through
@@ -131,9 +149,15 @@ def test_the_guard_refuses_and_records_every_way_off_the_machine(tmp_path):
     assert all(text.startswith("refused: ") and "netguard" in text for text in outcomes.values()), outcomes
     recorded = [(a["call"], a["address"]) for a in attempts(log)]
     off_machine = repr((OFF_MACHINE, 9))
-    assert recorded == [("create_connection", off_machine), ("connect", off_machine), ("connect_ex", off_machine),
-                        ("sendto", off_machine), ("getaddrinfo", repr("example.com")),
-                        ("create_connection", off_machine), ("uvloop.create_connection", off_machine)]
+    assert recorded == [
+        ("create_connection", off_machine),
+        ("connect", off_machine),
+        ("connect_ex", off_machine),
+        ("sendto", off_machine),
+        ("getaddrinfo", repr("example.com")),
+        ("create_connection", off_machine),
+        ("uvloop.create_connection", off_machine),
+    ]
 
 
 # --------------------------------------------------------------------------- what the product sets itself
@@ -141,13 +165,31 @@ def test_the_guard_refuses_and_records_every_way_off_the_machine(tmp_path):
 
 def test_importing_tailtalk_switches_telemetry_off_by_itself(tmp_path):
     code = "import json, os, tailtalk; print(json.dumps(dict(os.environ)))"
-    run = subprocess.run([sys.executable, "-c", code], env=guarded_env(tmp_path / "netguard.log"),
-                         capture_output=True, text=True, timeout=60, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        env=guarded_env(tmp_path / "netguard.log"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     env = json.loads(run.stdout)
-    assert {name: env.get(name) for name in ("GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY",
-                                             "ANONYMIZED_TELEMETRY", "DO_NOT_TRACK")} == {
-        "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-        "ANONYMIZED_TELEMETRY": "False", "DO_NOT_TRACK": "1"}
+    assert {
+        name: env.get(name)
+        for name in (
+            "GRADIO_ANALYTICS_ENABLED",
+            "HF_HUB_OFFLINE",
+            "HF_HUB_DISABLE_TELEMETRY",
+            "ANONYMIZED_TELEMETRY",
+            "DO_NOT_TRACK",
+        )
+    } == {
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+    }
 
 
 def test_chroma_is_opened_with_telemetry_off_whatever_the_environment_says(monkeypatch, tmp_path):
@@ -159,8 +201,9 @@ def test_chroma_is_opened_with_telemetry_off_whatever_the_environment_says(monke
 
 
 @pytest.mark.integration
-def test_the_ui_keeps_gradio_analytics_off_when_the_environment_turns_them_on(monkeypatch, redial_settings,
-                                                                               redial_pipeline):
+def test_the_ui_keeps_gradio_analytics_off_when_the_environment_turns_them_on(
+    monkeypatch, redial_settings, redial_pipeline
+):
     import gradio.analytics
     from ui.app import build_app
 
@@ -183,10 +226,25 @@ def test_an_embedded_llm_turn_reaches_nothing_but_loopback(redial_settings, tmp_
     ensure_local_model(redial_settings.models_dir)  # a first conversion (~25 s) belongs to no turn
     log = tmp_path / "netguard.log"
     # generous time limits: a busy 2-core machine must not turn the model's reply into the template fallback
-    env = guarded_env(log, home=str(redial_settings.home), dataset=redial_settings.dataset, scorer="baseline",
-                      llm="embedded", llm_max_tokens="32", llm_timeout="120", turn_timeout="240")
-    run = subprocess.run([str(TAILTALK), "ask", "--json", "I loved The Shining, something scary but not too gory"],
-                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    env = guarded_env(
+        log,
+        home=str(redial_settings.home),
+        dataset=redial_settings.dataset,
+        scorer="baseline",
+        llm="embedded",
+        llm_max_tokens="32",
+        llm_timeout="120",
+        turn_timeout="240",
+    )
+    run = subprocess.run(
+        [str(TAILTALK), "ask", "--json", "I loved The Shining, something scary but not too gory"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     turn = json.loads(run.stdout)
     assert turn["llm"].startswith("embedded") and turn["notices"] == []
@@ -218,16 +276,24 @@ def guarded_chat(redial_settings, tmp_path_factory) -> Iterator[GuardedChat]:
     # a copy of the prepared catalogue and its index: the turn may write only into folders this test reads
     fresh.dataset_dir().mkdir(parents=True)
     shutil.copy2(redial_settings.catalog_path, fresh.catalog_path)
-    shutil.copytree(index_folder(redial_settings, redial_settings.embedding_model),
-                    index_folder(fresh, redial_settings.embedding_model))
+    shutil.copytree(
+        index_folder(redial_settings, redial_settings.embedding_model),
+        index_folder(fresh, redial_settings.embedding_model),
+    )
     log = base / "netguard.log"
     env = guarded_env(log, home=str(roots[1]), dataset=redial_settings.dataset, scorer="baseline", llm="none")
     env.update(HOME=str(roots[0]), TMPDIR=str(roots[3]))
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with open(base / "server.out", "wb") as out:
-        server = subprocess.Popen([str(TAILTALK), "chat", "--port", str(port)], env=env, cwd=roots[2],
-                                  stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(TAILTALK), "chat", "--port", str(port)],
+            env=env,
+            cwd=roots[2],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 180  # ~15 s alone; other suites may share the 2 cores
         while True:
@@ -239,8 +305,9 @@ def guarded_chat(redial_settings, tmp_path_factory) -> Iterator[GuardedChat]:
                 pass  # not listening yet
             assert time.monotonic() < deadline, "tailtalk chat did not answer within 180 s"
             time.sleep(0.5)
-        turn = Client(url, verbose=False).predict(f"a light romantic comedy from the 90s to watch with {NONCE}",
-                                                  api_name="/recommend")
+        turn = Client(url, verbose=False).predict(
+            f"a light romantic comedy from the 90s to watch with {NONCE}", api_name="/recommend"
+        )
         yield GuardedChat(port, log, turn, roots)
     finally:
         server.terminate()
@@ -293,12 +360,16 @@ def test_the_vllm_launcher_binds_loopback_and_switches_usage_stats_off(monkeypat
     from ui import vllm_server
 
     launched = []
-    monkeypatch.setattr(vllm_server.subprocess, "Popen",
-                        lambda command, **kwargs: launched.append((command, kwargs["env"])) or _ExitedServer())
+    monkeypatch.setattr(
+        vllm_server.subprocess,
+        "Popen",
+        lambda command, **kwargs: launched.append((command, kwargs["env"])) or _ExitedServer(),
+    )
     for name in ("VLLM_NO_USAGE_STATS", "DO_NOT_TRACK", "HF_HUB_OFFLINE"):
         monkeypatch.setenv(name, "0")  # a shell that turned them on must not win
-    server = vllm_server.VLLMServer("smollm2", python=Path(sys.executable), port=free_port(),
-                                    log_path=tmp_path / "vllm.log")
+    server = vllm_server.VLLMServer(
+        "smollm2", python=Path(sys.executable), port=free_port(), log_path=tmp_path / "vllm.log"
+    )
     server.start()
     server.stop()
     [(command, env)] = launched

@@ -23,8 +23,14 @@ from tailtalk.catalog import Catalog, write_jsonl_atomic
 from tailtalk.config import Settings
 from retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder, packaged_model_path
 from retrieval.index import (
-    IndexMismatchError, IndexMissingError, IndexUnavailableError, build_index, collection_name, index_folder,
-    make_client, open_index,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexUnavailableError,
+    build_index,
+    collection_name,
+    index_folder,
+    make_client,
+    open_index,
 )
 from ranking.scorer import CheckpointError, resolve_scorer
 from ranking.train import SCORER_META
@@ -38,18 +44,28 @@ def small_index(tmp_path: Path, catalog: Catalog, embedder=None) -> Settings:
     path = tmp_path / "small.jsonl"
     write_jsonl_atomic(path, catalog)
     embedder = embedder or HashingEmbedder()
-    settings = Settings(home=tmp_path / "home", catalog=path, embedding_model=embedder.name, scorer="baseline",
-                        llm="none")
+    settings = Settings(
+        home=tmp_path / "home", catalog=path, embedding_model=embedder.name, scorer="baseline", llm="none"
+    )
     build_index(catalog, embedder, settings, progress=False)
     return settings
 
 
 def ask(settings: Settings, timeout: float = 120) -> subprocess.CompletedProcess:
-    return run_cli(settings.home, "--set", f"catalog={settings.catalog}", "--set",
-                   f"embedding_model={settings.embedding_model}", "ask", "a scary horror film", timeout=timeout)
+    return run_cli(
+        settings.home,
+        "--set",
+        f"catalog={settings.catalog}",
+        "--set",
+        f"embedding_model={settings.embedding_model}",
+        "ask",
+        "a scary horror film",
+        timeout=timeout,
+    )
 
 
 # --- the Chroma index ------------------------------------------------------------------------
+
 
 def test_a_missing_index_names_the_command_that_builds_it(redial_settings, redial_pipeline, tmp_path):
     """A prepared dataset that was never indexed: the first thing a person meets after `data prepare`."""
@@ -79,8 +95,7 @@ def test_an_index_locked_by_another_process_is_reported_instead_of_hanging(tmp_p
     """Chroma itself waits forever to open a database another process is writing (a suspended `tailtalk index`)."""
     settings = small_index(tmp_path, small_catalog)
     database = index_folder(settings, "hashing-256") / "chroma.sqlite3"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(database)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(database)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
@@ -110,8 +125,9 @@ def test_a_damaged_index_names_the_rebuild_command(tmp_path, small_catalog, dama
     assert open_index(settings, small_catalog, HashingEmbedder()).count() == len(small_catalog)
 
 
-def test_an_index_of_another_embedding_model_names_the_command_that_rebuilds_it(redial_pipeline, small_catalog,
-                                                                               tmp_path):
+def test_an_index_of_another_embedding_model_names_the_command_that_rebuilds_it(
+    redial_pipeline, small_catalog, tmp_path
+):
     """A local model folder named like the packaged one maps to the packaged model's index folder."""
     packaged = redial_pipeline.retriever.embedder
     settings = small_index(tmp_path, small_catalog, packaged)
@@ -123,8 +139,19 @@ def test_an_index_of_another_embedding_model_names_the_command_that_rebuilds_it(
     expected = f"built with embedding model '{packaged.name}', but '{local}' is configured; run {build} to rebuild it"
     with pytest.raises(IndexMismatchError, match=re.escape(expected)):
         open_index(settings, small_catalog, configured)
-    assert_cli_error(run_cli(settings.home, "--set", f"catalog={settings.catalog}", "--set",
-                             f"embedding_model={local}", "ask", "a scary film"), "built with embedding model", build)
+    assert_cli_error(
+        run_cli(
+            settings.home,
+            "--set",
+            f"catalog={settings.catalog}",
+            "--set",
+            f"embedding_model={local}",
+            "ask",
+            "a scary film",
+        ),
+        "built with embedding model",
+        build,
+    )
     build_index(small_catalog, configured, settings, progress=False)  # what that command runs
     assert open_index(settings, small_catalog, configured).count() == len(small_catalog)
 
@@ -150,6 +177,7 @@ def test_an_index_deleted_under_a_serving_pipeline_fails_the_turn_with_the_fix(s
 
 # --- the trained scorer's checkpoint ---------------------------------------------------------
 
+
 @pytest.fixture
 def torn_checkpoint(tmp_path) -> Path:
     """A checkpoint whose description is intact but whose weights file was cut short (a copy that ran out of disk)."""
@@ -159,13 +187,14 @@ def torn_checkpoint(tmp_path) -> Path:
         if source.name != "model.safetensors":
             (checkpoint / source.name).symlink_to(source)
     (checkpoint / "model.safetensors").write_bytes((packaged_model_path() / "model.safetensors").read_bytes()[:4096])
-    (checkpoint / SCORER_META).write_text('{"run_id": "r1", "prior_weight": 0.2, "profile": "quick", '
-                                          '"trained_at": "2026-11-22T10:00:00"}', encoding="utf-8")
+    (checkpoint / SCORER_META).write_text(
+        '{"run_id": "r1", "prior_weight": 0.2, "profile": "quick", "trained_at": "2026-11-22T10:00:00"}',
+        encoding="utf-8",
+    )
     return checkpoint
 
 
-def test_a_torn_checkpoint_under_auto_serves_the_baseline_with_a_notice_on_every_turn(redial_settings,
-                                                                                      torn_checkpoint):
+def test_a_torn_checkpoint_under_auto_serves_the_baseline_with_a_notice_on_every_turn(redial_settings, torn_checkpoint):
     from ui.assemble import build_pipeline
     from agent.state import ConversationState
 
@@ -175,8 +204,12 @@ def test_a_torn_checkpoint_under_auto_serves_the_baseline_with_a_notice_on_every
     for message in ("a scary horror film", "something funnier"):
         result = pipeline.handle(state, message)
         assert result.picks
-        assert any(f"the trained scorer at {torn_checkpoint} is unreadable" in n and "serving the baseline scorer" in n
-                   and "Run `tailtalk train`" in n for n in result.notices)
+        assert any(
+            f"the trained scorer at {torn_checkpoint} is unreadable" in n
+            and "serving the baseline scorer" in n
+            and "Run `tailtalk train`" in n
+            for n in result.notices
+        )
 
 
 def test_a_named_checkpoint_that_is_missing_is_said_under_auto(redial_settings, tmp_path):
@@ -189,12 +222,22 @@ def test_scorer_trained_with_an_unusable_checkpoint_is_a_clear_error(torn_checkp
     checkpoint = torn_checkpoint if state == "torn" else tmp_path / "gone"
     settings = Settings(home=tmp_path / "home", scorer="trained", checkpoint=checkpoint)
     fix = "run `tailtalk train`, or set scorer=baseline"
-    with pytest.raises(CheckpointError, match=f"{re.escape(f'the trained scorer at {checkpoint} cannot be loaded')} "
-                                              f".*{re.escape(fix)}"):
+    with pytest.raises(
+        CheckpointError, match=f"{re.escape(f'the trained scorer at {checkpoint} cannot be loaded')} .*{re.escape(fix)}"
+    ):
         resolve_scorer(settings)
     if state == "torn":
         path = tmp_path / "small.jsonl"
         write_jsonl_atomic(path, small_catalog)
-        done = run_cli(settings.home, "--set", f"catalog={path}", "--set", "scorer=trained", "--set",
-                       f"checkpoint={checkpoint}", "ask", "a scary film")
+        done = run_cli(
+            settings.home,
+            "--set",
+            f"catalog={path}",
+            "--set",
+            "scorer=trained",
+            "--set",
+            f"checkpoint={checkpoint}",
+            "ask",
+            "a scary film",
+        )
         assert_cli_error(done, f"the trained scorer at {checkpoint} cannot be loaded", fix)

@@ -50,13 +50,22 @@ def broken_app(small_catalog_module) -> Iterator[tuple[str, FailingRetriever]]:
 def small_catalog_module():
     from tailtalk.catalog import Catalog, Item
 
-    return Catalog((Item(id="h1", title="Ghost House", categories=["horror"], description="A haunted house."),
-                    Item(id="c1", title="Sunny Days", categories=["comedy"], description="A funny road trip.")))
+    return Catalog(
+        (
+            Item(id="h1", title="Ghost House", categories=["horror"], description="A haunted house."),
+            Item(id="c1", title="Sunny Days", categories=["comedy"], description="A funny road trip."),
+        )
+    )
 
 
 @pytest.mark.parametrize("api_name, args", [("/recommend", ("a funny comedy",)), ("/chat", ("a funny comedy",))])
-@pytest.mark.parametrize("error, shown", [(RuntimeError("disk I/O error in /srv/secret/chroma.sqlite3"), INTERNAL_ERROR),
-                                          (IndexMissingError(MISSING), MISSING)])
+@pytest.mark.parametrize(
+    "error, shown",
+    [
+        (RuntimeError("disk I/O error in /srv/secret/chroma.sqlite3"), INTERNAL_ERROR),
+        (IndexMissingError(MISSING), MISSING),
+    ],
+)
 def test_a_failing_turn_shows_one_sentence_and_no_traceback(broken_app, api_name, args, error, shown):
     from gradio_client import Client
 
@@ -71,11 +80,12 @@ def test_a_failing_turn_shows_one_sentence_and_no_traceback(broken_app, api_name
 
 def test_the_same_session_answers_again_once_the_store_is_back(broken_app):
     from gradio_client import Client
+    from gradio_client.exceptions import AppError
 
     url, retriever = broken_app
     client = Client(url, verbose=False)
     retriever.error = IndexMissingError(MISSING)
-    with pytest.raises(Exception):
+    with pytest.raises(AppError, match="tailtalk index"):
         client.predict("a funny comedy", api_name="/recommend")
     retriever.error = None  # the store is back
     turn = client.predict("a funny comedy", api_name="/recommend")

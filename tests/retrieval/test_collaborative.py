@@ -13,9 +13,11 @@ ITEMS = ["a", "b", "c", "d"]
 #   1: a, b                                   1  1  .  .
 #   2: a, b, c (c not liked)                  1  1  w  .
 #   3: c, d                                   .  .  1  1
-LOG = [MentionList(id="1", items=("a", "b"), liked=(True, True)),
-       MentionList(id="2", items=("a", "b", "c"), liked=(True, True, False)),
-       MentionList(id="3", items=("c", "d"), liked=(True, True))]
+LOG = [
+    MentionList(id="1", items=("a", "b"), liked=(True, True)),
+    MentionList(id="2", items=("a", "b", "c"), liked=(True, True, False)),
+    MentionList(id="3", items=("c", "d"), liked=(True, True)),
+]
 
 
 def model(**options) -> CollaborativeModel:
@@ -32,8 +34,7 @@ def test_cosine_damping_by_hand():
 def test_popularity_damping_by_hand():
     # alpha = 0.9: S[c,d] = 1 / (1.25^0.9 * 1^0.1) = 0.8180; S[c,a] = 0.5 / (1.25^0.9 * 2^0.1) = 0.3816.
     scores = model(alpha=0.9, disliked_weight=0.5).score(["c"])
-    assert scores == pytest.approx([0.5 / (1.25 ** 0.9 * 2 ** 0.1), 0.5 / (1.25 ** 0.9 * 2 ** 0.1),
-                                    0.0, 1 / 1.25 ** 0.9])
+    assert scores == pytest.approx([0.5 / (1.25**0.9 * 2**0.1), 0.5 / (1.25**0.9 * 2**0.1), 0.0, 1 / 1.25**0.9])
 
 
 def test_recent_seeds_weigh_more_and_dislikes_count_less():
@@ -70,8 +71,9 @@ def test_save_and_load_give_the_same_scores(tmp_path):
     assert loaded.config == m.config and loaded.score(["a", "c"]) == pytest.approx(m.score(["a", "c"]))
 
 
-@pytest.mark.parametrize("options", [{"method": "knn"}, {"alpha": 1.5}, {"decay": -0.1}, {"min_count": 0},
-                                     {"ease_lambda": 0.0}])
+@pytest.mark.parametrize(
+    "options", [{"method": "knn"}, {"alpha": 1.5}, {"decay": -0.1}, {"min_count": 0}, {"ease_lambda": 0.0}]
+)
 def test_config_is_validated_at_construction(options):
     with pytest.raises(ValueError):
         CollaborativeConfig(**options)

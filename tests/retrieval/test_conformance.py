@@ -66,7 +66,9 @@ def test_liked_items_pull_the_query(retriever):
 
 def test_avoid_text_pushes_away(retriever):
     base = retriever.retrieve(RetrievalQuery(text="funny comedy wedding", k=8))
-    avoided = retriever.retrieve(RetrievalQuery(text="funny comedy wedding", avoid_text="romantic wedding planner", k=8))
+    avoided = retriever.retrieve(
+        RetrievalQuery(text="funny comedy wedding", avoid_text="romantic wedding planner", k=8)
+    )
     assert ids(base).index("c2") < ids(avoided).index("c2")
 
 

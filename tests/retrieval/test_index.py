@@ -58,8 +58,13 @@ def test_refuses_changed_catalogue_until_updated(small_catalog, settings):
 def test_upsert_reembeds_only_changed_items(small_catalog, settings, counting):
     CountingEmbedder, calls = counting
     build_index(small_catalog, CountingEmbedder(), settings, progress=False)
-    changed = Catalog(tuple(i.model_copy(update={"description": "Changed."}) if i.id == "c1" else i
-                            for i in small_catalog.items if i.id != "b2"))
+    changed = Catalog(
+        tuple(
+            i.model_copy(update={"description": "Changed."}) if i.id == "c1" else i
+            for i in small_catalog.items
+            if i.id != "b2"
+        )
+    )
     calls.clear()
     report = build_index(changed, CountingEmbedder(), settings, progress=False)
     assert (report.added, report.updated, report.removed) == (0, 1, 1)

@@ -17,7 +17,8 @@ def test_recommend_endpoint_returns_grounded_json(app_url, redial_pipeline):
     from gradio_client import Client
 
     result = Client(app_url, verbose=False).predict(
-        "I loved The Shining and It Follows, something scary but not too gory", api_name="/recommend")
+        "I loved The Shining and It Follows, something scary but not too gory", api_name="/recommend"
+    )
     assert len(result["items"]) >= 5
     assert all(i["id"] in redial_pipeline.catalog and i["reason"] for i in result["items"])
     assert {"The Shining", "It Follows"}.isdisjoint(i["title"] for i in result["items"])

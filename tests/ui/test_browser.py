@@ -28,8 +28,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the test may run as root in a container, where Chromium's sandbox cannot start
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--disable-quic",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
     # Belt and braces with the request guard below: no host name but the loopback resolves.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
@@ -48,14 +52,20 @@ class Browser:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.fail(f"the browser test needs Debian's Chromium at {CHROMIUM}: run `make browser` (it installs the "
-                    "`chromium` package with apt-get), then run the test again")
+        pytest.fail(
+            f"the browser test needs Debian's Chromium at {CHROMIUM}: run `make browser` (it installs the "
+            "`chromium` package with apt-get), then run the test again"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1100})
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1100},
+        )
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(TIMEOUT_MS)

@@ -46,9 +46,14 @@ def converse(app_url: str, request: str) -> Transcript:
     client.predict(first[0], "dislike", api_name="/feedback")
     feedback = client.predict(first[1], "like", api_name="/feedback")
     two = client.predict("something else", api_name="/recommend")
-    return Transcript((one["conversation_id"], feedback["conversation_id"], two["conversation_id"]), tuple(first),
-                      tuple(feedback["liked"]), tuple(feedback["disliked"]), tuple(i["id"] for i in two["items"]),
-                      two["reply"])
+    return Transcript(
+        (one["conversation_id"], feedback["conversation_id"], two["conversation_id"]),
+        tuple(first),
+        tuple(feedback["liked"]),
+        tuple(feedback["disliked"]),
+        tuple(i["id"] for i in two["items"]),
+        two["reply"],
+    )
 
 
 def test_concurrent_conversations_see_only_their_own_items_and_feedback(app_url):
@@ -104,17 +109,18 @@ def test_a_turn_without_picks_keeps_the_cards_on_screen(app_url):
     assert kept == cards and cards.count('class="tt-card"') == 5  # still the list to refer to and rate
 
 
-def test_messages_sent_before_the_reply_are_queued_and_answered_in_order(app_url):
+def test_messages_sent_before_the_reply_are_queued_and_answered_one_after_the_other(app_url):
     """Two messages at once on one session (what Enter twice while a reply streams sends): both are
-    answered, one after the other, and the second turn continues the first's conversation."""
+    answered, one after the other, and the later turn continues the earlier one's conversation. (Which of
+    the two the server receives first is the network's business; the browser test checks the page's order.)"""
     from gradio_client import Client
 
     client = Client(app_url, verbose=False)
-    first = client.submit("a 90s comedy", api_name="/chat")
-    second = client.submit("something darker", api_name="/chat")
-    history_one, _ = first.result(timeout=120)
-    history_two, _ = second.result(timeout=120)
-    asked = [" ".join(part["text"] for part in m["content"]) for m in history_two if m["role"] == "user"]
-    assert asked == ["a 90s comedy", "something darker"]
-    assert [m["role"] for m in history_two] == ["user", "assistant", "user", "assistant"]
-    assert history_two[:2] == history_one[:2]  # the first turn as it was answered, then the second
+    jobs = [client.submit(message, api_name="/chat") for message in ("a 90s comedy", "something darker")]
+    earlier, later = sorted((job.result(timeout=120)[0] for job in jobs), key=len)
+    asked = [" ".join(part["text"] for part in m["content"]) for m in later if m["role"] == "user"]
+    assert sorted(asked) == ["a 90s comedy", "something darker"]
+    assert [m["role"] for m in later] == ["user", "assistant", "user", "assistant"]
+    # The earlier turn as it was answered, then the later one (the earlier reply's last view may also show the
+    # later message, waiting).
+    assert later[:2] == earlier[:2] and [m["role"] for m in earlier[:2]] == ["user", "assistant"]

@@ -22,6 +22,7 @@ def jsonl(*rows: dict) -> str:
 
 # --- Item -----------------------------------------------------------------------------------
 
+
 def test_item_strips_id_and_title_and_builds_label():
     item = Item(id=" 7 ", title=" Alien ", year=1979)
     assert (item.id, item.title, item.label) == ("7", "Alien", "Alien (1979)")
@@ -59,10 +60,18 @@ def test_item_rejects_unknown_fields_and_is_frozen():
 
 def test_embedding_text_contains_label_categories_description_and_attributes():
     item = Item(
-        id="1", title="Alien", year=1979, categories=["Horror", "Sci-Fi"],
+        id="1",
+        title="Alien",
+        year=1979,
+        categories=["Horror", "Sci-Fi"],
         description="The crew meets a creature.",
-        attributes={"director": ["Ridley Scott"], "stars": ["A", "B", "C", "D", "E"], "run_time": 117,
-                    "tagline": "", "studio": None},
+        attributes={
+            "director": ["Ridley Scott"],
+            "stars": ["A", "B", "C", "D", "E"],
+            "run_time": 117,
+            "tagline": "",
+            "studio": None,
+        },
     )
     assert item.embedding_text() == (
         "Alien (1979) Categories: horror, sci-fi. The crew meets a creature. "
@@ -83,10 +92,13 @@ def test_content_hash_tracks_content():
 
 # --- Catalog --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def catalog() -> Catalog:
-    return Catalog((Item(id="b", title="B", categories=["Drama"]),
-                    Item(id="a", title="A", categories=["comedy", "drama"])), source="cat.jsonl")
+    return Catalog(
+        (Item(id="b", title="B", categories=["Drama"]), Item(id="a", title="A", categories=["comedy", "drama"])),
+        source="cat.jsonl",
+    )
 
 
 def test_catalog_container_behaviour(catalog):
@@ -132,9 +144,14 @@ def test_fingerprint_changes_when_an_item_is_added():
 
 # --- load_catalog: JSONL --------------------------------------------------------------------
 
+
 def test_load_jsonl_skips_blank_lines_and_keeps_order(tmp_path):
-    path = write(tmp_path / "c.jsonl", jsonl({"id": "2", "title": "Two", "year": 2001})
-                 + "\n   \n" + jsonl({"id": "1", "title": "One", "categories": ["Comedy"], "price": 9.5}))
+    path = write(
+        tmp_path / "c.jsonl",
+        jsonl({"id": "2", "title": "Two", "year": 2001})
+        + "\n   \n"
+        + jsonl({"id": "1", "title": "One", "categories": ["Comedy"], "price": 9.5}),
+    )
     catalog = load_catalog(path)
     assert catalog.ids() == ["2", "1"]
     assert catalog.source == str(path)
@@ -146,9 +163,18 @@ def test_load_jsonl_skips_blank_lines_and_keeps_order(tmp_path):
 @pytest.mark.parametrize(
     "lines, line, field, problem",
     [
-        ([{"id": "1", "title": "A"}, {"id": "2", "title": "B", "categories": "horror"}],
-         2, "categories", "must be a list of strings, not one string"),
-        ([{"id": "1", "title": "A"}, {"id": "2", "title": "B", "year": 1700}], 2, "year", "greater than or equal to 1800"),
+        (
+            [{"id": "1", "title": "A"}, {"id": "2", "title": "B", "categories": "horror"}],
+            2,
+            "categories",
+            "must be a list of strings, not one string",
+        ),
+        (
+            [{"id": "1", "title": "A"}, {"id": "2", "title": "B", "year": 1700}],
+            2,
+            "year",
+            "greater than or equal to 1800",
+        ),
         ([{"id": "1", "title": "   "}], 1, "title", "must not be blank"),
         ([{"id": "1"}], 1, "title", "Field required"),
         ([{"id": "1", "title": "A", "rating": 4}], 1, "rating", "Extra inputs are not permitted"),
@@ -197,11 +223,14 @@ def test_missing_prepared_catalogue_names_its_dataset(tmp_path):
 
 # --- load_catalog: CSV ----------------------------------------------------------------------
 
+
 def test_load_csv_parses_pipes_json_and_numbers(tmp_path):
-    path = write(tmp_path / "c.csv",
-                 "id,title,categories,year,price,popularity,attributes\n"
-                 '1,Alien,Horror|Sci-Fi,1979,,12,"{""director"": [""Ridley Scott""]}"\n'
-                 '2,Notebook,"[""Office""]",,3.5,,\n')
+    path = write(
+        tmp_path / "c.csv",
+        "id,title,categories,year,price,popularity,attributes\n"
+        '1,Alien,Horror|Sci-Fi,1979,,12,"{""director"": [""Ridley Scott""]}"\n'
+        '2,Notebook,"[""Office""]",,3.5,,\n',
+    )
     alien, notebook = load_catalog(path)
     assert alien.categories == ("horror", "sci-fi")
     assert (alien.year, alien.price, alien.popularity) == (1979, None, 12.0)
@@ -241,6 +270,7 @@ def test_load_csv_reports_the_line_a_multiline_record_starts_on(tmp_path):
 
 
 # --- write_jsonl_atomic ---------------------------------------------------------------------
+
 
 def test_write_jsonl_atomic_round_trips_and_leaves_no_temp(tmp_path):
     items = [Item(id="1", title="A", categories=["x"], year=2000), Item(id="2", title="B", price=1.5)]

@@ -44,9 +44,12 @@ def test_dialogue_needs_an_id_and_a_turn():
 
 
 def test_load_dialogues_reads_all_lines_skipping_blanks(tmp_path):
-    path = write(tmp_path, line("d1", ("user", "Any comedies?"),
-                                {"role": "assistant", "text": "Airplane! (1980)", "items": ["42"]})
-                 + "\n  \n" + line("d2", ("user", "hi")))
+    path = write(
+        tmp_path,
+        line("d1", ("user", "Any comedies?"), {"role": "assistant", "text": "Airplane! (1980)", "items": ["42"]})
+        + "\n  \n"
+        + line("d2", ("user", "hi")),
+    )
     d1, d2 = load_dialogues(path)
     assert (d1.id, d2.id) == ("d1", "d2")
     assert [t.role for t in d1.turns] == ["user", "assistant"]
@@ -107,10 +110,16 @@ def test_missing_log_says_how_to_make_one(tmp_path):
 
 
 def test_dump_dialogue_round_trips_and_keeps_unicode():
-    dialogue = Dialogue(id="d1", turns=[Turn(role="user", text="Amélie?", items=["1"]),
-                                        Turn(role="assistant", text="Yes")])
+    dialogue = Dialogue(
+        id="d1", turns=[Turn(role="user", text="Amélie?", items=["1"]), Turn(role="assistant", text="Yes")]
+    )
     text = dump_dialogue(dialogue)
     assert "Amélie" in text and "\n" not in text
-    assert json.loads(text) == {"id": "d1", "turns": [{"role": "user", "text": "Amélie?", "items": ["1"]},
-                                                      {"role": "assistant", "text": "Yes", "items": []}]}
+    assert json.loads(text) == {
+        "id": "d1",
+        "turns": [
+            {"role": "user", "text": "Amélie?", "items": ["1"]},
+            {"role": "assistant", "text": "Yes", "items": []},
+        ],
+    }
     assert Dialogue.model_validate_json(text) == dialogue

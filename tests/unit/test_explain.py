@@ -9,16 +9,31 @@ from tailtalk.catalog import Item
 
 EX = TemplateExplainer()
 
-ALIEN = Item(id="1", title="Alien", year=1979, categories=["horror", "sci-fi"],
-             description="The crew of a ship meets a deadly creature. It hunts them one by one.",
-             attributes={"director": ["Ridley Scott"], "stars": ["Sigourney Weaver", "Tom Skerritt", "John Hurt"]},
-             popularity=3)
-BLADE_RUNNER = Item(id="2", title="Blade Runner", year=1982, categories=["sci-fi"],
-                    attributes={"director": ["Ridley Scott"], "stars": ["Harrison Ford"]})
+ALIEN = Item(
+    id="1",
+    title="Alien",
+    year=1979,
+    categories=["horror", "sci-fi"],
+    description="The crew of a ship meets a deadly creature. It hunts them one by one.",
+    attributes={"director": ["Ridley Scott"], "stars": ["Sigourney Weaver", "Tom Skerritt", "John Hurt"]},
+    popularity=3,
+)
+BLADE_RUNNER = Item(
+    id="2",
+    title="Blade Runner",
+    year=1982,
+    categories=["sci-fi"],
+    attributes={"director": ["Ridley Scott"], "stars": ["Harrison Ford"]},
+)
 JAWS = Item(id="3", title="Jaws", year=1975, categories=["thriller", "horror"], attributes={"stars": ["Roy Scheider"]})
 HEAT = Item(id="4", title="Heat", year=1995, categories=["crime"], attributes={"stars": ["Al Pacino"]})
-PLANNER = Item(id="p", title="Paper Planner", categories=["office", "stationery", "paper", "gifts"], price=1234.5,
-               description="A weekly paper planner.")
+PLANNER = Item(
+    id="p",
+    title="Paper Planner",
+    categories=["office", "stationery", "paper", "gifts"],
+    price=1234.5,
+    description="A weekly paper planner.",
+)
 
 
 def test_reason_for_a_film_wish():
@@ -35,7 +50,8 @@ def test_collaborative_evidence_comes_first():
 
 def test_a_director_shared_with_a_liked_film_is_the_reason():
     assert EX.reason(ALIEN, wishes=[], liked=[HEAT, BLADE_RUNNER]).startswith(
-        "Directed by Ridley Scott, like Blade Runner. ")
+        "Directed by Ridley Scott, like Blade Runner. "
+    )
 
 
 def test_a_category_shared_with_a_liked_film_when_nothing_closer():
@@ -68,7 +84,8 @@ def test_a_long_tail_pick_says_how_rarely_it_was_named():
 
 def test_reason_for_a_product():
     assert EX.reason(PLANNER, wishes=["PLANNER", "jazz", "office"]) == (
-        "Matches your wish for PLANNER, office. A weekly paper planner.")
+        "Matches your wish for PLANNER, office. A weekly paper planner."
+    )
 
 
 def test_reason_of_a_bare_item_is_empty():
@@ -87,14 +104,24 @@ def test_reason_truncates_a_long_first_sentence():
 
 def test_reason_uses_only_catalogue_facts_and_the_persons_words():
     reason = EX.reason(ALIEN, wishes=["horror"], liked=[BLADE_RUNNER])
-    facts = " ".join([*ALIEN.categories, ALIEN.description, *ALIEN.attributes["director"], BLADE_RUNNER.title,
-                      *ALIEN.attributes["stars"], "directed by with like matches your wish for"]).lower()
+    facts = " ".join(
+        [
+            *ALIEN.categories,
+            ALIEN.description,
+            *ALIEN.attributes["director"],
+            BLADE_RUNNER.title,
+            *ALIEN.attributes["stars"],
+            "directed by with like matches your wish for",
+        ]
+    ).lower()
     words = {w.strip(".,()").lower() for w in reason.split()}
     assert words <= set(facts.replace(",", " ").replace(".", " ").split())
 
 
-@pytest.mark.parametrize("liked, recommended_with, cites", [
-    ([], "Jaws", True), ([BLADE_RUNNER], None, True), ([JAWS], None, True), ([HEAT], None, False)])
+@pytest.mark.parametrize(
+    "liked, recommended_with, cites",
+    [([], "Jaws", True), ([BLADE_RUNNER], None, True), ([JAWS], None, True), ([HEAT], None, False)],
+)
 def test_cites_the_person_recognises_every_personal_reason(liked, recommended_with, cites):
     assert cites_the_person(EX.reason(ALIEN, wishes=[], liked=liked, recommended_with=recommended_with)) is cites
 
@@ -104,11 +131,19 @@ def picks() -> list[Explained]:
 
 
 def test_reply_is_a_lead_in_that_does_not_repeat_the_cards():
-    reply = EX.reply(picks(), wishes=["horror", "tense", "space", "extra"], notices=["n1", "n2"],
-                     liked_titles=["Jaws"], changes=["1979 or earlier now", "no comedy"], follow_up="Older or newer?",
-                     noun="films")
-    assert reply == ("Note: n1\nNote: n2\nHere are 2 films for horror, tense, space, for fans of Jaws. "
-                     "Since your last message: 1979 or earlier now; no comedy. Older or newer?")
+    reply = EX.reply(
+        picks(),
+        wishes=["horror", "tense", "space", "extra"],
+        notices=["n1", "n2"],
+        liked_titles=["Jaws"],
+        changes=["1979 or earlier now", "no comedy"],
+        follow_up="Older or newer?",
+        noun="films",
+    )
+    assert reply == (
+        "Note: n1\nNote: n2\nHere are 2 films for horror, tense, space, for fans of Jaws. "
+        "Since your last message: 1979 or earlier now; no comedy. Older or newer?"
+    )
     assert "Scary." not in reply and "Tense." not in reply
 
 

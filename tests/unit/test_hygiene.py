@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from tailtalk.hygiene import (FilmReference, SourceFilm, clean_redial_films, decode_title, merge_duplicates,
-                              read_movielens_reference, reference_title, rejects_side_info, year_from_side_info)
+from tailtalk.hygiene import (
+    FilmReference,
+    SourceFilm,
+    clean_redial_films,
+    decode_title,
+    merge_duplicates,
+    read_movielens_reference,
+    reference_title,
+    rejects_side_info,
+    year_from_side_info,
+)
 
 # MovieLens as it knows the films below: IMDb id -> "Title (year)", its own way of writing titles.
-REFERENCE = FilmReference.from_rows([
-    ("tt0416449", "300 (2007)"),
-    ("tt0087800", "Nightmare on Elm Street, A (1984)"),
-    ("tt1179056", "Nightmare on Elm Street, A (2010)"),
-    ("tt2294629", "Frozen (2013)"),
-    ("tt0117218", "Nutty Professor, The (1996)"),
-])
+REFERENCE = FilmReference.from_rows(
+    [
+        ("tt0416449", "300 (2007)"),
+        ("tt0087800", "Nightmare on Elm Street, A (1984)"),
+        ("tt1179056", "Nightmare on Elm Street, A (2010)"),
+        ("tt2294629", "Frozen (2013)"),
+        ("tt0117218", "Nutty Professor, The (1996)"),
+    ]
+)
 
 
 def record(imdb_id: str, star: str, genre: str = "drama") -> dict:
@@ -76,31 +87,44 @@ def test_same_title_and_year_merge_into_the_most_mentioned_id():
 
 
 def test_different_years_stay_separate_films():
-    aliases = merge_duplicates([film("1", "A Nightmare on Elm Street", 1984),
-                                film("2", "A Nightmare on Elm Street", 2010)])
+    aliases = merge_duplicates(
+        [film("1", "A Nightmare on Elm Street", 1984), film("2", "A Nightmare on Elm Street", 2010)]
+    )
     assert aliases == {"1": "1", "2": "2"}
 
 
 def test_an_undated_entry_joins_the_dated_film_whose_side_information_it_shares():
     frozen = record("tt2294629", "Kristen Bell")
-    aliases = merge_duplicates([film("7", "Frozen", None, frozen, mentions=13),
-                                film("8", "Frozen", 2013, frozen, mentions=220),
-                                film("9", "Frozen", 2010, record("tt1323045", "Emma Bell"))])
+    aliases = merge_duplicates(
+        [
+            film("7", "Frozen", None, frozen, mentions=13),
+            film("8", "Frozen", 2013, frozen, mentions=220),
+            film("9", "Frozen", 2010, record("tt1323045", "Emma Bell")),
+        ]
+    )
     assert aliases == {"7": "8", "8": "8", "9": "9"}
 
 
 def test_an_undated_entry_without_agreeing_side_information_stays_alone():
-    aliases = merge_duplicates([film("1", "The Mummy", None, record("tt0000002", "Boris Karloff")),
-                                film("2", "The Mummy", 1999, record("tt0120616", "Brendan Fraser")),
-                                film("3", "The Mummy", None)])
+    aliases = merge_duplicates(
+        [
+            film("1", "The Mummy", None, record("tt0000002", "Boris Karloff")),
+            film("2", "The Mummy", 1999, record("tt0120616", "Brendan Fraser")),
+            film("3", "The Mummy", None),
+        ]
+    )
     assert aliases == {"1": "1", "2": "2", "3": "3"}
 
 
 def test_an_undated_entry_whose_record_two_dated_films_share_stays_alone():
     shared = record("tt1179056", "Rooney Mara")
-    aliases = merge_duplicates([film("1", "A Nightmare on Elm Street", None, shared),
-                                film("2", "A Nightmare on Elm Street", 1984, shared),
-                                film("3", "A Nightmare on Elm Street", 2010, shared)])
+    aliases = merge_duplicates(
+        [
+            film("1", "A Nightmare on Elm Street", None, shared),
+            film("2", "A Nightmare on Elm Street", 1984, shared),
+            film("3", "A Nightmare on Elm Street", 2010, shared),
+        ]
+    )
     assert aliases["1"] == "1"
 
 
@@ -130,23 +154,33 @@ def test_clean_redial_films_repairs_and_counts():
     assert clean.aliases["107018"] == "82894" and "107018" not in films
     assert "999" not in clean.aliases  # a row with only a year names no film
     counts = clean.counts
-    assert (counts.titles_decoded, counts.years_filled, counts.duplicates_merged, counts.side_info_rejected,
-            counts.side_info_rejoined, counts.still_undated) == (1, 1, 1, 2, 0, 0)
+    assert (
+        counts.titles_decoded,
+        counts.years_filled,
+        counts.duplicates_merged,
+        counts.side_info_rejected,
+        counts.side_info_rejoined,
+        counts.still_undated,
+    ) == (1, 1, 1, 2, 0, 0)
     assert "titles decoded 1" in counts.summary() and "rejected as another film's 2" in counts.summary()
 
 
 def test_a_rejected_record_is_replaced_by_the_right_film_s_record_when_the_file_has_it():
     right = record("tt0087800", "Heather Langenkamp", "horror")
     side_info = {"1": record("tt1179056", "Rooney Mara"), "2": right}
-    clean = clean_redial_films([("1", "A Nightmare on Elm Street (1984)", 5), ("2", "Elm Street Classic (1984)", 1)],
-                               side_info, REFERENCE)
+    clean = clean_redial_films(
+        [("1", "A Nightmare on Elm Street (1984)", 5), ("2", "Elm Street Classic (1984)", 1)], side_info, REFERENCE
+    )
     assert clean.films[0].side == right and clean.counts.side_info_rejoined == 1
 
 
 def test_without_a_reference_titles_are_decoded_and_duplicates_merged_but_nothing_is_checked():
     shared = record("tt1179056", "Rooney Mara")
-    clean = clean_redial_films([("1", "A Nightmare on Elm Street (1984)", 5), ("2", "Why Him%3F (2016)", 1),
-                                ("3", "Why Him?  (2016)", 2)], {"1": shared}, None)
+    clean = clean_redial_films(
+        [("1", "A Nightmare on Elm Street (1984)", 5), ("2", "Why Him%3F (2016)", 1), ("3", "Why Him?  (2016)", 2)],
+        {"1": shared},
+        None,
+    )
     assert clean.films[0].side == shared
     assert clean.aliases == {"1": "1", "2": "3", "3": "3"}
     assert "not checked" in clean.counts.summary()

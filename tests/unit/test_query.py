@@ -53,8 +53,10 @@ def test_admits(constraints, item, admitted):
     [
         (Constraints(), None),
         (Constraints(include_categories=F({"horror"})), {"categories": {"$contains": "horror"}}),
-        (Constraints(include_categories=F({"b", "a"})),
-         {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]}),
+        (
+            Constraints(include_categories=F({"b", "a"})),
+            {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]},
+        ),
         (Constraints(exclude_categories=F({"war"})), {"categories": {"$not_contains": "war"}}),
         (Constraints(year_min=1990), None),  # bounds are applied after the query: a missing year passes them
         (Constraints(price_min=0.0), None),
@@ -65,12 +67,14 @@ def test_admits(constraints, item, admitted):
         ),
         (
             Constraints(F({"b", "a"}), F({"d", "c"}), 1990, 1999, 1.5, 20.0, F({"i2", "i1"})),
-            {"$and": [
-                {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]},
-                {"categories": {"$not_contains": "c"}},
-                {"categories": {"$not_contains": "d"}},
-                {"item_id": {"$nin": ["i1", "i2"]}},
-            ]},
+            {
+                "$and": [
+                    {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]},
+                    {"categories": {"$not_contains": "c"}},
+                    {"categories": {"$not_contains": "d"}},
+                    {"item_id": {"$nin": ["i1", "i2"]}},
+                ]
+            },
         ),
     ],
 )
@@ -85,10 +89,12 @@ def test_bounded_fields():
 
 # --- compose_query_vector -------------------------------------------------------------------
 
+
 def compose(text, liked, avoid, liked_weight=0.5, avoid_weight=0.5):
     as_array = lambda v: None if v is None else np.asarray(v, dtype=np.float64)  # noqa: E731
-    return compose_query_vector(as_array(text), as_array(liked), as_array(avoid),
-                                liked_weight=liked_weight, avoid_weight=avoid_weight)
+    return compose_query_vector(
+        as_array(text), as_array(liked), as_array(avoid), liked_weight=liked_weight, avoid_weight=avoid_weight
+    )
 
 
 def test_compose_text_only_is_normalised_float32():
@@ -111,8 +117,9 @@ def test_compose_liked_only_uses_the_weighted_mean_direction():
 
 def test_compose_weights_matter():
     # [1,0] + 2 * [0,1] - 1 * [1,1] = [0, 1]
-    np.testing.assert_allclose(compose([1.0, 0.0], [[0.0, 1.0]], [1.0, 1.0], liked_weight=2.0, avoid_weight=1.0),
-                               [0.0, 1.0], atol=1e-7)
+    np.testing.assert_allclose(
+        compose([1.0, 0.0], [[0.0, 1.0]], [1.0, 1.0], liked_weight=2.0, avoid_weight=1.0), [0.0, 1.0], atol=1e-7
+    )
 
 
 @pytest.mark.parametrize(
@@ -142,7 +149,12 @@ ITEMS = [
 
 def test_most_popular_orders_by_popularity_then_id():
     assert most_popular(ITEMS, Constraints(), 10) == [
-        Candidate("d", 0.0), Candidate("a", 0.0), Candidate("b", 0.0), Candidate("c", 0.0), Candidate("e", 0.0)]
+        Candidate("d", 0.0),
+        Candidate("a", 0.0),
+        Candidate("b", 0.0),
+        Candidate("c", 0.0),
+        Candidate("e", 0.0),
+    ]
 
 
 def test_most_popular_respects_constraints_and_k():

@@ -47,8 +47,13 @@ def test_prior_breaks_near_ties_dense_does_not(catalog):
 
 
 def test_rank_returns_at_most_k_sorted_with_tail_flags(catalog):
-    candidates = [Candidate("c3", 0.9), Candidate("h1", 0.3), Candidate("c2", 0.5), Candidate("s1", 0.1),
-                  Candidate("c1", 0.7)]
+    candidates = [
+        Candidate("c3", 0.9),
+        Candidate("h1", 0.3),
+        Candidate("c2", 0.5),
+        Candidate("s1", 0.1),
+        Candidate("c1", 0.7),
+    ]
     ranked = SimilarityRanker(catalog).rank(CTX, candidates, k=4)
     assert ranked == [
         RankedItem("c3", 0.9, 0.9, True),

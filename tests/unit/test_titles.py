@@ -52,8 +52,8 @@ def test_hit_spans_index_the_normalised_text(matcher):
     text = "I liked It Follows and the shinning"
     norm = normalise(text)
     follows, shining = matcher.find(text)
-    assert norm[follows.start:follows.end] == "it follows"
-    assert norm[shining.start:shining.end] == "the shinning"
+    assert norm[follows.start : follows.end] == "it follows"
+    assert norm[shining.start : shining.end] == "the shinning"
     assert follows.title == "it follows" and follows.score == 100.0
     assert 90.0 <= shining.score < 100.0
 
@@ -92,7 +92,7 @@ def test_year_picks_the_remake(matcher, text, expected):
 
 def test_year_extends_the_span(matcher):
     (hit,) = matcher.find("I loved It (1990)")
-    assert normalise("I loved It (1990)")[hit.start:hit.end] == "it 1990"
+    assert normalise("I loved It (1990)")[hit.start : hit.end] == "it 1990"
 
 
 @pytest.mark.parametrize(

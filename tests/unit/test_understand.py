@@ -12,8 +12,9 @@ CATEGORIES = ["Horror", "comedy", "romance", "thriller", "sci-fi", "drama", "doc
 
 @pytest.fixture(scope="module")
 def understander() -> RuleBasedUnderstander:
-    titles = TitleMatcher([("titanic", "Titanic", 1997), ("shining", "The Shining", 1980),
-                           ("follows", "It Follows", 2014)])
+    titles = TitleMatcher(
+        [("titanic", "Titanic", 1997), ("shining", "The Shining", 1980), ("follows", "It Follows", 2014)]
+    )
     return RuleBasedUnderstander(CATEGORIES, titles)
 
 
@@ -23,6 +24,7 @@ def u(understander):
 
 
 # --- years ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "message, years",
@@ -56,6 +58,7 @@ def test_years(u, message, years):
 
 
 # --- categories, synonyms, plurals, negation ------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "message, include, exclude",
@@ -93,7 +96,8 @@ def test_synonym_needs_its_category_in_the_vocabulary():
 
 def test_docstring_example():
     i = RuleBasedUnderstander(["horror", "comedy", "romance"]).understand(
-        "a light romantic comedy from the 90s, no horror")
+        "a light romantic comedy from the 90s, no horror"
+    )
     assert i.include_categories == {"comedy", "romance"}
     assert i.exclude_categories == {"horror"}
     assert (i.year_min, i.year_max) == (1990, 1999)
@@ -131,6 +135,7 @@ def test_past_tense_negations(u, message):
 
 
 # --- prices ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "message, prices",
@@ -172,6 +177,7 @@ def test_bounds_leave_no_query_text(u, message):
 
 
 # --- titles ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "message, liked, disliked",
@@ -220,6 +226,7 @@ def test_negation_in_an_earlier_clause_does_not_reach_a_title(u):
 
 # --- vagueness ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("message", ["", "   ", "hi", "Hello, thanks!", "can you recommend something?"])
 def test_vague_messages(u, message):
     assert u(message).is_vague
@@ -230,8 +237,9 @@ def test_empty_message_gives_empty_interests(u, message):
     assert u(message) == Interests()
 
 
-@pytest.mark.parametrize("message", ["90s", "under $30", "no superhero movies", "not horror", "I loved Titanic",
-                                     "space pirates"])
+@pytest.mark.parametrize(
+    "message", ["90s", "under $30", "no superhero movies", "not horror", "I loved Titanic", "space pirates"]
+)
 def test_specific_messages_are_not_vague(u, message):
     assert not u(message).is_vague
 
@@ -249,65 +257,119 @@ def test_words_about_the_conversation_are_no_wishes(u):
 
 # --- ordinary requests against a ReDial-like catalogue ----------------------------------------
 
-REDIAL = ["action", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama", "family",
-          "fantasy", "film-noir", "history", "horror", "music", "musical", "mystery", "romance", "sci-fi", "short",
-          "sport", "thriller", "war", "western"]
+REDIAL = [
+    "action",
+    "adventure",
+    "animation",
+    "biography",
+    "comedy",
+    "crime",
+    "documentary",
+    "drama",
+    "family",
+    "fantasy",
+    "film-noir",
+    "history",
+    "horror",
+    "music",
+    "musical",
+    "mystery",
+    "romance",
+    "sci-fi",
+    "short",
+    "sport",
+    "thriller",
+    "war",
+    "western",
+]
 
 
 @pytest.fixture(scope="module")
 def redial():
-    titles = TitleMatcher([("titanic", "Titanic", 1997), ("shining", "The Shining", 1980),
-                           ("no-country", "No Country for Old Men", 2007),
-                           ("children-of-men", "Children of Men", 2006)])
+    titles = TitleMatcher(
+        [
+            ("titanic", "Titanic", 1997),
+            ("shining", "The Shining", 1980),
+            ("no-country", "No Country for Old Men", 2007),
+            ("children-of-men", "Children of Men", 2006),
+        ]
+    )
     return RuleBasedUnderstander(REDIAL, titles).understand
 
 
-@pytest.mark.parametrize("message", [
-    "I love films with Emma Stone",
-    "I love stories about dogs",  # "love stories" after "I" is a verb and its object, not the romance genre
-    "films like the ones my dad watches",
-    "I'm looking for a film to watch tonight",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I love films with Emma Stone",
+        "I love stories about dogs",  # "love stories" after "I" is a verb and its object, not the romance genre
+        "films like the ones my dad watches",
+        "I'm looking for a film to watch tonight",
+    ],
+)
 def test_ordinary_words_give_no_category(redial, message):
     interests = redial(message)
     assert interests.include_categories == set() and interests.exclude_categories == set()
 
 
-@pytest.mark.parametrize("message", [
-    "I love films with Emma Stone", "something funny and short", "a war film that isn't American",
-    "a movie to watch with my 8-year-old", "I never saw Titanic", "something older, less mainstream",
-    "not too gory, no horror", "shorts", "a love story", "based on a true story",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I love films with Emma Stone",
+        "something funny and short",
+        "a war film that isn't American",
+        "a movie to watch with my 8-year-old",
+        "I never saw Titanic",
+        "something older, less mainstream",
+        "not too gory, no horror",
+        "shorts",
+        "a love story",
+        "based on a true story",
+    ],
+)
 def test_categories_always_come_from_the_catalogue(redial, message):
     interests = redial(message)
     assert interests.include_categories | interests.exclude_categories <= set(REDIAL)
 
 
-@pytest.mark.parametrize("message, include", [
-    ("a short film", {"short"}),
-    ("any good shorts?", {"short"}),
-    ("a love story", {"romance"}),
-    ("a movie based on a true story", {"biography"}),  # a dramatised story, not a documentary
-])
+@pytest.mark.parametrize(
+    "message, include",
+    [
+        ("a short film", {"short"}),
+        ("any good shorts?", {"short"}),
+        ("a love story", {"romance"}),
+        ("a movie based on a true story", {"biography"}),  # a dramatised story, not a documentary
+    ],
+)
 def test_categories_named_in_everyday_words(redial, message, include):
     assert redial(message).include_categories == include
 
 
-@pytest.mark.parametrize("message", ["I never saw Titanic", "I haven't seen Titanic", "I've not seen Titanic yet",
-                                     "I have never watched Titanic", "Titanic I never saw"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I never saw Titanic",
+        "I haven't seen Titanic",
+        "I've not seen Titanic yet",
+        "I have never watched Titanic",
+        "Titanic I never saw",
+    ],
+)
 def test_an_unseen_title_is_neither_liked_nor_disliked(redial, message):
     interests = redial(message)
     assert (interests.liked_ids, interests.disliked_ids, interests.mentioned_ids) == ([], [], ["titanic"])
     assert interests.avoid_terms == []
 
 
-@pytest.mark.parametrize("message, liked, disliked, mentioned", [
-    ("I didn't see Titanic, but I loved The Shining", ["shining"], [], ["titanic"]),
-    ("I never saw The Shining and I hated Titanic", [], ["titanic"], ["shining"]),
-    ("not Titanic", [], ["titanic"], []),
-    ("The Shining is not my thing", [], ["shining"], []),
-    ("I loved No Country for Old Men", ["no-country"], [], []),  # the title's own "No" negates nothing
-])
+@pytest.mark.parametrize(
+    "message, liked, disliked, mentioned",
+    [
+        ("I didn't see Titanic, but I loved The Shining", ["shining"], [], ["titanic"]),
+        ("I never saw The Shining and I hated Titanic", [], ["titanic"], ["shining"]),
+        ("not Titanic", [], ["titanic"], []),
+        ("The Shining is not my thing", [], ["shining"], []),
+        ("I loved No Country for Old Men", ["no-country"], [], []),  # the title's own "No" negates nothing
+    ],
+)
 def test_titles_liked_disliked_and_mentioned(redial, message, liked, disliked, mentioned):
     interests = redial(message)
     assert (interests.liked_ids, interests.disliked_ids, interests.mentioned_ids) == (liked, disliked, mentioned)
@@ -325,33 +387,47 @@ def test_negation_governs_only_what_follows_it(redial):
     assert interests.query_text == "war"
 
 
-@pytest.mark.parametrize("message, include, exclude, avoid", [
-    ("not too gory", set(), set(), ["gory"]),
-    ("nothing too scary", set(), set(), ["scary"]),  # a little fright is fine: horror is not ruled out
-    ("no horror", set(), {"horror"}, []),
-    ("a comedy that doesn't have any violence", {"comedy"}, set(), ["violence"]),
-    ("horror is not my thing", set(), {"horror"}, []),
-    ("comedies don't do it for me", set(), {"comedy"}, []),
-    ("I'm not a fan of gore", set(), set(), ["gore"]),
-    ("I don't mind horror", {"horror"}, set(), []),
-    ("I'm not sure what I want, maybe a western", {"western"}, set(), []),
-    ("I'm not sure what I want maybe a western", {"western"}, set(), []),
-    ("a comedy I haven't seen yet", {"comedy"}, set(), []),  # the wish stands; "seen" governs only titles
-    ("a comedy and nothing else", {"comedy"}, set(), []),
-    ("nothing that is scary", set(), {"horror"}, []),
-    ("not that scary", set(), set(), ["scary"]),
-    ("a comedy my kids won't hate", {"comedy", "family", "animation"}, {"horror", "thriller"}, []),
-])
+@pytest.mark.parametrize(
+    "message, include, exclude, avoid",
+    [
+        ("not too gory", set(), set(), ["gory"]),
+        ("nothing too scary", set(), set(), ["scary"]),  # a little fright is fine: horror is not ruled out
+        ("no horror", set(), {"horror"}, []),
+        ("a comedy that doesn't have any violence", {"comedy"}, set(), ["violence"]),
+        ("horror is not my thing", set(), {"horror"}, []),
+        ("comedies don't do it for me", set(), {"comedy"}, []),
+        ("I'm not a fan of gore", set(), set(), ["gore"]),
+        ("I don't mind horror", {"horror"}, set(), []),
+        ("I'm not sure what I want, maybe a western", {"western"}, set(), []),
+        ("I'm not sure what I want maybe a western", {"western"}, set(), []),
+        ("a comedy I haven't seen yet", {"comedy"}, set(), []),  # the wish stands; "seen" governs only titles
+        ("a comedy and nothing else", {"comedy"}, set(), []),
+        ("nothing that is scary", set(), {"horror"}, []),
+        ("not that scary", set(), set(), ["scary"]),
+        ("a comedy my kids won't hate", {"comedy", "family", "animation"}, {"horror", "thriller"}, []),
+    ],
+)
 def test_negation_scope(redial, message, include, exclude, avoid):
     interests = redial(message)
-    assert (interests.include_categories, interests.exclude_categories, interests.avoid_terms) == (include, exclude,
-                                                                                                     avoid)
+    assert (interests.include_categories, interests.exclude_categories, interests.avoid_terms) == (
+        include,
+        exclude,
+        avoid,
+    )
 
 
-@pytest.mark.parametrize("message", ["a movie to watch with my 8-year-old", "something for my kids",
-                                     "what would a 10 year old like?", "a horror movie for my 8 year old",
-                                     "something scary for my eight-year-old", "is there anything kid-friendly?",
-                                     "something different for my kids"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "a movie to watch with my 8-year-old",
+        "something for my kids",
+        "what would a 10 year old like?",
+        "a horror movie for my 8 year old",
+        "something scary for my eight-year-old",
+        "is there anything kid-friendly?",
+        "something different for my kids",
+    ],
+)
 def test_a_child_audience_never_allows_horror(redial, message):
     interests = redial(message)
     assert interests.audience == "children"
@@ -360,20 +436,24 @@ def test_a_child_audience_never_allows_horror(redial, message):
     assert "horror" not in interests.include_categories
 
 
-@pytest.mark.parametrize("message", ["a movie to watch with my 8-year-old", "my 40-year-old husband likes war films",
-                                     "for a 10 year old"])
+@pytest.mark.parametrize(
+    "message", ["a movie to watch with my 8-year-old", "my 40-year-old husband likes war films", "for a 10 year old"]
+)
 def test_year_old_is_neither_a_year_nor_a_wish(redial, message):
     interests = redial(message)
     assert (interests.year_min, interests.year_max) == (None, None)
     assert not {"year", "old", "year-old"} & set(interests.query_text.split() + interests.wishes + interests.phrases)
 
 
-@pytest.mark.parametrize("message, audience", [
-    ("my 40-year-old husband likes war films", None),
-    ("something for my 15 year old", "teen"),
-    ("nothing for kids, please", None),
-    ("I loved Children of Men", None),  # a title's words are no audience
-])
+@pytest.mark.parametrize(
+    "message, audience",
+    [
+        ("my 40-year-old husband likes war films", None),
+        ("something for my 15 year old", "teen"),
+        ("nothing for kids, please", None),
+        ("I loved Children of Men", None),  # a title's words are no audience
+    ],
+)
 def test_audience_only_where_someone_young_watches(redial, message, audience):
     interests = redial(message)
     assert interests.audience == audience
@@ -392,36 +472,42 @@ def test_funny_and_short_is_a_comedy_with_a_runtime_wish(redial):
     assert interests.max_runtime_minutes == 100
 
 
-@pytest.mark.parametrize("message, minutes", [
-    ("a movie under 90 minutes", 90),
-    ("less than an hour and a half please", 90),
-    ("something under 2 hours", 120),
-    ("a short comedy", 100),
-    ("a quick watch", 100),
-    ("nothing too long", 120),
-    ("a short film", None),
-    ("a comedy", None),
-])
+@pytest.mark.parametrize(
+    "message, minutes",
+    [
+        ("a movie under 90 minutes", 90),
+        ("less than an hour and a half please", 90),
+        ("something under 2 hours", 120),
+        ("a short comedy", 100),
+        ("a quick watch", 100),
+        ("nothing too long", 120),
+        ("a short film", None),
+        ("a comedy", None),
+    ],
+)
 def test_runtime(redial, message, minutes):
     assert redial(message).max_runtime_minutes == minutes
 
 
-@pytest.mark.parametrize("message, relative", [
-    ("something older", "older"),
-    ("anything more recent?", "newer"),
-    ("newer ones please", "newer"),
-    ("something darker", "darker"),
-    ("lighter please", "lighter"),
-    ("can you give me something more light-hearted", "lighter"),
-    ("something shorter", "shorter"),
-    ("less mainstream", "less_mainstream"),
-    ("something more obscure", "less_mainstream"),
-    ("any lesser-known ones?", "less_mainstream"),
-    ("not so mainstream this time", "less_mainstream"),
-    ("a comedy", None),
-    ("nothing darker", None),
-    ("something my older brother would like", None),
-])
+@pytest.mark.parametrize(
+    "message, relative",
+    [
+        ("something older", "older"),
+        ("anything more recent?", "newer"),
+        ("newer ones please", "newer"),
+        ("something darker", "darker"),
+        ("lighter please", "lighter"),
+        ("can you give me something more light-hearted", "lighter"),
+        ("something shorter", "shorter"),
+        ("less mainstream", "less_mainstream"),
+        ("something more obscure", "less_mainstream"),
+        ("any lesser-known ones?", "less_mainstream"),
+        ("not so mainstream this time", "less_mainstream"),
+        ("a comedy", None),
+        ("nothing darker", None),
+        ("something my older brother would like", None),
+    ],
+)
 def test_relative_requests(redial, message, relative):
     assert redial(message).relative == relative
 
@@ -443,13 +529,16 @@ def test_a_negation_that_governs_something_else_rules_out_no_category():
     assert u.understand("I don't want to watch horror").exclude_categories == {"horror"}
 
 
-@pytest.mark.parametrize("message, low, high", [
-    ("my budget is limited so I can't go above 500$", None, 500.0),
-    ("I don't want to spend more than 30 usd", None, 30.0),
-    ("not too much, not more than 20 euro, please", None, 20.0),
-    ("no more than $40", None, 40.0),
-    ("something over $100 but under $300", 100.0, 300.0),
-])
+@pytest.mark.parametrize(
+    "message, low, high",
+    [
+        ("my budget is limited so I can't go above 500$", None, 500.0),
+        ("I don't want to spend more than 30 usd", None, 30.0),
+        ("not too much, not more than 20 euro, please", None, 20.0),
+        ("no more than $40", None, 40.0),
+        ("something over $100 but under $300", 100.0, 300.0),
+    ],
+)
 def test_a_negated_lower_bound_is_a_ceiling(message, low, high):
     i = RuleBasedUnderstander(["office products"]).understand(message)
     assert (i.price_min, i.price_max) == (low, high)
@@ -457,5 +546,6 @@ def test_a_negated_lower_bound_is_a_ceiling(message, low, high):
 
 def test_a_bound_on_another_unit_is_no_price():
     i = RuleBasedUnderstander(["cellphones & accessories"]).understand(
-        "I would like not to spend too much, do you have anything with at least 16gb of memory")
+        "I would like not to spend too much, do you have anything with at least 16gb of memory"
+    )
     assert (i.price_min, i.price_max) == (None, None)

@@ -45,8 +45,9 @@ def is_loopback(host: object) -> bool:
 
 def _refuse(call: str, address: object, error: type[OSError] = OSError) -> OSError:
     """Record the attempt, and build the error the caller raises (as if the network were unreachable)."""
-    frames = [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_stack()[:-2]
-              if f.filename != __file__][-16:]
+    frames = [f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_stack()[:-2] if f.filename != __file__][
+        -16:
+    ]
     line = json.dumps({"call": call, "address": repr(address), "pid": os.getpid(), "stack": frames})
     with open(_LOG, "a", encoding="utf-8") as log:  # append: threads and child processes share the file
         log.write(line + "\n")
