@@ -46,6 +46,13 @@ _CONTACT = re.compile(r"https?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.]+|\+\d[\d\
 # Runs of capitalised words (or numbers) in the user's message: names the user brought up.
 _CAPITALISED_RUN = re.compile(r"\b(?:[A-Z0-9][\w'’-]*\s+){1,6}[A-Z0-9][\w'’-]*")
 _MAX_REQUEST_NAMES = 40  # runs of the message looked up in the catalogue; a pasted essay holds hundreds
+# A claim about what the person did with an item: "you enjoyed Jumanji", "you've seen Heat". The listed items
+# are picks the person has not named, so no such claim about one of them is true.
+_PERSON_CLAIM = re.compile(
+    r"\byou(?:'ve|\s+have|\s+had|'d)?\s+(?:really\s+|already\s+|just\s+)?"
+    r"(?:loved|enjoyed|liked|watched|saw|seen|mentioned|named|said)\b",
+    re.IGNORECASE,
+)
 _PRICE = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)")
 _SAME_TITLE = 90.0
 _UNSUPPORTED_SHARE = 0.6  # most of a sentence's content words in no fact and no wish: invented
@@ -113,6 +120,7 @@ class GroundingChecker:
         self._allowed_titles = [normalise(i.title) for i in self.allowed]
         self._user_titles = [normalise(i.title) for i in user_named]
         self._years = {i.year for i in self.allowed if i.year}
+        self._title_of = {i.id: i.title for i in self.allowed}
         # Whole category names ("film noir", "game show"), so that "film" or "show" alone claims nothing.
         self._category_names = {
             normalise(c)
@@ -201,6 +209,12 @@ class GroundingChecker:
             for contact in _CONTACT.findall(sentence)
             if normalise(contact) not in self._fact_words
         ]
+        for claim in _PERSON_CLAIM.finditer(sentence):
+            # What the claim is about runs to the next punctuation: "If you loved Alien, Heat is ..." is fine.
+            claimed = re.split(r"[,.;:!?]", sentence[claim.end() :], maxsplit=1)[0]
+            problems += [
+                f"{self._title_of[i]} (claims the person named it; they did not)" for i in self.mentioned_ids(claimed)
+            ]
         if self._recites_instructions(sentence):
             problems.append("recites the instructions")
         if not _ngrams(_words(sentence), _ECHO_REQUEST_NGRAM).isdisjoint(self._request_ngrams):
@@ -309,6 +323,7 @@ class GroundingChecker:
 # What a claim about the wrong item looks like in :meth:`GroundingChecker.violations`: people, years or
 # categories of one item credited to another, or a plot the facts do not hold.
 MISATTRIBUTION_MARKERS = (
+    "claims the person named it",
     "credited to the wrong item",
     "not credited to the item",
     "belongs to another listed item",

@@ -139,3 +139,17 @@ def test_a_wished_category_is_no_licence_to_claim_it():
         "1. Up (2009): a comedy about a family's holiday."
     )
     assert checker.violations("1. Up (2009): an animated comedy.") == []
+
+
+def test_a_claim_that_the_person_named_a_pick_is_caught():
+    """The pick was never named by the person: "you enjoyed Jumanji" is false (the case eval-replies shipped)."""
+    items = [Item(id="1", title="Jumanji", year=2017), Item(id="2", title="Superbad", year=2007)]
+    liked = [Item(id="3", title="Super Troopers", year=2001)]
+    titles = TitleMatcher([(i.id, i.title, i.year) for i in [*items, *liked]])
+    checker = GroundingChecker(titles, items, liked)
+    checker = GroundingChecker(titles, items, liked, request="glad to hear")  # words the facts back, as live
+    assert checker.violations("I'm glad to hear that you enjoyed the movie Jumanji.") == [
+        "Jumanji (claims the person named it; they did not)"
+    ]
+    assert "claims the person named it" in " ".join(checker.violations("You've seen Superbad, right?"))
+    assert checker.violations("If you loved Super Troopers, Superbad is a good pick.") == []
