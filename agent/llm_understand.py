@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure, scan_json_object
+from tailtalk.llm import LLM_FAILURES, LLMBackend, ModelOutputError, describe_failure, scan_json_object
 from rapidfuzz import fuzz
 
 from tailtalk.titles import normalise
@@ -95,7 +95,7 @@ class UnderstandingLog:
 
 
 def parse_extraction(reply: str) -> Extraction:
-    """The first JSON object in a reply, validated; raises ``ValueError`` saying what is wrong.
+    """The first JSON object in a reply, validated; raises :class:`~tailtalk.llm.ModelOutputError` saying what is wrong.
 
     An object cut off by the token limit (small models repeat keys until they run out) is
     closed after its last complete member.
@@ -103,17 +103,17 @@ def parse_extraction(reply: str) -> Extraction:
     match = _JSON_OBJECT.search(reply)
     text = match.group() if match else _close_truncated_object(reply)
     if text is None:
-        raise ValueError("the reply holds no JSON object")
+        raise ModelOutputError("the reply holds no JSON object")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"the JSON does not parse: {exc.msg} at character {exc.pos}") from exc
+        raise ModelOutputError(f"the JSON does not parse: {exc.msg} at character {exc.pos}") from exc
     if not isinstance(data, dict):
-        raise ValueError("the JSON is not an object")
+        raise ModelOutputError("the JSON is not an object")
     try:
         return Extraction.model_validate(data)
     except ValidationError as exc:
-        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
+        raise ModelOutputError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from exc
 
 
 def _close_truncated_object(reply: str) -> str | None:
@@ -150,7 +150,7 @@ class LLMUnderstander:
                 extraction = parse_extraction(reply)
                 self.log.valid_first_try += 1
                 return extraction
-            except ValueError as problem:
+            except ModelOutputError as problem:
                 repair = load_prompt("understand_repair").format_messages(
                     error=str(problem)[:300], message=message, reply=reply[:1000]
                 )
@@ -160,7 +160,7 @@ class LLMUnderstander:
         except LLM_FAILURES as exc:
             self.log.fell_back_to_rules += 1
             self.log.failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-            if not isinstance(exc, ValueError):  # an unusable reply is routine; an unreachable model is news
+            if not isinstance(exc, ModelOutputError):  # an unusable reply is routine; an unreachable model is news
                 interests.notices.append(
                     f"the language model ({self.backend.name}) {describe_failure(exc)}; "
                     "I read your message with the rule-based reader"

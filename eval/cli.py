@@ -17,6 +17,7 @@ import typer
 from tailtalk import privacy
 from tailtalk.config import DOMAIN_DATASETS, Settings
 from ui.cli import app, current_settings, run
+from tailtalk.errors import UserInputError
 
 if TYPE_CHECKING:  # the commands import the pipeline when they run: `tailtalk --help` stays quick
     from ui.pipeline import TurnPipeline
@@ -93,7 +94,7 @@ def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, 
     pipeline = build_pipeline(settings)
     hybrid = pipeline.retriever
     if not isinstance(hybrid, HybridRetriever):
-        raise ValueError("fit-ranker fits the hybrid retriever's ranker: serve ranker=fused (the default)")
+        raise UserInputError("fit-ranker fits the hybrid retriever's ranker: serve ranker=fused (the default)")
     pipeline = pipeline.replacing(retriever=exact_copy(hybrid))
     train, valid = load_training_splits(settings.dataset_dir())
     mentions_path = settings.dataset_dir() / MENTIONS_FILE
@@ -203,7 +204,7 @@ def evaluate_replies(
 
     settings = _served(dataset)
     if settings.llm == "none":
-        raise ValueError("eval-replies measures the language model's replies: set llm to auto, embedded or openai")
+        raise UserInputError("eval-replies measures the language model's replies: set llm to auto, embedded or openai")
     started = time.perf_counter()
     pipeline = build_pipeline(settings)
     rules = build_pipeline(settings.model_copy(update={"llm": "none"}))
@@ -233,7 +234,7 @@ def evaluate_conversations(
         wanted = {c.strip() for c in cases.split(",") if c.strip()}
         unknown = wanted - {c.id for c in chosen}
         if unknown:
-            raise ValueError(f"no conversation case named {', '.join(sorted(unknown))} in {folder}")
+            raise UserInputError(f"no conversation case named {', '.join(sorted(unknown))} in {folder}")
         chosen = [c for c in chosen if c.id in wanted]
     settings = current_settings()
     started = time.perf_counter()
@@ -287,10 +288,10 @@ def evaluate_hostile(
     from eval.hostile import CASES_DIR, load_cases, run_api, run_pipeline
 
     if via not in ("pipeline", "api"):
-        raise ValueError(f"--via takes 'pipeline' or 'api', not {via!r}")
+        raise UserInputError(f"--via takes 'pipeline' or 'api', not {via!r}")
     chosen = [c for c in load_cases(cases or CASES_DIR) if category in (None, c.category)]
     if not chosen:
-        raise ValueError(f"no cases of category {category!r} in {cases or CASES_DIR}")
+        raise UserInputError(f"no cases of category {category!r} in {cases or CASES_DIR}")
     settings = current_settings()
     pipeline = build_pipeline(settings)
     label = f"pipeline ({pipeline.llm_name})"
@@ -337,7 +338,7 @@ def _floats(values: str | None) -> list[float]:
     try:  # the range is the re-ranker's to check: it refuses a bad knob before any turn is replayed
         return [float(v) for v in values.split(",") if v.strip()]
     except ValueError as exc:
-        raise ValueError(f"--sweep-diversity takes comma-separated numbers, got {values!r}") from exc
+        raise UserInputError(f"--sweep-diversity takes comma-separated numbers, got {values!r}") from exc
 
 
 def _split_path(settings: Settings, split: str) -> Path:

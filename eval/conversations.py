@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ui.pipeline import TurnPipeline, TurnResult
 from agent.state import ConversationState
+from tailtalk.errors import UserInputError
 
 Domain = Literal["films", "products"]
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -108,10 +109,10 @@ def load_cases(folder: Path = CASES_DIR) -> list[Case]:
         try:
             cases += [Case.model_validate(raw) for raw in json.loads(path.read_text(encoding="utf-8"))]
         except (json.JSONDecodeError, ValidationError) as exc:
-            raise ValueError(f"{path} is not a valid conversation file: {exc}") from exc
+            raise UserInputError(f"{path} is not a valid conversation file: {exc}") from exc
     repeated = sorted({c.id for c in cases if sum(d.id == c.id for d in cases) > 1})
     if repeated:
-        raise ValueError(f"conversation ids must be unique; repeated: {', '.join(repeated)}")
+        raise UserInputError(f"conversation ids must be unique; repeated: {', '.join(repeated)}")
     return cases
 
 
@@ -210,7 +211,7 @@ def run_suite(pipelines: dict[str, TurnPipeline], cases: Iterable[Case]) -> dict
     cases = list(cases)
     missing = sorted({c.domain for c in cases} - set(pipelines))
     if missing:
-        raise ValueError(f"no pipeline for the domain(s) {', '.join(missing)}")
+        raise UserInputError(f"no pipeline for the domain(s) {', '.join(missing)}")
     failed = [record for case in cases for record in run_case(pipelines[case.domain], case)]
     return {
         "cases": len(cases),

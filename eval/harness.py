@@ -27,6 +27,7 @@ from tailtalk.instances import Instance, instances_of, mean_recall_at_k
 from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, accuracy_report, beyond_report
 from ranking.diversity import DiversityReranker
 from eval.systems import SYSTEMS, EvalSystem, PipelineSystem, exact_copy, item_vectors
+from tailtalk.errors import UserInputError
 
 DEPTH = 50  # the longest cut-off any metric reads
 CURVE_KS = (1, 5, 10, 20, 30, 40, 50)
@@ -111,7 +112,9 @@ def evaluate(
     """
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown or not systems:
-        raise ValueError(f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}")
+        raise UserInputError(
+            f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}"
+        )
     catalog = pipeline.catalog
     dialogues = load_dialogues(log_path)
     missing = missing_targets(dialogues, catalog)
@@ -122,7 +125,7 @@ def evaluate(
         )
     instances = sample(instances_of(dialogues, catalog), limit, seed)
     if not instances:
-        raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
+        raise UserInputError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
     retriever = exact_copy(pipeline.retriever)
     ranker = (
         pipeline.ranker.with_vectors(retriever.vectors)
@@ -132,7 +135,7 @@ def evaluate(
     exact = pipeline.replacing(retriever=retriever, ranker=ranker)
     chosen: dict[str, EvalSystem] = {name: SYSTEMS[name](exact) for name in systems}
     if diversity_sweep and not ranker.tunes_diversity:
-        raise ValueError("the pipeline's ranker has no diversity knob to sweep")
+        raise UserInputError("the pipeline's ranker has no diversity knob to sweep")
     understood: dict = {}  # the variants differ only in ranking: they share the understanding of each message
     for value in diversity_sweep:
         name = f"pipeline[diversity={value:g}]"

@@ -45,6 +45,7 @@ from ui.pipeline import TurnPipeline
 from agent.state import ConversationState
 from eval.harness import sample
 from eval.replay import replay_state
+from tailtalk.errors import UserInputError
 
 
 def _state_before(pipeline: TurnPipeline, instance: Instance) -> tuple[ConversationState, str]:
@@ -69,7 +70,7 @@ def replay_replies(
     """Run the sampled turns through ``pipeline`` (with a model) and ``rules_pipeline`` (without); write the report."""
     instances = sample(instances_of(load_dialogues(log_path), pipeline.catalog), limit, seed)
     if not instances:
-        raise ValueError(f"{log_path} has no assistant turn that names a catalogue item; nothing to replay")
+        raise UserInputError(f"{log_path} has no assistant turn that names a catalogue item; nothing to replay")
     records: list[dict[str, Any]] = []
     out.mkdir(parents=True, exist_ok=True)
     partial = out / "replies.partial.jsonl"  # a long replay that is interrupted keeps the turns it finished

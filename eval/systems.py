@@ -27,6 +27,7 @@ from eval.replay import replay_state
 from agent.state import ConversationState
 from agent.understand import Interests
 from tailtalk.instances import Instance
+from tailtalk.errors import UserInputError
 
 _CONTEXT_TURNS = 4
 
@@ -165,7 +166,9 @@ def _exact_dense(retriever: VectorRetriever) -> InMemoryRetriever:
     stored = retriever.vectors(catalog.ids())
     missing = [i for i in catalog.ids() if i not in stored]
     if missing:
-        raise ValueError(f"the index lacks {len(missing)} catalogue items (e.g. {missing[0]}); run `tailtalk index`")
+        raise UserInputError(
+            f"the index lacks {len(missing)} catalogue items (e.g. {missing[0]}); run `tailtalk index`"
+        )
     return InMemoryRetriever(
         catalog,
         CachedEmbedder(retriever.embedder),
@@ -184,7 +187,9 @@ class CollaborativeSystem(EvalSystem):
     def __init__(self, pipeline: TurnPipeline):
         retriever = pipeline.retriever
         if not isinstance(retriever, HybridRetriever) or retriever.collaborative is None:
-            raise ValueError("the collaborative system needs a fitted collaborative model; run `tailtalk fit-ranker`")
+            raise UserInputError(
+                "the collaborative system needs a fitted collaborative model; run `tailtalk fit-ranker`"
+            )
         self.model = retriever.collaborative
         self.ids = pipeline.catalog.ids()
         self.tie_break = 1e-9 * np.log1p([pipeline.catalog.get(i).popularity or 0.0 for i in self.ids])
@@ -204,7 +209,7 @@ def ablation(signal: str) -> Callable[[TurnPipeline], EvalSystem]:
         ranker, retriever = pipeline.ranker, pipeline.retriever
         inner = ranker.inner if isinstance(ranker, DiversityReranker) else ranker
         if not isinstance(inner, FusionRanker) or not isinstance(retriever, HybridRetriever):
-            raise ValueError(f"pipeline-no-{signal} needs the fused ranker (ranker=fused)")
+            raise UserInputError(f"pipeline-no-{signal} needs the fused ranker (ranker=fused)")
         fused = inner.without(signal)
         ranker = ranker.with_inner(fused) if isinstance(ranker, DiversityReranker) else fused
         if signal in ("lexical", "collaborative"):

@@ -51,6 +51,7 @@ from tailtalk.popularity import log_popularity_prior
 from tailtalk.titles import normalise
 from retrieval.query import Candidate
 from ranking.base import RankingContext, ScoringRanker
+from tailtalk.errors import UserInputError
 
 FEATURES = (
     "dense",
@@ -301,7 +302,9 @@ class FusionRanker(ScoringRanker):
     def load(cls, folder: Path, catalog: Catalog) -> FusionRanker:
         payload = json.loads((folder / FUSION_FILE).read_text(encoding="utf-8"))
         if list(payload["features"]) != list(FEATURES):
-            raise ValueError(f"{folder / FUSION_FILE} was fitted on other features; run `tailtalk fit-ranker` again")
+            raise UserInputError(
+                f"{folder / FUSION_FILE} was fitted on other features; run `tailtalk fit-ranker` again"
+            )
         return cls(
             catalog,
             {k: float(v) for k, v in payload["weights"].items()},

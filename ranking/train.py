@@ -46,7 +46,7 @@ from tailtalk.catalog import Catalog
 from tailtalk.dialogues import Dialogue, context_text, load_dialogues
 from tailtalk.instances import Instance, instances_of, mean_recall_at_k
 from tailtalk.popularity import log_popularity_prior
-from tailtalk.errors import UserError
+from tailtalk.errors import UserError, UserInputError
 
 SCORER_META = "tailtalk_scorer.json"
 PRIOR_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6)
@@ -65,7 +65,7 @@ class TrainConfig:
         >>> TrainConfig(epochs=0)
         Traceback (most recent call last):
         ...
-        ValueError: epochs must be at least 1, got 0
+        tailtalk.errors.UserInputError: epochs must be at least 1, got 0
     """
 
     profile: str = "default"
@@ -94,13 +94,13 @@ class TrainConfig:
         ]
         for name, value, low in checks:
             if value < low:
-                raise ValueError(f"{name} must be at least {low}, got {value}")
+                raise UserInputError(f"{name} must be at least {low}, got {value}")
         if not 0 < self.learning_rate < 1:
-            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+            raise UserInputError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if self.tau < 0 or self.scale <= 0:
-            raise ValueError("tau must be >= 0 and scale > 0")
+            raise UserInputError("tau must be >= 0 and scale > 0")
         if self.max_examples is not None and self.max_examples < self.batch_size:
-            raise ValueError(f"max_examples ({self.max_examples}) must be at least batch_size ({self.batch_size})")
+            raise UserInputError(f"max_examples ({self.max_examples}) must be at least batch_size ({self.batch_size})")
 
 
 PROFILES: dict[str, TrainConfig] = {
@@ -422,10 +422,10 @@ def read_scorer_meta(checkpoint: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is corrupt ({exc}); run `tailtalk train` again") from exc
+        raise UserInputError(f"{path} is corrupt ({exc}); run `tailtalk train` again") from exc
 
 
 def profile(name: str, **overrides: Any) -> TrainConfig:
     if name not in PROFILES:
-        raise ValueError(f"unknown training profile {name!r}; choose one of: {', '.join(PROFILES)}")
+        raise UserInputError(f"unknown training profile {name!r}; choose one of: {', '.join(PROFILES)}")
     return replace(PROFILES[name], **{k: v for k, v in overrides.items() if v is not None})

@@ -21,6 +21,11 @@ class UserError(Exception):
     """A failure the person can fix; its message says how."""
 
 
+class UserInputError(UserError, ValueError):
+    """A request the person can correct: an unknown name, a bad option, a file that is not what it should be."""
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
-    """What a front end shows as it is: errors written for people, and a missing file the person named."""
-    return (UserError, FileNotFoundError, ValueError)
+    """What a front end shows as it is: errors written for people, and a missing file the person named. Any
+    other exception, a ValueError included, is a fault: logged with its traceback, shown as an apology."""
+    return (UserError, FileNotFoundError)

@@ -100,11 +100,17 @@ class TurnBudgetSpent(TimeoutError):
     """The turn has too little of its time budget left to ask the model anything more."""
 
 
+class ModelOutputError(ValueError):
+    """The model answered, but not with what was asked for (no JSON object, a field out of range)."""
+
+
 def _failure_types() -> tuple[type[BaseException], ...]:
     import httpx
     import openai
 
-    # ValueError covers a server that streams malformed JSON; TimeoutError a turn past its budget.
+    # ValueError is meant: langchain raises a plain one for a stream that ends with no chunk ("No generation
+    # chunks were returned"), and a server streaming malformed JSON raises JSONDecodeError, a ValueError; our
+    # own ModelOutputError (an answer that is not what was asked) is one too. TimeoutError: a turn past its budget.
     return openai.OpenAIError, httpx.HTTPError, LLMError, TimeoutError, ValueError
 
 
@@ -118,7 +124,7 @@ def describe_failure(exc: BaseException) -> str:
     chatting ("LengthFinishReasonError: Could not parse response content as the length limit
     was reached" once reached the chat).
 
-    >>> describe_failure(ValueError("Expecting value: line 1 column 1"))
+    >>> describe_failure(ModelOutputError("Expecting value: line 1 column 1"))
     'gave an answer that could not be used (the details are in the server log)'
     """
     import httpx

@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tailtalk.catalog import Item, write_jsonl_atomic
+from tailtalk.catalog import DataFormatError, Item, write_jsonl_atomic
 from tailtalk.config import Settings
 from tailtalk.dialogues import Dialogue, Turn
 from tailtalk.hygiene import SourceFilm, clean_redial_films, decode_title, read_movielens_reference
 from tailtalk.mentions import FilmRecord, MentionList, link_titles, linked_lists, read_item_titles, read_mention_csv
 from tailtalk.sources import fetch
 from tailtalk.titles import split_title_year
+from tailtalk.errors import UserInputError
 
 _MENTION = re.compile(r"@\s?(\d+)")
 _REDIAL_ITEM_TITLES = "redial/mentions/item_titles.tsv"
@@ -265,7 +266,9 @@ def _inspired(files: dict[str, Path]) -> DatasetParts:
         reader = csv.DictReader(handle, delimiter="\t")
         missing = {"dialog_id", "speaker", "text", "movies"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"inspired/dev.tsv lacks column(s) {', '.join(sorted(missing))}")
+            raise DataFormatError(
+                files["inspired/dev.tsv"], 1, "header", f"lacks column(s) {', '.join(sorted(missing))}"
+            )
         by_dialogue: dict[str, list[dict[str, str]]] = {}
         for row in reader:
             by_dialogue.setdefault(row["dialog_id"], []).append(row)
@@ -376,7 +379,7 @@ def known_datasets() -> list[str]:
 
 def prepare(name: str, settings: Settings) -> PreparedDataset:
     if name not in _PREPARERS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(known_datasets())}")
+        raise UserInputError(f"unknown dataset {name!r}; choose one of: {', '.join(known_datasets())}")
     files = fetch(name, mirror=settings.resolved_mirror(), cache=settings.home / "downloads")
     parts = _PREPARERS[name](files)
     folder = settings.dataset_dir(name)

@@ -3,6 +3,8 @@ with fake models."""
 
 from __future__ import annotations
 
+import json
+
 import openai
 from openai.types.chat import ChatCompletion
 import httpx
@@ -86,7 +88,7 @@ def test_nothing_usable_falls_back_to_the_template_reply():
     [
         (openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "could not be reached"),
         (openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1:9/v1")), "did not answer in time"),
-        (ValueError("Expecting value: line 1 column 1"), "could not be used"),
+        (json.JSONDecodeError("Expecting value", "data: {", 6), "could not be used"),  # a garbled stream
         (openai.LengthFinishReasonError(completion=ChatCompletion.construct(usage=None)), "ran out of room"),
     ],
 )
