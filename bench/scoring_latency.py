@@ -43,7 +43,7 @@ from tailtalk.instances import instances_of
 from ui.assemble import build_pipeline
 from eval.systems import PipelineSystem
 from ranking.base import RankingContext
-from ranking.scorer import resolve_scorer
+from ranking.scorer import TextScorer
 from ranking.train import contexts_of
 from retrieval.embedder import packaged_model_path
 from retrieval.query import Candidate
@@ -81,8 +81,8 @@ def main() -> None:
     items = catalog.items
     turns = [(ctx, [items[i] for i in rng.choice(len(items), args.candidates, replace=False)]) for ctx in contexts]
 
-    choice = resolve_scorer(settings)
-    item_vectors = {i.id: v for i, v in zip(items, choice.embedder.embed([i.embedding_text() for i in items]))}
+    scorer = TextScorer.serving(settings)
+    item_vectors = {i.id: v for i, v in zip(items, scorer.encoder.embed([i.embedding_text() for i in items]))}
     pipeline = build_pipeline(settings.model_copy(update={"llm": "none"}))
     ranker = pipeline.ranker.with_vectors(lambda ids: {i: item_vectors[i] for i in ids})
     replay = PipelineSystem(pipeline)
@@ -93,7 +93,7 @@ def main() -> None:
 
     def bi_encoder(turn) -> None:
         context, candidates = turn
-        query = choice.embedder.embed([context])[0]
+        query = scorer.encoder.embed([context])[0]
         scored = [Candidate(i.id, float(item_vectors[i.id] @ query)) for i in candidates]
         ranker.rank(RankingContext(context), scored, 10)
 
@@ -122,7 +122,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "candidates": args.candidates,
-        "scorer": choice.description,
+        "scorer": scorer.description,
         "ranker": pipeline.describe(),
         "results": results,
     }

@@ -44,27 +44,19 @@ def train_scorer(
     the fused ranker for it."""
     from tailtalk.catalog import load_catalog
     from retrieval.index import build_index
-    from ranking.scorer import resolve_scorer
-    from ranking.train import profile as training_profile, train
+    from ranking.scorer import TextScorer
+    from ranking.train import profile as training_profile
 
     settings = current_settings()
     config = training_profile(profile, epochs=epochs, max_examples=max_examples, tau=tau)
     catalog = load_catalog(settings.catalog_path)
-    report = train(
-        catalog,
-        settings.dataset_dir(),
-        settings.checkpoint_path,
-        config,
-        base_model=settings.embedding_model,
-        embedding_cache=settings.home / "embeddings",
-    )
+    scorer, report = TextScorer.fit(catalog, settings, config)
     typer.echo(
         f"trained {report.profile} profile on {report.examples:,} examples, {report.epochs_run} epoch(s), "
         f"{report.seconds / 60:.1f} min; valid recall@10 {max(report.valid_recall_at_10):.4f} "
         f"(untrained {report.baseline_valid_recall_at_10:.4f}), prior weight {report.prior_weight:g}"
     )
-    choice = resolve_scorer(settings.model_copy(update={"scorer": "trained"}))
-    index_report = build_index(catalog, choice.embedder, settings)
+    index_report = build_index(catalog, scorer.encoder, settings)
     typer.echo(f"checkpoint {report.checkpoint}; its index has {index_report.added + index_report.unchanged:,} items")
     # The fused ranker's weights belong to a text scorer: fit them for the new one.
     _fit_served_ranker(settings.model_copy(update={"scorer": "trained"}))

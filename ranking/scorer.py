@@ -1,9 +1,10 @@
-"""Which scorer serves: the trained checkpoint when one exists, else the baseline, and say so.
+"""The text scorer, one object: which one serves (the trained checkpoint when one exists, else the baseline,
+and say so), and training one.
 
 The trained scorer is a fine-tuned bi-encoder (:mod:`ranking.train`): the same model
 embeds the catalogue into its own Chroma index and the dialogue at query time, and the
-popularity prior is added back with the weight tuned on ``valid``. ``tailtalk index``
-and the turn pipeline both resolve the scorer here, so they always agree on the model.
+popularity prior is added back with the weight tuned on ``valid``. ``tailtalk train``,
+``tailtalk index``, the pipeline and eval all go through :class:`TextScorer`, so they always agree on the model.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 
 from safetensors import SafetensorError
 
+from tailtalk.catalog import Catalog
 from tailtalk.config import Settings
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder, make_embedder
-from ranking.train import SCORER_META, read_scorer_meta, scorer_model_name
+from ranking.train import SCORER_META, TrainConfig, TrainReport, read_scorer_meta, scorer_model_name, train
 from tailtalk.errors import UserError
 
 
@@ -31,61 +33,95 @@ _META_FIELDS = ("run_id", "prior_weight", "profile", "trained_at")
 
 
 @dataclass(frozen=True)
-class ScorerChoice:
-    embedder: Embedder
+class TextScorer:
+    """The text signal as one object, after Cornac's models: the encoder that indexes the catalogue and reads
+        each turn (retrieval gets it through its own interface, ``ChromaRetriever(catalog, scorer.encoder, ...)``),
+        the popularity prior's weight tuned with it, and what it is. ``fit`` trains and saves a checkpoint,
+        ``load`` reads one, ``serving`` decides which scorer serves.
+
+        Example::
+
+            >>> from tailtalk.config import Settings
+            >>> scorer = TextScorer.serving(Settings(scorer="baseline", popularity_weight=0.3))
+            >>> scorer.trained, scorer.prior_weight, scorer.encoder.name
+            (False, 0.3, 'all-MiniLM-L6-v2')
+    """
+
+    encoder: Embedder
     prior_weight: float
     description: str
     trained: bool
     warning: str | None = None  # shown to the user: why the trained scorer is not serving
 
+    @classmethod
+    def serving(cls, settings: Settings) -> TextScorer:
+        """The trained scorer, or the baseline with a warning for the user when a checkpoint cannot serve.
 
-def resolve_scorer(settings: Settings) -> ScorerChoice:
-    """The trained scorer, or the baseline with a warning for the user when a checkpoint cannot serve.
+        Under ``auto`` no checkpoint at the default place just means none was trained; a
+        checkpoint the user named that does not exist is worth a warning.
+        """
+        checkpoint = settings.checkpoint_path
+        if settings.scorer == "baseline" or (
+            settings.scorer == "auto" and settings.checkpoint is None and not (checkpoint / SCORER_META).exists()
+        ):
+            return cls.baseline(settings)
+        try:
+            return cls.load(checkpoint, settings)
+        except _UNLOADABLE as exc:
+            if settings.scorer == "trained":
+                raise CheckpointError(
+                    f"the trained scorer at {checkpoint} cannot be loaded ({exc}); "
+                    "run `tailtalk train`, or set scorer=baseline"
+                ) from exc
+            return cls.baseline(
+                settings,
+                f"the trained scorer at {checkpoint} is unreadable ({exc}); "
+                "serving the baseline scorer. Run `tailtalk train` to rebuild it",
+            )
 
-    Under ``auto`` no checkpoint at the default place just means none was trained; a
-    checkpoint the user named that does not exist is worth a warning.
-    """
-    checkpoint = settings.checkpoint_path
-    if settings.scorer == "baseline" or (
-        settings.scorer == "auto" and settings.checkpoint is None and not (checkpoint / SCORER_META).exists()
-    ):
-        return _baseline(settings, None)
-    try:
-        return _trained(settings, checkpoint)
-    except _UNLOADABLE as exc:
-        if settings.scorer == "trained":
-            raise CheckpointError(
-                f"the trained scorer at {checkpoint} cannot be loaded ({exc}); "
-                "run `tailtalk train`, or set scorer=baseline"
-            ) from exc
-        return _baseline(
-            settings,
-            f"the trained scorer at {checkpoint} is unreadable ({exc}); "
-            "serving the baseline scorer. Run `tailtalk train` to rebuild it",
+    @classmethod
+    def baseline(cls, settings: Settings, warning: str | None = None) -> TextScorer:
+        """The packaged MiniLM with the configured prior weight."""
+        encoder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
+        return cls(
+            encoder,
+            settings.popularity_weight,
+            "baseline scorer (the packaged all-MiniLM-L6-v2; no trained checkpoint)",
+            trained=False,
+            warning=warning,
         )
 
-
-def _baseline(settings: Settings, warning: str | None) -> ScorerChoice:
-    embedder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
-    return ScorerChoice(
-        embedder,
-        settings.popularity_weight,
-        "baseline scorer (the packaged all-MiniLM-L6-v2; no trained checkpoint)",
-        trained=False,
-        warning=warning,
-    )
-
-
-def _trained(settings: Settings, checkpoint: Path) -> ScorerChoice:
-    meta = read_scorer_meta(checkpoint)
-    if not isinstance(meta, dict) or any(field not in meta for field in _META_FIELDS):
-        raise ValueError(
-            f"{checkpoint / SCORER_META} does not describe a trained scorer (it needs {', '.join(_META_FIELDS)})"
+    @classmethod
+    def load(cls, checkpoint: Path, settings: Settings) -> TextScorer:
+        """A trained checkpoint with its own prior weight and metadata (raises what an unreadable one raises)."""
+        meta = read_scorer_meta(checkpoint)
+        if not isinstance(meta, dict) or any(field not in meta for field in _META_FIELDS):
+            raise ValueError(
+                f"{checkpoint / SCORER_META} does not describe a trained scorer (it needs {', '.join(_META_FIELDS)})"
+            )
+        encoder = SentenceTransformerEmbedder(
+            str(checkpoint), batch_size=settings.embedding_batch_size, name=scorer_model_name(meta["run_id"])
         )
-    embedder = SentenceTransformerEmbedder(
-        str(checkpoint), batch_size=settings.embedding_batch_size, name=scorer_model_name(meta["run_id"])
-    )
-    weight = float(meta["prior_weight"])
-    return ScorerChoice(
-        embedder, weight, f"trained scorer ({meta['profile']} profile, {meta['trained_at']})", trained=True
-    )
+        return cls(
+            encoder,
+            float(meta["prior_weight"]),
+            f"trained scorer ({meta['profile']} profile, {meta['trained_at']})",
+            trained=True,
+        )
+
+    @classmethod
+    def fit(
+        cls, catalog: Catalog, settings: Settings, config: TrainConfig, *, progress: bool = True
+    ) -> tuple[TextScorer, TrainReport]:
+        """Fine-tune on the dataset's train split (valid for early stopping), save the checkpoint at
+        ``settings.checkpoint_path`` atomically, and return the trained scorer with the run's report."""
+        report = train(
+            catalog,
+            settings.dataset_dir(),
+            settings.checkpoint_path,
+            config,
+            base_model=settings.embedding_model,
+            embedding_cache=settings.home / "embeddings",
+            progress=progress,
+        )
+        return cls.load(settings.checkpoint_path, settings), report

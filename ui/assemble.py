@@ -32,22 +32,22 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     index, the collaborative model) and the fused ranker.
 
     The text scorer is the trained checkpoint when one exists (``scorer=auto``), else the
-    baseline; :func:`ranking.scorer.resolve_scorer` decides, and its warning (if any)
+    baseline; :meth:`ranking.scorer.TextScorer.serving` decides, and its warning (if any)
     reaches the user as a notice on every turn. The fusion weights and the collaborative
     model come from ``tailtalk fit-ranker`` for this catalogue and scorer; before it has run,
     hand-set weights over the dense and lexical signals serve.
     """
     from tailtalk.catalog import load_catalog
     from retrieval.retriever import ChromaRetriever
-    from ranking.scorer import resolve_scorer
+    from ranking.scorer import TextScorer
 
     catalog = load_catalog(settings.catalog_path)
     llm, llm_notice = resolve_llm(settings)
-    choice = resolve_scorer(settings)
+    scorer = TextScorer.serving(settings)
     dense = ChromaRetriever(
-        catalog, choice.embedder, settings, liked_weight=settings.liked_weight, avoid_weight=settings.avoid_weight
+        catalog, scorer.encoder, settings, liked_weight=settings.liked_weight, avoid_weight=settings.avoid_weight
     )
-    retriever, inner, ranker_notice = fitted_ranking(settings, catalog, dense, choice.prior_weight, choice.description)
+    retriever, inner, ranker_notice = fitted_ranking(settings, catalog, dense, scorer.prior_weight, scorer.description)
     return TurnPipeline.from_parts(
         catalog,
         retriever,
@@ -59,7 +59,7 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
         max_message_chars=settings.max_message_chars,
         turn_timeout=settings.turn_timeout,
         less_mainstream_diversity=settings.less_mainstream_diversity,
-        notices=[n for n in (choice.warning, llm_notice, ranker_notice) if n],
+        notices=[n for n in (scorer.warning, llm_notice, ranker_notice) if n],
         status=status_line(catalog, llm, inner, settings),
     )
 

@@ -78,14 +78,14 @@ def index(
     """
     from tailtalk.catalog import load_catalog
     from retrieval.index import build_index
-    from ranking.scorer import resolve_scorer
+    from ranking.scorer import TextScorer
 
     settings = _state.settings
     catalog = load_catalog(settings.catalog_path)
-    choice = resolve_scorer(settings)
-    if choice.warning:
-        typer.secho(f"warning: {choice.warning}", err=True, fg=typer.colors.YELLOW)
-    embedders = [choice.embedder]
+    scorer = TextScorer.serving(settings)
+    if scorer.warning:
+        typer.secho(f"warning: {scorer.warning}", err=True, fg=typer.colors.YELLOW)
+    embedders = [scorer.encoder]
     if settings.multilingual_model != "none":  # the second index, for requests in Chinese and other languages
         from retrieval.embedder import make_embedder
 

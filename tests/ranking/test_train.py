@@ -15,7 +15,7 @@ from tailtalk.catalog import Catalog, Item, load_catalog
 from tailtalk.dialogues import Dialogue, Turn, load_dialogues
 from tailtalk.instances import instances_of
 from retrieval.embedder import CachedEmbedder
-from ranking.scorer import CheckpointError, resolve_scorer
+from ranking.scorer import CheckpointError, TextScorer
 from ranking.train import (
     PRIOR_WEIGHTS,
     SCORER_META,
@@ -123,36 +123,29 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
     subset = Catalog(tuple(i for i in full if i.id in mentioned)[:900])
     checkpoint = tmp_path / "checkpoint"
     config = profile("quick", max_examples=64, batch_size=16, valid_instances=40)
-    report = train(
-        subset,
-        folder,
-        checkpoint,
-        config,
-        base_model=redial_settings.embedding_model,
-        embedding_cache=redial_settings.home / "embeddings",
-        progress=False,
-    )
+    settings = redial_settings.model_copy(update={"checkpoint": checkpoint, "scorer": "auto"})
+    fitted, report = TextScorer.fit(subset, settings, config, progress=False)
+    assert fitted.trained and fitted.prior_weight == report.prior_weight
     meta = json.loads((checkpoint / SCORER_META).read_text())
     assert meta["profile"] == "quick" and meta["examples"] == 64 and meta["prior_weight"] in PRIOR_WEIGHTS
     assert len(meta["valid_recall_at_10"]) == report.epochs_run == 1
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # no staging folder left behind
 
-    settings = redial_settings.model_copy(update={"checkpoint": checkpoint, "scorer": "auto"})
-    choice = resolve_scorer(settings)
+    choice = TextScorer.serving(settings)
     assert choice.trained and "trained scorer (quick profile" in choice.description and choice.warning is None
     # Training handed its item vectors to the new model's embedding cache: indexing embeds nothing again.
-    cached = CachedEmbedder(choice.embedder, redial_settings.home / "embeddings")
+    cached = CachedEmbedder(choice.encoder, redial_settings.home / "embeddings")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(choice.embedder, "embed", lambda texts, **_: pytest.fail(f"re-embedded {len(texts)} texts"))
+        patch.setattr(choice.encoder, "embed", lambda texts, **_: pytest.fail(f"re-embedded {len(texts)} texts"))
         assert cached.embed([i.embedding_text() for i in subset]).shape == (len(subset), 384)
-    vectors = choice.embedder.embed(["a scary film", "The Shining (1980)"])
+    vectors = choice.encoder.embed(["a scary film", "The Shining (1980)"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
     (checkpoint / SCORER_META).write_text("{not json")
-    fallback = resolve_scorer(settings)
+    fallback = TextScorer.serving(settings)
     assert not fallback.trained and "unreadable" in fallback.warning and "tailtalk train" in fallback.warning
     with pytest.raises(CheckpointError, match="scorer=baseline"):
-        resolve_scorer(settings.model_copy(update={"scorer": "trained"}))
+        TextScorer.serving(settings.model_copy(update={"scorer": "trained"}))
 
 
 @pytest.mark.integration

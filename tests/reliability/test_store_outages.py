@@ -32,7 +32,7 @@ from retrieval.index import (
     make_client,
     open_index,
 )
-from ranking.scorer import CheckpointError, resolve_scorer
+from ranking.scorer import CheckpointError, TextScorer
 from ranking.train import SCORER_META
 from tests.reliability.test_integrity import assert_cli_error, run_cli
 
@@ -213,7 +213,7 @@ def test_a_torn_checkpoint_under_auto_serves_the_baseline_with_a_notice_on_every
 
 
 def test_a_named_checkpoint_that_is_missing_is_said_under_auto(redial_settings, tmp_path):
-    choice = resolve_scorer(redial_settings.model_copy(update={"scorer": "auto", "checkpoint": tmp_path / "gone"}))
+    choice = TextScorer.serving(redial_settings.model_copy(update={"scorer": "auto", "checkpoint": tmp_path / "gone"}))
     assert not choice.trained and "serving the baseline scorer" in choice.warning
 
 
@@ -225,7 +225,7 @@ def test_scorer_trained_with_an_unusable_checkpoint_is_a_clear_error(torn_checkp
     with pytest.raises(
         CheckpointError, match=f"{re.escape(f'the trained scorer at {checkpoint} cannot be loaded')} .*{re.escape(fix)}"
     ):
-        resolve_scorer(settings)
+        TextScorer.serving(settings)
     if state == "torn":
         path = tmp_path / "small.jsonl"
         write_jsonl_atomic(path, small_catalog)
