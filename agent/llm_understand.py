@@ -18,7 +18,7 @@ model readily invents constraints, and a hard filter that is wrong empties the l
 Example (a fake model that always answers the same JSON)::
 
     >>> from langchain_core.language_models import FakeListChatModel
-    >>> from tailtalk.llm import LLMBackend
+    >>> from tailtalk.llm import LLMBackend, llm_failures
     >>> from agent.understand import RuleBasedUnderstander
     >>> from agent.llm_understand import LLMUnderstander
     >>> fake = FakeListChatModel(responses=['{"query": "scary", "include_categories": ["horror"], "avoid": ["gore"]}'])
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tailtalk.llm import LLM_FAILURES, LLMBackend, ModelOutputError, describe_failure, scan_json_object
+from tailtalk.llm import LLMBackend, ModelOutputError, describe_failure, llm_failures, scan_json_object
 from rapidfuzz import fuzz
 
 from tailtalk.titles import normalise
@@ -157,7 +157,7 @@ class LLMUnderstander:
                 extraction = parse_extraction(self._ask(repair, deadline))
                 self.log.repaired += 1
                 return extraction
-        except LLM_FAILURES as exc:
+        except llm_failures() as exc:
             self.log.fell_back_to_rules += 1
             self.log.failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
             if not isinstance(exc, ModelOutputError):  # an unusable reply is routine; an unreachable model is news

@@ -43,7 +43,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from tailtalk.config import load_settings
-from tailtalk.llm import EmbeddedChatModel, embedded_backend, endpoint_backend
+from tailtalk.embedded_llm import EmbeddedChatModel
+from tailtalk.llm import embedded_backend, endpoint_backend
 from ui.vllm_server import DEFAULT_VENV, VLLMServer
 from prompts import load_prompt
 

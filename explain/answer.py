@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from tailtalk.catalog import Item
-from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
+from tailtalk.llm import LLMBackend, describe_failure, llm_failures
 from tailtalk.titles import TitleMatcher
 from tailtalk.words import stem, stems
 from prompts import load_prompt, prompt_text
@@ -151,7 +151,7 @@ class Answerer:
         notices: list[str] = []
         try:
             text = self._phrase(item, question, answer, report, deadline)
-        except LLM_FAILURES as exc:
+        except llm_failures() as exc:
             text = None
             notices.append(
                 f"the language model ({self.backend.name}) {describe_failure(exc)}; "

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from tailtalk.catalog import Item
-from tailtalk.llm import LLM_FAILURES, LLMBackend, describe_failure
+from tailtalk.llm import LLMBackend, describe_failure, llm_failures
 from tailtalk.titles import TitleMatcher, normalise
 from prompts import example_titles, load_prompt, prompt_text
 from tailtalk.languages import language_of
@@ -291,7 +291,7 @@ class LLMResponder:
                         yield piece
                 else:  # cut off by the token limit mid-sentence
                     report.dropped.append((sentence, ["unfinished"]))
-        except LLM_FAILURES as exc:
+        except llm_failures() as exc:
             notices.append(
                 f"the language model ({self.backend.name}) {describe_failure(exc)}; "
                 "the rest of this reply comes from the catalogue's own facts"

@@ -17,9 +17,12 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from langchain_core.prompts import ChatPromptTemplate
 from tailtalk.errors import UserError
+
+if TYPE_CHECKING:  # imported when a prompt is used: a model is on
+    from langchain_core.prompts import ChatPromptTemplate
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 
@@ -41,6 +44,8 @@ def load_prompt(name: str) -> ChatPromptTemplate:
     missing = {"variables", "system", "human"} - set(spec)
     if missing:
         raise PromptError(f"{path}: missing {', '.join(sorted(missing))}")
+    from langchain_core.prompts import ChatPromptTemplate
+
     template = ChatPromptTemplate.from_messages([("system", spec["system"]), ("human", spec["human"])])
     declared, used = set(spec["variables"]), set(template.input_variables)
     if declared != used:

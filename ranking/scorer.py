@@ -35,16 +35,16 @@ _META_FIELDS = ("run_id", "prior_weight", "profile", "trained_at")
 @dataclass(frozen=True)
 class TextScorer:
     """The text signal as one object, after Cornac's models: the encoder that indexes the catalogue and reads
-        each turn (retrieval gets it through its own interface, ``ChromaRetriever(catalog, scorer.encoder, ...)``),
-        the popularity prior's weight tuned with it, and what it is. ``fit`` trains and saves a checkpoint,
-        ``load`` reads one, ``serving`` decides which scorer serves.
+    each turn (retrieval gets it through its own interface, ``ChromaRetriever(catalog, scorer.encoder, ...)``),
+    the popularity prior's weight tuned with it, and what it is. ``fit`` trains and saves a checkpoint,
+    ``load`` reads one, ``serving`` decides which scorer serves.
 
-        Example::
+    Example::
 
-            >>> from tailtalk.config import Settings
-            >>> scorer = TextScorer.serving(Settings(scorer="baseline", popularity_weight=0.3))
-            >>> scorer.trained, scorer.prior_weight, scorer.encoder.name
-            (False, 0.3, 'all-MiniLM-L6-v2')
+        >>> from tailtalk.config import Settings
+        >>> scorer = TextScorer.serving(Settings(scorer="baseline", popularity_weight=0.3))
+        >>> scorer.trained, scorer.prior_weight, scorer.encoder.name
+        (False, 0.3, 'all-MiniLM-L6-v2')
     """
 
     encoder: Embedder
