@@ -22,17 +22,12 @@ from itertools import combinations
 
 import numpy as np
 
-from tailtalk.instances import recall_at_k
-
-
-def _check_k(k: int) -> None:
-    if k < 1:
-        raise ValueError(f"k must be a positive cut-off such as 10, got {k}")
+from tailtalk.instances import check_cutoff, recall_at_k
 
 
 def _rank_of(ranked: Sequence[str], target: str, k: int) -> int | None:
     """1-based rank of ``target`` within ``ranked[:k]``, or None when it is not there."""
-    _check_k(k)
+    check_cutoff(k)
     for position, item in enumerate(ranked[:k], start=1):
         if item == target:
             return position
@@ -104,7 +99,7 @@ class BeyondAccuracyInputs:
     k: int = 10
 
     def __post_init__(self) -> None:
-        _check_k(self.k)
+        check_cutoff(self.k)
         if len(self.lists) != len(self.targets):
             raise ValueError(f"lists ({len(self.lists)}) and targets ({len(self.targets)}) must have the same length")
         if self.catalog_size < 1:

@@ -39,17 +39,14 @@ def replay_state(
     understood: dict[str, Interests] | None = None,
 ) -> ConversationState:
     """The state after ``turns``. ``understood`` caches readings across replays (dialogue prefixes repeat)."""
+    readings = understood if understood is not None else {}
     state = ConversationState(conversation_id=conversation_id)
     for turn in turns:
         if turn.role == "user":
             text = clean_message(turn.text, max_chars=pipeline.max_message_chars).text
-            if understood is None:
-                interests = pipeline.understand(text)
-            else:
-                if text not in understood:
-                    understood[text] = pipeline.understand(text)
-                interests = understood[text]
-            state.absorb(text, interests, items=turn.items)
+            if text not in readings:
+                readings[text] = pipeline.understand(text)
+            state.absorb(text, readings[text], items=turn.items)
         else:
             state.record_assistant(turn.text, turn.items, shown=False)
     return state

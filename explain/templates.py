@@ -229,6 +229,9 @@ def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], foll
     return f"为你找到{count}部电影{'：' + about if about else ''}。卡片上的推荐理由是英文的。{follow_up}"
 
 
+_CATEGORY_OF = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
+
+
 def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     """The wishes an item's facts meet: in its words, as a word of the same stem ("animated" for animation),
     or as a synonym of one of its categories ("funny" for a comedy).
@@ -238,8 +241,9 @@ def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     """
     text = " ".join([*item.categories, item.description, item.title]).lower()
     words = stems(text)
-    synonym_of = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
-    return [w for w in wishes if w.lower() in text or stems(w) <= words or synonym_of.get(w.lower()) in item.categories]
+    return [
+        w for w in wishes if w.lower() in text or stems(w) <= words or _CATEGORY_OF.get(w.lower()) in item.categories
+    ]
 
 
 # How a reason's first sentence cites the person (their words, what they loved, what people who loved it named).

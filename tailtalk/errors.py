@@ -7,10 +7,10 @@ operator and shown to the user only as a short apology. Each stage's own errors 
 
 Example::
 
-    >>> from tailtalk.errors import UserError, user_errors
+    >>> from tailtalk.errors import USER_ERRORS, UserError
     >>> class MissingThing(UserError):
     ...     pass
-    >>> isinstance(MissingThing("run `tailtalk index` first"), user_errors())
+    >>> isinstance(MissingThing("run `tailtalk index` first"), USER_ERRORS)
     True
 """
 
@@ -25,7 +25,6 @@ class UserInputError(UserError, ValueError):
     """A request the person can correct: an unknown name, a bad option, a file that is not what it should be."""
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    """What a front end shows as it is: errors written for people, and a missing file the person named. Any
-    other exception, a ValueError included, is a fault: logged with its traceback, shown as an apology."""
-    return (UserError, FileNotFoundError)
+# What a front end shows as it is: errors written for people, and a missing file the person named. Any other
+# exception, a ValueError included, is a fault: logged with its traceback, shown as an apology.
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, FileNotFoundError)

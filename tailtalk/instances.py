@@ -55,6 +55,12 @@ def instances_of(dialogues: Iterable[Dialogue], catalog_ids: Container[str]) -> 
     return out
 
 
+def check_cutoff(k: int) -> None:
+    """Refuse a rank cut-off below 1 (every metric at k checks it)."""
+    if k < 1:
+        raise ValueError(f"k must be a positive cut-off such as 10, got {k}")
+
+
 def recall_at_k(ranked: Sequence[str], target: str, k: int) -> float:
     """1.0 when ``target`` is in the top ``k`` of ``ranked``, else 0.0: the one recall of the project (the
     evaluation's metric registry and the scorer's early stopping both use it).
@@ -62,8 +68,7 @@ def recall_at_k(ranked: Sequence[str], target: str, k: int) -> float:
     >>> recall_at_k(["a", "b"], "b", 2), recall_at_k(["a", "b"], "b", 1)
     (1.0, 0.0)
     """
-    if k < 1:
-        raise ValueError(f"k must be a positive cut-off such as 10, got {k}")
+    check_cutoff(k)
     return 1.0 if target in ranked[:k] else 0.0
 
 

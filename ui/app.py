@@ -30,7 +30,7 @@ from ui.pipeline import TurnPipeline, TurnResult  # noqa: E402
 from ui.assemble import build_pipeline  # noqa: E402
 from agent.state import ConversationState  # noqa: E402
 from explain.templates import Explained  # noqa: E402
-from tailtalk.errors import user_errors  # noqa: E402
+from tailtalk.errors import USER_ERRORS  # noqa: E402
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = (
@@ -160,7 +160,7 @@ def _turns(pipeline: TurnPipeline, state: ConversationState, message: str) -> It
     error written for people, else an apology (the traceback goes to the server's log, never the page)."""
     try:
         yield from pipeline.stream(state, message)
-    except user_errors() as exc:
+    except USER_ERRORS as exc:
         log.warning("turn failed: %s", exc)
         raise gr.Error(str(exc), print_exception=False) from exc
     except Exception as exc:  # noqa: BLE001 - the UI's boundary: logged in full, shown as one sentence

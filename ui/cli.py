@@ -161,11 +161,11 @@ def serve_llm(
 
 def run() -> None:
     """Run the ``tailtalk`` command with the commands registered so far (``eval.cli.main`` adds its own)."""
-    from tailtalk.errors import user_errors
+    from tailtalk.errors import USER_ERRORS
 
     try:
         app(standalone_mode=False)
-    except user_errors() as exc:
+    except USER_ERRORS as exc:
         # One line, whatever the message holds (a wrapped library error may span several).
         typer.secho(f"error: {' '.join(str(exc).split())}", err=True, fg=typer.colors.RED)
         sys.exit(2)
