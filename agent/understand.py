@@ -100,7 +100,8 @@ CHAT_WORDS = frozenset(
     "isn't wasn't haven't know think thought probably definitely actually already never ever still been being "
     "were does done make made need remember awesome amazing perfect excellent wonderful glad yeah yep nope "
     "haha lol wow right anyway either them genre genres work into sorry fine yourself what's whats favorite "
-    "favourite least doing find over similar types mood quot it's absolutely seeking anygenre".split()
+    "favourite least doing find over similar types mood quot it's absolutely seeking anygenre gonna ideas "
+    "idea".split()
 )
 # Words that only carry a negation's verb ("horror is not my thing", "not a fan of gore"): nothing to avoid,
 # and a negation followed by nothing but these looks back at its subject.

@@ -89,7 +89,9 @@ def replay_replies(
             pipeline.titles,
             [p.item for p in result.picks],
             [pipeline.catalog.get(i) for i in state.mentioned if i in pipeline.catalog],
-            request=message,
+            # The request text the live check read (the message and the wishes), so the two checks differ
+            # only in what they are for, never in what the person asked.
+            request=grounding.request if grounding else message,
             categories=pipeline.catalog.categories(),
             people=people,
         )

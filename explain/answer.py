@@ -35,7 +35,7 @@ from tailtalk.catalog import Item
 from tailtalk.llm import LLMBackend, describe_failure, llm_failures
 from tailtalk.titles import TitleMatcher
 from tailtalk.words import stem, stems
-from prompts import load_prompt, prompt_text
+from prompts import field_labels, load_prompt, prompt_text
 from explain.grounding import GroundingChecker, GroundingReport
 from explain.respond import Reply, SentenceBuffer
 
@@ -177,7 +177,14 @@ class Answerer:
             answer=answer.text,
         )
         generated = self.backend.within(deadline).invoke(messages).text
-        checker = GroundingChecker(self.titles, [item], instructions=prompt_text("answer"), request=question)
+        checker = GroundingChecker(
+            self.titles,
+            [item],
+            instructions=prompt_text("answer"),
+            request=question,
+            field_labels=field_labels("answer"),
+        )
+        report.request = checker.request
         buffer = SentenceBuffer()
         sentences = [s for s, _ in [*buffer.add(generated), *buffer.flush()]]
         known_numbers = set(_NUMBER.findall(answer.text))

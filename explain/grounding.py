@@ -10,7 +10,8 @@ before any of it reaches the user. A sentence is rejected when it
 * says things about an item that neither its facts nor the request contain (most of its content words
   are found in neither: an invented plot or genre),
 * copies a made-up title from the prompt's examples, or
-* recites the instructions (a reply must never echo its system prompt), or echoes the request.
+* recites the instructions (a reply must never echo its system prompt) or the prompt's layout
+  ("Wishes: ... List: 1. ..."), or echoes the request.
 
 Example::
 
@@ -83,6 +84,7 @@ _ECHO_REQUEST_NGRAM = 5  # and this many from the user's message as parroting it
 class GroundingReport:
     """What the check did to one reply. ``shipped_out_of_list`` is an independent re-check of the final text."""
 
+    request: str = ""  # the request text the sentences were checked against (the message and the wishes)
     released: list[str] = field(default_factory=list)  # generated sentences that passed and were shown
     dropped: list[tuple[str, list[str]]] = field(default_factory=list)  # (sentence, why)
     fell_back: bool = False  # the whole reply is the template one
@@ -111,8 +113,10 @@ class GroundingChecker:
         request: str = "",
         categories: Iterable[str] = (),
         people: Collection[str] = frozenset(),
+        field_labels: Iterable[str] = (),
     ):
         self.titles = titles
+        self.request = request  # the text the sentences' words are checked against; eval's fresh check reuses it
         self.allowed = list(allowed)
         self.allowed_ids = {i.id for i in self.allowed}
         user_named = list(user_named)  # read several times below: an iterator would be spent after the first
@@ -138,6 +142,8 @@ class GroundingChecker:
         self._request_ngrams = _ngrams(_words(request), _ECHO_REQUEST_NGRAM)
         self._prices = {round(i.price, 2) for i in self.allowed if i.price is not None}
         self._instruction_ngrams = _ngrams(_words(instructions), _ECHO_NGRAM)
+        labels = "|".join(re.escape(label) for label in field_labels)
+        self._field_label = re.compile(rf"(?<!\w)(?:{labels}):") if labels else None
         self._example_titles = [normalise(t) for t in example_titles]
         self._fact_words = " ".join(normalise(_fact_text(i)) for i in self.allowed)
         self._unknown_names = self._names_outside_the_catalogue(request)
@@ -217,6 +223,8 @@ class GroundingChecker:
             ]
         if self._recites_instructions(sentence):
             problems.append("recites the instructions")
+        if self._field_label is not None and (label := self._field_label.search(sentence)):
+            problems.append(f"recites the prompt's layout ({label.group()})")
         if not _ngrams(_words(sentence), _ECHO_REQUEST_NGRAM).isdisjoint(self._request_ngrams):
             problems.append("echoes the request")
         return list(dict.fromkeys(problems))

@@ -36,7 +36,7 @@ from typing import Literal, Protocol
 from tailtalk.catalog import Item
 from tailtalk.llm import LLMBackend, describe_failure, llm_failures
 from tailtalk.titles import TitleMatcher, normalise
-from prompts import example_titles, load_prompt, prompt_text
+from prompts import example_titles, field_labels, load_prompt, prompt_text
 from tailtalk.languages import language_of
 from explain.grounding import GroundingChecker, GroundingReport, out_of_list
 from explain.templates import Explained, TemplateExplainer
@@ -227,6 +227,7 @@ class LLMResponder:
             request=" ".join([request.message, *request.wishes]),
             categories=self.categories,
             people=self.people,
+            field_labels=field_labels(self.respond_prompt),
         )
         yield from self._generate(messages, checker, request, clarifying=False)
 
@@ -243,7 +244,7 @@ class LLMResponder:
     def _generate(
         self, messages, checker: GroundingChecker, request: ReplyRequest, *, clarifying: bool
     ) -> Iterator[str | Reply]:
-        report = GroundingReport()
+        report = GroundingReport(request=checker.request)
         notices: list[str] = []
         # A reply about picks opens with the template lead-in (what was understood, what changed) and the
         # model adds a word on the first picks; a clarifying question is the model's alone.

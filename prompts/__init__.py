@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -62,6 +63,12 @@ def _spec(name: str) -> dict:
 def prompt_text(name: str) -> str:
     """The raw system text of a prompt (used to notice a reply that recites its instructions)."""
     return _spec(name)["system"]
+
+
+def field_labels(name: str) -> list[str]:
+    """The labels of the prompt's input fields ("Request", "Wishes", "List"): a reply that writes "Wishes:"
+    recites the prompt's layout, not a recommendation."""
+    return re.findall(r"^(\w[\w ]*):", _spec(name)["human"], flags=re.MULTILINE)
 
 
 def example_titles(name: str) -> list[str]:

@@ -69,6 +69,19 @@ def test_a_sentence_after_a_dropped_one_is_read_as_the_person_reads_it():
     assert [s for s, _ in reply.grounding.dropped] == ["The Thing, Heat and more.", "(1982): cold and grim."]
 
 
+def test_a_sentence_reciting_the_prompts_layout_is_dropped():
+    """The case eval-replies found: the small model wrote its input fields back ("Wishes: ... List: 1. ...")."""
+    reply = final_reply(_responder("Alien is scary. Wishes: scary, tonight List: 1. The Thing.").stream(REQUEST))
+    assert "Wishes" not in reply.text and "Alien is scary." in reply.text
+    assert reply.grounding.dropped[0][1] == ["recites the prompt's layout (Wishes:)"]
+
+
+def test_the_report_names_the_request_text_the_check_read():
+    """Eval's fresh check of shipped sentences reads the same request text (message and wishes) as the live one."""
+    reply = final_reply(_responder("Alien is scary.").stream(ReplyRequest("any ideas", PICKS, ["spooky"])))
+    assert reply.grounding.request == "any ideas spooky"
+
+
 def test_the_reply_does_not_repeat_the_cards_and_ends_with_the_follow_up():
     request = ReplyRequest("something scary", PICKS, ["scary"], follow_up="Older or newer?")
     reply = final_reply(_responder("Alien is a perfect scary pick.").stream(request))

@@ -250,9 +250,15 @@ def test_wishes_are_deduplicated_and_capped(u):
     assert len(set(interests.wishes)) == 6
 
 
-def test_words_about_the_conversation_are_no_wishes(u):
-    interests = u("Oh cool, have you seen it? Sounds interesting, I'll check it out. Something with dragons")
-    assert interests.wishes == ["dragons"]
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Oh cool, have you seen it? Sounds interesting, I'll check it out. Something with dragons",
+        "I'm gonna need some ideas, something with dragons",  # the replayed turn whose lead-in cited "gonna, ideas"
+    ],
+)
+def test_words_about_the_conversation_are_no_wishes(u, message):
+    assert u(message).wishes == ["dragons"]
 
 
 # --- ordinary requests against a ReDial-like catalogue ----------------------------------------
