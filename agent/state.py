@@ -85,9 +85,19 @@ class ConversationState:
         for item_id in interests.disliked_ids:
             self.dislike(item_id)
             self._mention(item_id)
-        new_search = bool(interests.include_categories or interests.audience is not None or type_phrases)
+        if interests.rejects_picks:  # turned down: the last picks no longer pull the collaborative signal
+            self.search_mentions = [i for i in self.search_mentions if i not in self.last_picks]
+        adds_categories = bool(interests.include_categories) and interests.adds and bool(self.include_categories)
+        new_search = bool(
+            (interests.include_categories and not adds_categories) or interests.audience is not None or type_phrases
+        )
         if interests.include_categories:
-            self.include_categories = set(interests.include_categories)
+            # "It should be a drama too" narrows the search it follows; "a drama" alone starts another.
+            self.include_categories = (
+                self.include_categories | interests.include_categories
+                if adds_categories
+                else set(interests.include_categories)
+            )
         if new_search:
             self.new_search()
             self.audience = interests.audience  # a new search ("now a horror film for me") is for its own audience
@@ -95,7 +105,7 @@ class ConversationState:
             if self.years_stepped:  # "older" stepped from the last search's picks, not from this one's
                 self.year_min = self.year_max = None
                 self.years_stepped = False
-        if type_phrases or interests.include_categories:  # a new type or category is a new search
+        if type_phrases or (interests.include_categories and not adds_categories):  # a new type or category
             self.type_phrases = list(type_phrases or [])
         self.include_categories -= interests.exclude_categories
         self.exclude_categories = (

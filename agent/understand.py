@@ -198,6 +198,13 @@ _RELATIVE: dict[str, str] = {
     r"|not (?:(?:so|too|as|that) )?(?:mainstream|popular|well[\s-]known|famous)"
     r"|obscure|underrated|hidden gems?|under the radar|off the beaten (?:path|track)",
 }
+# "too" and "as well" add only at a clause's end: "not too gory" is a degree, "a drama too." an addition.
+_ADDITIVE = re.compile(r"\b(?:also|additionally|in addition)\b|\b(?:too|as well)\s*(?:[.!?,;]|$)", re.IGNORECASE)
+_REJECTION = re.compile(
+    r"\b(?:none of (?:those|these|them)|not quite|not (?:those|these) ones?|no,? not (?:those|these)"
+    r"|not what i(?:'m| am) (?:looking for|after))\b",
+    re.IGNORECASE,
+)
 _RELATIVE_PATTERN = re.compile(
     "|".join(rf"\b(?P<{step}>{words})\b" for step, words in _RELATIVE.items()), re.IGNORECASE
 )
@@ -230,6 +237,11 @@ class Interests:
     max_runtime_minutes: int | None = None  # "under 90 minutes", "something short" (100)
     # A step away from the last picks: "older", "newer", "darker", "lighter", "shorter" or "less_mainstream".
     relative: str | None = None
+    # The message adds to the search rather than starting another ("it should be a drama too", "also
+    # funny"): its categories join the wished ones.
+    adds: bool = False
+    # The message turns the last picks down ("none of those", "not quite"): they stop steering the search.
+    rejects_picks: bool = False
     language: str = "en"  # the message's language: "zh" for Chinese (see agent.chinese)
 
     @property
@@ -345,6 +357,8 @@ class RuleBasedUnderstander:
         text = self._runtime(text, interests)
         text = self._prices(text, interests)
         text = _relative(text, interests, self._in_title)
+        interests.adds = bool(_ADDITIVE.search(text))
+        interests.rejects_picks = bool(_REJECTION.search(text))
         positive_words: list[str] = []
         for raw_clause in _CLAUSE_SPLIT.split(text):
             if not raw_clause or not raw_clause.strip():

@@ -20,6 +20,7 @@ from ui.cli import app, current_settings, run
 from tailtalk.errors import UserInputError
 
 if TYPE_CHECKING:  # the commands import the pipeline when they run: `tailtalk --help` stays quick
+    from tailtalk.mentions import MentionList
     from ui.pipeline import TurnPipeline
 
 FIT_FOLDS = 2  # out-of-fold collaborative features for `fit-ranker` (and `train`, which ends with it)
@@ -27,6 +28,10 @@ FIT_FOLDS = 2  # out-of-fold collaborative features for `fit-ranker` (and `train
 DatasetOption = Annotated[Optional[str], typer.Option(help="Prepared dataset to replay (default: the served one).")]
 SplitOption = Annotated[str, typer.Option(help="Split of the prepared dataset to replay.")]
 LogOption = Annotated[Optional[Path], typer.Option(help="Replay this dialogue-log JSONL instead of a split.")]
+FeedbackOption = Annotated[
+    Optional[Path],
+    typer.Option(help="A feedback log (feedback_log) whose likes and dislikes the collaborative model learns from."),
+]
 
 
 @app.command("train")
@@ -39,6 +44,7 @@ def train_scorer(
     tau: Annotated[
         Optional[float], typer.Option(help="Logit-adjustment strength (0 = plain in-batch softmax).")
     ] = None,
+    feedback: FeedbackOption = None,
 ) -> None:
     """Fine-tune the scorer on the dataset's train split (valid for early stopping), index with it, and fit
     the fused ranker for it."""
@@ -59,20 +65,23 @@ def train_scorer(
     index_report = build_index(catalog, scorer.encoder, settings)
     typer.echo(f"checkpoint {report.checkpoint}; its index has {index_report.added + index_report.unchanged:,} items")
     # The fused ranker's weights belong to a text scorer: fit them for the new one.
-    _fit_served_ranker(settings.model_copy(update={"scorer": "trained"}))
+    _fit_served_ranker(settings.model_copy(update={"scorer": "trained"}), feedback=feedback)
 
 
 @app.command("fit-ranker")
 def fit_ranker_command(
     max_instances: Annotated[Optional[int], typer.Option(help="Fit on at most this many training turns.")] = None,
     folds: Annotated[int, typer.Option(min=2, help="Folds for the out-of-fold collaborative features.")] = FIT_FOLDS,
+    feedback: FeedbackOption = None,
 ) -> None:
     """Fit the served ranker for this catalogue and scorer: the collaborative model on the training mention
     lists, then the fusion weights on the training dialogues (a few minutes; `make index` runs it)."""
-    _fit_served_ranker(current_settings(), max_instances=max_instances, folds=folds)
+    _fit_served_ranker(current_settings(), max_instances=max_instances, folds=folds, feedback=feedback)
 
 
-def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, folds: int = FIT_FOLDS) -> None:
+def _fit_served_ranker(
+    settings: Settings, *, max_instances: int | None = None, folds: int = FIT_FOLDS, feedback: Path | None = None
+) -> None:
     from tailtalk.mentions import load_mention_lists
     from tailtalk.prepare import MENTIONS_FILE
     from ui.assemble import build_pipeline
@@ -91,6 +100,8 @@ def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, 
     train, valid = load_training_splits(settings.dataset_dir())
     mentions_path = settings.dataset_dir() / MENTIONS_FILE
     mentions = load_mention_lists(mentions_path) if mentions_path.is_file() else []
+    if feedback is not None:
+        mentions += _feedback_lists(feedback)
     folder = settings.ranker_path(hybrid.embedder.name)
     report = fit_ranker(
         pipeline,
@@ -114,6 +125,21 @@ def _fit_served_ranker(settings: Settings, *, max_instances: int | None = None, 
         f"in the candidate pool) in {report.seconds / 60:.1f} min{valid_text}\nweights: {weights}\n"
         f"saved in {folder}"
     )
+
+
+def _feedback_lists(path: Path) -> list[MentionList]:
+    """The feedback log's conversations as mention lists; malformed lines are named and skipped."""
+    from tailtalk.feedback import feedback_mention_lists, read_feedback
+
+    events, skipped = read_feedback(path)
+    for line in skipped[:10]:
+        typer.echo(f"skipped {line}", err=True)
+    lists = feedback_mention_lists(events)
+    typer.echo(
+        f"feedback {path}: {len(events):,} events, {len(lists):,} conversations with likes or dislikes"
+        + (f"; {len(skipped):,} malformed line(s) skipped" if skipped else "")
+    )
+    return lists
 
 
 @app.command("eval")
@@ -178,6 +204,72 @@ def evaluate(
     typer.echo(
         f"wrote {out}/metrics.json, metrics.md, recall_at_k.png, recall_vs_aplt.png "
         f"in {time.perf_counter() - started:.0f}s"
+    )
+
+
+@app.command("simulate")
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder for metrics.json, metrics.md, success_by_turn.png, transcripts.")],
+    dataset: DatasetOption = None,
+    split: SplitOption = "test",
+    systems: Annotated[
+        str, typer.Option(help="Comma-separated: pipeline (the product, as the chat UI calls it), dense, popularity...")
+    ] = "pipeline,dense,popularity",
+    limit: Annotated[int, typer.Option(min=1, help="Simulated users, one per sampled target.")] = 300,
+    turns: Annotated[int, typer.Option(min=1, max=20, help="Messages a user sends before giving up.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the target sample and the users' wording.")] = 0,
+    sweep_diversity: Annotated[
+        Optional[str], typer.Option(help="Comma-separated knob values, e.g. 0: one more pipeline system each.")
+    ] = None,
+) -> None:
+    """Simulated users, each knowing one target item of the split, talk with each system until it shows
+    the target or the turns run out (template user; llm=none, like eval)."""
+    from eval.harness import exact_pipeline
+    from eval.simulator import (
+        LogSystemConversation,
+        PipelineConversation,
+        SimulationConfig,
+        run_simulations,
+        sample_targets,
+        write_report,
+    )
+    from eval.systems import SYSTEMS
+    from tailtalk.dialogues import load_dialogues
+    from tailtalk.instances import instances_of
+    from ui.assemble import build_pipeline
+
+    settings = _served(dataset).model_copy(update={"llm": "none"})
+    config = SimulationConfig(turns=turns, limit=limit, seed=seed)
+    names = [name.strip() for name in systems.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SYSTEMS]
+    if unknown or not names:
+        raise UserInputError(
+            f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}"
+        )
+    started = time.perf_counter()
+    log_path = _split_path(settings, split)
+    pipeline = exact_pipeline(build_pipeline(settings))
+    targets = sample_targets(instances_of(load_dialogues(log_path), pipeline.catalog), config.limit, config.seed)
+    if not targets:
+        raise UserInputError(f"{log_path} has no recommendation of a catalogue item to simulate a user for")
+    k = settings.top_k
+    chosen = {
+        name: (
+            (lambda: PipelineConversation(pipeline, settings.diversity))
+            if name == "pipeline"
+            else (lambda system=SYSTEMS[name](pipeline): LogSystemConversation(system, k))
+        )
+        for name in names
+    }
+    for value in _floats(sweep_diversity):
+        chosen[f"pipeline[diversity={value:g}]"] = lambda value=value: PipelineConversation(pipeline, value)
+    results = run_simulations(chosen, pipeline.catalog, targets, config, domain=settings.domain)
+    about = {"dataset": settings.dataset, "split": split, "catalog": pipeline.catalog.source, "shown": k}
+    write_report(out, results, config, about, time.perf_counter() - started)
+    typer.echo((out / "metrics.md").read_text(encoding="utf-8"))
+    typer.echo(
+        f"wrote {out}/metrics.json, metrics.md, success_by_turn.png, transcripts.jsonl in "
+        f"{time.perf_counter() - started:.0f}s"
     )
 
 
@@ -321,7 +413,10 @@ def evaluate_hostile(
 
 def _served(dataset: str | None) -> Settings:
     """The settings with another prepared dataset served, for commands that take ``--dataset``."""
-    return current_settings() if dataset is None else current_settings().model_copy(update={"dataset": dataset})
+    if dataset is None:
+        return current_settings()
+    # Validated again, not copied: the domain follows a domain's own dataset (mg-shopdial is the shop).
+    return Settings.model_validate({**current_settings().model_dump(exclude_unset=True), "dataset": dataset})
 
 
 def _floats(values: str | None) -> list[float]:

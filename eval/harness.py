@@ -83,6 +83,18 @@ def score_run(
     }
 
 
+def exact_pipeline(pipeline: TurnPipeline) -> TurnPipeline:
+    """The pipeline with exact search over the index's stored vectors (the neighbours HNSW approximates),
+    for a replay of thousands of turns."""
+    retriever = exact_copy(pipeline.retriever)
+    ranker = (
+        pipeline.ranker.with_vectors(retriever.vectors)
+        if isinstance(pipeline.ranker, DiversityReranker)
+        else pipeline.ranker
+    )
+    return pipeline.replacing(retriever=retriever, ranker=ranker)
+
+
 def missing_targets(dialogues: Sequence[Dialogue], catalog: Catalog) -> Counter[str]:
     """Items named by assistant turns that the catalogue lacks: they cannot be ranked, so they are counted."""
     return Counter(i for d in dialogues for t in d.turns if t.role == "assistant" for i in t.items if i not in catalog)
@@ -126,21 +138,15 @@ def evaluate(
     instances = sample(instances_of(dialogues, catalog), limit, seed)
     if not instances:
         raise UserInputError(f"{log_path} has no assistant turn that names a catalogue item; nothing to evaluate")
-    retriever = exact_copy(pipeline.retriever)
-    ranker = (
-        pipeline.ranker.with_vectors(retriever.vectors)
-        if isinstance(pipeline.ranker, DiversityReranker)
-        else pipeline.ranker
-    )
-    exact = pipeline.replacing(retriever=retriever, ranker=ranker)
+    exact = exact_pipeline(pipeline)
     chosen: dict[str, EvalSystem] = {name: SYSTEMS[name](exact) for name in systems}
-    if diversity_sweep and not ranker.tunes_diversity:
+    if diversity_sweep and not exact.ranker.tunes_diversity:
         raise UserInputError("the pipeline's ranker has no diversity knob to sweep")
     understood: dict = {}  # the variants differ only in ranking: they share the understanding of each message
     for value in diversity_sweep:
         name = f"pipeline[diversity={value:g}]"
         chosen[name] = PipelineSystem(exact, name=name, understood=understood, diversity=value)
-    vectors = item_vectors(retriever, catalog)
+    vectors = item_vectors(exact.retriever, catalog)
     runs = {name: run_system(system, instances, progress=progress) for name, system in chosen.items()}
     results = {name: score_run(run, instances, catalog, vectors) for name, run in runs.items()}
     write_outputs(
@@ -224,22 +230,37 @@ def markdown_table(dataset: str, results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
+def line_plot(
+    path: Path, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, xlabel: str, ylabel: str, title: str
+) -> None:
+    """One line per system (name -> (xs, ys)), written as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, result in results.items():
-        ks = [int(k) for k in result["recall_curve"]]
-        ax.plot(ks, list(result["recall_curve"].values()), marker="o", label=name)
-    ax.set(xlabel="k", ylabel="Recall@k (all)", title="Recall@k per system")
+    for name, (xs, ys) in curves.items():
+        ax.plot(xs, ys, marker="o", label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "recall_at_k.png", dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _plots(out: Path, results: dict[str, dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {
+        name: ([int(k) for k in result["recall_curve"]], list(result["recall_curve"].values()))
+        for name, result in results.items()
+    }
+    line_plot(out / "recall_at_k.png", curves, xlabel="k", ylabel="Recall@k (all)", title="Recall@k per system")
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, result in results.items():

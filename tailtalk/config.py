@@ -170,13 +170,25 @@ class Settings(BaseSettings):
     ui_host: str = Field(default="127.0.0.1")
     ui_port: int = Field(default=7860, ge=1, le=65535)
     ui_auth: str | None = Field(default=None, description="'user:password' to require a login in the chat UI.")
+    feedback_log: Path | None = Field(
+        default=None,
+        description="JSON-lines file the chat UI appends likes, dislikes and shown picks to (off when unset).",
+    )
+    feedback_log_text: bool = Field(default=False, description="Also write each message's text to the feedback log.")
 
     @model_validator(mode="before")
     @classmethod
     def _dataset_of_domain(cls, data: Any) -> Any:
-        """The one place the domain picks the served dataset: only when none is named (env, --set or code)."""
-        if isinstance(data, dict) and not data.get("dataset") and data.get("domain") in DOMAIN_DATASETS:
+        """The one place the domain and the served dataset follow each other: the domain picks the dataset
+        when none is named (env, --set or code), and a domain's own dataset picks its domain when none is
+        named (``--dataset mg-shopdial`` is the shop desk)."""
+        if not isinstance(data, dict):
+            return data
+        if not data.get("dataset") and data.get("domain") in DOMAIN_DATASETS:
             return {**data, "dataset": DOMAIN_DATASETS[data["domain"]]}
+        domain_of = {dataset: domain for domain, dataset in DOMAIN_DATASETS.items()}
+        if not data.get("domain") and data.get("dataset") in domain_of:
+            return {**data, "domain": domain_of[data["dataset"]]}
         return data
 
     @model_validator(mode="after")

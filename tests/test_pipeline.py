@@ -240,3 +240,40 @@ def test_a_bound_alone_refines_the_last_list(pipeline):
     result = pipeline.handle(state, "under $20 please")
     picked = [p.item.id for p in result.picks]
     assert picked[0] == "b1" and "b2" not in picked  # shown before and under $20; b2 is $39
+
+
+def test_a_decade_the_person_names_beats_the_step(pipeline):
+    """The simulator's case: "something more recent, from the 2000s" stepped past the 2018 picks."""
+    state = ConversationState()
+    pipeline.handle(state, "a comedy from the 90s")
+    pipeline.handle(state, "Not quite. Something more recent, from the 2010s.")
+    assert (state.year_min, state.year_max) == (2010, 2019) and not state.years_stepped
+
+
+def test_a_category_with_too_joins_the_search(pipeline):
+    """ "It should be a romance too" narrows the comedy search; "a romance" alone starts another."""
+    state = ConversationState()
+    pipeline.handle(state, "a comedy")
+    pipeline.handle(state, "It should be a romance too.")
+    assert state.include_categories == {"comedy", "romance"} and {"comedy", "romance"} <= set(state.wishes)
+    pipeline.handle(state, "a horror film")
+    assert state.include_categories == {"horror"}
+
+
+def test_turned_down_picks_stop_steering_the_search():
+    """ "None of those" takes the last picks out of the collaborative seeds; liked ones stay."""
+    from agent.understand import Interests
+
+    state = ConversationState()
+    state.absorb("a comedy", Interests(include_categories={"comedy"}))
+    state.record_assistant("Here are two.", ("c1", "c2"))
+    state.like("c1")
+    state.absorb("none of those", Interests(rejects_picks=True))
+    assert state.seeds() == ["c1"]
+
+
+def test_a_bound_after_turning_the_picks_down_shows_new_ones(pipeline):
+    state = ConversationState()
+    shown = {p.item.id for p in pipeline.handle(state, "office supplies").picks}
+    result = pipeline.handle(state, "None of those. Something under $50.")
+    assert shown.isdisjoint(p.item.id for p in result.picks)

@@ -192,10 +192,7 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
                 f"no item with id {item_id!r} in the catalogue: use an id from a turn's items "
                 "(the 'items' that /recommend returns)"
             )
-        if action == "like":
-            state.like(item_id)
-        else:
-            state.dislike(item_id)
+        pipeline.feedback(state, item_id, liked=action == "like")
         return pipeline.catalog.get(item_id)
 
     def chat(message: str, state: ConversationState, view: ChatView) -> Iterator[tuple[Any, ...]]:

@@ -16,6 +16,7 @@ from zipfile import BadZipFile
 
 from tailtalk.catalog import Catalog
 from tailtalk.config import Settings
+from tailtalk.feedback import FeedbackLog
 from tailtalk.llm import PACKAGED_LLM, LLMBackend
 from retrieval.hybrid import HybridRetriever
 from retrieval.retriever import VectorRetriever
@@ -59,6 +60,9 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
         max_message_chars=settings.max_message_chars,
         turn_timeout=settings.turn_timeout,
         less_mainstream_diversity=settings.less_mainstream_diversity,
+        feedback_log=(
+            FeedbackLog(settings.feedback_log, with_text=settings.feedback_log_text) if settings.feedback_log else None
+        ),
         notices=[n for n in (scorer.warning, llm_notice, ranker_notice) if n],
         status=status_line(catalog, llm, inner, settings),
     )

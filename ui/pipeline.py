@@ -30,6 +30,8 @@ from typing import Any
 from tailtalk.catalog import Catalog
 from tailtalk.config import setting_default
 from tailtalk.titles import TitleMatcher, normalise
+from tailtalk.errors import UserInputError
+from tailtalk.feedback import FeedbackLog
 from retrieval.query import Constraints, RetrievalQuery
 from retrieval.retriever import Retriever
 from ranking.base import Ranker, RankedItem, RankingContext, RankOptions
@@ -123,6 +125,7 @@ class TurnPipeline:
         less_mainstream_diversity: float = setting_default("less_mainstream_diversity"),
         status: str = "",
         questions: QuestionDesk | None = None,
+        feedback_log: FeedbackLog | None = None,
     ):
         self.catalog = catalog
         self.understander = understander
@@ -143,6 +146,7 @@ class TurnPipeline:
         self.status = status
         self.questions = questions
         self.has_runtimes = any("runtime" in item.attributes for item in catalog)
+        self.feedback_log = feedback_log
 
     @classmethod
     def from_parts(
@@ -240,6 +244,21 @@ class TurnPipeline:
         """Which model talks, which scorer ranks, which catalogue serves, with the technical details."""
         return f"LLM: {self.responder.name} · ranker: {self.ranker.describe()} · catalogue: {self.retriever.describe()}"
 
+    def feedback(self, state: ConversationState, item_id: str, *, liked: bool) -> None:
+        """A like or dislike of one item: the next turn reads it from the state, and the feedback log (when
+        set) keeps it for `tailtalk fit-ranker --feedback`."""
+        if item_id not in self.catalog:
+            raise UserInputError(
+                f"no item with id {item_id!r} in the catalogue: use an id from a turn's items "
+                "(the 'items' that /recommend returns)"
+            )
+        if liked:
+            state.like(item_id)
+        else:
+            state.dislike(item_id)
+        if self.feedback_log is not None:
+            self.feedback_log.append(state.conversation_id, "like" if liked else "dislike", [item_id])
+
     def handle(self, state: ConversationState, message: str) -> TurnResult:
         """One whole turn (the last of :meth:`stream`'s results)."""
         result = None
@@ -286,8 +305,10 @@ class TurnPipeline:
                 state, [], notices, self.responder.clarify(message, deadline=deadline), clarifying=True
             )
             return
-        # "under $45 please" refines the last list: the picks shown that meet the new bound may stay.
-        ranked, unknown_notice = self.recommend(state, diversity=turn_diversity, keep_last_picks=interests.only_bounds)
+        # "under $45 please" refines the last list: the picks shown that meet the new bound may stay; after
+        # "none of those, under $45" they may not.
+        refines = interests.only_bounds and not interests.rejects_picks
+        ranked, unknown_notice = self.recommend(state, diversity=turn_diversity, keep_last_picks=refines)
         notices += unknown_notice
         heading = None
         if not ranked and (closest := self._closest_to_budget(state)) is not None:
@@ -362,7 +383,9 @@ class TurnPipeline:
         if interests.max_runtime_minutes is not None or step == "shorter":
             if not self.has_runtimes:
                 notices.append("the catalogue gives no running times, so I cannot choose by length")
-        if step in ("older", "newer"):
+        if step in ("older", "newer") and (interests.year_min is not None or interests.year_max is not None):
+            pass  # "something older, from the 1980s": the years the person named are the bound, not a step
+        elif step in ("older", "newer"):
             years = [y for y in (self.catalog.get(i).year for i in state.last_picks if i in self.catalog) if y]
             if not years:
                 notices.append(f"there are no earlier picks with a year to compare, so '{step}' was not applied")
@@ -469,6 +492,9 @@ class TurnPipeline:
                 final = "\n".join([event.text, *(f"Note: {n}" for n in unsaid)])
                 if discussed is None:
                     state.record_assistant(final, tuple(p.item.id for p in picks))
+                    if picks and self.feedback_log is not None:
+                        said = next((t.text for t in reversed(state.turns) if t.role == "user"), None)
+                        self.feedback_log.append(state.conversation_id, "shown", [p.item.id for p in picks], said)
                 else:
                     state.record_assistant(final, (discussed,), shown=False)
                 yield TurnResult(

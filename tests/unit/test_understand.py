@@ -555,3 +555,33 @@ def test_a_bound_on_another_unit_is_no_price():
         "I would like not to spend too much, do you have anything with at least 16gb of memory"
     )
     assert (i.price_min, i.price_max) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "message, adds",
+    [
+        ("It should be a drama too.", True),
+        ("I also like horror", True),
+        ("a comedy as well", True),
+        ("not too gory", False),
+        ("a drama", False),
+        ("too scary for me", False),
+    ],
+)
+def test_a_message_that_adds_to_the_search_is_told_apart(u, message, adds):
+    assert u(message).adds is adds
+
+
+@pytest.mark.parametrize(
+    "message, rejects",
+    [
+        ("Hmm, none of those. Something older", True),
+        ("Not quite.", True),
+        ("No, not those", True),
+        ("none of those are scary", True),
+        ("I liked those", False),
+        ("quite funny please", False),
+    ],
+)
+def test_turning_down_the_picks_is_read(u, message, rejects):
+    assert u(message).rejects_picks is rejects
