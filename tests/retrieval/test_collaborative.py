@@ -83,3 +83,20 @@ def test_a_disliked_seed_keeps_its_place_in_the_order():
     m = model(alpha=0.5, disliked_weight=0.5, decay=0.5)
     # a (disliked) was named before d (liked): d is the newest (weight 1), a the older and rejected (0.5 * 0.5).
     assert m.score(["a", "d"], ["a"]) == pytest.approx([0.0, 0.25, 0.25 * 0.5 / np.sqrt(2.5) + 1 / np.sqrt(1.25), 0.0])
+
+
+def test_feedback_conversations_teach_the_model_a_new_pair(tmp_path):
+    """The loop's mechanism: people who liked d and then a in the chat make d pull a up once refitted."""
+    from tailtalk.feedback import FeedbackLog, feedback_mention_lists, read_feedback
+
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
+    for conversation in ("x", "y"):
+        log.append(conversation, "shown", ["d", "b"])
+        log.append(conversation, "like", ["d"])
+        log.append(conversation, "dislike", ["b"])
+        log.append(conversation, "like", ["a"])
+    before = model(alpha=0.5).score(["d"])
+    after = CollaborativeModel(CollaborativeConfig(method="cooc", alpha=0.5)).fit(
+        [*LOG, *feedback_mention_lists(read_feedback(log.path)[0])], ITEMS
+    )
+    assert before[0] == 0.0 and after.score(["d"])[0] > after.score(["d"])[1] > 0.0
