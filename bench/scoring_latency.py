@@ -9,6 +9,10 @@ Variants (same real ReDial valid contexts, same process):
   collaborative model and popular items pooled, the fused ranker and the diversity
   re-ranker. This is the figure the product's latency budget (150 ms median) is about.
 
+* ``served-turn-{1,2}-thread(s)`` and ``served-turn-busy-{1,2}-thread(s)``: the same turn with torch on 1
+  or 2 threads (``serving_threads``), on an idle machine and beside two processes that keep both cores
+  busy (what other users' turns do to a server).
+
 The others score the same ``--candidates`` random items per turn:
 
 * ``trained-bi-encoder``: encode the dialogue once with the scorer's encoder, dot it with
@@ -31,6 +35,8 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -73,6 +79,8 @@ def main() -> None:
     import torch
     from sentence_transformers import CrossEncoder
 
+    default_threads = torch.get_num_threads()
+
     settings = load_settings({})
     catalog = load_catalog(settings.catalog_path)
     instances = instances_of(load_dialogues(settings.dataset_dir() / "valid.jsonl"), catalog)[: args.turns + 1]
@@ -108,7 +116,21 @@ def main() -> None:
     quantised = CrossEncoder(path, device="cpu", local_files_only=True, max_length=128)
     torch.ao.quantization.quantize_dynamic(quantised[0], {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
+    threads = {}
+    for busy in (False, True):
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 if busy else 0)]
+        try:
+            for count in (1, 2):
+                torch.set_num_threads(count)
+                threads[f"served-turn{'-busy' if busy else ''}-{count}-thread{'s' if count > 1 else ''}"] = _time(
+                    served_turn, turns
+                )
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+    torch.set_num_threads(default_threads)
     results = {
+        **threads,
         "served-turn": _time(served_turn, turns),
         "trained-bi-encoder": _time(bi_encoder, turns),
         "cross-encoder-naive": _time(cross(naive), turns),

@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     ui_host: str = Field(default="127.0.0.1")
     ui_port: int = Field(default=7860, ge=1, le=65535)
     ui_auth: str | None = Field(default=None, description="'user:password' to require a login in the chat UI.")
+    # 1: a turn encodes one short query, and two threads on two busy cores made it 7x slower (issue 17);
+    # bench/scoring_latency.py measures both side by side.
+    serving_threads: int = Field(
+        default=1, ge=1, le=256, description="Torch threads of a serving process (the chat UI, `tailtalk ask`)."
+    )
     feedback_log: Path | None = Field(
         default=None,
         description="JSON-lines file the chat UI appends likes, dislikes and shown picks to (off when unset).",

@@ -27,7 +27,7 @@ import gradio as gr  # noqa: E402  (imported after the privacy defaults on purpo
 from tailtalk.catalog import Item  # noqa: E402
 from tailtalk.config import Settings  # noqa: E402
 from ui.pipeline import TurnPipeline, TurnResult  # noqa: E402
-from ui.assemble import build_pipeline  # noqa: E402
+from ui.assemble import build_serving_pipeline  # noqa: E402
 from agent.state import ConversationState  # noqa: E402
 from explain.templates import Explained  # noqa: E402
 from tailtalk.errors import USER_ERRORS  # noqa: E402
@@ -305,7 +305,7 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
 
 
 def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | None = None) -> gr.Blocks:
-    pipeline = pipeline or build_pipeline(settings)
+    pipeline = pipeline or build_serving_pipeline(settings)
     demo = build_app(pipeline, settings)
     user, _, password = (settings.ui_auth or "").partition(":")
     auth = (user, password) if settings.ui_auth else None

@@ -68,6 +68,16 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
     )
 
 
+def build_serving_pipeline(settings: Settings) -> TurnPipeline:
+    """The pipeline for a process that answers people (the chat UI, `tailtalk ask`): torch uses
+    ``serving_threads`` threads, so a turn's query encoding does not fight other turns for the cores.
+    Evaluation and indexing keep torch's default, which suits their large batches."""
+    import torch
+
+    torch.set_num_threads(settings.serving_threads)
+    return build_pipeline(settings)
+
+
 def status_line(catalog: Catalog, llm: LLMBackend | None, ranker: Ranker, settings: Settings) -> str:
     """The status line for people: "language model: SmolLM2-135M-Instruct on this computer's CPU · ranking:
     learned from 3,124 conversations, lesser-known picks favoured 0.3 of 1 · catalogue: 6,834 films"."""

@@ -107,10 +107,10 @@ def ask(
     ] = False,
 ) -> None:
     """One-shot recommendations for a single message; the reply streams as it is written."""
-    from ui.assemble import build_pipeline
+    from ui.assemble import build_serving_pipeline
     from agent.state import ConversationState
 
-    pipeline = build_pipeline(_state.settings)
+    pipeline = build_serving_pipeline(_state.settings)
     state = ConversationState()
     if as_json:
         result = pipeline.handle(state, text)

@@ -162,3 +162,24 @@ def test_the_multilingual_index_is_switched_off_by_none_and_other_models_are_ref
     assert multilingual_retriever(Settings(multilingual_model="none"), small_catalog) is None
     with pytest.raises(ConfigError, match="multilingual_model"):
         load_settings(overrides={"multilingual_model": "some-other-model"})
+
+
+def test_a_domains_own_dataset_picks_the_domain():
+    assert load_settings({"dataset": "mg-shopdial"}).domain == "products"
+    assert load_settings({"dataset": "mg-shopdial", "domain": "films"}).domain == "films"  # named: it stays
+    assert load_settings({"dataset": "inspired"}).domain == "films"
+
+
+def test_a_serving_process_sets_torchs_threads(monkeypatch):
+    import torch
+
+    import ui.assemble
+
+    monkeypatch.setattr(ui.assemble, "build_pipeline", lambda settings: "pipeline")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert ui.assemble.build_serving_pipeline(Settings(serving_threads=1)) == "pipeline"
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
