@@ -18,7 +18,7 @@ from tqdm import tqdm
 from tailtalk.catalog import Catalog
 from retrieval.embedder import CachedEmbedder
 from retrieval.query import Constraints, RetrievalQuery
-from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever
+from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever, top_rows
 from retrieval.hybrid import HybridRetriever
 from ranking.diversity import DiversityReranker
 from ranking.fusion import SIGNALS, FusionRanker
@@ -197,7 +197,7 @@ class CollaborativeSystem(EvalSystem):
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
         seeds = list(dict.fromkeys(i for turn in instance.context for i in turn.items))
         scores = self.model.score(seeds, candidates=self.ids) + self.tie_break
-        order = np.argsort(-scores, kind="stable")[: k + len(exclude)]
+        order = top_rows(scores, k + len(exclude))
         return [self.ids[row] for row in order if self.ids[row] not in exclude][:k]
 
 

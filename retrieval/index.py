@@ -14,6 +14,7 @@ killed half-way is refused at the next open until ``tailtalk index`` completes i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -65,8 +66,15 @@ def index_folder(settings: Settings, model_name: str) -> Path:
     return settings.indexes_dir / f"{_slug(settings.dataset)}-{_slug(model_name)}"
 
 
-def collection_name(settings: Settings) -> str:
-    return f"tailtalk-{_slug(settings.dataset)}"[:60]
+def collection_name(settings: Settings, model_name: str) -> str:
+    """The collection's name. A local index has a folder per dataset and model; a Chroma server holds every
+    collection in one database, so there the name carries the embedding model too (a second model's
+    index, the trained scorer's, must not replace the first's)."""
+    name = f"tailtalk-{_slug(settings.dataset)}"[:40]
+    if settings.chroma_host:
+        model_hash = hashlib.sha256(model_name.encode()).hexdigest()[:8]
+        name = f"{name}-{_slug(model_name)[:12].strip('-')}-{model_hash}"
+    return name
 
 
 def index_command(settings: Settings) -> str:
@@ -224,7 +232,7 @@ def build_index(
     The upserts go into the live collection: a pipeline of this process serving from it keeps
     answering while they run (items its catalogue lacks are skipped by the retriever).
     """
-    name = collection_name(settings)
+    name = collection_name(settings, embedder.name)
     folder = None if settings.chroma_host else index_folder(settings, embedder.name)
     embedder = CachedEmbedder(embedder, settings.home / "embeddings")
     if not rebuild and (folder is None or folder.is_dir()):
@@ -366,7 +374,7 @@ def _rebuild_on_server(settings, name: str, catalog, embedder, progress) -> Inde
 
 def open_index(settings: Settings, catalog: Catalog, embedder: Embedder):
     """The collection for ``catalog`` and ``embedder``, checked against its manifest."""
-    name = collection_name(settings)
+    name = collection_name(settings, embedder.name)
     folder = None if settings.chroma_host else index_folder(settings, embedder.name)
     where = index_location(settings, embedder.name)
     command = index_command(settings)

@@ -55,14 +55,14 @@ class Constraints:
         return True
 
     def to_chroma_where(self) -> dict[str, Any] | None:
+        """The category filters as a Chroma ``where``. Excluded ids are no filter: a retriever drops them
+        from a search that fetched that many more (a `$nin` scans the whole collection)."""
         clauses: list[dict[str, Any]] = []
         if len(self.include_categories) == 1:
             clauses.append({"categories": {"$contains": next(iter(self.include_categories))}})
         elif self.include_categories:
             clauses.append({"$or": [{"categories": {"$contains": c}} for c in sorted(self.include_categories)]})
         clauses += [{"categories": {"$not_contains": c}} for c in sorted(self.exclude_categories)]
-        if self.exclude_ids:
-            clauses.append({"item_id": {"$nin": sorted(self.exclude_ids)}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}

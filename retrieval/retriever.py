@@ -131,16 +131,22 @@ class ChromaRetriever(VectorRetriever):
         self.collection = open_index(settings, catalog, embedder)
 
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]:
+        # Excluded items (shown, disliked, named) are dropped after the search, not by a `$nin` filter:
+        # Chroma scans the whole collection for a `where` (167 ms at 100k items, about 1.8 s at 1M), while
+        # fetching k + their number more neighbours costs next to nothing.
+        excluded = constraints.exclude_ids
         with self._store():
             result = self.collection.query(
                 query_embeddings=[vector.tolist()],
-                n_results=k,
+                n_results=k + len(excluded),
                 where=constraints.to_chroma_where(),
                 include=["distances"],
             )
         return [
-            Candidate(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0]) if i in self.catalog
-        ]
+            Candidate(i, 1.0 - float(d))
+            for i, d in zip(result["ids"][0], result["distances"][0])
+            if i in self.catalog and i not in excluded
+        ][:k]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         with self._store():
@@ -175,7 +181,7 @@ class InMemoryRetriever(VectorRetriever):
         scores = self._matrix @ vector
         admitted = self._admitted(constraints)
         order = np.flatnonzero(admitted)
-        order = order[np.argsort(-scores[order], kind="stable")][:k]
+        order = order[top_rows(scores[order], k)]
         return [Candidate(self._ids[row], float(scores[row])) for row in order]
 
     def _admitted(self, constraints: Constraints) -> np.ndarray:
@@ -207,3 +213,19 @@ class InMemoryRetriever(VectorRetriever):
 
     def describe(self) -> str:
         return f"in-memory vectors ({len(self._ids)} items, {self.embedder.name})"
+
+
+def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """The rows of the ``k`` highest scores, best first, ties in row order: exactly
+    ``np.argsort(-scores, kind="stable")[:k]``, without sorting every row (a partition finds the k-th best).
+
+    >>> top_rows(np.array([0.1, 0.9, 0.5, 0.9, 0.2]), 3).tolist()
+    [1, 3, 2]
+    """
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    kth_best = -np.partition(-scores, k - 1)[k - 1]
+    rows = np.flatnonzero(scores >= kth_best)  # every tie of the k-th best, in row order
+    return rows[np.argsort(-scores[rows], kind="stable")][:k]

@@ -177,7 +177,11 @@ def kill_build_half_way(settings: Settings, catalog: Catalog, tmp_path: Path, *,
 def stored_hashes(settings: Settings, ids: list[str]) -> list[str]:
     """What the index holds, read past the manifest check, as a half-done build left it."""
     folder = index_folder(settings, "hashing-256")
-    got = make_client(settings, folder).get_collection(collection_name(settings)).get(ids=ids, include=["metadatas"])
+    got = (
+        make_client(settings, folder)
+        .get_collection(collection_name(settings, "hashing-256"))
+        .get(ids=ids, include=["metadatas"])
+    )
     return [m["content_hash"] for m in got["metadatas"]]
 
 

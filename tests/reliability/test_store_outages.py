@@ -166,7 +166,9 @@ def test_an_index_deleted_under_a_serving_pipeline_fails_the_turn_with_the_fix(s
     settings = small_index(tmp_path, small_catalog)
     pipeline = TurnPipeline.from_parts(small_catalog, ChromaRetriever(small_catalog, HashingEmbedder(), settings))
     assert pipeline.handle(ConversationState(), "a scary horror film with ghosts").picks
-    make_client(settings, index_folder(settings, "hashing-256")).delete_collection(collection_name(settings))
+    make_client(settings, index_folder(settings, "hashing-256")).delete_collection(
+        collection_name(settings, "hashing-256")
+    )
     fix = f"restart tailtalk to open it again, after running `tailtalk --set catalog={settings.catalog} index`"
     with pytest.raises(IndexUnavailableError, match=f"stopped answering .*{re.escape(fix)}"):
         pipeline.handle(ConversationState(), "a scary horror film with ghosts")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tailtalk.config import Settings
 from retrieval.embedder import HashingEmbedder
 from retrieval.index import build_index
 from retrieval.query import Constraints, RetrievalQuery
-from retrieval.retriever import ChromaRetriever, InMemoryRetriever, Retriever
+from retrieval.retriever import ChromaRetriever, InMemoryRetriever, Retriever, top_rows
 
 
 @pytest.fixture(params=["memory", "chroma"])
@@ -80,3 +81,12 @@ def test_vectors_are_unit_length(retriever):
     vectors = retriever.vectors(["h1", "unknown"])
     assert set(vectors) == {"h1"}
     assert abs(float((vectors["h1"] ** 2).sum()) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_rows_is_the_stable_full_sort_cut(seed):
+    """The partial sort behind exact search gives exactly the full stable sort's first k, ties included."""
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 20, size=500).astype(np.float64)  # many ties
+    for k in (0, 1, 7, 50, 499, 500, 600):
+        assert top_rows(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()

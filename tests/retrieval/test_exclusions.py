@@ -1,0 +1,43 @@
+"""Excluded items are dropped after the Chroma search instead of by a `$nin` filter (which scans the whole
+collection): on the real ReDial index the top 10 lists are the same as the filter's."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from retrieval.query import Constraints, RetrievalQuery
+from retrieval.retriever import ChromaRetriever
+
+pytestmark = pytest.mark.integration
+
+REQUESTS = [
+    "a scary horror film",
+    "a light romantic comedy from the 90s",
+    "something like The Shining",
+    "an animated film for my kids",
+    "a war film that isn't American",
+    "space adventure",
+    "a heist thriller",
+    "a sad drama about a family",
+    "superhero action",
+    "a musical",
+]
+
+
+def test_exclusions_after_the_search_give_the_filters_top_10(redial_pipeline):
+    dense = redial_pipeline.retriever.dense
+    assert isinstance(dense, ChromaRetriever)
+    ids = redial_pipeline.catalog.ids()
+    rng = random.Random(0)
+    for text in REQUESTS:
+        vector = dense.query_vector(RetrievalQuery(text))
+        shown = [c.item_id for c in dense.search(vector, Constraints(), 8)]
+        excluded = frozenset(shown[:6] + rng.sample(ids, 12))  # the picks shown so far, and some far away
+        after = [c.item_id for c in dense.search(vector, Constraints(exclude_ids=excluded), 10)]
+        filtered = dense.collection.query(
+            query_embeddings=[vector.tolist()], n_results=10, where={"item_id": {"$nin": sorted(excluded)}}
+        )["ids"][0]
+        assert after == filtered and len(after) == 10 and excluded.isdisjoint(after)
+        assert after[:2] == shown[6:8]  # the next nearest come up
