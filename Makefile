@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo data index ranker train chat lint check test eval bench bench-llm serve-llm hostile load-test clean
+.PHONY: install browser demo data index ranker train chat lint check test eval bench bench-llm bench-scale serve-llm hostile load-test clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: ranker
 # Time to first token and tokens/s: the embedded SmolLM2 and vLLM (CPU) side by side in one run.
 bench-llm: install
 	$(PY) bench/llm_latency.py
+
+# Synthetic catalogues of 100k and 300k items (ReDial's categories): build rate, disk, memory, a turn's search.
+bench-scale: data
+	$(PY) bench/scale.py --sizes 100000,300000
 
 # vLLM's OpenAI-compatible server on 127.0.0.1:8000, in its own .venv-vllm (created on first use).
 serve-llm: install

@@ -649,10 +649,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings) -> tuple[str, TurnPipeline, Any]:
-    from ui.assemble import build_pipeline
+    from ui.assemble import build_serving_pipeline
     from ui.app import launch
 
-    pipeline = build_pipeline(settings)
+    pipeline = build_serving_pipeline(settings)
     demo = launch(settings, block=False, pipeline=pipeline)
     return f"http://127.0.0.1:{settings.ui_port}/", pipeline, demo
 

@@ -293,6 +293,7 @@ def train(
     valid_contexts = contexts_of(valid_instances, catalog)
     prior = normalised_log_popularity(catalog)
     _, baseline_recall = choose_prior_weight(base.embed(valid_contexts) @ base_items.T, prior, valid_instances, row_of)
+    base.flush()
     del base
 
     log_pi = torch.tensor(log_prior(catalog), dtype=torch.float32)

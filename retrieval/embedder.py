@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+import time
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -127,6 +128,7 @@ class E5Embedder:
 
 
 _TOKEN = re.compile(r"\w+")
+_SAVE_INTERVAL = 30.0  # seconds between writes of an embedding cache file
 
 
 class HashingEmbedder:
@@ -159,6 +161,8 @@ class CachedEmbedder:
 
     def __init__(self, inner: Embedder, folder: Path | None = None):
         self.inner = inner
+        self._saved_at = float("-inf")  # time.monotonic() of the last write: the first addition writes
+        self._unsaved = False
         self.name = inner.name
         self.dimension = inner.dimension
         self._cache: dict[str, np.ndarray] = {}
@@ -188,15 +192,21 @@ class CachedEmbedder:
         if len(texts) != len(vectors):
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
         self._cache.update(zip((self._key(t) for t in texts), np.asarray(vectors, dtype=np.float32)))
-        self._save()
+        self._unsaved = True
+        # Rewriting the whole file after every batch made indexing quadratic (a 1M-item catalogue rewrites
+        # gigabytes hundreds of times): write at most every _SAVE_INTERVAL seconds, and on flush().
+        if time.monotonic() - self._saved_at >= _SAVE_INTERVAL:
+            self.flush()
 
-    def _save(self) -> None:
-        if self.path is None:
+    def flush(self) -> None:
+        """Write what is not on disk yet (a no-op without a folder)."""
+        if self.path is None or not self._unsaved:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=np.array(list(self._cache)), vectors=np.stack(list(self._cache.values())))
         tmp.replace(self.path)
+        self._saved_at, self._unsaved = time.monotonic(), False
 
 
 def make_embedder(model: str, batch_size: int = 64) -> Embedder:

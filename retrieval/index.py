@@ -234,16 +234,19 @@ def build_index(
     """
     name = collection_name(settings, embedder.name)
     folder = None if settings.chroma_host else index_folder(settings, embedder.name)
-    embedder = CachedEmbedder(embedder, settings.home / "embeddings")
-    if not rebuild and (folder is None or folder.is_dir()):
-        client, existing = _open_collection(settings, folder, name, embedder.name)
-        if existing is not None and existing.metadata.get("tailtalk_model") == embedder.name:
-            return _update_in_place(existing, catalog, embedder, folder, progress)
-        if folder is not None:
-            client.close()  # the folder is about to be replaced
-    if folder is None:
-        return _rebuild_on_server(settings, name, catalog, embedder, progress)
-    return _rebuild_folder(settings, folder, name, catalog, embedder, progress)
+    cached = CachedEmbedder(embedder, settings.home / "embeddings")
+    try:
+        if not rebuild and (folder is None or folder.is_dir()):
+            client, existing = _open_collection(settings, folder, name, cached.name)
+            if existing is not None and existing.metadata.get("tailtalk_model") == cached.name:
+                return _update_in_place(existing, catalog, cached, folder, progress)
+            if folder is not None:
+                client.close()  # the folder is about to be replaced
+        if folder is None:
+            return _rebuild_on_server(settings, name, catalog, cached, progress)
+        return _rebuild_folder(settings, folder, name, catalog, cached, progress)
+    finally:
+        cached.flush()  # an interrupted build keeps the vectors it computed
 
 
 def _open_collection(settings: Settings, folder: Path | None, name: str, model_name: str):

@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     ui_host: str = Field(default="127.0.0.1")
     ui_port: int = Field(default=7860, ge=1, le=65535)
     ui_auth: str | None = Field(default=None, description="'user:password' to require a login in the chat UI.")
+    ui_workers: int = Field(
+        default=4, ge=1, le=64, description="Turns the chat UI runs at once, shared by the page, /chat and /recommend."
+    )
     # 1: a turn encodes one short query, and two threads on two busy cores made it 7x slower (issue 17);
     # bench/scoring_latency.py measures both side by side.
     serving_threads: int = Field(

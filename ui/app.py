@@ -282,9 +282,19 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         # "multiple": a message sent while a reply streams is queued (see ChatView), not dropped. The box is
         # emptied in the page, once per message sent: a turn's output never touches it, so nothing the
         # person types while a reply streams is wiped.
+        # Every event that runs a turn (the page's, /chat, /recommend) draws on one pool of ui_workers: with a
+        # pool per event, 50 users on /chat queued behind its 4 workers while /recommend's sat idle.
+        workers = settings.ui_workers
         turn_io = ([message, state, view], [chatbot, cards, state, view])
         for sent, api in ((message.submit, {"api_name": "chat"}), (send.click, {"api_visibility": "private"})):
-            sent(chat, *turn_io, trigger_mode="multiple", **api)  # type: ignore[arg-type]
+            sent(
+                chat,
+                *turn_io,
+                trigger_mode="multiple",
+                concurrency_id="turns",
+                concurrency_limit=workers,
+                **api,  # type: ignore[arg-type]
+            )
             sent(None, None, [message], js="() => ''", trigger_mode="multiple", api_visibility="private")
         # "multiple": a second click must not be dropped while the first is in flight; one at a
         # time (across sessions; each takes microseconds) so the re-rendered cards arrive in click order.
@@ -299,7 +309,14 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
         )
         new.click(new_conversation, [knob], [chatbot, cards, state, view], api_name="new_conversation")
         knob.change(set_diversity, [knob, state], [state], api_name="set_diversity")
-        api_message.submit(recommend, [api_message, state], [api_result, state], api_name="recommend")
+        api_message.submit(
+            recommend,
+            [api_message, state],
+            [api_result, state],
+            api_name="recommend",
+            concurrency_id="turns",
+            concurrency_limit=workers,
+        )
         api_item.submit(feedback, [api_item, api_action, state], [api_feedback, state], api_name="feedback")
     return demo
 
@@ -309,7 +326,7 @@ def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | N
     demo = build_app(pipeline, settings)
     user, _, password = (settings.ui_auth or "").partition(":")
     auth = (user, password) if settings.ui_auth else None
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(default_concurrency_limit=settings.ui_workers)
     demo.launch(
         server_name=settings.ui_host,
         server_port=settings.ui_port,

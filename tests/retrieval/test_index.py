@@ -112,3 +112,22 @@ def test_memory_only_cache_embeds_each_text_once(tmp_path, monkeypatch, counting
     again = cached.embed(["c d", "a b"])
     assert calls == [2] and cached.path is None and not list(tmp_path.iterdir())
     np.testing.assert_allclose(again[0], HashingEmbedder().embed(["c d"])[0])
+
+
+def test_the_embedding_cache_file_is_not_rewritten_for_every_batch(tmp_path, counting, monkeypatch):
+    """Indexing embeds in batches: a write of the whole cache after each one made a large catalogue's
+    build quadratic. The first addition writes, later ones within the interval wait for flush()."""
+    embedder_class, calls = counting
+    writes: list[int] = []
+    real_savez = np.savez
+    monkeypatch.setattr(np, "savez", lambda *args, **kw: (writes.append(1), real_savez(*args, **kw)))
+    cached = CachedEmbedder(embedder_class(), tmp_path)
+    for n in range(5):
+        cached.embed([f"text {n}"])
+    assert len(writes) == 1
+    cached.flush()
+    embedded = len(calls)
+    CachedEmbedder(embedder_class(), tmp_path).embed(["text 4"])  # a new process reads the flushed vectors
+    assert len(writes) == 2 and len(calls) == embedded
+    cached.flush()
+    assert len(writes) == 2  # nothing new: nothing written
