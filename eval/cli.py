@@ -221,9 +221,17 @@ def simulate(
     sweep_diversity: Annotated[
         Optional[str], typer.Option(help="Comma-separated knob values, e.g. 0: one more pipeline system each.")
     ] = None,
+    user: Annotated[
+        str,
+        typer.Option(
+            help="template (deterministic, fast) or llm: the template's facts in the configured language "
+            "model's words (llm=embedded, or llm=openai with e.g. tailtalk serve-llm)."
+        ),
+    ] = "template",
 ) -> None:
     """Simulated users, each knowing one target item of the split, talk with each system until it shows
-    the target or the turns run out (template user; llm=none, like eval)."""
+    the target or the turns run out. The systems read the users' messages with the rules (llm=none, like
+    eval); the configured language model words the messages of `--user llm`."""
     from eval.harness import exact_pipeline
     from eval.simulator import (
         LogSystemConversation,
@@ -236,10 +244,17 @@ def simulate(
     from eval.systems import SYSTEMS
     from tailtalk.dialogues import load_dialogues
     from tailtalk.instances import instances_of
+    from tailtalk.llm import make_llm
     from ui.assemble import build_pipeline
 
-    settings = _served(dataset).model_copy(update={"llm": "none"})
-    config = SimulationConfig(turns=turns, limit=limit, seed=seed)
+    served = _served(dataset)
+    settings = served.model_copy(update={"llm": "none"})
+    if user not in ("template", "llm"):
+        raise UserInputError(f"--user is template or llm, not {user!r}")
+    config = SimulationConfig(turns=turns, limit=limit, seed=seed, user=user)
+    if user == "llm" and served.llm == "none":
+        raise UserInputError("--user llm needs a language model: add --set llm=embedded, or llm=openai")
+    user_llm = make_llm(served) if user == "llm" else None
     names = [name.strip() for name in systems.split(",") if name.strip()]
     unknown = [name for name in names if name not in SYSTEMS]
     if unknown or not names:
@@ -263,7 +278,7 @@ def simulate(
     }
     for value in _floats(sweep_diversity):
         chosen[f"pipeline[diversity={value:g}]"] = lambda value=value: PipelineConversation(pipeline, value)
-    results = run_simulations(chosen, pipeline.catalog, targets, config, domain=settings.domain)
+    results = run_simulations(chosen, pipeline.catalog, targets, config, domain=settings.domain, llm=user_llm)
     about = {"dataset": settings.dataset, "split": split, "catalog": pipeline.catalog.source, "shown": k}
     write_report(out, results, config, about, time.perf_counter() - started)
     typer.echo((out / "metrics.md").read_text(encoding="utf-8"))

@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
@@ -47,11 +47,15 @@ from tqdm import tqdm
 from agent.state import ConversationState
 from eval.systems import EvalSystem
 from tailtalk.catalog import Catalog, Item
+from tailtalk.errors import UserInputError
 from tailtalk.dialogues import Turn
 from tailtalk.instances import Instance
 from tailtalk.popularity import head_tail_split
 from tailtalk.titles import normalise
 from ui.pipeline import TurnPipeline
+
+if TYPE_CHECKING:  # a model is only loaded for --user llm
+    from tailtalk.llm import LLMBackend
 
 _DESCRIPTION_SPAN = 5  # this many words in a row of the target's description would identify it
 _KEYWORD_MIN_CHARS = 5
@@ -67,6 +71,8 @@ _OPENING_BLANK = {"films": "Hi! Can you recommend a movie?", "products": "Hi, ca
 _REJECTIONS = ("Not quite. {}.", "Hmm, none of those. {}.", "No, not those. {}.")
 _ANSWERS = ("{}.", "Well, {}.")
 _NOTHING_LEFT = "None of those, sorry. Anything else?"
+_DOMAIN_NOUN = {"films": "film", "products": "shop"}
+_REWORDED_TOKENS = 60
 
 
 class SimulationConfig(BaseModel):
@@ -81,7 +87,7 @@ class SimulationConfig(BaseModel):
     turns: int = Field(ge=1, le=20, description="Messages a user sends before giving up.")
     limit: int = Field(ge=1, description="Target items sampled from the split.")
     seed: int = Field(description="Seed of the target sample and of the user's wording.")
-    user: Literal["template"] = "template"  # the LLM user of issue 16 is not built yet
+    user: Literal["template", "llm"] = "template"  # llm: the template's facts in a language model's words
 
 
 class LeakGuard:
@@ -132,6 +138,8 @@ class LeakGuard:
 
 class TemplateUser:
     """A deterministic simulated user (same target and seed, same words) who reveals one fact a turn."""
+
+    fallbacks = 0  # messages an LLM user sent in the template's words (see LLMUser)
 
     def __init__(self, target: Item, guard: LeakGuard, *, domain: Literal["films", "products"], seed: int):
         self.target = target
@@ -219,6 +227,45 @@ class TemplateUser:
         return message
 
 
+class LLMUser(TemplateUser):
+    """The template user's facts in a language model's words: each message is the template one reworded by
+    the model (``prompts/simulated_user.toml``), leak-checked again; a rewording that leaks, or a model that
+    fails, sends the template message instead (``fallbacks`` counts them)."""
+
+    def __init__(
+        self,
+        target: Item,
+        guard: LeakGuard,
+        *,
+        domain: Literal["films", "products"],
+        seed: int,
+        backend: LLMBackend,
+    ):
+        super().__init__(target, guard, domain=domain, seed=seed)
+        self._backend = backend
+
+    def opening(self) -> str:
+        return self._reworded(super().opening())
+
+    def reply(self, shown: Sequence[str], *, clarifying: bool, catalog: Catalog | None = None) -> str:
+        return self._reworded(super().reply(shown, clarifying=clarifying, catalog=catalog))
+
+    def _reworded(self, message: str) -> str:
+        from prompts import load_prompt
+        from tailtalk.llm import llm_failures
+
+        prompt = load_prompt("simulated_user").format_messages(domain=_DOMAIN_NOUN[self.domain], message=message)
+        try:
+            text = " ".join(self._backend.within(None, max_tokens=_REWORDED_TOKENS).invoke(prompt).text.split())
+        except llm_failures():
+            text = ""
+        text = text.strip("\"'")
+        if not text or self._guard.leaks(text, self.target):
+            self.fallbacks += 1
+            return message
+        return text
+
+
 # --- the systems a simulated user talks to ----------------------------------------------------------------
 
 
@@ -282,7 +329,7 @@ class Simulated:
     bucket: str
     success_turn: int | None
     transcript: list[dict[str, Any]] = field(default_factory=list)
-    leaks: list[str] = field(default_factory=list)
+    fallbacks: int = 0  # an LLM user's messages sent in the template's words
 
 
 def simulate_one(
@@ -305,6 +352,7 @@ def simulate_one(
         for item_id, liked in verdict.items():
             conversation.feedback(item_id, liked)
         message = user.reply(shown.ids, clarifying=shown.clarifying, catalog=catalog)
+    record.fallbacks = user.fallbacks
     return record
 
 
@@ -330,17 +378,27 @@ def run_simulations(
     config: SimulationConfig,
     *,
     domain: Literal["films", "products"],
+    llm: LLMBackend | None = None,
     progress: bool = True,
 ) -> dict[str, list[Simulated]]:
-    """Every system talks with one simulated user per target; the users are the same for every system."""
+    """Every system talks with one simulated user per target; the users are the same for every system.
+    ``llm`` words the LLM user's messages (``config.user == "llm"``)."""
+    if config.user == "llm" and llm is None:
+        raise UserInputError("the LLM user needs a language model: set llm to embedded or openai (tailtalk serve-llm)")
     guard = LeakGuard(catalog)
     bucket_of = popularity_buckets(catalog)
+
+    def user(target: str) -> TemplateUser:
+        if config.user == "llm" and llm is not None:
+            return LLMUser(catalog.get(target), guard, domain=domain, seed=config.seed, backend=llm)
+        return TemplateUser(catalog.get(target), guard, domain=domain, seed=config.seed)
+
     results: dict[str, list[Simulated]] = {}
     for name, start in systems.items():
         results[name] = [
             simulate_one(
                 start(),
-                TemplateUser(catalog.get(target), guard, domain=domain, seed=config.seed),
+                user(target),
                 catalog,
                 bucket_of(target),
                 config.turns,
@@ -362,6 +420,7 @@ def interactive_metrics(records: Sequence[Simulated], turns: int) -> dict[str, A
         return out
 
     report = summary(records)
+    report["llm_user_fallbacks"] = sum(r.fallbacks for r in records)
     report["by_bucket"] = {
         bucket: summary([r for r in records if r.bucket == bucket]) for bucket in ("head", "torso", "tail")
     }

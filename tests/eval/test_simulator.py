@@ -9,6 +9,7 @@ import pytest
 
 from eval.simulator import (
     LeakGuard,
+    LLMUser,
     LogSystemConversation,
     PipelineConversation,
     Shown,
@@ -23,6 +24,7 @@ from eval.simulator import (
 )
 from eval.systems import SYSTEMS
 from tailtalk.catalog import Catalog, Item
+from tailtalk.errors import UserInputError
 
 CATALOG = Catalog(
     (
@@ -160,6 +162,26 @@ def test_interactive_metrics_by_hand():
     assert metrics["mean_turns_to_success"] == 3.0
     assert metrics["by_bucket"]["head"]["success@3turns"] == 1.0
     assert metrics["by_bucket"]["tail"]["success@5turns"] == 0.5 and metrics["by_bucket"]["torso"]["conversations"] == 0
+
+
+def test_the_llm_user_rewords_the_template_and_never_leaks():
+    """The model's words carry the template's facts; a rewording that names the target, or a failing model,
+    sends the template message instead (and is counted)."""
+    from tests.llm.fakes import failing, scripted
+
+    template = _user()
+    said = [template.opening(), template.reply(["b"], clarifying=False, catalog=CATALOG)]
+    backend = scripted("hey, got any good dramas?", "Is Harbour Lights any good? Older, 80s please")
+    user = LLMUser(CATALOG.get("t"), LeakGuard(CATALOG), domain="films", seed=0, backend=backend)
+    assert user.opening() == "hey, got any good dramas?"
+    assert user.reply(["b"], clarifying=False, catalog=CATALOG) == said[1] and user.fallbacks == 1
+    down = LLMUser(CATALOG.get("t"), LeakGuard(CATALOG), domain="films", seed=0, backend=failing(TimeoutError()))
+    assert down.opening() == said[0] and down.fallbacks == 1
+
+
+def test_the_llm_user_needs_a_model():
+    with pytest.raises(UserInputError, match="needs a language model"):
+        run_simulations({}, CATALOG, ["t"], SimulationConfig(turns=1, limit=1, seed=0, user="llm"), domain="films")
 
 
 def test_a_bad_config_is_refused():

@@ -147,3 +147,29 @@ def test_a_chat_turn_through_vllm_explains_listed_films_only(vllm_server, redial
     assert "Here are 5 films" in final.reply  # the lead-in (after the runtime notice); the model may add a word
     checker = GroundingChecker(pipeline.titles, [p.item for p in final.picks])
     assert out_of_list(checker, final.grounding.released) == []
+
+
+def test_the_llm_user_talks_with_the_product_through_vllm(vllm_server: VLLMServer, redial_pipeline) -> None:
+    """Issue 16's LLM user: 20 simulated conversations whose messages a real OpenAI-compatible server words;
+    every message sent is leak-checked, and the model's words (not only the template's) reach the product."""
+    from eval.simulator import LeakGuard, PipelineConversation, SimulationConfig, run_simulations, sample_targets
+    from tailtalk.dialogues import load_dialogues
+    from tailtalk.instances import instances_of
+
+    catalog = redial_pipeline.catalog
+    targets = sample_targets(instances_of(load_dialogues(TEST_HOME / "datasets/redial/test.jsonl"), catalog), 20, 0)
+    config = SimulationConfig(turns=3, limit=20, seed=0, user="llm")
+    results = run_simulations(
+        {"pipeline": lambda: PipelineConversation(redial_pipeline, 0.3)},
+        catalog,
+        targets,
+        config,
+        domain="films",
+        llm=endpoint_backend(_endpoint_settings(vllm_server)),
+        progress=False,
+    )
+    records = results["pipeline"]
+    guard = LeakGuard(catalog)
+    sent = [(turn["user"], catalog.get(r.target)) for r in records for turn in r.transcript]
+    assert len(records) == 20 and all(guard.leaks(message, target) == [] for message, target in sent)
+    assert sum(r.fallbacks for r in records) <= len(sent) // 2  # most messages are the model's own words
