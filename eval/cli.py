@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -228,12 +230,21 @@ def simulate(
             "model's words (llm=embedded, or llm=openai with e.g. tailtalk serve-llm)."
         ),
     ] = "template",
+    via: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Talk to a running app's API at this URL (e.g. http://127.0.0.1:7860/) instead of the "
+            "pipeline in this process; the system is then named 'api'."
+        ),
+    ] = None,
 ) -> None:
     """Simulated users, each knowing one target item of the split, talk with each system until it shows
     the target or the turns run out. The systems read the users' messages with the rules (llm=none, like
     eval); the configured language model words the messages of `--user llm`."""
     from eval.harness import exact_pipeline
     from eval.simulator import (
+        ApiConversation,
+        Conversation,
         LogSystemConversation,
         PipelineConversation,
         SimulationConfig,
@@ -267,19 +278,20 @@ def simulate(
     targets = sample_targets(instances_of(load_dialogues(log_path), pipeline.catalog), config.limit, config.seed)
     if not targets:
         raise UserInputError(f"{log_path} has no recommendation of a catalogue item to simulate a user for")
-    k = settings.top_k
-    chosen = {
+    chosen: dict[str, Callable[[], Conversation]] = {
         name: (
-            (lambda: PipelineConversation(pipeline, settings.diversity))
+            partial(PipelineConversation, pipeline, settings.diversity)
             if name == "pipeline"
-            else (lambda system=SYSTEMS[name](pipeline): LogSystemConversation(system, k))
+            else partial(LogSystemConversation, SYSTEMS[name](pipeline), settings.top_k)
         )
         for name in names
     }
     for value in _floats(sweep_diversity):
-        chosen[f"pipeline[diversity={value:g}]"] = lambda value=value: PipelineConversation(pipeline, value)
+        chosen[f"pipeline[diversity={value:g}]"] = partial(PipelineConversation, pipeline, value)
+    if via is not None:  # the app's own pipeline and settings answer; this process only plays the users
+        chosen = {"api": partial(ApiConversation, via)}
     results = run_simulations(chosen, pipeline.catalog, targets, config, domain=settings.domain, llm=user_llm)
-    about = {"dataset": settings.dataset, "split": split, "catalog": pipeline.catalog.source, "shown": k}
+    about = {"dataset": settings.dataset, "split": split, "catalog": pipeline.catalog.source, "shown": settings.top_k}
     write_report(out, results, config, about, time.perf_counter() - started)
     typer.echo((out / "metrics.md").read_text(encoding="utf-8"))
     typer.echo(

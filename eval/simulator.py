@@ -299,6 +299,23 @@ class PipelineConversation:
         self._pipeline.feedback(self._state, item_id, liked=liked)
 
 
+class ApiConversation:
+    """The product through a running app's API (``tailtalk chat``), as a program would use it: one
+    ``gradio_client`` session per conversation, ``/recommend`` for a turn and ``/feedback`` for a like."""
+
+    def __init__(self, url: str):
+        from gradio_client import Client
+
+        self._client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+
+    def say(self, message: str) -> Shown:
+        turn = self._client.predict(message, api_name="/recommend")
+        return Shown([item["id"] for item in turn["items"]], bool(turn["clarifying"]))
+
+    def feedback(self, item_id: str, liked: bool) -> None:
+        self._client.predict(item_id, "like" if liked else "dislike", api_name="/feedback")
+
+
 class LogSystemConversation:
     """A replay baseline (dense, popularity, ...) asked for a list after every user message; it never
     shows an item twice, as the product does not."""

@@ -23,6 +23,7 @@ from eval.simulator import (
     write_report,
 )
 from eval.systems import SYSTEMS
+from tests.conftest import TEST_HOME
 from tailtalk.catalog import Catalog, Item
 from tailtalk.errors import UserInputError
 
@@ -225,3 +226,25 @@ def test_a_small_sample_through_the_product(redial_pipeline, redial_settings, tm
     ).read_text()
     lines = (tmp_path / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 18 and json.loads(lines[0])["turns"][0]["user"]
+
+
+@pytest.mark.integration
+def test_users_through_the_apps_api_meet_the_same_product(app_url, redial_pipeline):
+    """`tailtalk simulate --via api`: the same users through a running app's /recommend and /feedback have the
+    same conversations as through the pipeline in process (the app serves that pipeline, llm=none)."""
+    from tailtalk.dialogues import load_dialogues
+    from tailtalk.instances import instances_of
+
+    from eval.simulator import ApiConversation
+
+    catalog = redial_pipeline.catalog
+    log = TEST_HOME / "datasets" / "redial" / "test.jsonl"
+    targets = sample_targets(instances_of(load_dialogues(log), catalog), 3, 1)
+    config = SimulationConfig(turns=3, limit=3, seed=1)
+    systems = {
+        "api": lambda: ApiConversation(app_url),
+        "pipeline": lambda: PipelineConversation(redial_pipeline, 0.3),
+    }
+    results = run_simulations(systems, catalog, targets, config, domain="films", progress=False)
+    assert [r.transcript for r in results["api"]] == [r.transcript for r in results["pipeline"]]
+    assert all(turn["shown"] for r in results["api"] for turn in r.transcript if not turn["clarifying"])
