@@ -52,6 +52,7 @@ from tailtalk.dialogues import Turn
 from tailtalk.instances import Instance
 from tailtalk.popularity import head_tail_split
 from tailtalk.titles import normalise
+from tailtalk.words import stem
 from ui.pipeline import TurnPipeline
 
 if TYPE_CHECKING:  # a model is only loaded for --user llm
@@ -72,6 +73,23 @@ _REJECTIONS = ("Not quite. {}.", "Hmm, none of those. {}.", "No, not those. {}."
 _ANSWERS = ("{}.", "Well, {}.")
 _NOTHING_LEFT = "None of those, sorry. Anything else?"
 _DOMAIN_NOUN = {"films": "film", "products": "shop"}
+_HINT_FRAMES = (
+    "it should be a an too something older more recent from the under about and ideally directed by with written it's"
+)
+_RAMBLE_WORDS = 30
+_FRAME_WORDS = {
+    stem(w)
+    for text in (
+        *[t for openings in _OPENINGS.values() for t in openings],
+        *_OPENING_BLANK.values(),
+        *_REJECTIONS,
+        *_ANSWERS,
+        _NOTHING_LEFT,
+        _HINT_FRAMES,
+        "movie film",
+    )
+    for w in re.findall(r"[a-z0-9']+", text.lower())
+}
 _REWORDED_TOKENS = 60
 
 
@@ -140,6 +158,7 @@ class TemplateUser:
     """A deterministic simulated user (same target and seed, same words) who reveals one fact a turn."""
 
     fallbacks = 0  # messages an LLM user sent in the template's words (see LLMUser)
+    last_template: str | None = None  # what an LLM user reworded last
 
     def __init__(self, target: Item, guard: LeakGuard, *, domain: Literal["films", "products"], seed: int):
         self.target = target
@@ -227,10 +246,25 @@ class TemplateUser:
         return message
 
 
+def facts_kept(template: str, reworded: str) -> bool:
+    """Whether ``reworded`` still says every fact of the template message (its words outside the template
+    frames: categories, decades, prices, plot words, names) and does not ramble on past them.
+
+    >>> facts_kept("Not quite. Something older, from the 1980s.", "nah, older stuff pls, like 1980s")
+    True
+    >>> facts_kept("Not quite. Something older, from the 1980s.", "I'm sorry, as a film recommender I can't")
+    False
+    """
+    facts = {stem(w) for w in _plain_words(template)} - _FRAME_WORDS
+    said = _plain_words(reworded)
+    return facts <= {stem(w) for w in said} and len(said) <= max(_RAMBLE_WORDS, 2 * len(_plain_words(template)))
+
+
 class LLMUser(TemplateUser):
     """The template user's facts in a language model's words: each message is the template one reworded by
-    the model (``prompts/simulated_user.toml``), leak-checked again; a rewording that leaks, or a model that
-    fails, sends the template message instead (``fallbacks`` counts them)."""
+    the model (``prompts/simulated_user.toml``) and checked again: a rewording that leaks, drops a fact or
+    rambles, or a model that fails, sends the template message instead (``fallbacks`` counts them). A small
+    model mostly falls back: SmolLM2-135M tends to answer as an assistant rather than reword."""
 
     def __init__(
         self,
@@ -259,8 +293,10 @@ class LLMUser(TemplateUser):
             text = " ".join(self._backend.within(None, max_tokens=_REWORDED_TOKENS).invoke(prompt).text.split())
         except llm_failures():
             text = ""
-        text = text.strip("\"'")
-        if not text or self._guard.leaks(text, self.target):
+        # The paraphrase, without the quotes a small model puts around it or the comment it adds after them.
+        text = (text.split('"')[1] if text.startswith('"') and text.count('"') > 1 else text.split('"')[0]).strip()
+        self.last_template = message
+        if not text or self._guard.leaks(text, self.target) or not facts_kept(message, text):
             self.fallbacks += 1
             return message
         return text
@@ -359,6 +395,8 @@ def simulate_one(
         shown = conversation.say(message)
         verdict = {} if user.target.id in shown.ids else user.feedback(shown.ids, catalog)
         record.transcript.append({"user": message, "shown": shown.ids, "clarifying": shown.clarifying})
+        if user.last_template is not None and user.last_template != message:
+            record.transcript[-1]["template"] = user.last_template  # what the LLM user reworded
         if verdict:
             record.transcript[-1]["feedback"] = {i: ("like" if v else "dislike") for i, v in verdict.items()}
         if user.target.id in shown.ids:

@@ -176,6 +176,8 @@ def test_the_llm_user_rewords_the_template_and_never_leaks():
     user = LLMUser(CATALOG.get("t"), LeakGuard(CATALOG), domain="films", seed=0, backend=backend)
     assert user.opening() == "hey, got any good dramas?"
     assert user.reply(["b"], clarifying=False, catalog=CATALOG) == said[1] and user.fallbacks == 1
+    vague = LLMUser(CATALOG.get("t"), LeakGuard(CATALOG), domain="films", seed=0, backend=scripted("any ideas?"))
+    assert vague.opening() == said[0] and vague.fallbacks == 1  # the rewording dropped "drama"
     down = LLMUser(CATALOG.get("t"), LeakGuard(CATALOG), domain="films", seed=0, backend=failing(TimeoutError()))
     assert down.opening() == said[0] and down.fallbacks == 1
 

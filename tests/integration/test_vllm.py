@@ -151,8 +151,15 @@ def test_a_chat_turn_through_vllm_explains_listed_films_only(vllm_server, redial
 
 def test_the_llm_user_talks_with_the_product_through_vllm(vllm_server: VLLMServer, redial_pipeline) -> None:
     """Issue 16's LLM user: 20 simulated conversations whose messages a real OpenAI-compatible server words;
-    every message sent is leak-checked, and the model's words (not only the template's) reach the product."""
-    from eval.simulator import LeakGuard, PipelineConversation, SimulationConfig, run_simulations, sample_targets
+    no message leaks the target, and every one sent in the model's words kept the template's facts."""
+    from eval.simulator import (
+        LeakGuard,
+        PipelineConversation,
+        SimulationConfig,
+        facts_kept,
+        run_simulations,
+        sample_targets,
+    )
     from tailtalk.dialogues import load_dialogues
     from tailtalk.instances import instances_of
 
@@ -170,6 +177,8 @@ def test_the_llm_user_talks_with_the_product_through_vllm(vllm_server: VLLMServe
     )
     records = results["pipeline"]
     guard = LeakGuard(catalog)
-    sent = [(turn["user"], catalog.get(r.target)) for r in records for turn in r.transcript]
-    assert len(records) == 20 and all(guard.leaks(message, target) == [] for message, target in sent)
-    assert sum(r.fallbacks for r in records) <= len(sent) // 2  # most messages are the model's own words
+    turns = [(turn, catalog.get(r.target)) for r in records for turn in r.transcript]
+    assert len(records) == 20 and all(guard.leaks(turn["user"], target) == [] for turn, target in turns)
+    reworded = [turn for turn, _ in turns if "template" in turn]  # the model's words, in place of the template's
+    assert all(facts_kept(turn["template"], turn["user"]) for turn in reworded)
+    print(f"\n{len(reworded)} of {len(turns)} messages in the model's words")
