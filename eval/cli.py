@@ -256,7 +256,7 @@ def simulate(
     from tailtalk.dialogues import load_dialogues
     from tailtalk.instances import instances_of
     from tailtalk.llm import make_llm
-    from ui.assemble import build_pipeline
+    from ui.assemble import build_pipeline, feedback_log
 
     served = _served(dataset)
     settings = served.model_copy(update={"llm": "none"})
@@ -274,7 +274,8 @@ def simulate(
         )
     started = time.perf_counter()
     log_path = _split_path(settings, split)
-    pipeline = exact_pipeline(build_pipeline(settings))
+    # The simulated users' likes go to the feedback log when one is set (the loop of docs/ranking.md).
+    pipeline = exact_pipeline(build_pipeline(settings)).replacing(feedback_log=feedback_log(settings))
     targets = sample_targets(instances_of(load_dialogues(log_path), pipeline.catalog), config.limit, config.seed)
     if not targets:
         raise UserInputError(f"{log_path} has no recommendation of a catalogue item to simulate a user for")
@@ -442,8 +443,13 @@ def _served(dataset: str | None) -> Settings:
     """The settings with another prepared dataset served, for commands that take ``--dataset``."""
     if dataset is None:
         return current_settings()
-    # Validated again, not copied: the domain follows a domain's own dataset (mg-shopdial is the shop).
-    return Settings.model_validate({**current_settings().model_dump(exclude_unset=True), "dataset": dataset})
+    # Validated again, not copied: the domain follows a domain's own dataset (mg-shopdial is the shop),
+    # unless the domain was named rather than derived from the dataset served before.
+    given = current_settings().model_dump(exclude_unset=True)
+    derived = {name: domain for domain, name in DOMAIN_DATASETS.items()}.get(given.get("dataset", ""))
+    if given.get("domain") == derived:
+        given.pop("domain", None)
+    return Settings.model_validate({**given, "dataset": dataset})
 
 
 def _floats(values: str | None) -> list[float]:

@@ -406,6 +406,8 @@ def simulate_one(
             break
         for item_id, liked in verdict.items():
             conversation.feedback(item_id, liked)
+        if turn == turns:  # out of turns: nothing more is said
+            break
         message = user.reply(shown.ids, clarifying=shown.clarifying, catalog=catalog)
     record.fallbacks = user.fallbacks
     return record
@@ -464,8 +466,9 @@ def run_simulations(
 
 
 def interactive_metrics(records: Sequence[Simulated], turns: int) -> dict[str, Any]:
-    """success within N turns (N = 1, 3, 5 where ≤ ``turns``), mean turns to success, and the same by bucket."""
-    cuts = [n for n in (1, 3, 5) if n <= turns] or [turns]
+    """success within N turns (N = 1, 3, 5 and ``turns``, up to ``turns``), mean turns to success, and the same
+    by bucket."""
+    cuts = sorted({n for n in (1, 3, 5) if n <= turns} | {turns})
 
     def summary(part: Sequence[Simulated]) -> dict[str, Any]:
         won = [r.success_turn for r in part if r.success_turn is not None]
@@ -520,7 +523,7 @@ def markdown(report: dict[str, Any]) -> str:
         + " |",
         "|---" * (len(cuts) + 5) + "|",
     ]
-    last = f"success@{min(5, report['config']['turns'])}turns" if report["config"]["turns"] >= 5 else cuts[-1]
+    last = f"success@{report['config']['turns']}turns"  # what the bucket columns' header names
     for name, m in systems.items():
         turns = "–" if m["mean_turns_to_success"] is None else f"{m['mean_turns_to_success']:.2f}"
         buckets = " | ".join(

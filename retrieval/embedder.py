@@ -153,8 +153,9 @@ class HashingEmbedder:
 class CachedEmbedder:
     """Wraps an embedder with a cache keyed by model and text, so repeated texts are embedded once.
 
-    With a ``folder`` the cache is one ``.npz`` file per model there, rewritten atomically
-    after each call that computed something new (index rebuilds stay cheap). Without one
+    With a ``folder`` the cache is one ``.npz`` file per model there, rewritten atomically at most
+    every 30 s while new vectors arrive and on :meth:`flush` (index rebuilds stay cheap; a caller that
+    does not flush may lose the last 30 s of vectors, which are only a cache). Without one
     it lives in memory only: the evaluation harness embeds every query of a replay in one
     batched call up front and the per-turn calls then hit the cache.
     """

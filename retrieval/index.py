@@ -73,8 +73,8 @@ def collection_name(settings: Settings, model_name: str) -> str:
     name = f"tailtalk-{_slug(settings.dataset)}"[:40]
     if settings.chroma_host:
         model_hash = hashlib.sha256(model_name.encode()).hexdigest()[:8]
-        name = f"{name}-{_slug(model_name)[:12].strip('-')}-{model_hash}"
-    return name
+        name = f"{name.rstrip('-')}-{_slug(model_name)[:12].strip('-')}-{model_hash}"
+    return name.rstrip("-")  # Chroma names end with a letter or digit
 
 
 def index_command(settings: Settings) -> str:

@@ -1,10 +1,11 @@
 """The feedback log: what people did with the picks (shown, liked, disliked), one JSON line per event.
 
-Off by default (``feedback_log`` unset). With it set, the chat UI, its API and ``tailtalk simulate``
-append to the file through :meth:`FeedbackLog.append`; no message text is written unless
-``feedback_log_text=true``. Each event is one ``write`` of one whole line to a file opened for
-appending, so concurrent sessions never interleave within a line, and a crash can at worst cut the
-last line, which :func:`read_feedback` names and skips.
+Off by default (``feedback_log`` unset). With it set, the chat UI, its API, ``tailtalk ask`` and
+``tailtalk simulate`` append to the file through :meth:`FeedbackLog.append` (the replays of eval never
+do); no message text is written unless ``feedback_log_text=true``. Each event is one ``write`` of one
+whole line to a file opened for appending, so concurrent sessions never interleave within a line; a
+crash can cut the last line, which :func:`read_feedback` names and skips (with the event appended
+after it on the same line). A write that fails is a warning in the server's log, never a failed turn.
 
 ``tailtalk fit-ranker --feedback FILE`` (and ``tailtalk train --feedback FILE``) turns each
 conversation's likes and dislikes into one more mention list for the collaborative model
@@ -28,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -39,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tailtalk.mentions import MentionList
 
 Event = Literal["shown", "like", "dislike"]
+log = logging.getLogger(__name__)
 
 
 class FeedbackEvent(BaseModel):
@@ -69,13 +72,16 @@ class FeedbackLog:
             message=message if self.with_text else None,
         )
         line = (record.model_dump_json(exclude_none=True) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One write of the whole line to an O_APPEND descriptor: lines from concurrent sessions never mix.
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(descriptor, line)
-        finally:
-            os.close(descriptor)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One write of the whole line to an O_APPEND descriptor: lines from concurrent sessions never mix.
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(descriptor, line)
+            finally:
+                os.close(descriptor)
+        except OSError as exc:  # an optional log must never break the person's turn: said in the server's log
+            log.warning("could not append to the feedback log %s (%s); check feedback_log's folder", self.path, exc)
 
 
 def read_feedback(path: Path | str) -> tuple[list[FeedbackEvent], list[str]]:

@@ -60,9 +60,6 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
         max_message_chars=settings.max_message_chars,
         turn_timeout=settings.turn_timeout,
         less_mainstream_diversity=settings.less_mainstream_diversity,
-        feedback_log=(
-            FeedbackLog(settings.feedback_log, with_text=settings.feedback_log_text) if settings.feedback_log else None
-        ),
         notices=[n for n in (scorer.warning, llm_notice, ranker_notice) if n],
         status=status_line(catalog, llm, inner, settings),
     )
@@ -70,12 +67,21 @@ def build_pipeline(settings: Settings, *, progress: bool = False) -> TurnPipelin
 
 def build_serving_pipeline(settings: Settings) -> TurnPipeline:
     """The pipeline for a process that answers people (the chat UI, `tailtalk ask`): torch uses
-    ``serving_threads`` threads, so a turn's query encoding does not fight other turns for the cores.
+    ``serving_threads`` threads, so a turn's query encoding does not fight other turns for the cores, and
+    the turns go to the feedback log when one is set.
     Evaluation and indexing keep torch's default, which suits their large batches."""
     import torch
 
     torch.set_num_threads(settings.serving_threads)
-    return build_pipeline(settings)
+    return build_pipeline(settings).replacing(feedback_log=feedback_log(settings))
+
+
+def feedback_log(settings: Settings) -> FeedbackLog | None:
+    """The feedback log people's turns go to (``feedback_log``), or None when it is off. Only pipelines
+    that answer people (and `tailtalk simulate`'s users) log: eval's replays of old dialogues never do."""
+    if settings.feedback_log is None:
+        return None
+    return FeedbackLog(settings.feedback_log, with_text=settings.feedback_log_text)
 
 
 def status_line(catalog: Catalog, llm: LLMBackend | None, ranker: Ranker, settings: Settings) -> str:

@@ -215,6 +215,7 @@ class TurnPipeline:
             "candidates",
             "top_k",
             "turn_timeout",
+            "feedback_log",
         }
         if unknown:
             raise TypeError(f"cannot replace {', '.join(sorted(unknown))}")

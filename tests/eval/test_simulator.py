@@ -163,6 +163,7 @@ def test_interactive_metrics_by_hand():
     assert metrics["mean_turns_to_success"] == 3.0
     assert metrics["by_bucket"]["head"]["success@3turns"] == 1.0
     assert metrics["by_bucket"]["tail"]["success@5turns"] == 0.5 and metrics["by_bucket"]["torso"]["conversations"] == 0
+    assert interactive_metrics(records, turns=4)["success@4turns"] == 0.5  # the last turn is always a cut
 
 
 def test_the_llm_user_rewords_the_template_and_never_leaks():

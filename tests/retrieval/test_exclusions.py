@@ -41,3 +41,15 @@ def test_exclusions_after_the_search_give_the_filters_top_10(redial_pipeline):
         )["ids"][0]
         assert after == filtered and len(after) == 10 and excluded.isdisjoint(after)
         assert after[:2] == shown[6:8]  # the next nearest come up
+
+
+def test_a_shops_many_exclusions_still_give_the_filters_top_10(redial_pipeline):
+    """Past 500 excluded items (a product type rules out most of a shop) the exclusion is a filter again."""
+    dense = redial_pipeline.retriever.dense
+    excluded = frozenset(random.Random(1).sample(redial_pipeline.catalog.ids(), 3000))
+    vector = dense.query_vector(RetrievalQuery("a scary horror film"))
+    after = [c.item_id for c in dense.search(vector, Constraints(exclude_ids=excluded), 10)]
+    filtered = dense.collection.query(
+        query_embeddings=[vector.tolist()], n_results=10, where={"item_id": {"$nin": sorted(excluded)}}
+    )["ids"][0]
+    assert after == filtered and excluded.isdisjoint(after)

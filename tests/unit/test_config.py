@@ -175,11 +175,24 @@ def test_a_serving_process_sets_torchs_threads(monkeypatch):
 
     import ui.assemble
 
-    monkeypatch.setattr(ui.assemble, "build_pipeline", lambda settings: "pipeline")
+    class Built:
+        def replacing(self, **parts):
+            return parts
+
+    monkeypatch.setattr(ui.assemble, "build_pipeline", lambda settings: Built())
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        assert ui.assemble.build_serving_pipeline(Settings(serving_threads=1)) == "pipeline"
+        assert ui.assemble.build_serving_pipeline(Settings(serving_threads=1)) == {"feedback_log": None}
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_another_dataset_drops_a_domain_derived_from_the_last_one(monkeypatch):
+    import eval.cli
+
+    monkeypatch.setattr(eval.cli, "current_settings", lambda: load_settings({"dataset": "mg-shopdial"}))
+    assert eval.cli._served("redial").domain == "films"
+    monkeypatch.setattr(eval.cli, "current_settings", lambda: load_settings({"domain": "products", "dataset": "x"}))
+    assert eval.cli._served("redial").domain == "products"  # named, not derived: it stays

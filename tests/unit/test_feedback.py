@@ -95,3 +95,9 @@ def test_feedback_on_an_unknown_item_is_refused(pipeline_with_log):
     with pytest.raises(UserInputError, match="no item with id 'zz'"):
         pipeline.feedback(ConversationState(), "zz", liked=True)
     assert not log.path.exists()
+
+
+def test_a_log_that_cannot_be_written_warns_and_the_turn_goes_on(tmp_path, caplog):
+    (tmp_path / "taken").mkdir()
+    FeedbackLog(tmp_path / "taken").append("c1", "like", ["a"])  # a folder where the file should be
+    assert "could not append to the feedback log" in caplog.text
