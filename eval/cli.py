@@ -252,7 +252,7 @@ def simulate(
         sample_targets,
         write_report,
     )
-    from eval.systems import SYSTEMS
+    from eval.systems import SYSTEMS, check_systems
     from tailtalk.dialogues import load_dialogues
     from tailtalk.instances import instances_of
     from tailtalk.llm import make_llm
@@ -267,11 +267,7 @@ def simulate(
         raise UserInputError("--user llm needs a language model: add --set llm=embedded, or llm=openai")
     user_llm = make_llm(served) if user == "llm" else None
     names = [name.strip() for name in systems.split(",") if name.strip()]
-    unknown = [name for name in names if name not in SYSTEMS]
-    if unknown or not names:
-        raise UserInputError(
-            f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}"
-        )
+    check_systems(names)
     started = time.perf_counter()
     log_path = _split_path(settings, split)
     # The simulated users' likes go to the feedback log when one is set (the loop of docs/ranking.md).

@@ -26,7 +26,7 @@ from tailtalk.popularity import head_tail_split
 from tailtalk.instances import Instance, instances_of, mean_recall_at_k
 from eval.metrics import ACCURACY_METRICS, BeyondAccuracyInputs, accuracy_report, beyond_report
 from ranking.diversity import DiversityReranker
-from eval.systems import SYSTEMS, EvalSystem, PipelineSystem, exact_copy, item_vectors
+from eval.systems import SYSTEMS, EvalSystem, PipelineSystem, check_systems, exact_copy, item_vectors
 from tailtalk.errors import UserInputError
 
 DEPTH = 50  # the longest cut-off any metric reads
@@ -122,11 +122,7 @@ def evaluate(
     frontier of the long-tail/diversity knob, written to ``pareto.png``. ``per_turn`` writes
     each instance's targets and every system's top 50 (JSON lines), for reading misses.
     """
-    unknown = [name for name in systems if name not in SYSTEMS]
-    if unknown or not systems:
-        raise UserInputError(
-            f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}"
-        )
+    check_systems(systems)
     catalog = pipeline.catalog
     dialogues = load_dialogues(log_path)
     missing = missing_targets(dialogues, catalog)

@@ -52,7 +52,7 @@ from tailtalk.dialogues import Turn
 from tailtalk.instances import Instance
 from tailtalk.popularity import head_tail_split
 from tailtalk.titles import normalise
-from tailtalk.words import stem
+from tailtalk.words import stems, words
 from ui.pipeline import TurnPipeline
 
 if TYPE_CHECKING:  # a model is only loaded for --user llm
@@ -77,19 +77,19 @@ _HINT_FRAMES = (
     "it should be a an too something older more recent from the under about and ideally directed by with written it's"
 )
 _RAMBLE_WORDS = 30
-_FRAME_WORDS = {
-    stem(w)
-    for text in (
-        *[t for openings in _OPENINGS.values() for t in openings],
-        *_OPENING_BLANK.values(),
-        *_REJECTIONS,
-        *_ANSWERS,
-        _NOTHING_LEFT,
-        _HINT_FRAMES,
-        "movie film",
+_FRAME_WORDS = stems(
+    " ".join(
+        [
+            *[t for openings in _OPENINGS.values() for t in openings],
+            *_OPENING_BLANK.values(),
+            *_REJECTIONS,
+            *_ANSWERS,
+            _NOTHING_LEFT,
+            _HINT_FRAMES,
+            "movie film",
+        ]
     )
-    for w in re.findall(r"[a-z0-9']+", text.lower())
-}
+)
 _REWORDED_TOKENS = 60
 
 
@@ -117,7 +117,7 @@ class LeakGuard:
             self._holders.update({normalise(v) for v in _fact_values(item)})
         self._document_frequency: Counter[str] = Counter()
         for item in catalog:
-            self._document_frequency.update(set(_plain_words(f"{item.title} {item.description}")))
+            self._document_frequency.update(set(words(f"{item.title} {item.description}")))
         self._size = len(catalog)
 
     def shared(self, value: str) -> bool:
@@ -127,13 +127,13 @@ class LeakGuard:
     def keywords(self, item: Item) -> list[str]:
         """Words of the item's plot that a few other items share: describing, not identifying."""
         ceiling = max(2, int(_KEYWORD_MAX_SHARE * self._size))
-        title_words = set(_plain_words(item.title))
-        words = [
+        title_words = set(words(item.title))
+        found = [
             w
-            for w in dict.fromkeys(_plain_words(item.description))
+            for w in dict.fromkeys(words(item.description))
             if len(w) >= _KEYWORD_MIN_CHARS and w not in title_words and 2 <= self._document_frequency[w] <= ceiling
         ]
-        return sorted(words, key=lambda w: (self._document_frequency[w], words.index(w)))
+        return sorted(found, key=lambda w: (self._document_frequency[w], found.index(w)))
 
     def leaks(self, message: str, target: Item) -> list[str]:
         """What ``message`` gives away about ``target`` (empty when nothing)."""
@@ -147,9 +147,9 @@ class LeakGuard:
             for value in dict.fromkeys(_fact_values(target))
             if not self.shared(value) and len(normalise(value)) > 2 and f" {normalise(value)} " in said
         ]
-        plot = _plain_words(target.description)
+        plot = words(target.description)
         spans = {" ".join(plot[i : i + _DESCRIPTION_SPAN]) for i in range(len(plot) - _DESCRIPTION_SPAN + 1)}
-        written = " ".join(_plain_words(message))
+        written = " ".join(words(message))
         found += [f"the plot words {span!r}" for span in sorted(spans) if span in written]
         return found
 
@@ -255,9 +255,8 @@ def facts_kept(template: str, reworded: str) -> bool:
     >>> facts_kept("Not quite. Something older, from the 1980s.", "I'm sorry, as a film recommender I can't")
     False
     """
-    facts = {stem(w) for w in _plain_words(template)} - _FRAME_WORDS
-    said = _plain_words(reworded)
-    return facts <= {stem(w) for w in said} and len(said) <= max(_RAMBLE_WORDS, 2 * len(_plain_words(template)))
+    facts = stems(template) - _FRAME_WORDS
+    return facts <= stems(reworded) and len(words(reworded)) <= max(_RAMBLE_WORDS, 2 * len(words(template)))
 
 
 class LLMUser(TemplateUser):
@@ -561,10 +560,6 @@ def _fact_values(item: Item) -> Iterable[str]:
         for v in value if isinstance(value, list | tuple) else [value]:
             if isinstance(v, str) and v.strip():
                 yield v
-
-
-def _plain_words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
 
 
 def _cased_word(message: str, title: str) -> bool:

@@ -234,3 +234,12 @@ SYSTEMS: dict[str, Callable[[TurnPipeline], EvalSystem]] = {
 def item_vectors(retriever: Retriever, catalog: Catalog) -> dict[str, np.ndarray]:
     """Every item's stored embedding, read back from the index rather than recomputed."""
     return retriever.vectors(catalog.ids())
+
+
+def check_systems(names: Sequence[str]) -> None:
+    """Refuse an empty or unknown system name before any work, listing the known ones."""
+    unknown = [name for name in names if name not in SYSTEMS]
+    if unknown or not names:
+        raise UserInputError(
+            f"unknown system(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(SYSTEMS)}"
+        )

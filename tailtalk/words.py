@@ -26,6 +26,11 @@ def stem(word: str) -> str:
     return word[:5]
 
 
+def words(text: str) -> list[str]:
+    """A text's lower-cased words, in order."""
+    return _WORD.findall(text.lower())
+
+
 def stems(text: str) -> set[str]:
     """The stems of a text's words."""
-    return {stem(w) for w in _WORD.findall(text.lower())}
+    return {stem(w) for w in words(text)}
