@@ -39,7 +39,7 @@ FeedbackOption = Annotated[
 @app.command("train")
 def train_scorer(
     profile: Annotated[
-        str, typer.Option(help="quick (a few minutes) or default (about 25 minutes on 2 cores).")
+        str, typer.Option(help="quick (a few minutes) or default (about 22 minutes on 2 cores).")
     ] = "default",
     epochs: Annotated[Optional[int], typer.Option(help="Override the profile's epoch count.")] = None,
     max_examples: Annotated[Optional[int], typer.Option(help="Override the profile's example cap.")] = None,
@@ -47,20 +47,34 @@ def train_scorer(
         Optional[float], typer.Option(help="Logit-adjustment strength (0 = plain in-batch softmax).")
     ] = None,
     feedback: FeedbackOption = None,
+    augment: Annotated[
+        Optional[Path],
+        typer.Option(help="Generated dialogues (a file `tailtalk augment` wrote) to train the scorer on as well."),
+    ] = None,
 ) -> None:
     """Fine-tune the scorer on the dataset's train split (valid for early stopping), index with it, and fit
     the fused ranker for it."""
+    from eval.augment import not_generated
     from tailtalk.catalog import load_catalog
+    from tailtalk.dialogues import load_dialogues
     from retrieval.index import build_index
     from ranking.scorer import TextScorer
     from ranking.train import profile as training_profile
 
     settings = current_settings()
     config = training_profile(profile, epochs=epochs, max_examples=max_examples, tau=tau)
+    augmented = load_dialogues(augment) if augment is not None else []
+    foreign = not_generated(augmented)
+    if foreign:  # a real log passed by mistake (a test split, say) would leak into training
+        raise UserInputError(
+            f"{augment} holds {len(foreign)} dialogue(s) that `tailtalk augment` did not write "
+            f"(e.g. {foreign[0]!r}); pass a file written by `tailtalk augment`"
+        )
     catalog = load_catalog(settings.catalog_path)
-    scorer, report = TextScorer.fit(catalog, settings, config)
+    scorer, report = TextScorer.fit(catalog, settings, config, augmented=augmented)
+    generated = f" ({len(augmented):,} generated dialogues among them)" if augmented else ""
     typer.echo(
-        f"trained {report.profile} profile on {report.examples:,} examples, {report.epochs_run} epoch(s), "
+        f"trained {report.profile} profile on {report.examples:,} examples{generated}, {report.epochs_run} epoch(s), "
         f"{report.seconds / 60:.1f} min; valid recall@10 {max(report.valid_recall_at_10):.4f} "
         f"(untrained {report.baseline_valid_recall_at_10:.4f}), prior weight {report.prior_weight:g}"
     )
@@ -68,6 +82,38 @@ def train_scorer(
     typer.echo(f"checkpoint {report.checkpoint}; its index has {index_report.added + index_report.unchanged:,} items")
     # The fused ranker's weights belong to a text scorer: fit them for the new one.
     _fit_served_ranker(settings.model_copy(update={"scorer": "trained"}), feedback=feedback)
+
+
+@app.command("augment")
+def augment_command(
+    out: Annotated[Path, typer.Option(help="JSONL file for the generated dialogues (for `tailtalk train --augment`).")],
+    dataset: DatasetOption = None,
+    max_mentions: Annotated[
+        int, typer.Option(min=0, help="Generate for items named in at most this many training conversations.")
+    ] = 2,
+    limit: Annotated[
+        int, typer.Option(min=1, help="At most this many items (a seeded sample), one dialogue each.")
+    ] = 2000,
+    messages: Annotated[
+        int, typer.Option(min=1, max=5, help="Messages the simulated user sends (the first are the broadest facts).")
+    ] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the item sample and the users' wording.")] = 0,
+) -> None:
+    """Write training dialogues for rarely named items: a simulated user asks for each from its catalogue
+    facts (never its title) and the recommender answers with it."""
+    from eval.augment import AugmentConfig, augment
+    from tailtalk.catalog import load_catalog, write_jsonl_atomic
+
+    settings = _served(dataset)
+    config = AugmentConfig(max_mentions=max_mentions, limit=limit, messages=messages, seed=seed)
+    dialogues = augment(load_catalog(settings.catalog_path), config, domain=settings.domain)
+    if not dialogues:
+        raise UserInputError(
+            f"no item of {settings.catalog_path} is named in at most {max_mentions} training conversations "
+            "and has facts to ask with; raise --max-mentions"
+        )
+    write_jsonl_atomic(out, dialogues)
+    typer.echo(f"wrote {len(dialogues):,} generated dialogues to {out}; train with `tailtalk train --augment {out}`")
 
 
 @app.command("fit-ranker")

@@ -184,6 +184,15 @@ class TemplateUser:
         if len(keywords) >= 4:
             self._hints.append(f"it's about {keywords[2]} and {keywords[3]}")
 
+    @property
+    def opening_names_a_category(self) -> bool:
+        return self._opening_category is not None
+
+    @property
+    def facts_left(self) -> int:
+        """Facts the user has not said yet: each reply says one."""
+        return len(self._hints)
+
     def opening(self) -> str:
         if self._opening_category is None:
             return self._checked(_OPENING_BLANK[self.domain])
@@ -201,7 +210,9 @@ class TemplateUser:
         items = [catalog.get(i) for i in shown if i in catalog] if catalog is not None else []
         hint = self._hints.pop(0) or self._era(items)
         template = self._random.choice(_ANSWERS if clarifying or not shown else _REJECTIONS)
-        return self._checked(template.format(hint[0].upper() + hint[1:]))
+        before = template.split("{}")[0].rstrip()
+        sentence_start = not before or before.endswith(".")
+        return self._checked(template.format(hint[0].upper() + hint[1:] if sentence_start else hint))
 
     def feedback(self, shown: Sequence[str], catalog: Catalog | None = None) -> dict[str, bool]:
         """Likes and dislikes on the shown picks, as a person presses them: at most one of each a turn.

@@ -10,11 +10,13 @@ popularity prior is added back with the weight tuned on ``valid``. ``tailtalk tr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from safetensors import SafetensorError
 
 from tailtalk.catalog import Catalog
+from tailtalk.dialogues import Dialogue
 from tailtalk.config import Settings
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder, make_embedder
 from ranking.train import SCORER_META, TrainConfig, TrainReport, read_scorer_meta, scorer_model_name, train
@@ -111,10 +113,17 @@ class TextScorer:
 
     @classmethod
     def fit(
-        cls, catalog: Catalog, settings: Settings, config: TrainConfig, *, progress: bool = True
+        cls,
+        catalog: Catalog,
+        settings: Settings,
+        config: TrainConfig,
+        *,
+        augmented: Sequence[Dialogue] = (),
+        progress: bool = True,
     ) -> tuple[TextScorer, TrainReport]:
-        """Fine-tune on the dataset's train split (valid for early stopping), save the checkpoint at
-        ``settings.checkpoint_path`` atomically, and return the trained scorer with the run's report."""
+        """Fine-tune on the dataset's train split plus any ``augmented`` (generated) dialogues, with valid for
+        early stopping; save the checkpoint at ``settings.checkpoint_path`` atomically, and return the
+        trained scorer with the run's report."""
         report = train(
             catalog,
             settings.dataset_dir(),
@@ -122,6 +131,7 @@ class TextScorer:
             config,
             base_model=settings.embedding_model,
             embedding_cache=settings.home / "embeddings",
+            augmented=augmented,
             progress=progress,
         )
         return cls.load(settings.checkpoint_path, settings), report

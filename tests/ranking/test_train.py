@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import ranking.train as training
+from eval.augment import AugmentConfig, augment
 from tailtalk.catalog import Catalog, Item, load_catalog
 from tailtalk.dialogues import Dialogue, Turn, load_dialogues
 from tailtalk.instances import instances_of
@@ -37,7 +38,7 @@ def test_config_is_validated_and_profiles_exist():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="max_examples"):
         TrainConfig(batch_size=32, max_examples=8)
-    assert profile("quick").epochs == 1 and profile("default").max_examples is None
+    assert profile("quick").epochs == 1 and profile("default").max_examples == 8000
     assert profile("quick", epochs=2, tau=None).epochs == 2
     with pytest.raises(ValueError, match="choose one of: default, quick"):
         profile("huge")
@@ -124,10 +125,13 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
     checkpoint = tmp_path / "checkpoint"
     config = profile("quick", max_examples=64, batch_size=16, valid_instances=40)
     settings = redial_settings.model_copy(update={"checkpoint": checkpoint, "scorer": "auto"})
-    fitted, report = TextScorer.fit(subset, settings, config, progress=False)
+    generated = augment(subset, AugmentConfig(max_mentions=10**6, limit=16, messages=3, seed=0))
+    fitted, report = TextScorer.fit(subset, settings, config, augmented=generated, progress=False)
     assert fitted.trained and fitted.prior_weight == report.prior_weight
     meta = json.loads((checkpoint / SCORER_META).read_text())
-    assert meta["profile"] == "quick" and meta["examples"] == 64 and meta["prior_weight"] in PRIOR_WEIGHTS
+    assert meta["profile"] == "quick" and meta["prior_weight"] in PRIOR_WEIGHTS
+    # The generated dialogues come on top of the profile's example cap.
+    assert len(generated) == meta["augmented_dialogues"] == 16 and meta["examples"] == 64 + 16
     assert len(meta["valid_recall_at_10"]) == report.epochs_run == 1
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # no staging folder left behind
 
