@@ -76,9 +76,10 @@ def augmented_dialogue(
     user = TemplateUser(item, guard, domain=domain, seed=config.seed)
     questions = _QUESTIONS[domain]
     turns = [Turn(role="user", text=user.opening())]
-    if not user.opening_names_a_category and not user.facts_left:
+    replies = min(config.messages - 1, user.facts_left)
+    if not user.opening_names_a_category and not replies:  # "Can you recommend a movie?" alone asks for nothing
         return None
-    for asked in range(min(config.messages - 1, user.facts_left)):
+    for asked in range(replies):
         question = follow_up_question(questions[asked % len(questions)], "en")
         turns += [Turn(role="assistant", text=question), Turn(role="user", text=user.reply([], clarifying=True))]
     answer = Turn(

@@ -49,7 +49,11 @@ def train_scorer(
     feedback: FeedbackOption = None,
     augment: Annotated[
         Optional[Path],
-        typer.Option(help="Generated dialogues (a file `tailtalk augment` wrote) to train the scorer on as well."),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Generated dialogues (a file `tailtalk augment` wrote) to train the scorer on as well.",
+        ),
     ] = None,
 ) -> None:
     """Fine-tune the scorer on the dataset's train split (valid for early stopping), index with it, and fit
@@ -63,14 +67,20 @@ def train_scorer(
 
     settings = current_settings()
     config = training_profile(profile, epochs=epochs, max_examples=max_examples, tau=tau)
-    augmented = load_dialogues(augment) if augment is not None else []
-    foreign = not_generated(augmented)
-    if foreign:  # a real log passed by mistake (a test split, say) would leak into training
-        raise UserInputError(
-            f"{augment} holds {len(foreign)} dialogue(s) that `tailtalk augment` did not write "
-            f"(e.g. {foreign[0]!r}); pass a file written by `tailtalk augment`"
-        )
     catalog = load_catalog(settings.catalog_path)
+    augmented = load_dialogues(augment) if augment is not None else []
+    foreign_ids = not_generated(augmented)
+    if foreign_ids:  # a real log passed by mistake (a test split, say) would leak into training
+        raise UserInputError(
+            f"{augment} holds {len(foreign_ids)} dialogue(s) that `tailtalk augment` did not write "
+            f"(e.g. {foreign_ids[0]!r}); pass a file written by `tailtalk augment`"
+        )
+    elsewhere = [d.id for d in augmented if not all(i in catalog for t in d.turns for i in t.items)]
+    if augment is not None and (elsewhere or not augmented):
+        raise UserInputError(
+            f"{augment} {'is empty' if not augmented else f'answers with items not in {settings.catalog_path}'}; "
+            f"write it for this catalogue with `tailtalk --dataset {settings.dataset} augment --out {augment}`"
+        )
     scorer, report = TextScorer.fit(catalog, settings, config, augmented=augmented)
     generated = f" ({len(augmented):,} generated dialogues among them)" if augmented else ""
     typer.echo(
@@ -87,7 +97,10 @@ def train_scorer(
 @app.command("augment")
 def augment_command(
     out: Annotated[Path, typer.Option(help="JSONL file for the generated dialogues (for `tailtalk train --augment`).")],
-    dataset: DatasetOption = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(help="Prepared dataset whose catalogue and mention counts to use (default: served)."),
+    ] = None,
     max_mentions: Annotated[
         int, typer.Option(min=0, help="Generate for items named in at most this many training conversations.")
     ] = 2,
@@ -113,7 +126,10 @@ def augment_command(
             "and has facts to ask with; raise --max-mentions"
         )
     write_jsonl_atomic(out, dialogues)
-    typer.echo(f"wrote {len(dialogues):,} generated dialogues to {out}; train with `tailtalk train --augment {out}`")
+    typer.echo(
+        f"wrote {len(dialogues):,} generated dialogues to {out}; "
+        f"train with `tailtalk --dataset {settings.dataset} train --augment {out}`"
+    )
 
 
 @app.command("fit-ranker")

@@ -211,7 +211,7 @@ class TemplateUser:
         hint = self._hints.pop(0) or self._era(items)
         template = self._random.choice(_ANSWERS if clarifying or not shown else _REJECTIONS)
         before = template.split("{}")[0].rstrip()
-        sentence_start = not before or before.endswith(".")
+        sentence_start = not before or before[-1] in ".!?"
         return self._checked(template.format(hint[0].upper() + hint[1:] if sentence_start else hint))
 
     def feedback(self, shown: Sequence[str], catalog: Catalog | None = None) -> dict[str, bool]:

@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from tailtalk.catalog import Catalog
 from tailtalk.dialogues import Dialogue
 from tailtalk.config import Settings
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder, make_embedder
+from retrieval.embedder import Embedder, make_embedder
 from ranking.train import SCORER_META, TrainConfig, TrainReport, read_scorer_meta, scorer_model_name, train
 from tailtalk.errors import UserError
 
@@ -56,19 +56,20 @@ class TextScorer:
     warning: str | None = None  # shown to the user: why the trained scorer is not serving
 
     @classmethod
-    def serving(cls, settings: Settings) -> TextScorer:
+    def serving(cls, settings: Settings, *, for_requests: bool = False) -> TextScorer:
         """The trained scorer, or the baseline with a warning for the user when a checkpoint cannot serve.
 
         Under ``auto`` no checkpoint at the default place just means none was trained; a
-        checkpoint the user named that does not exist is worth a warning.
+        checkpoint the user named that does not exist is worth a warning. ``for_requests``: the encoder
+        will embed one request at a time (a serving process; see ``make_embedder``).
         """
         checkpoint = settings.checkpoint_path
         if settings.scorer == "baseline" or (
             settings.scorer == "auto" and settings.checkpoint is None and not (checkpoint / SCORER_META).exists()
         ):
-            return cls.baseline(settings)
+            return cls.baseline(settings, for_requests=for_requests)
         try:
-            return cls.load(checkpoint, settings)
+            return cls.load(checkpoint, settings, for_requests=for_requests)
         except _UNLOADABLE as exc:
             if settings.scorer == "trained":
                 raise CheckpointError(
@@ -79,12 +80,13 @@ class TextScorer:
                 settings,
                 f"the trained scorer at {checkpoint} is unreadable ({exc}); "
                 "serving the baseline scorer. Run `tailtalk train` to rebuild it",
+                for_requests=for_requests,
             )
 
     @classmethod
-    def baseline(cls, settings: Settings, warning: str | None = None) -> TextScorer:
+    def baseline(cls, settings: Settings, warning: str | None = None, *, for_requests: bool = False) -> TextScorer:
         """The packaged MiniLM with the configured prior weight."""
-        encoder = make_embedder(settings.embedding_model, settings.embedding_batch_size)
+        encoder = make_embedder(settings.embedding_model, settings.embedding_batch_size, for_requests=for_requests)
         return cls(
             encoder,
             settings.popularity_weight,
@@ -94,15 +96,18 @@ class TextScorer:
         )
 
     @classmethod
-    def load(cls, checkpoint: Path, settings: Settings) -> TextScorer:
+    def load(cls, checkpoint: Path, settings: Settings, *, for_requests: bool = False) -> TextScorer:
         """A trained checkpoint with its own prior weight and metadata (raises what an unreadable one raises)."""
         meta = read_scorer_meta(checkpoint)
         if not isinstance(meta, dict) or any(field not in meta for field in _META_FIELDS):
             raise ValueError(
                 f"{checkpoint / SCORER_META} does not describe a trained scorer (it needs {', '.join(_META_FIELDS)})"
             )
-        encoder = SentenceTransformerEmbedder(
-            str(checkpoint), batch_size=settings.embedding_batch_size, name=scorer_model_name(meta["run_id"])
+        encoder = make_embedder(
+            str(checkpoint),
+            settings.embedding_batch_size,
+            for_requests=for_requests,
+            name=scorer_model_name(meta["run_id"]),
         )
         return cls(
             encoder,

@@ -154,7 +154,9 @@ def check_no_leakage(train: Sequence[Dialogue], held_out: dict[str, Sequence[Dia
             )
 
 
-def load_training_splits(folder: Path) -> tuple[list[Dialogue], list[Dialogue]]:
+def load_training_splits(folder: Path, extra: Sequence[Dialogue] = ()) -> tuple[list[Dialogue], list[Dialogue]]:
+    """The train and valid splits, after checking that no held-out dialogue is among them or ``extra`` (the
+    generated dialogues a run adds: a test split passed as one would leak)."""
     missing = [s for s in ("train", "valid") if not (folder / f"{s}.jsonl").is_file()]
     if missing:
         raise TrainingDataError(
@@ -167,7 +169,7 @@ def load_training_splits(folder: Path) -> tuple[list[Dialogue], list[Dialogue]]:
         for p in sorted(folder.glob("*.jsonl"))
         if p.stem not in {"train", "valid", "catalog", "mentions"}
     }
-    check_no_leakage(train, {"valid": valid, **held_out})
+    check_no_leakage([*train, *extra], {"valid": valid, **held_out})
     return train, valid
 
 
@@ -261,7 +263,7 @@ def train(
 
     started = time.perf_counter()
     torch.manual_seed(config.seed)
-    train_log, valid_log = load_training_splits(dataset_folder)
+    train_log, valid_log = load_training_splits(dataset_folder, augmented)
     train_instances = instances_of(train_log, catalog)
     valid_instances = instances_of(valid_log, catalog)
     if config.valid_instances is not None:
@@ -294,11 +296,15 @@ def train(
     augmented_instances = instances_of(augmented, catalog)
     contexts = contexts_of([*train_instances, *augmented_instances], catalog)
     neighbours = nearest(base.embed(contexts, progress=progress), base_items, config.hard_negative_depth)
-    real = len(train_instances)
-    examples = build_examples(train_instances, contexts[:real], neighbours[:real], ids, config)
+    real_count = len(train_instances)
+    examples = build_examples(train_instances, contexts[:real_count], neighbours[:real_count], ids, config)
     if augmented_instances:
         examples += build_examples(
-            augmented_instances, contexts[real:], neighbours[real:], ids, replace(config, max_examples=None)
+            augmented_instances,
+            contexts[real_count:],
+            neighbours[real_count:],
+            ids,
+            replace(config, max_examples=None),
         )
         random.Random(config.seed).shuffle(examples)
     valid_contexts = contexts_of(valid_instances, catalog)
@@ -361,7 +367,7 @@ def train(
             "catalog": catalog.fingerprint(),
             "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "train_dialogues": len(train_log),
-            "augmented_dialogues": len(augmented),
+            "augmented_examples": sum(len(i.targets) for i in augmented_instances),
             "valid_instances": len(valid_instances),
         }
         (staging / SCORER_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -176,7 +176,10 @@ class Settings(BaseSettings):
     # 1: a turn encodes one short query, and two threads on two busy cores made it 7x slower (issue 17);
     # bench/scoring_latency.py measures both side by side.
     serving_threads: int = Field(
-        default=1, ge=1, le=256, description="Torch threads of a serving process (the chat UI, `tailtalk ask`)."
+        default=1,
+        ge=1,
+        le=256,
+        description="BLAS and torch threads of a serving process (the chat UI, `tailtalk ask`).",
     )
     feedback_log: Path | None = Field(
         default=None,

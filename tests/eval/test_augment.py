@@ -31,6 +31,16 @@ def test_only_rare_items_with_facts_to_ask_with_get_a_dialogue():
     assert all(not t.items for t in thing[:-1])  # only the answer names an item
 
 
+def test_a_blank_request_is_never_written():
+    dated = Catalog((*TOY, Item(id="5", title="Nameless", year=1990, categories=("lone",), popularity=0)))
+    one_message = AugmentConfig(max_mentions=0, limit=10, messages=1, seed=0)
+    assert augmented_dialogue(dated.get("5"), LeakGuard(dated), one_message, domain="films") is None
+    two = augmented_dialogue(
+        dated.get("5"), LeakGuard(dated), one_message.model_copy(update={"messages": 2}), domain="films"
+    )
+    assert two is not None and "1990s" in two.turns[2].text
+
+
 def test_limit_takes_a_seeded_sample():
     config = AugmentConfig(max_mentions=2, limit=1, messages=2, seed=0)
     assert len(rare_items(TOY, config)) == 1
@@ -72,11 +82,22 @@ def test_generated_redial_dialogues_never_name_their_item(redial_settings):
 
 
 @pytest.mark.integration
-def test_train_refuses_a_real_log_as_augmentation(redial_settings):
+def test_train_refuses_an_augmentation_file_it_cannot_use(redial_settings, tmp_path):
     from tests.integration.test_demo import _cli
 
     test_log = redial_settings.dataset_dir() / "test.jsonl"
-    done = _cli(redial_settings, "train", "--profile", "quick", "--augment", str(test_log))
-    assert done.returncode != 0
-    assert "did not write" in done.stderr and "tailtalk augment" in done.stderr
+    elsewhere = tmp_path / "shop.jsonl"
+    elsewhere.write_text(
+        augment(TOY, AugmentConfig(max_mentions=2, limit=10, messages=2, seed=0))[0].model_dump_json() + "\n"
+    )
+    (tmp_path / "empty.jsonl").write_text("")
+    rewrite = "tailtalk --dataset redial augment"
+    for given, told in [
+        (test_log, ("did not write", "written by `tailtalk augment`")),
+        (elsewhere, ("answers with items not in", rewrite)),
+        (tmp_path / "empty.jsonl", ("is empty", rewrite)),
+        (tmp_path / "missing.jsonl", ("does not exist",)),
+    ]:
+        done = _cli(redial_settings, "train", "--profile", "quick", "--augment", str(given))
+        assert done.returncode != 0 and all(t in done.stderr for t in told), (given, done.stderr[-500:])
     assert load_dialogues(test_log)  # untouched

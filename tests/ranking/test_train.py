@@ -15,7 +15,7 @@ from eval.augment import AugmentConfig, augment
 from tailtalk.catalog import Catalog, Item, load_catalog
 from tailtalk.dialogues import Dialogue, Turn, load_dialogues
 from tailtalk.instances import instances_of
-from retrieval.embedder import CachedEmbedder
+from retrieval.embedder import CachedEmbedder, NumpyBertEmbedder
 from ranking.scorer import CheckpointError, TextScorer
 from ranking.train import (
     PRIOR_WEIGHTS,
@@ -131,7 +131,7 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
     meta = json.loads((checkpoint / SCORER_META).read_text())
     assert meta["profile"] == "quick" and meta["prior_weight"] in PRIOR_WEIGHTS
     # The generated dialogues come on top of the profile's example cap.
-    assert len(generated) == meta["augmented_dialogues"] == 16 and meta["examples"] == 64 + 16
+    assert len(generated) == meta["augmented_examples"] == 16 and meta["examples"] == 64 + 16
     assert len(meta["valid_recall_at_10"]) == report.epochs_run == 1
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # no staging folder left behind
 
@@ -144,6 +144,10 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
         assert cached.embed([i.embedding_text() for i in subset]).shape == (len(subset), 384)
     vectors = choice.encoder.embed(["a scary film", "The Shining (1980)"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    # A serving process runs the trained checkpoint in numpy, with the same vectors and the same name.
+    for_requests = TextScorer.serving(settings, for_requests=True).encoder
+    assert isinstance(for_requests, NumpyBertEmbedder) and for_requests.name == choice.encoder.name
+    assert np.abs(for_requests.embed(["a scary film", "The Shining (1980)"]) - vectors).max() < 1e-5
 
     (checkpoint / SCORER_META).write_text("{not json")
     fallback = TextScorer.serving(settings)
@@ -153,12 +157,14 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
 
 
 @pytest.mark.integration
-def test_training_refuses_a_test_dialogue(redial_settings, tmp_path):
+@pytest.mark.parametrize("way", ["in the train split", "as generated dialogues"])
+def test_training_refuses_a_test_dialogue(redial_settings, tmp_path, way):
     folder = tmp_path / "redial"
     shutil.copytree(redial_settings.dataset_dir(), folder)
     leaked = (folder / "test.jsonl").read_text().splitlines()[0]
-    with (folder / "train.jsonl").open("a") as handle:
-        handle.write(leaked + "\n")
+    if way == "in the train split":
+        with (folder / "train.jsonl").open("a") as handle:
+            handle.write(leaked + "\n")
     with pytest.raises(TrainingDataError, match="test split"):
         train(
             load_catalog(folder / "catalog.jsonl"),
@@ -166,6 +172,7 @@ def test_training_refuses_a_test_dialogue(redial_settings, tmp_path):
             tmp_path / "ckpt",
             profile("quick"),
             base_model=redial_settings.embedding_model,
+            augmented=[Dialogue.model_validate_json(leaked)] if way == "as generated dialogues" else (),
         )
     assert not (tmp_path / "ckpt").exists()
 

@@ -170,8 +170,9 @@ def test_a_domains_own_dataset_picks_the_domain():
     assert load_settings({"dataset": "inspired"}).domain == "films"
 
 
-def test_a_serving_process_sets_torchs_threads(monkeypatch):
+def test_a_serving_process_sets_torchs_threads_and_embeds_requests_one_at_a_time(monkeypatch):
     import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     import ui.assemble
 
@@ -179,14 +180,20 @@ def test_a_serving_process_sets_torchs_threads(monkeypatch):
         def replacing(self, **parts):
             return parts
 
-    monkeypatch.setattr(ui.assemble, "build_pipeline", lambda settings: Built())
+    built_for = []
+    monkeypatch.setattr(
+        ui.assemble, "build_pipeline", lambda settings, for_requests: built_for.append(for_requests) or Built()
+    )
     before = torch.get_num_threads()
+    restore_blas = threadpool_limits(limits=None)  # remembers numpy's BLAS threads, to put them back
     try:
         torch.set_num_threads(2)
         assert ui.assemble.build_serving_pipeline(Settings(serving_threads=1)) == {"feedback_log": None}
-        assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1 and built_for == [True]
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
     finally:
         torch.set_num_threads(before)
+        restore_blas.restore_original_limits()
 
 
 def test_another_dataset_drops_a_domain_derived_from_the_last_one(monkeypatch):
