@@ -119,7 +119,11 @@ class NumpyBertEmbedder:
         self._eps = float(config["layer_norm_eps"])
         weights = load_file(str(folder / "model.safetensors"))
         # A checkpoint saved from a BertModel names its weights without the "bert." of a pre-training head.
-        self._w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in weights.items()}
+        # Linear layers are stored transposed and contiguous: x @ W.T on torch's layout runs at half the speed.
+        self._w = {
+            name: np.ascontiguousarray(value.T if value.ndim == 2 and not name.startswith("embeddings.") else value)
+            for name, value in ((k.removeprefix("bert."), v.astype(np.float32)) for k, v in weights.items())
+        }
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         length = _max_seq_length(folder)
         assert length is not None  # numpy_unservable checked it
@@ -160,7 +164,7 @@ class NumpyBertEmbedder:
         return pooled / np.linalg.norm(pooled)
 
     def _linear(self, x: np.ndarray, prefix: str) -> np.ndarray:
-        return x @ self._w[f"{prefix}.weight"].T + self._w[f"{prefix}.bias"]
+        return x @ self._w[f"{prefix}.weight"] + self._w[f"{prefix}.bias"]  # the weight is stored transposed
 
     def _norm(self, x: np.ndarray, prefix: str) -> np.ndarray:
         centred = x - x.mean(-1, keepdims=True)
