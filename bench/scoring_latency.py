@@ -12,9 +12,9 @@ Variants (same real ReDial valid contexts, same process):
 * ``served-turn-{1,2}-thread(s)`` and ``served-turn-busy-{1,2}-thread(s)``: the same turn with torch on 1
   or 2 threads (``serving_threads``), on an idle machine and beside two processes that keep both cores
   busy (what other users' turns do to a server).
-* ``served-turn-numpy-1-thread`` and ``served-turn-numpy-busy-1-thread``: the same turn as the chat UI and
-  ``tailtalk ask`` serve it, the request embedded in numpy (``build_pipeline(for_requests=True)``) with
-  numpy's BLAS on 1 thread.
+* ``served-turn-numpy-1-thread`` and ``served-turn-numpy-busy-1-thread``: the same turn as ``tailtalk ask``
+  serves it, the request embedded in numpy (``build_pipeline(quick_start=True)``) with numpy's BLAS on
+  1 thread.
 
 The others score the same ``--candidates`` random items per turn:
 
@@ -96,7 +96,7 @@ def main() -> None:
     scorer = TextScorer.serving(settings)
     item_vectors = {i.id: v for i, v in zip(items, scorer.encoder.embed([i.embedding_text() for i in items]))}
     pipeline = build_pipeline(settings.model_copy(update={"llm": "none"}))
-    numpy_pipeline = build_pipeline(settings.model_copy(update={"llm": "none"}), for_requests=True)
+    numpy_pipeline = build_pipeline(settings.model_copy(update={"llm": "none"}), quick_start=True)
     ranker = pipeline.ranker.with_vectors(lambda ids: {i: item_vectors[i] for i in ids})
     replay = PipelineSystem(pipeline)
     states = {ctx: replay.replay(instance) for ctx, instance in zip(contexts, instances)}

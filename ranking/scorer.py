@@ -56,20 +56,20 @@ class TextScorer:
     warning: str | None = None  # shown to the user: why the trained scorer is not serving
 
     @classmethod
-    def serving(cls, settings: Settings, *, for_requests: bool = False) -> TextScorer:
+    def serving(cls, settings: Settings, *, quick_start: bool = False) -> TextScorer:
         """The trained scorer, or the baseline with a warning for the user when a checkpoint cannot serve.
 
         Under ``auto`` no checkpoint at the default place just means none was trained; a
-        checkpoint the user named that does not exist is worth a warning. ``for_requests``: the encoder
-        will embed one request at a time (a serving process; see ``make_embedder``).
+        checkpoint the user named that does not exist is worth a warning. ``quick_start``: the process
+        answers one request and exits (see ``make_embedder``).
         """
         checkpoint = settings.checkpoint_path
         if settings.scorer == "baseline" or (
             settings.scorer == "auto" and settings.checkpoint is None and not (checkpoint / SCORER_META).exists()
         ):
-            return cls.baseline(settings, for_requests=for_requests)
+            return cls.baseline(settings, quick_start=quick_start)
         try:
-            return cls.load(checkpoint, settings, for_requests=for_requests)
+            return cls.load(checkpoint, settings, quick_start=quick_start)
         except _UNLOADABLE as exc:
             if settings.scorer == "trained":
                 raise CheckpointError(
@@ -80,13 +80,13 @@ class TextScorer:
                 settings,
                 f"the trained scorer at {checkpoint} is unreadable ({exc}); "
                 "serving the baseline scorer. Run `tailtalk train` to rebuild it",
-                for_requests=for_requests,
+                quick_start=quick_start,
             )
 
     @classmethod
-    def baseline(cls, settings: Settings, warning: str | None = None, *, for_requests: bool = False) -> TextScorer:
+    def baseline(cls, settings: Settings, warning: str | None = None, *, quick_start: bool = False) -> TextScorer:
         """The packaged MiniLM with the configured prior weight."""
-        encoder = make_embedder(settings.embedding_model, settings.embedding_batch_size, for_requests=for_requests)
+        encoder = make_embedder(settings.embedding_model, settings.embedding_batch_size, quick_start=quick_start)
         return cls(
             encoder,
             settings.popularity_weight,
@@ -96,7 +96,7 @@ class TextScorer:
         )
 
     @classmethod
-    def load(cls, checkpoint: Path, settings: Settings, *, for_requests: bool = False) -> TextScorer:
+    def load(cls, checkpoint: Path, settings: Settings, *, quick_start: bool = False) -> TextScorer:
         """A trained checkpoint with its own prior weight and metadata (raises what an unreadable one raises)."""
         meta = read_scorer_meta(checkpoint)
         if not isinstance(meta, dict) or any(field not in meta for field in _META_FIELDS):
@@ -106,7 +106,7 @@ class TextScorer:
         encoder = make_embedder(
             str(checkpoint),
             settings.embedding_batch_size,
-            for_requests=for_requests,
+            quick_start=quick_start,
             name=scorer_model_name(meta["run_id"]),
         )
         return cls(

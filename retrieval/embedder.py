@@ -92,8 +92,9 @@ class NumpyBertEmbedder:
     """The same bi-encoder as :class:`SentenceTransformerEmbedder` for a BERT model with mean pooling (the
     packaged MiniLM, and every checkpoint `tailtalk train` writes), run in numpy: nothing of torch,
     transformers or sentence-transformers is imported, which was most of a server's start-up (issue 17),
-    and one request embeds in milliseconds. The vectors equal the torch ones to about 1e-7. It embeds one
-    text at a time, which suits requests; indexing and training keep the torch embedder for their batches.
+    and a short request embeds in about 12 ms. The vectors equal the torch ones to about 1e-7. It embeds one
+    text at a time and a long one about 2.6× slower than torch, so it serves `tailtalk ask`, which answers
+    one request; the chat server, indexing and training keep the torch embedder.
 
     Example::
 
@@ -344,16 +345,17 @@ class CachedEmbedder:
         self._saved_at, self._unsaved = time.monotonic(), False
 
 
-def make_embedder(model: str, batch_size: int = 64, *, for_requests: bool = False, name: str | None = None) -> Embedder:
+def make_embedder(model: str, batch_size: int = 64, *, quick_start: bool = False, name: str | None = None) -> Embedder:
     """The embedder named ``model``; for the multilingual model, the one that writes the index's passages.
 
-    ``for_requests`` (a serving process, which embeds one request a turn): a model numpy can run is run in
-    numpy (:class:`NumpyBertEmbedder`), which spares the process importing torch.
+    ``quick_start`` (a process that answers one request and exits, `tailtalk ask`): a model numpy can run
+    is run in numpy (:class:`NumpyBertEmbedder`), which spares importing torch, about 6 s of its start.
+    A long-running server keeps torch, which embeds a long dialogue 2.6× faster (docs/performance.md).
     """
     if model.startswith("hashing-"):
         return HashingEmbedder(int(model.removeprefix("hashing-")))
     if model == MULTILINGUAL_EMBEDDING_MODEL:
         return E5Embedder("passage")
-    if for_requests and numpy_unservable(resolve_model_path(model)) is None:
+    if quick_start and numpy_unservable(resolve_model_path(model)) is None:
         return NumpyBertEmbedder(model, name=name)
     return SentenceTransformerEmbedder(model, batch_size=batch_size, name=name)

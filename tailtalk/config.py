@@ -179,7 +179,7 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=256,
-        description="BLAS and torch threads of a serving process (the chat UI, `tailtalk ask`).",
+        description="Torch and BLAS threads of a serving process (the chat UI, `tailtalk ask`).",
     )
     feedback_log: Path | None = Field(
         default=None,

@@ -65,10 +65,9 @@ def redial_settings(mirror: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def redial_pipeline(redial_settings: Settings):
-    """The pipeline as the chat UI and `tailtalk ask` serve it: requests embedded in numpy."""
     from ui.assemble import build_pipeline
 
-    return build_pipeline(redial_settings, for_requests=True)
+    return build_pipeline(redial_settings)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +83,7 @@ def shop_pipeline(mirror: Path):
     assert settings.dataset == "mg-shopdial"
     prepare("mg-shopdial", settings)
     build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings, progress=False)
-    return build_pipeline(settings, for_requests=True)
+    return build_pipeline(settings)
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from ui.pipeline import TurnPipeline
 log = logging.getLogger(__name__)
 
 
-def build_pipeline(settings: Settings, *, progress: bool = False, for_requests: bool = False) -> TurnPipeline:
+def build_pipeline(settings: Settings, *, progress: bool = False, quick_start: bool = False) -> TurnPipeline:
     """The real pipeline from configuration: the catalogue, hybrid retrieval (the Chroma index, the lexical
     index, the collaborative model) and the fused ranker.
 
@@ -37,8 +37,8 @@ def build_pipeline(settings: Settings, *, progress: bool = False, for_requests: 
     baseline; :meth:`ranking.scorer.TextScorer.serving` decides, and its warning (if any)
     reaches the user as a notice on every turn. The fusion weights and the collaborative
     model come from ``tailtalk fit-ranker`` for this catalogue and scorer; before it has run,
-    hand-set weights over the dense and lexical signals serve. ``for_requests``: a process that answers
-    people embeds one request a turn, in numpy where it can (``retrieval.embedder.make_embedder``).
+    hand-set weights over the dense and lexical signals serve. ``quick_start``: the process answers one
+    request and exits (``retrieval.embedder.make_embedder``).
     """
     from tailtalk.catalog import load_catalog
     from retrieval.retriever import ChromaRetriever
@@ -46,7 +46,7 @@ def build_pipeline(settings: Settings, *, progress: bool = False, for_requests: 
 
     catalog = load_catalog(settings.catalog_path)
     llm, llm_notice = resolve_llm(settings)
-    scorer = TextScorer.serving(settings, for_requests=for_requests)
+    scorer = TextScorer.serving(settings, quick_start=quick_start)
     dense = ChromaRetriever(
         catalog, scorer.encoder, settings, liked_weight=settings.liked_weight, avoid_weight=settings.avoid_weight
     )
@@ -67,15 +67,15 @@ def build_pipeline(settings: Settings, *, progress: bool = False, for_requests: 
     )
 
 
-def build_serving_pipeline(settings: Settings) -> TurnPipeline:
-    """The pipeline for a process that answers people (the chat UI, `tailtalk ask`): requests are embedded
-    in numpy where the model allows, so the process never imports torch for them. numpy's BLAS, and torch
-    where it serves (the embedded language model, or an encoder numpy cannot run), use ``serving_threads``
-    threads, so one turn does not fight other turns for the cores. The turns go to the feedback log when one is set.
-    Evaluation and indexing keep torch's default, which suits their large batches."""
+def build_serving_pipeline(settings: Settings, *, quick_start: bool = False) -> TurnPipeline:
+    """The pipeline for a process that answers people (the chat UI, `tailtalk ask`): numpy's BLAS and torch
+    use ``serving_threads`` threads, so one turn does not fight other turns for the cores, and the turns go
+    to the feedback log when one is set. ``quick_start`` (`tailtalk ask`, one request and out): the request
+    is embedded in numpy, so the process never imports torch for it. Evaluation and indexing keep the
+    default threads, which suit their large batches."""
     from threadpoolctl import threadpool_limits
 
-    pipeline = build_pipeline(settings, for_requests=True).replacing(feedback_log=feedback_log(settings))
+    pipeline = build_pipeline(settings, quick_start=quick_start).replacing(feedback_log=feedback_log(settings))
     threadpool_limits(settings.serving_threads)  # numpy's BLAS, which runs the request encoder
     if "torch" in sys.modules:  # loaded by what serves, never imported here only to be configured
         sys.modules["torch"].set_num_threads(settings.serving_threads)

@@ -110,7 +110,7 @@ def ask(
     from ui.assemble import build_serving_pipeline
     from agent.state import ConversationState
 
-    pipeline = build_serving_pipeline(_state.settings)
+    pipeline = build_serving_pipeline(_state.settings, quick_start=True)  # one request: start-up is the cost
     state = ConversationState()
     if as_json:
         result = pipeline.handle(state, text)

@@ -145,9 +145,9 @@ def test_bounded_training_run_writes_a_checkpoint_that_serves(redial_settings, t
     vectors = choice.encoder.embed(["a scary film", "The Shining (1980)"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     # A serving process runs the trained checkpoint in numpy, with the same vectors and the same name.
-    for_requests = TextScorer.serving(settings, for_requests=True).encoder
-    assert isinstance(for_requests, NumpyBertEmbedder) and for_requests.name == choice.encoder.name
-    assert np.abs(for_requests.embed(["a scary film", "The Shining (1980)"]) - vectors).max() < 1e-5
+    quick_start = TextScorer.serving(settings, quick_start=True).encoder
+    assert isinstance(quick_start, NumpyBertEmbedder) and quick_start.name == choice.encoder.name
+    assert np.abs(quick_start.embed(["a scary film", "The Shining (1980)"]) - vectors).max() < 1e-5
 
     (checkpoint / SCORER_META).write_text("{not json")
     fallback = TextScorer.serving(settings)

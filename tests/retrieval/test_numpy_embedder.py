@@ -44,8 +44,8 @@ def test_numpy_vectors_equal_sentence_transformers(both):
     assert numpy_run.name == torch_run.name == "all-MiniLM-L6-v2"  # the index's manifest names the same model
 
 
-def test_only_requests_are_embedded_in_numpy():
-    assert isinstance(make_embedder("all-MiniLM-L6-v2", for_requests=True), NumpyBertEmbedder)
+def test_only_a_quick_start_embeds_in_numpy():
+    assert isinstance(make_embedder("all-MiniLM-L6-v2", quick_start=True), NumpyBertEmbedder)
     assert isinstance(make_embedder("all-MiniLM-L6-v2"), SentenceTransformerEmbedder)
 
 
@@ -67,13 +67,13 @@ def test_a_model_numpy_cannot_run_is_named_with_why(tmp_path):
 
 
 @pytest.mark.integration
-def test_a_serving_process_answers_without_importing_torch(redial_settings, redial_pipeline):
+def test_a_quick_start_process_answers_without_importing_torch(redial_settings, redial_pipeline):
     script = (
         "import sys\n"
         "from agent.state import ConversationState\n"
         "from tailtalk.config import Settings\n"
         "from ui.assemble import build_serving_pipeline\n"
-        "pipeline = build_serving_pipeline(Settings(llm='none'))\n"
+        "pipeline = build_serving_pipeline(Settings(llm='none'), quick_start=True)\n"
         "picks = pipeline.handle(ConversationState(), 'a light romantic comedy from the 90s').picks\n"
         "print(len(picks), sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
     )

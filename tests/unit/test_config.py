@@ -170,7 +170,7 @@ def test_a_domains_own_dataset_picks_the_domain():
     assert load_settings({"dataset": "inspired"}).domain == "films"
 
 
-def test_a_serving_process_sets_torchs_threads_and_embeds_requests_one_at_a_time(monkeypatch):
+def test_a_serving_process_sets_its_threads_and_only_ask_starts_quick(monkeypatch):
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -182,14 +182,15 @@ def test_a_serving_process_sets_torchs_threads_and_embeds_requests_one_at_a_time
 
     built_for = []
     monkeypatch.setattr(
-        ui.assemble, "build_pipeline", lambda settings, for_requests: built_for.append(for_requests) or Built()
+        ui.assemble, "build_pipeline", lambda settings, quick_start: built_for.append(quick_start) or Built()
     )
     before = torch.get_num_threads()
     restore_blas = threadpool_limits(limits=None)  # remembers numpy's BLAS threads, to put them back
     try:
         torch.set_num_threads(2)
         assert ui.assemble.build_serving_pipeline(Settings(serving_threads=1)) == {"feedback_log": None}
-        assert torch.get_num_threads() == 1 and built_for == [True]
+        assert ui.assemble.build_serving_pipeline(Settings(), quick_start=True) == {"feedback_log": None}
+        assert torch.get_num_threads() == 1 and built_for == [False, True]
         assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
     finally:
         torch.set_num_threads(before)
