@@ -2,7 +2,7 @@
 
 * ``served``: the command as a person runs it; the request is embedded in numpy (no torch imported);
 * ``with-torch-imports``: the same command after importing torch and sentence-transformers first, which is
-  what a serving process paid before requests were embedded in numpy (issue 17).
+  what `tailtalk ask` paid before its request was embedded in numpy (issue 17).
 
     .venv/bin/python bench/startup.py [--runs 5] [--out bench/results/startup.json]
 

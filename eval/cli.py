@@ -75,7 +75,7 @@ def train_scorer(
             f"{augment} holds {len(foreign_ids)} dialogue(s) that `tailtalk augment` did not write "
             f"(e.g. {foreign_ids[0]!r}); pass a file written by `tailtalk augment`"
         )
-    elsewhere = [d.id for d in augmented if not all(i in catalog for t in d.turns for i in t.items)]
+    elsewhere = any(i not in catalog for d in augmented for t in d.turns for i in t.items)
     if augment is not None and (elsewhere or not augmented):
         raise UserInputError(
             f"{augment} {'is empty' if not augmented else f'answers with items not in {settings.catalog_path}'}; "

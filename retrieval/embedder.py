@@ -91,7 +91,7 @@ class SentenceTransformerEmbedder:
 class NumpyBertEmbedder:
     """The same bi-encoder as :class:`SentenceTransformerEmbedder` for a BERT model with mean pooling (the
     packaged MiniLM, and every checkpoint `tailtalk train` writes), run in numpy: nothing of torch,
-    transformers or sentence-transformers is imported, which was most of a server's start-up (issue 17),
+    transformers or sentence-transformers is imported, which was most of `tailtalk ask`'s start (issue 17),
     and a short request embeds in about 12 ms. The vectors equal the torch ones to about 1e-7. It embeds one
     text at a time and a long one about 2.6× slower than torch, so it serves `tailtalk ask`, which answers
     one request; the chat server, indexing and training keep the torch embedder.

@@ -76,7 +76,7 @@ def build_serving_pipeline(settings: Settings, *, quick_start: bool = False) -> 
     from threadpoolctl import threadpool_limits
 
     pipeline = build_pipeline(settings, quick_start=quick_start).replacing(feedback_log=feedback_log(settings))
-    threadpool_limits(settings.serving_threads)  # numpy's BLAS, which runs the request encoder
+    threadpool_limits(settings.serving_threads)  # numpy's BLAS: the ranker's products, and ask's request encoder
     if "torch" in sys.modules:  # loaded by what serves, never imported here only to be configured
         sys.modules["torch"].set_num_threads(settings.serving_threads)
     return pipeline
