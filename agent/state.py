@@ -20,6 +20,9 @@ from tailtalk.dialogues import context_text
 from agent.understand import Interests
 
 
+_PRAISABLE = 3  # the most items one "good movies" can praise at once
+
+
 @dataclass
 class StateTurn:
     role: str
@@ -55,6 +58,7 @@ class ConversationState:
     # from. The picks of an earlier search ("films for my 8-year-old") say nothing about "a war film for me".
     search_mentions: list[str] = field(default_factory=list)
     language: str = "en"  # of the person's latest message: what the reply is written in
+    asked: str | None = None  # the follow-up question the last reply ended with ("loved", "era", ...)
 
     @classmethod
     def new(cls) -> ConversationState:
@@ -77,13 +81,19 @@ class ConversationState:
 
         ``type_phrases`` are the product types this message names (None: it names none, the old ones stand).
         """
+        praised = self._last_named() if interests.praises_last else ()
+        # A logged turn's items are whatever it named; the reader says which were not liked ("I never saw X").
+        unliked = {*interests.mentioned_ids, *interests.disliked_ids}
+        liked = [*(i for i in items if i not in unliked), *interests.liked_ids, *praised]
         self.turns.append(StateTurn("user", message, tuple(dict.fromkeys([*items, *interests.liked_ids]))))
         self.language = interests.language
-        for item_id in [*items, *interests.liked_ids]:
+        for item_id in liked:
             self.like(item_id)
             self._mention(item_id)
         for item_id in interests.disliked_ids:
             self.dislike(item_id)
+            self._mention(item_id)
+        for item_id in interests.mentioned_ids:
             self._mention(item_id)
         if interests.rejects_picks:  # turned down: the last picks no longer pull the collaborative signal
             self.search_mentions = [i for i in self.search_mentions if i not in self.last_picks]
@@ -122,6 +132,14 @@ class ConversationState:
         self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
         if interests.query_text:
             self.user_queries.append(interests.query_text)
+
+    def _last_named(self) -> tuple[str, ...]:
+        """What the last reply named, when it named few enough (one to three) for "good movies" to mean them
+        all: praise after a list of five cards says nothing about which one."""
+        last = self.turns[-1] if self.turns else None
+        if last is None or last.role != "assistant" or not 1 <= len(last.items) <= _PRAISABLE:
+            return ()
+        return last.items
 
     def new_search(self) -> None:
         """A new search begins: the items named so far stop steering it, unless the person liked them."""

@@ -51,7 +51,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "mystery": ("whodunit", "mysteries"),
     "fantasy": ("magic", "magical", "wizards", "dragons"),
     "western": ("cowboy", "cowboys", "westerns"),
-    "drama": ("dramatic", "dramas"),
+    "drama": ("dramatic", "dramas", "tear-jerker", "weepy", "weepie"),
     "history": ("historical", "period piece"),
 }
 # Category names that are also everyday words count only where the user clearly means the category:
@@ -71,7 +71,13 @@ _NEGATION = (
     r"not|no|nothing|without|never|hate[sd]?|dislike[sd]?|avoid|except|skip|none of"
     rf"|rather not|(?:do|does|did|is|are|was|were|wo|would|could|should|ca|have|has|had){_NT}"
 )
-_CUE = re.compile(rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION})\b", re.IGNORECASE)
+# What ends a negation's scope inside a clause typed without punctuation: "not romance, just lust something
+# like Say Anything", "I hate horror I love comedies". (Listed after the negations, so "rather not" negates.)
+_WANT_AGAIN = (
+    r"something\s+(?:more\s+)?like|more\s+like|rather|instead"
+    r"|(?:i|we)\s+(?:really\s+|do\s+|would\s+|'d\s+)?(?:like[sd]?|love[sd]?|enjoy(?:ed)?|prefer(?:red)?)"
+)
+_CUE = re.compile(rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION}|(?P<want>{_WANT_AGAIN}))\b", re.IGNORECASE)
 _VERB_CUE = re.compile(rf"not|never|hate[sd]?|dislike[sd]?|\w+{_NT}", re.IGNORECASE)  # cues that negate a verb
 # "not too gory": some gore is fine, so the words are avoided but no category is ruled out.
 _DEGREE = re.compile(
@@ -101,7 +107,14 @@ CHAT_WORDS = frozenset(
     "were does done make made need remember awesome amazing perfect excellent wonderful glad yeah yep nope "
     "haha lol wow right anyway either them genre genres work into sorry fine yourself what's whats favorite "
     "favourite least doing find over similar types mood quot it's absolutely seeking anygenre gonna ideas "
-    "idea".split()
+    # Read off ReDial valid's most frequent "wishes" that said nothing about a film ("Matches your wish for
+    # goodbye"): greetings, time, hedges and talk about talking.
+    "idea help both night weekend goodbye bye they though enjoy watching finishing finish finished might first "
+    "last list hope hoping then interested theater theaters theatre rewatch take care thinking better along "
+    "always rest choice choices lately best than worth pick picks chatting same wanted here soon agree couple "
+    "name only trying looks seems when after back believe course seeing plenty mentioned mentioning sometimes "
+    "highly second mine even talking later most must guess others since whole prefer before because honestly "
+    "netflix streaming planning time times year years recommendations favorites favourites".split()
 )
 # Words that only carry a negation's verb ("horror is not my thing", "not a fan of gore"): nothing to avoid,
 # and a negation followed by nothing but these looks back at its subject.
@@ -205,6 +218,17 @@ _REJECTION = re.compile(
     r"|not what i(?:'m| am) (?:looking for|after))\b",
     re.IGNORECASE,
 )
+# A verdict on films the other side just named ("those are good movies", "I loved it", "it was hilarious"),
+# not interest in them ("sounds good", "that's great"): what the person has seen and liked.
+_VERDICT = r"(?:good|great|awesome|amazing|fantastic|excellent|brilliant|wonderful|hilarious|funny|classic)"
+_PRAISE = re.compile(
+    rf"\b{_VERDICT}\s+(?:movies?|films?|ones?|flicks?)\b"
+    r"|\b(?:i|we)\s+(?:really\s+|also\s+|just\s+)?(?:loved?|liked|enjoyed|adored?)\s+(?:it|that|that one|this one|them|"
+    r"those|both)\b"
+    rf"|\b(?:it|that|that one|they|those|both)\s+(?:was|were)\s+(?:\w+\s+)?{_VERDICT}\b"
+    r"|\bone of my (?:all[\s-]time )?favou?rites\b",
+    re.IGNORECASE,
+)
 _RELATIVE_PATTERN = re.compile(
     "|".join(rf"\b(?P<{step}>{words})\b" for step, words in _RELATIVE.items()), re.IGNORECASE
 )
@@ -242,6 +266,9 @@ class Interests:
     adds: bool = False
     # The message turns the last picks down ("none of those", "not quite"): they stop steering the search.
     rejects_picks: bool = False
+    # The message praises what the other side just named, without naming a title or negating anything
+    # ("Yes, I saw that one too, good movie"): the state turns those items into liked ones.
+    praises_last: bool = False
     language: str = "en"  # the message's language: "zh" for Chinese (see agent.chinese)
 
     @property
@@ -368,6 +395,11 @@ class RuleBasedUnderstander:
                 positive_words += self._read(polarity, piece, titles, interests)
         self._suit(interests)
         interests.include_categories -= interests.exclude_categories
+        interests.praises_last = bool(
+            _PRAISE.search(text)
+            and not (interests.liked_ids or interests.disliked_ids or interests.mentioned_ids)
+            and not any(not cue.group("want") for cue in _CUE.finditer(text))
+        )
         interests.query_text = " ".join(positive_words)
         interests.wishes = list(dict.fromkeys(interests.wishes))[:6]
         return interests
@@ -386,8 +418,11 @@ class RuleBasedUnderstander:
             interests.include_categories.update(c for c, _ in found)
             interests.wishes.extend(w for _, w in found)
             interests.phrases.extend(_runs(piece))
+            phrase_words = {part for _, word in found for part in re.split(r"[-\s]+", word)}  # "tear-jerker"
             interests.wishes.extend(
-                w for w in content if w not in interests.wishes and len(w) > 3 and w not in CHAT_WORDS
+                w
+                for w in content
+                if w not in interests.wishes and len(w) > 3 and w not in CHAT_WORDS and w not in phrase_words
             )
             return content
         if polarity == "avoid":  # a "soft" piece ("not too scary") keeps its category words as words to avoid
@@ -570,12 +605,17 @@ def _scopes(clause: str) -> list[tuple[str, str]]:
     [('avoid', 'horror is '), ('avoid', ' my thing')]
     >>> _scopes("I never saw #0#"), _scopes("a comedy I haven't seen")
     ([('want', 'I '), ('unseen', ' #0#')], [('want', 'a comedy I ')])
+    >>> _scopes("not romance that lust something like #0#"), _scopes("not something like #0#")
+    ([('avoid', ' romance that lust '), ('want', ' #0#')], [('avoid', ' something like #0#')])
     """
     pieces: list[list[str]] = []  # [polarity, text, the cue before the text]
     polarity, start, cue_text = "want", 0, ""
     for cue in _CUE.finditer(clause):
+        if cue.group("want") and (polarity == "want" or not _names_anything(clause[start : cue.start()])):
+            continue  # nothing negated to end ("not something like X" still rejects X)
         pieces.append([polarity, clause[start : cue.start()], cue_text])
-        polarity, start, cue_text = ("unseen" if cue.group("unseen") else "avoid"), cue.end(), cue.group()
+        kind = "unseen" if cue.group("unseen") else "want" if cue.group("want") else "avoid"
+        polarity, start, cue_text = kind, cue.end(), cue.group()
     pieces.append([polarity, clause[start:], cue_text])
     for before, piece in zip(pieces, pieces[1:]):
         doubled = not piece[1].strip() and piece is not pieces[-1]  # "a comedy my kids won't hate"

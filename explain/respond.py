@@ -62,6 +62,7 @@ class ReplyRequest:
     liked_titles: Sequence[str] = ()  # what the person said they loved, for the lead-in
     changes: Sequence[str] = ()  # what changed since the last turn ("before 1960 now")
     follow_up: str = ""  # the one question the reply ends with
+    more: bool = False  # another list for the same request ("something else"): "Here are 5 more films"
     bounds: Sequence[str] = ()  # the year and price bounds in words ("under $70.00")
     language: str = "en"  # of the person's message: "zh" gets the Chinese templates
 
@@ -120,6 +121,7 @@ class TemplateResponder:
             noun=self.noun,
             bounds=request.bounds,
             language=request.language,
+            more=request.more,
         )
 
     def clarify(self, message: str, *, deadline: float | None = None) -> Iterator[str | Reply]:

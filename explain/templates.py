@@ -61,6 +61,7 @@ class Explainer(Protocol):
         noun: str = "picks",
         bounds: Sequence[str] = (),
         language: str = "en",
+        more: bool = False,
     ) -> str: ...
 
 
@@ -155,6 +156,7 @@ class TemplateExplainer:
         noun: str = "picks",
         bounds: Sequence[str] = (),
         language: str = "en",
+        more: bool = False,
     ) -> str:
         """Notices, then a short lead-in: what was understood (or ``heading``), what changed since the last
         turn, and one follow-up question. The cards carry each pick's reason; the reply does not repeat them.
@@ -163,10 +165,12 @@ class TemplateExplainer:
         >>> TemplateExplainer().reply([pick, pick], wishes=["scary"], notices=[], liked_titles=["Jaws"],
         ...                           changes=["before 1980"], follow_up="Older or newer?", noun="films")
         'Here are 2 films for scary, for fans of Jaws. Since your last message: before 1980. Older or newer?'
+        >>> TemplateExplainer().reply([pick], wishes=[], notices=[], noun="films", more=True)
+        'Here is 1 more film.'
         """
         lines = [f"Note: {n}" for n in notices]
         if language == "zh":
-            lines.append(_chinese_lead(len(picks), wishes, bounds, follow_up) if picks else NOTHING_FOUND["zh"])
+            lines.append(_chinese_lead(len(picks), wishes, bounds, follow_up, more) if picks else NOTHING_FOUND["zh"])
             return "\n".join(lines)
         if not picks:
             lines.append(NOTHING_FOUND["en"])
@@ -174,7 +178,7 @@ class TemplateExplainer:
         if heading:
             lead = heading.rstrip(":.") + "."
         else:
-            count = f"{len(picks)} {noun}" if len(picks) != 1 else f"1 {noun.rstrip('s')}"
+            count = f"{len(picks)}{' more' if more else ''} {noun if len(picks) != 1 else noun.rstrip('s')}"
             about = f" for {', '.join(wishes[:3])}" if wishes else ""
             about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "1990–1999", "under $70.00"
             fans = f", for fans of {' and '.join(liked_titles[:2])}" if liked_titles else ""
@@ -218,7 +222,7 @@ def follow_up_question(kind: str, language: str) -> str:
     return FOLLOW_UPS.get(language, FOLLOW_UPS["en"])[kind]
 
 
-def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], follow_up: str) -> str:
+def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], follow_up: str, more: bool = False) -> str:
     """The lead-in in Chinese; the cards' reasons are catalogue facts in English, and it says so.
 
     >>> _chinese_lead(5, ["comedy", "romance"], ["1990–1999年"], "想要更老一点还是更新一点的？")
@@ -226,7 +230,8 @@ def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], foll
     """
     about = "、".join(CATEGORY_NAMES_ZH.get(w, w) for w in wishes[:3])
     about = "，".join(x for x in (about, *bounds) if x)
-    return f"为你找到{count}部电影{'：' + about if about else ''}。卡片上的推荐理由是英文的。{follow_up}"
+    found = "又为你找到" if more else "为你找到"
+    return f"{found}{count}部电影{'：' + about if about else ''}。卡片上的推荐理由是英文的。{follow_up}"
 
 
 _CATEGORY_OF = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
@@ -236,14 +241,23 @@ def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     """The wishes an item's facts meet: in its words, as a word of the same stem ("animated" for animation),
     or as a synonym of one of its categories ("funny" for a comedy).
 
-    >>> _wishes_met(Item(id="1", title="Up", categories=["animation", "comedy"]), ["animated", "funny", "scary"])
+    Whole words only ("war" is not met by "award"), and one wish per meaning ("comedy, comedies" says one
+    thing twice).
+
+    >>> up = Item(id="1", title="Up", categories=["animation", "comedy"], description="An award-winning trip")
+    >>> _wishes_met(up, ["animated", "funny", "scary", "war", "comedies", "comedy"])
     ['animated', 'funny']
     """
     text = " ".join([*item.categories, item.description, item.title]).lower()
     words = stems(text)
-    return [
-        w for w in wishes if w.lower() in text or stems(w) <= words or _CATEGORY_OF.get(w.lower()) in item.categories
-    ]
+    met: dict[str, str] = {}
+    for wish in wishes:
+        w = wish.lower()
+        named = next((c for c in item.categories if stems(c) == stems(w)), None)  # "comedies" names comedy
+        category = _CATEGORY_OF.get(w) or named
+        if re.search(rf"\b{re.escape(w)}\b", text) or stems(w) <= words or category in item.categories:
+            met.setdefault(category or " ".join(sorted(stems(w))), wish)
+    return list(met.values())
 
 
 # How a reason's first sentence cites the person (their words, what they loved, what people who loved it named).

@@ -16,6 +16,8 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import bm25s
 import numpy as np
 
@@ -32,10 +34,19 @@ def lexical_text(item: Item) -> str:
 
 
 class LexicalIndex:
-    """BM25 scores of every catalogue item for a text, in catalogue order."""
+    """BM25 scores of every catalogue item for a text, in catalogue order.
 
-    def __init__(self, catalog: Catalog):
+    ``ignored_words`` are left out of every query besides English stopwords: words about the conversation
+    ("I saw that one") that would otherwise match a title (Saw).
+
+    >>> cat = Catalog((Item(id="1", title="Saw"), Item(id="2", title="Up")))
+    >>> float(LexicalIndex(cat, ignored_words={"saw"}).scores("I saw that one").max())
+    0.0
+    """
+
+    def __init__(self, catalog: Catalog, ignored_words: Iterable[str] = ()):
         self.ids = catalog.ids()
+        self._query_stopwords = sorted({*bm25s.stopwords.STOPWORDS_EN, *ignored_words})
         self._bm25 = bm25s.BM25()
         self._bm25.index(
             bm25s.tokenize([lexical_text(i) for i in catalog], stopwords="en", show_progress=False), show_progress=False
@@ -43,7 +54,7 @@ class LexicalIndex:
 
     def scores(self, text: str) -> np.ndarray:
         """BM25 of each item for ``text`` (all zeros when no word of it is in the catalogue)."""
-        tokens = bm25s.tokenize([text], stopwords="en", return_ids=False, show_progress=False)[0]
+        tokens = bm25s.tokenize([text], stopwords=self._query_stopwords, return_ids=False, show_progress=False)[0]
         if not tokens:
             return np.zeros(len(self.ids), dtype=np.float64)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)

@@ -107,6 +107,16 @@ def test_vague_follow_up_keeps_recommending(pipeline):
     assert not {p.item.id for p in first.picks} & {p.item.id for p in second.picks}
 
 
+def test_another_list_says_so_and_asks_something_new(pipeline):
+    state = ConversationState()
+    first = pipeline.handle(state, "a comedy")
+    second = pipeline.handle(state, "something else")
+    assert first.reply.startswith("Here are 2 films") and second.reply.startswith("Here are 2 more films")
+    assert first.reply.rsplit(". ", 1)[-1] != second.reply.rsplit(". ", 1)[-1]  # not the same question twice
+    third = pipeline.handle(state, "from the 90s")
+    assert "more" not in third.reply.split(".")[0]  # a changed request is a new list, said as its change
+
+
 def test_stream_yields_partial_results_then_one_complete(pipeline):
     results = list(pipeline.stream(ConversationState(), "a funny comedy"))
     assert [r.complete for r in results][-1] is True

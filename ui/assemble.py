@@ -19,6 +19,7 @@ from tailtalk.catalog import Catalog
 from tailtalk.config import Settings
 from tailtalk.feedback import FeedbackLog
 from tailtalk.llm import PACKAGED_LLM, LLMBackend
+from agent.understand import CHAT_WORDS
 from retrieval.hybrid import HybridRetriever
 from retrieval.retriever import VectorRetriever
 from ranking.base import PopularityPriorRanker, Ranker
@@ -135,7 +136,7 @@ def fitted_ranking(
         notice = unreadable.format(exc)
     retriever = HybridRetriever(
         dense,
-        LexicalIndex(catalog),
+        LexicalIndex(catalog, ignored_words=CHAT_WORDS),
         collaborative,
         pool=settings.source_pool,
         multilingual=multilingual_retriever(settings, catalog),

@@ -352,6 +352,8 @@ class TurnPipeline:
             follow_up=follow_up_question(self._follow_up(state), state.language),
             bounds=_bounds(state),
             language=state.language,
+            # Another list for the same request ("something else"): said so, not the last lead-in again.
+            more=not first_turn and not changes and heading is None and bool(state.last_picks),
         )
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
@@ -365,12 +367,18 @@ class TurnPipeline:
 
     def _follow_up(self, state: ConversationState) -> str:
         """Which question a reply ends with (see ``explain.templates.FOLLOW_UPS``): what would most sharpen
-        the next list."""
+        the next list, unless the last reply asked just that and got no answer; then the next question."""
         if self.shop is not None:
-            return "budget" if state.price_min is None and state.price_max is None else "ask"
-        if not state.liked:
-            return "loved"
-        return "era" if state.year_min is None and state.year_max is None else "mood"
+            cycle = ["budget", "ask"] if state.price_min is None and state.price_max is None else ["ask"]
+        else:
+            cycle = ["loved", "era", "mood"]
+            if state.liked:
+                cycle.remove("loved")
+            if state.year_min is not None or state.year_max is not None:
+                cycle.remove("era")
+        kind = cycle[1] if len(cycle) > 1 and cycle[0] == state.asked else cycle[0]
+        state.asked = kind
+        return kind
 
     def _step(self, state: ConversationState, interests: Interests, notices: list[str]) -> float | None:
         """Apply a step away from the last picks ("older", "newer", "darker", "lighter", "less mainstream")

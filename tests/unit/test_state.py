@@ -35,6 +35,30 @@ def test_absorb_records_the_turn_and_likes():
     assert s.mentioned == ["a", "b"]
 
 
+def test_a_logged_turn_names_a_film_it_did_not_like():
+    s = ConversationState()
+    s.absorb("I never saw Titanic, I loved Alien", Interests(mentioned_ids=["t"]), items=("t", "a"))
+    assert s.liked == ["a"] and s.disliked == set()
+    assert s.mentioned == ["a", "t"] and s.seeds() == ["a", "t"]  # still a seed of the collaborative signal
+
+
+def test_praise_likes_the_few_items_the_last_reply_named():
+    s = ConversationState()
+    s.record_assistant("Have you seen Alien?", ("a",), shown=False)
+    s.absorb("Yes, good movie", Interests(praises_last=True))
+    assert s.liked == ["a"]
+    s.record_assistant("Here are 5 films", ("1", "2", "3", "4", "5"))
+    s.absorb("good movies", Interests(praises_last=True))
+    assert s.liked == ["a"]  # praise after five cards says nothing about which one
+
+
+def test_praise_after_a_turn_that_named_nothing_likes_nothing():
+    s = ConversationState()
+    s.record_assistant("What kind of films do you like?", ())
+    s.absorb("those are good movies", Interests(praises_last=True))
+    assert s.liked == []
+
+
 def test_absorb_dislike_removes_an_earlier_like():
     s = ConversationState()
     s.absorb("loved x", Interests(liked_ids=["x"]))

@@ -261,6 +261,23 @@ def test_words_about_the_conversation_are_no_wishes(u, message):
     assert u(message).wishes == ["dragons"]
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Hi! Help me find something for the weekend, I'm finishing up watching a show",
+        "thanks, goodbye, have a good night",
+    ],
+)
+def test_greetings_time_and_talk_about_talking_are_no_wishes(u, message):
+    assert u(message).wishes == []  # never "Matches your wish for goodbye"
+
+
+def test_a_tear_jerker_is_a_drama(u):
+    interests = u("I like tear jerker movies")
+    assert interests.include_categories == {"drama"}
+    assert interests.wishes == ["tear-jerker"]  # not also "tear" and "jerker"
+
+
 # --- ordinary requests against a ReDial-like catalogue ----------------------------------------
 
 REDIAL = [
@@ -379,6 +396,42 @@ def test_an_unseen_title_is_neither_liked_nor_disliked(redial, message):
 def test_titles_liked_disliked_and_mentioned(redial, message, liked, disliked, mentioned):
     interests = redial(message)
     assert (interests.liked_ids, interests.disliked_ids, interests.mentioned_ids) == (liked, disliked, mentioned)
+
+
+@pytest.mark.parametrize(
+    "message, liked, disliked",
+    [
+        ("That's really not romance that's lust, something like Titanic", ["titanic"], []),
+        ("That's really not romance that lust Something like Titanic", ["titanic"], []),  # typed without commas
+        ("I hate horror I love Titanic", ["titanic"], []),
+        ("not something like Titanic", [], ["titanic"]),  # nothing negated before "something like" to end
+        ("I don't like Titanic", [], ["titanic"]),
+        ("I'd rather not see Titanic", [], ["titanic"]),
+    ],
+)
+def test_a_wish_after_a_negation_ends_its_scope(redial, message, liked, disliked):
+    interests = redial(message)
+    assert (interests.liked_ids, interests.disliked_ids) == (liked, disliked)
+
+
+@pytest.mark.parametrize(
+    "message, praises",
+    [
+        ("Yes I saw that one too good movie", True),
+        ("those are good movies", True),
+        ("I loved it!", True),
+        ("it was hilarious", True),
+        ("one of my all time favorites", True),
+        ("That's great", False),  # glad of the suggestion, no verdict on the film
+        ("Oh, those sound good you like them all?", False),  # interest, and a question to the other side
+        ("great movie ok haven't seen that", False),  # half of it unseen: which one was great?
+        ("I didn't like it", False),
+        ("not a good movie", False),
+        ("I loved Titanic", False),  # names its own title, which is liked by name
+    ],
+)
+def test_praise_of_what_was_just_named(redial, message, praises):
+    assert redial(message).praises_last is praises
 
 
 def test_never_watching_a_genre_is_still_a_dislike(redial):
