@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tailtalk.llm import LLMBackend, ModelOutputError, describe_failure, llm_failures, scan_json_object
 from rapidfuzz import fuzz
 
+from tailtalk.constraints import Constraints
 from tailtalk.titles import normalise
 from prompts import load_prompt
 from agent.understand import Interests, RuleBasedUnderstander
@@ -76,6 +77,22 @@ class Extraction(BaseModel):
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
             raise ValueError(f"price_min {self.price_min} is above price_max {self.price_max}")
         return self
+
+    def constraints(self, categories: frozenset[str]) -> Constraints:
+        """The model's reading in the shared schema, keeping only the catalogue's own ``categories``.
+
+        >>> c = Extraction(include_categories=["Horror", "gore"], year_max=1999).constraints(frozenset({"horror"}))
+        >>> c.include_categories, c.years
+        (frozenset({'horror'}), (None, 1999))
+        """
+        return Constraints(
+            include_categories=frozenset(c.lower() for c in self.include_categories) & categories,
+            exclude_categories=frozenset(c.lower() for c in self.exclude_categories) & categories,
+            year_min=self.year_min,
+            year_max=self.year_max,
+            price_min=self.price_min,
+            price_max=self.price_max,
+        )
 
 
 # Sent with additionalProperties false: under a schema that allows other keys a small model invents
@@ -198,11 +215,9 @@ class LLMUnderstander:
         return found
 
     def _merge(self, interests: Interests, extraction: Extraction, message: str) -> Interests:
-        categories = self.rules.categories
-        included = {c.lower() for c in extraction.include_categories} & categories
-        excluded = {c.lower() for c in extraction.exclude_categories} & categories
-        if not (interests.include_categories or interests.exclude_categories):  # fill a gap the rules left
-            for category in sorted(included):
+        reading, ruled = extraction.constraints(self.rules.categories), interests.constraints
+        if not (ruled.include_categories or ruled.exclude_categories):  # fill a gap the rules left
+            for category in sorted(reading.include_categories):
                 interests.wishes.append(category)
                 interests.query_text = f"{interests.query_text} {category}".strip()
         # The rules veto a reading that contradicts the message: the model may only avoid what the person
@@ -211,7 +226,7 @@ class LLMUnderstander:
         negated = self.rules.negated_words(message)
         avoid = [a.strip().lower() for a in extraction.avoid if a.strip() and set(normalise(a).split()) <= negated]
         interests.avoid_terms = list(dict.fromkeys([*interests.avoid_terms, *avoid]))[:8]
-        for category in excluded - interests.include_categories:
+        for category in reading.exclude_categories - ruled.include_categories:
             if category in negated and category not in interests.avoid_terms:
                 interests.avoid_terms.append(category)
         if self.rules.titles is not None:
@@ -228,18 +243,11 @@ class LLMUnderstander:
                     if i not in interests.disliked_ids and i not in interests.liked_ids
                 )
         said = _PARENTHESISED_YEAR.sub(" ", message)  # "Alien (1979)" names a film, it asks for no year
-        if (
-            interests.year_min is None
-            and interests.year_max is None
-            and all(y is None or _year_is_said(y, said) for y in (extraction.year_min, extraction.year_max))
-        ):
-            interests.year_min, interests.year_max = extraction.year_min, extraction.year_max
-        if (
-            interests.price_min is None
-            and interests.price_max is None
-            and all(p is None or str(int(p)) in said for p in (extraction.price_min, extraction.price_max))
-        ):
-            interests.price_min, interests.price_max = extraction.price_min, extraction.price_max
+        # A bound the rules did not read is taken from the model only where the message states it.
+        if "year" not in ruled.bounded_fields and all(y is None or _year_is_said(y, said) for y in reading.years):
+            interests.constraints = interests.constraints.with_years(*reading.years)
+        if "price" not in ruled.bounded_fields and all(p is None or str(int(p)) in said for p in reading.prices):
+            interests.constraints = interests.constraints.with_prices(*reading.prices)
         interests.wishes = list(dict.fromkeys(interests.wishes))[:6]
         return interests
 

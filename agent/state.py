@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from collections.abc import Callable
 
+from tailtalk.constraints import Constraints
 from tailtalk.dialogues import context_text
 from agent.understand import Interests
 
@@ -38,12 +39,7 @@ class ConversationState:
     disliked: set[str] = field(default_factory=set)
     shown: list[str] = field(default_factory=list)
     mentioned: list[str] = field(default_factory=list)
-    include_categories: set[str] = field(default_factory=set)
-    exclude_categories: set[str] = field(default_factory=set)
-    year_min: int | None = None
-    year_max: int | None = None
-    price_min: float | None = None
-    price_max: float | None = None
+    constraints: Constraints = Constraints()  # the categories, years and prices asked for so far
     avoid_terms: list[str] = field(default_factory=list)
     wishes: list[str] = field(default_factory=list)
     user_queries: list[str] = field(default_factory=list)
@@ -97,37 +93,24 @@ class ConversationState:
             self._mention(item_id)
         if interests.rejects_picks:  # turned down: the last picks no longer pull the collaborative signal
             self.search_mentions = [i for i in self.search_mentions if i not in self.last_picks]
-        adds_categories = bool(interests.include_categories) and interests.adds and bool(self.include_categories)
+        said = interests.constraints
+        # "It should be a drama too" narrows the search it follows; "a drama" alone starts another.
+        adds_categories = bool(said.include_categories) and interests.adds and bool(self.constraints.include_categories)
         new_search = bool(
-            (interests.include_categories and not adds_categories) or interests.audience is not None or type_phrases
+            (said.include_categories and not adds_categories) or interests.audience is not None or type_phrases
         )
-        if interests.include_categories:
-            # "It should be a drama too" narrows the search it follows; "a drama" alone starts another.
-            self.include_categories = (
-                self.include_categories | interests.include_categories
-                if adds_categories
-                else set(interests.include_categories)
-            )
         if new_search:
             self.new_search()
             self.audience = interests.audience  # a new search ("now a horror film for me") is for its own audience
             self.wishes = []  # and its own words: "scary" from the last search is no wish for a child's film
             if self.years_stepped:  # "older" stepped from the last search's picks, not from this one's
-                self.year_min = self.year_max = None
+                self.constraints = self.constraints.with_years(None, None)
                 self.years_stepped = False
-        if type_phrases or (interests.include_categories and not adds_categories):  # a new type or category
+        if type_phrases or (said.include_categories and not adds_categories):  # a new type or category
             self.type_phrases = list(type_phrases or [])
-        self.include_categories -= interests.exclude_categories
-        self.exclude_categories = (
-            self.exclude_categories | interests.exclude_categories
-        ) - interests.include_categories
-        if interests.year_min is not None or interests.year_max is not None:
-            self.year_min, self.year_max = interests.year_min, interests.year_max
+        self.constraints = self.constraints.followed_by(said, adds_categories=adds_categories)
+        if "year" in said.bounded_fields:
             self.years_stepped = False
-        if interests.price_min is not None:
-            self.price_min = interests.price_min
-        if interests.price_max is not None:
-            self.price_max = interests.price_max
         self.avoid_terms = list(dict.fromkeys([*self.avoid_terms, *interests.avoid_terms]))[-8:]
         self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
         if interests.query_text:
@@ -153,7 +136,8 @@ class ConversationState:
 
     def step_years(self, year_min: int | None, year_max: int | None) -> None:
         """A year bound from a step away from the last picks ("older"): it lasts until a new search."""
-        self.year_min, self.year_max, self.years_stepped = year_min, year_max, True
+        self.constraints = self.constraints.with_years(year_min, year_max)
+        self.years_stepped = True
 
     def record_assistant(self, text: str, items: tuple[str, ...], *, shown: bool = True) -> None:
         """Record a reply. A shown list becomes what ordinals refer to; a single item becomes what "it" is."""

@@ -13,10 +13,12 @@ Example::
     >>> from agent.understand import RuleBasedUnderstander
     >>> u = RuleBasedUnderstander(categories=["horror", "comedy", "romance"])
     >>> i = u.understand("a light romantic comedy from the 90s, no horror")
-    >>> sorted(i.include_categories), sorted(i.exclude_categories), (i.year_min, i.year_max)
+    >>> c = i.constraints
+    >>> sorted(c.include_categories), sorted(c.exclude_categories), c.years
     (['comedy', 'romance'], ['horror'], (1990, 1999))
     >>> i = u.understand("something funny and short for my 8-year-old")
-    >>> sorted(i.include_categories), sorted(i.exclude_categories), i.audience, i.max_runtime_minutes
+    >>> c = i.constraints
+    >>> sorted(c.include_categories), sorted(c.exclude_categories), i.audience, i.max_runtime_minutes
     (['comedy'], ['horror'], 'children', 100)
 """
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tailtalk.languages import is_chinese
+from tailtalk.constraints import Constraints
 from tailtalk.titles import TitleMatcher, normalise
 from agent.chinese import read_chinese
 
@@ -240,12 +243,8 @@ class Interests:
 
     query_text: str = ""
     avoid_terms: list[str] = field(default_factory=list)
-    include_categories: set[str] = field(default_factory=set)
-    exclude_categories: set[str] = field(default_factory=set)
-    year_min: int | None = None
-    year_max: int | None = None
-    price_min: float | None = None
-    price_max: float | None = None
+    # The categories, years and prices the message rules in or out (the state folds them into its own).
+    constraints: Constraints = Constraints()
     liked_ids: list[str] = field(default_factory=list)
     disliked_ids: list[str] = field(default_factory=list)
     # Titles named neither liked nor disliked ("I never saw Titanic").
@@ -273,15 +272,13 @@ class Interests:
 
     @property
     def is_vague(self) -> bool:
+        c = self.constraints
         return not (
             self.query_text
-            or self.include_categories
-            or self.exclude_categories
+            or c.include_categories
+            or c.exclude_categories
             or self.liked_ids
-            or self.year_min
-            or self.year_max
-            or self.price_min is not None
-            or self.price_max is not None
+            or c.bounded_fields
             or self.avoid_terms
             or self.audience
             or self.max_runtime_minutes
@@ -291,13 +288,10 @@ class Interests:
     @property
     def only_bounds(self) -> bool:
         """The message only moves a year or price bound ("under $45 please"): it refines the last list."""
-        bounds = (self.year_min, self.year_max, self.price_min, self.price_max)
-        return (
-            any(b is not None for b in bounds)
-            and replace(
-                self, year_min=None, year_max=None, price_min=None, price_max=None, max_runtime_minutes=None
-            ).is_vague
-        )
+        unbounded = self.constraints.with_years(None, None).with_prices(None, None)
+        return bool(self.constraints.bounded_fields) and replace(
+            self, constraints=unbounded, max_runtime_minutes=None
+        ).is_vague
 
 
 class Understander(Protocol):
@@ -343,19 +337,14 @@ class RuleBasedUnderstander:
         # Without a category word the message itself is the query ("一部关于宇航员在太空中求生的电影": an
         # astronaut surviving in space), unless it is a greeting too short to ask for anything.
         said = " ".join(reading.wishes) or (text if len(text) > _SHORTEST_CHINESE_REQUEST else "")
-        interests = Interests(
-            include_categories=set(reading.include),
-            exclude_categories=set(reading.exclude),
-            wishes=list(reading.wishes),
-            query_text=said,
-            language="zh",
-        )
+        constraints = Constraints(include_categories=frozenset(reading.include)).with_excluded(reading.exclude)
+        if reading.years is not None:
+            constraints = constraints.with_years(*reading.years)
+        interests = Interests(constraints=constraints, wishes=list(reading.wishes), query_text=said, language="zh")
         if reading.children:
             interests.audience = "children"
-        if reading.years is not None:
-            interests.year_min, interests.year_max = reading.years
         self._suit(interests)
-        interests.include_categories -= interests.exclude_categories
+        interests.constraints = interests.constraints.settled()
         return interests
 
     def negated_words(self, message: str) -> frozenset[str]:
@@ -394,7 +383,7 @@ class RuleBasedUnderstander:
             for polarity, piece in _scopes(clause):
                 positive_words += self._read(polarity, piece, titles, interests)
         self._suit(interests)
-        interests.include_categories -= interests.exclude_categories
+        interests.constraints = interests.constraints.settled()
         interests.praises_last = bool(
             _PRAISE.search(text)
             and not (interests.liked_ids or interests.disliked_ids or interests.mentioned_ids)
@@ -415,7 +404,7 @@ class RuleBasedUnderstander:
         found = self._categories(piece)
         content = _content_words(piece)
         if polarity == "want":
-            interests.include_categories.update(c for c, _ in found)
+            interests.constraints = interests.constraints.with_included(c for c, _ in found)
             interests.wishes.extend(w for _, w in found)
             interests.phrases.extend(_runs(piece))
             phrase_words = {part for _, word in found for part in re.split(r"[-\s]+", word)}  # "tear-jerker"
@@ -427,7 +416,8 @@ class RuleBasedUnderstander:
             return content
         if polarity == "avoid":  # a "soft" piece ("not too scary") keeps its category words as words to avoid
             named = {w for _, w in found}
-            interests.exclude_categories.update(c for c, word in found if _governs(piece, word, named))
+            ruled_out = [c for c, word in found if _governs(piece, word, named)]
+            interests.constraints = interests.constraints.with_excluded(ruled_out)
             content = [w for w in content if not self._categories(w)]  # "comedies" is excluded, not also avoided
         interests.avoid_terms.extend(w for w in content if w not in _PREDICATE)
         return []
@@ -437,8 +427,8 @@ class RuleBasedUnderstander:
         if interests.audience != "children":
             return
         wanted = [c for c in CHILDREN_CATEGORIES if c in self.categories]
-        interests.include_categories.update(wanted)
-        interests.exclude_categories.update(c for c in _NOT_FOR_CHILDREN if c in self.categories)
+        unsuitable = [c for c in _NOT_FOR_CHILDREN if c in self.categories]
+        interests.constraints = interests.constraints.with_included(wanted).with_excluded(unsuitable)
         interests.wishes.extend(wanted)
 
     def _in_title(self, text: str, start: int, end: int) -> bool:
@@ -515,7 +505,7 @@ class RuleBasedUnderstander:
         "is this a movie from 2019?".
 
         >>> u = RuleBasedUnderstander(["comedy"])
-        >>> [(i := u.understand(m)).year_min for m in ("an 80s comedy", "I watched it back in the early eighties",
+        >>> [u.understand(m).constraints.year_min for m in ("an 80s comedy", "I watched it back in the early eighties",
         ...                                            "Is this a movie from 2019?", "anything from 2019?")]
         [1980, None, None, 2019]
         """
@@ -526,27 +516,30 @@ class RuleBasedUnderstander:
             return next((m for m in re.finditer(pattern, lowered) if not _narrated(lowered, m.start())), None)
 
         if m := stated(rf"\bbetween {_YEAR} and {_YEAR}\b"):
-            interests.year_min, interests.year_max = sorted((int(m.group(1)), int(m.group(2))))
+            low, high = sorted((int(m.group(1)), int(m.group(2))))
+            interests.constraints = interests.constraints.with_years(low, high)
             return _blank(text, [m.span()])
+        year_min, year_max = interests.constraints.years
         if m := stated(r"\b(?:the\s+)?(?:(19|20)?(\d)0)'?s\b"):
             century = int(m.group(1)) * 100 if m.group(1) else (1900 if int(m.group(2)) >= 3 else 2000)
             start = century + int(m.group(2)) * 10
-            interests.year_min, interests.year_max = start, start + 9
+            year_min, year_max = start, start + 9
             spans.append(m.span())
         for word, start in _DECADE_WORDS.items():
             if m := stated(rf"\b{word}\b"):
-                interests.year_min, interests.year_max = start, start + 9
+                year_min, year_max = start, start + 9
                 spans.append(m.span())
         if m := stated(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b"):
-            interests.year_max = int(m.group(1)) - 1
+            year_max = int(m.group(1)) - 1
             spans.append(m.span())
         if m := stated(rf"\b(?:after|newer than|later than|since)\s+{_YEAR}\b"):
-            interests.year_min = int(m.group(1)) + (0 if "since" in m.group(0) else 1)
+            year_min = int(m.group(1)) + (0 if "since" in m.group(0) else 1)
             spans.append(m.span())
         if m := stated(rf"\b(?:from|in|released in|made in)\s+{_YEAR}\b(?!\s*(?:and|-|to))"):
-            if interests.year_min is None and interests.year_max is None:
-                interests.year_min = interests.year_max = int(m.group(1))
+            if year_min is None and year_max is None:
+                year_min = year_max = int(m.group(1))
                 spans.append(m.span())
+        interests.constraints = interests.constraints.with_years(year_min, year_max)
         return _blank(text, spans)
 
     @staticmethod
@@ -559,18 +552,20 @@ class RuleBasedUnderstander:
         upper = (
             rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|within|budget (?:of|is))\s+{_PRICE}"
         )
+        price_min, price_max = interests.constraints.prices
         if m := re.search(upper, lowered):
-            interests.price_max = _number(m.group(1))
+            price_max = _number(m.group(1))
             spans.append(m.span())
         for m in re.finditer(rf"\b(?:over|above|more than|at least|min(?:imum)?)\s+{_PRICE}", lowered):
             # "not more than $20", "I can't go above 500$", "I don't want to spend more than 30 usd": a ceiling.
             clause_start = max((c.end() for c in _CLAUSE_SPLIT.finditer(lowered, 0, m.start())), default=0)
             negated = re.search(rf"\b(?:{_NEGATION})\b", lowered[clause_start : m.start()]) is not None
             if negated:
-                interests.price_max = _number(m.group(1))
-            elif "at least" in m.group() or interests.price_min is None:
-                interests.price_min = _number(m.group(1))
+                price_max = _number(m.group(1))
+            elif "at least" in m.group() or price_min is None:
+                price_min = _number(m.group(1))
             spans.append(m.span())
+        interests.constraints = interests.constraints.with_prices(price_min, price_max)
         return _blank(text, spans)
 
 

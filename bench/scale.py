@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.index import build_index
-from retrieval.query import Constraints
+from tailtalk.constraints import Constraints
 from retrieval.retriever import ChromaRetriever
 from tailtalk.catalog import Catalog, Item, load_catalog
 from tailtalk.config import load_settings

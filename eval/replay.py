@@ -16,7 +16,7 @@ Example::
     >>> cat = Catalog((Item(id="1", title="Alien", categories=["horror"]),))
     >>> pipeline = TurnPipeline.from_parts(cat, InMemoryRetriever(cat, HashingEmbedder()))
     >>> state = replay_state(pipeline, [Turn(role="user", text="something  scary\\u200b")], "d:1")
-    >>> state.turns[0].text, sorted(state.include_categories)
+    >>> state.turns[0].text, sorted(state.constraints.include_categories)
     ('something scary', ['horror'])
 """
 

@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
 from retrieval.embedder import CachedEmbedder
-from retrieval.query import Constraints, RetrievalQuery
+from retrieval.query import RetrievalQuery
+from tailtalk.constraints import Constraints
 from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever, top_rows
 from retrieval.hybrid import HybridRetriever
 from ranking.diversity import DiversityReranker

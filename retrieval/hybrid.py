@@ -33,7 +33,8 @@ from tailtalk.catalog import Catalog
 from retrieval.collaborative import CollaborativeModel
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
-from retrieval.query import Candidate, Constraints, RetrievalQuery
+from retrieval.query import Candidate, RetrievalQuery
+from tailtalk.constraints import Constraints
 from retrieval.retriever import VectorRetriever
 
 

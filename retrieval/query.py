@@ -1,80 +1,23 @@
 """What the agent asks retrieval for, and what retrieval hands to ranking.
 
+The hard constraints are the shared :class:`tailtalk.constraints.Constraints`.
+
 Example::
 
-    >>> from retrieval.query import Constraints
-    >>> Constraints(year_min=1990, year_max=1999, exclude_categories=frozenset({"horror"})).to_chroma_where()
-    {'categories': {'$not_contains': 'horror'}}
+    >>> from retrieval.query import RetrievalQuery
+    >>> from tailtalk.constraints import Constraints
+    >>> RetrievalQuery("a 90s comedy", Constraints(year_min=1990, year_max=1999)).constraints.bounded_fields
+    frozenset({'year'})
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from tailtalk.catalog import Item
-
-
-@dataclass(frozen=True)
-class Constraints:
-    """Hard constraints: an item that breaks one is never retrieved.
-
-    ``include_categories`` means "at least one of these"; the others are conjunctive.
-    A missing field never excludes an item: one with no year (or price) passes a year (or
-    price) bound, and the ranker puts it after every item known to meet the bound.
-    """
-
-    include_categories: frozenset[str] = frozenset()
-    exclude_categories: frozenset[str] = frozenset()
-    year_min: int | None = None
-    year_max: int | None = None
-    price_min: float | None = None
-    price_max: float | None = None
-    exclude_ids: frozenset[str] = frozenset()
-
-    def admits(self, item: Item) -> bool:
-        categories = set(item.categories)
-        if self.include_categories and not categories & self.include_categories:
-            return False
-        if categories & self.exclude_categories:
-            return False
-        if item.id in self.exclude_ids:
-            return False
-        for value, low, high in (
-            (item.year, self.year_min, self.year_max),
-            (item.price, self.price_min, self.price_max),
-        ):
-            if value is None:
-                continue
-            if low is not None and value < low:
-                return False
-            if high is not None and value > high:
-                return False
-        return True
-
-    def to_chroma_where(self) -> dict[str, Any] | None:
-        """The category filters as a Chroma ``where``. Excluded ids are no filter: a retriever drops them
-        from a search that fetched that many more (a `$nin` scans the whole collection)."""
-        clauses: list[dict[str, Any]] = []
-        if len(self.include_categories) == 1:
-            clauses.append({"categories": {"$contains": next(iter(self.include_categories))}})
-        elif self.include_categories:
-            clauses.append({"$or": [{"categories": {"$contains": c}} for c in sorted(self.include_categories)]})
-        clauses += [{"categories": {"$not_contains": c}} for c in sorted(self.exclude_categories)]
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    @property
-    def bounded_fields(self) -> frozenset[str]:
-        """The fields a bound is set on ("year", "price")."""
-        return frozenset(
-            name
-            for name, low, high in (("year", self.year_min, self.year_max), ("price", self.price_min, self.price_max))
-            if low is not None or high is not None
-        )
+from tailtalk.constraints import Constraints
 
 
 @dataclass(frozen=True)

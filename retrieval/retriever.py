@@ -30,7 +30,8 @@ from tailtalk.catalog import Catalog
 from tailtalk.config import setting_default
 from retrieval.embedder import Embedder
 from retrieval.index import open_index, store_failure, vectors_of
-from retrieval.query import Candidate, Constraints, RetrievalQuery, compose_query_vector, most_popular
+from retrieval.query import Candidate, RetrievalQuery, compose_query_vector, most_popular
+from tailtalk.constraints import Constraints
 
 
 @runtime_checkable

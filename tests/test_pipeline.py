@@ -8,6 +8,8 @@ from ui.pipeline import EMPTY_MESSAGE_REPLY, TurnPipeline
 from agent.state import ConversationState
 from retrieval.embedder import HashingEmbedder
 from retrieval.retriever import InMemoryRetriever
+from agent.understand import Interests
+from tailtalk.constraints import Constraints
 
 
 @pytest.fixture
@@ -185,7 +187,7 @@ def test_older_steps_before_the_last_picks(pipeline):
     oldest = min(p.item.year for p in first.picks)
     result = pipeline.handle(state, "something older")
     assert result.picks and all(p.item.year is not None and p.item.year < oldest for p in result.picks[:1])
-    assert state.year_max == oldest - 1 and state.year_min is None
+    assert state.constraints.year_max == oldest - 1 and state.constraints.year_min is None
 
 
 def test_newer_steps_after_the_last_picks(pipeline):
@@ -193,7 +195,7 @@ def test_newer_steps_after_the_last_picks(pipeline):
     first = pipeline.handle(state, "a comedy from the 90s")
     newest = max(p.item.year for p in first.picks)
     result = pipeline.handle(state, "anything more recent?")
-    assert result.picks[0].item.year > newest and state.year_min == newest + 1
+    assert result.picks[0].item.year > newest and state.constraints.year_min == newest + 1
 
 
 def test_older_without_earlier_picks_says_so(pipeline):
@@ -205,7 +207,7 @@ def test_lighter_wishes_for_comedy_without_filtering(pipeline):
     state = ConversationState()
     pipeline.handle(state, "a scary horror film")
     result = pipeline.handle(state, "something lighter")
-    assert result.picks[0].item.categories[0] == "comedy" and "comedy" in state.include_categories
+    assert result.picks[0].item.categories[0] == "comedy" and "comedy" in state.constraints.include_categories
 
 
 def test_less_mainstream_raises_the_knob_for_one_turn(small_catalog):
@@ -231,16 +233,16 @@ def test_a_new_search_drops_the_last_searchs_words_and_stepped_years(pipeline):
     state = ConversationState()
     pipeline.handle(state, "a scary horror film from the 90s")
     pipeline.handle(state, "something older")
-    assert state.years_stepped and state.year_max is not None
+    assert state.years_stepped and state.constraints.year_max is not None
     pipeline.handle(state, "a comedy")
-    assert "scary" not in state.wishes and (state.year_min, state.year_max) == (None, None)
+    assert "scary" not in state.wishes and (state.constraints.year_min, state.constraints.year_max) == (None, None)
 
 
 def test_years_the_person_gave_outlive_a_new_search(pipeline):
     state = ConversationState()
     pipeline.handle(state, "a horror film from the 90s")
     pipeline.handle(state, "a comedy")
-    assert (state.year_min, state.year_max) == (1990, 1999)
+    assert (state.constraints.year_min, state.constraints.year_max) == (1990, 1999)
 
 
 def test_a_bound_alone_refines_the_last_list(pipeline):
@@ -257,7 +259,7 @@ def test_a_decade_the_person_names_beats_the_step(pipeline):
     state = ConversationState()
     pipeline.handle(state, "a comedy from the 90s")
     pipeline.handle(state, "Not quite. Something more recent, from the 2010s.")
-    assert (state.year_min, state.year_max) == (2010, 2019) and not state.years_stepped
+    assert (state.constraints.year_min, state.constraints.year_max) == (2010, 2019) and not state.years_stepped
 
 
 def test_a_category_with_too_joins_the_search(pipeline):
@@ -265,17 +267,15 @@ def test_a_category_with_too_joins_the_search(pipeline):
     state = ConversationState()
     pipeline.handle(state, "a comedy")
     pipeline.handle(state, "It should be a romance too.")
-    assert state.include_categories == {"comedy", "romance"} and {"comedy", "romance"} <= set(state.wishes)
+    assert state.constraints.include_categories == {"comedy", "romance"} and {"comedy", "romance"} <= set(state.wishes)
     pipeline.handle(state, "a horror film")
-    assert state.include_categories == {"horror"}
+    assert state.constraints.include_categories == {"horror"}
 
 
 def test_turned_down_picks_stop_steering_the_search():
     """ "None of those" takes the last picks out of the collaborative seeds; liked ones stay."""
-    from agent.understand import Interests
-
     state = ConversationState()
-    state.absorb("a comedy", Interests(include_categories={"comedy"}))
+    state.absorb("a comedy", Interests(constraints=Constraints(include_categories=frozenset({"comedy"}))))
     state.record_assistant("Here are two.", ("c1", "c2"))
     state.like("c1")
     state.absorb("none of those", Interests(rejects_picks=True))

@@ -32,7 +32,8 @@ from tailtalk.config import setting_default
 from tailtalk.titles import TitleMatcher, normalise
 from tailtalk.errors import UserInputError
 from tailtalk.feedback import FeedbackLog
-from retrieval.query import Constraints, RetrievalQuery
+from retrieval.query import RetrievalQuery
+from tailtalk.constraints import Constraints
 from retrieval.retriever import Retriever
 from ranking.base import Ranker, RankedItem, RankingContext, RankOptions
 from ranking.fusion import FusionRanker
@@ -314,7 +315,7 @@ class TurnPipeline:
         heading = None
         if not ranked and (closest := self._closest_to_budget(state)) is not None:
             ranked, heading = closest
-            budget = _budget(state.price_min, state.price_max)
+            budget = _budget(*state.constraints.prices)
             notices.append(
                 f"nothing that matches is priced {budget}; shown instead, outside your budget: "
                 + "; ".join(
@@ -369,12 +370,12 @@ class TurnPipeline:
         """Which question a reply ends with (see ``explain.templates.FOLLOW_UPS``): what would most sharpen
         the next list, unless the last reply asked just that and got no answer; then the next question."""
         if self.shop is not None:
-            cycle = ["budget", "ask"] if state.price_min is None and state.price_max is None else ["ask"]
+            cycle = ["ask"] if "price" in state.constraints.bounded_fields else ["budget", "ask"]
         else:
             cycle = ["loved", "era", "mood"]
             if state.liked:
                 cycle.remove("loved")
-            if state.year_min is not None or state.year_max is not None:
+            if "year" in state.constraints.bounded_fields:
                 cycle.remove("era")
         kind = cycle[1] if len(cycle) > 1 and cycle[0] == state.asked else cycle[0]
         state.asked = kind
@@ -392,7 +393,7 @@ class TurnPipeline:
         if interests.max_runtime_minutes is not None or step == "shorter":
             if not self.has_runtimes:
                 notices.append("the catalogue gives no running times, so I cannot choose by length")
-        if step in ("older", "newer") and (interests.year_min is not None or interests.year_max is not None):
+        if step in ("older", "newer") and "year" in interests.constraints.bounded_fields:
             pass  # "something older, from the 1980s": the years the person named are the bound, not a step
         elif step in ("older", "newer"):
             years = [y for y in (self.catalog.get(i).year for i in state.last_picks if i in self.catalog) if y]
@@ -404,8 +405,11 @@ class TurnPipeline:
                 state.step_years(max(years) + 1, None)
         elif step in MOOD_STEPS:
             wished = MOOD_STEPS[step] & self.vocabulary_categories
-            state.include_categories = set(wished) - state.exclude_categories
-            state.wishes = sorted(state.include_categories)  # "lighter" after "scary": scary is no longer wished
+            state.constraints = replace(
+                state.constraints, include_categories=frozenset(wished) - state.constraints.exclude_categories
+            )
+            # "lighter" after "scary": scary is no longer wished
+            state.wishes = sorted(state.constraints.include_categories)
             state.new_search()  # and the dark picks shown so far no longer steer the collaborative signal
         elif step == "less_mainstream":
             return max(self.less_mainstream_diversity, state.diversity or 0.0)
@@ -456,9 +460,11 @@ class TurnPipeline:
     def _closest_to_budget(self, state: ConversationState) -> tuple[list[RankedItem], str] | None:
         """When a price bound leaves nothing: the matches priced nearest the budget, and a heading that
         says they miss it. None when no price bound was set or nothing matches even without it."""
-        if state.price_min is None and state.price_max is None:
+        if "price" not in state.constraints.bounded_fields:
             return None
-        ranked, _ = self.recommend(replace(state, price_min=None, price_max=None), k=max(4 * self.top_k, 20))
+        unbounded = replace(state, constraints=state.constraints.with_prices(None, None))
+        ranked, _ = self.recommend(unbounded, k=max(4 * self.top_k, 20))
+        price_min, price_max = state.constraints.prices
         prices = {r.item_id: price for r in ranked if (price := self.catalog.get(r.item_id).price) is not None}
         priced = [r for r in ranked if r.item_id in prices]
         if not priced:
@@ -466,15 +472,15 @@ class TurnPipeline:
 
         def miss(r: RankedItem) -> float:  # how far outside the budget, in dollars
             price = prices[r.item_id]
-            return max((state.price_min or 0.0) - price, price - (state.price_max or price), 0.0)
+            return max((price_min or 0.0) - price, price - (price_max or price), 0.0)
 
         closest = sorted(priced, key=miss)[: self.top_k]  # stable: equal misses keep their relevance order
         what = f"No {' or '.join(state.type_phrases)}" if state.type_phrases else "Nothing that matches"
-        above = state.price_max is not None and all(prices[r.item_id] > state.price_max for r in closest)
+        above = price_max is not None and all(prices[r.item_id] > price_max for r in closest)
         side = "over" if above else "outside"
         return (
             closest,
-            f"{what} is priced {_budget(state.price_min, state.price_max)}. "
+            f"{what} is priced {_budget(price_min, price_max)}. "
             f"The closest ones are {side} your budget, at the prices shown:",
         )
 
@@ -552,15 +558,8 @@ class TurnPipeline:
             if state.audience == "children"
             else frozenset()
         )
-        return Constraints(
-            include_categories=suitable,
-            exclude_categories=frozenset(state.exclude_categories),
-            year_min=state.year_min,
-            year_max=state.year_max,
-            price_min=state.price_min,
-            price_max=state.price_max,
-            exclude_ids=frozenset(excluded),
-        )
+        # The wished categories are scores (ranking_context), never filters: only a child's are hard here.
+        return replace(state.constraints, include_categories=suitable, exclude_ids=frozenset(excluded))
 
     def retrieval_query(
         self, state: ConversationState, *, k: int, exclude_mentioned: bool = True, keep_last_picks: bool = False
@@ -584,7 +583,7 @@ class TurnPipeline:
         return RankingContext(
             query.text,
             state.dialogue_text(),
-            wished_categories=frozenset(state.include_categories),
+            wished_categories=state.constraints.include_categories,
             bounded_fields=query.constraints.bounded_fields,
         )
 
@@ -649,10 +648,10 @@ class _Search:
     @classmethod
     def of(cls, state: ConversationState) -> _Search:
         return cls(
-            (state.year_min, state.year_max),
-            (state.price_min, state.price_max),
-            frozenset(state.include_categories),
-            frozenset(state.exclude_categories),
+            state.constraints.years,
+            state.constraints.prices,
+            state.constraints.include_categories,
+            state.constraints.exclude_categories,
             state.audience,
             frozenset(state.disliked),
         )
@@ -685,11 +684,11 @@ def _vocabulary(catalog: Catalog) -> frozenset[str]:
 def _bounds(state: ConversationState) -> list[str]:
     """The year and price bounds of the search in words, for the reply's lead-in.
 
-    >>> _bounds(ConversationState(year_min=1990, year_max=1999, price_max=70))
+    >>> _bounds(ConversationState(constraints=Constraints(year_min=1990, year_max=1999, price_max=70)))
     ['1990–1999', 'under $70.00']
     """
-    years = _years_in_words(state.year_min, state.year_max, state.language)
-    prices = [] if state.price_min is None and state.price_max is None else [_budget(state.price_min, state.price_max)]
+    years = _years_in_words(*state.constraints.years, state.language)
+    prices = [_budget(*state.constraints.prices)] if "price" in state.constraints.bounded_fields else []
     return ([years] if years else []) + prices
 
 

@@ -81,14 +81,14 @@ def test_two_bad_replies_fall_back_to_the_rules_silently():
 def test_an_unreachable_model_falls_back_with_a_notice():
     error = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1"))
     interests = LLMUnderstander(failing(error), RULES).understand("a crime film like Heat")
-    assert interests.liked_ids == ["3"] and "crime" in interests.include_categories
+    assert interests.liked_ids == ["3"] and "crime" in interests.constraints.include_categories
     assert len(interests.notices) == 1 and "rule-based reader" in interests.notices[0]
 
 
 def test_model_categories_widen_the_query_but_never_become_hard_filters():
     understander = LLMUnderstander(scripted(_json(query="spooky", include_categories=["horror", "musicals"])), RULES)
     interests = understander.understand("something to keep me up at night")
-    assert interests.include_categories == set()  # the rules found none; the model's guess stays soft
+    assert interests.constraints.include_categories == set()  # the rules found none; the model's guess stays soft
     assert "horror" in interests.wishes and "horror" in interests.query_text
     assert "musicals" not in interests.wishes  # not in the catalogue's vocabulary
 
@@ -96,13 +96,17 @@ def test_model_categories_widen_the_query_but_never_become_hard_filters():
 def test_invented_year_and_price_bounds_are_ignored():
     reply = _json(query="scary", year_min=1990, year_max=1999, price_max=20)
     interests = LLMUnderstander(scripted(reply), RULES).understand("I loved Alien (1979), something scary")
-    assert (interests.year_min, interests.year_max, interests.price_max) == (None, None, None)
+    assert (interests.constraints.year_min, interests.constraints.year_max, interests.constraints.price_max) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_bounds_the_message_states_are_taken_when_the_rules_missed_them():
     reply = _json(query="comedy", year_min=1980, year_max=1989)
     interests = LLMUnderstander(scripted(reply), RULES).understand("a comedy, ideally 80's stuff")
-    assert (interests.year_min, interests.year_max) == (1980, 1989)
+    assert (interests.constraints.year_min, interests.constraints.year_max) == (1980, 1989)
 
 
 def test_only_titles_the_message_names_are_liked():

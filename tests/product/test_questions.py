@@ -75,7 +75,7 @@ def test_a_question_turn_keeps_the_constraints_and_picks_nothing(shop):
     first = shop.handle(state, "running shoes under $70")
     result = shop.handle(state, "how much is the Nike one?")
     assert result.picks == [] and result.reply == "Nike Revolution 5 Running Shoe costs $59.99."
-    assert state.price_max == 70 and state.type_phrases == ["running shoe"] and state.focus == "r1"
+    assert state.constraints.price_max == 70 and state.type_phrases == ["running shoe"] and state.focus == "r1"
     assert state.last_picks == tuple(p.item.id for p in first.picks)
     assert "rating: 4.6/5" in shop.handle(state, "does it have a rating?").reply  # "it" is the Nike now
 

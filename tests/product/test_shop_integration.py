@@ -48,4 +48,4 @@ def test_a_question_about_a_shoe_is_answered_from_its_facts(shop):
     assert "4.6/5" in rating.reply and "Nike" in rating.reply
     unknown = shop.handle(state, "how long is the battery life?")
     assert unknown.reply.startswith("The catalogue does not say anything about battery life")
-    assert state.price_max == 70 and state.type_phrases == ["running shoe"]
+    assert state.constraints.price_max == 70 and state.type_phrases == ["running shoe"]

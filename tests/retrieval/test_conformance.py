@@ -8,7 +8,8 @@ import pytest
 from tailtalk.config import Settings
 from retrieval.embedder import HashingEmbedder
 from retrieval.index import build_index
-from retrieval.query import Constraints, RetrievalQuery
+from retrieval.query import RetrievalQuery
+from tailtalk.constraints import Constraints
 from retrieval.retriever import ChromaRetriever, InMemoryRetriever, Retriever, top_rows
 
 

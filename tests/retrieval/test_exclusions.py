@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from retrieval.query import Constraints, RetrievalQuery
+from retrieval.query import RetrievalQuery
+from tailtalk.constraints import Constraints
 from retrieval.retriever import ChromaRetriever
 
 pytestmark = pytest.mark.integration

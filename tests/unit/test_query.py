@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from retrieval.query import Candidate, Constraints, compose_query_vector, most_popular
+from retrieval.query import Candidate, compose_query_vector, most_popular
+from tailtalk.constraints import Constraints
 from tailtalk.catalog import Item
 
 F = frozenset

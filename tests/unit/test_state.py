@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.state import ConversationState, StateTurn
 from agent.understand import Interests
+from tailtalk.constraints import Constraints
 
 
 def test_new_gives_distinct_empty_states():
@@ -11,8 +12,8 @@ def test_new_gives_distinct_empty_states():
     assert a.conversation_id != b.conversation_id
     assert len(a.conversation_id) == 32
     a.like("1")
-    a.include_categories.add("horror")
-    assert b.liked == [] and b.include_categories == set()
+    a.constraints = a.constraints.with_included({"horror"})
+    assert b.liked == [] and b.constraints == Constraints()
 
 
 def test_like_and_dislike_toggle():
@@ -69,51 +70,56 @@ def test_absorb_dislike_removes_an_earlier_like():
 
 def test_restated_categories_replace_older_ones():
     s = ConversationState()
-    s.absorb("1", Interests(include_categories={"horror", "comedy"}))
-    s.absorb("2", Interests(include_categories={"drama"}))
-    assert s.include_categories == {"drama"}
+    s.absorb("1", Interests(constraints=Constraints(include_categories=frozenset({"horror", "comedy"}))))
+    s.absorb("2", Interests(constraints=Constraints(include_categories=frozenset({"drama"}))))
+    assert s.constraints.include_categories == {"drama"}
 
 
 def test_exclusion_removes_an_included_category_and_accumulates():
     s = ConversationState()
-    s.absorb("1", Interests(include_categories={"horror", "comedy"}))
-    s.absorb("2", Interests(exclude_categories={"horror"}))
-    s.absorb("3", Interests(exclude_categories={"war"}))
-    assert s.include_categories == {"comedy"}
-    assert s.exclude_categories == {"horror", "war"}
+    s.absorb("1", Interests(constraints=Constraints(include_categories=frozenset({"horror", "comedy"}))))
+    s.absorb("2", Interests(constraints=Constraints(exclude_categories=frozenset({"horror"}))))
+    s.absorb("3", Interests(constraints=Constraints(exclude_categories=frozenset({"war"}))))
+    assert s.constraints.include_categories == {"comedy"}
+    assert s.constraints.exclude_categories == {"horror", "war"}
 
 
 def test_including_again_lifts_an_exclusion():
     s = ConversationState()
-    s.absorb("1", Interests(exclude_categories={"horror", "war"}))
-    s.absorb("2", Interests(include_categories={"horror"}))
-    assert s.include_categories == {"horror"}
-    assert s.exclude_categories == {"war"}
+    s.absorb("1", Interests(constraints=Constraints(exclude_categories=frozenset({"horror", "war"}))))
+    s.absorb("2", Interests(constraints=Constraints(include_categories=frozenset({"horror"}))))
+    assert s.constraints.include_categories == {"horror"}
+    assert s.constraints.exclude_categories == {"war"}
 
 
 def test_message_without_categories_keeps_them():
     s = ConversationState()
-    s.absorb("1", Interests(include_categories={"horror"}, exclude_categories={"war"}))
+    s.absorb(
+        "1",
+        Interests(
+            constraints=Constraints(include_categories=frozenset({"horror"}), exclude_categories=frozenset({"war"}))
+        ),
+    )
     s.absorb("2", Interests(query_text="ghosts"))
-    assert (s.include_categories, s.exclude_categories) == ({"horror"}, {"war"})
+    assert (s.constraints.include_categories, s.constraints.exclude_categories) == ({"horror"}, {"war"})
 
 
 def test_year_range_is_replaced_as_a_whole():
     s = ConversationState()
-    s.absorb("90s", Interests(year_min=1990, year_max=1999))
+    s.absorb("90s", Interests(constraints=Constraints(year_min=1990, year_max=1999)))
     s.absorb("nothing", Interests())
-    assert (s.year_min, s.year_max) == (1990, 1999)
-    s.absorb("after 2000", Interests(year_min=2001))
-    assert (s.year_min, s.year_max) == (2001, None)
+    assert (s.constraints.year_min, s.constraints.year_max) == (1990, 1999)
+    s.absorb("after 2000", Interests(constraints=Constraints(year_min=2001)))
+    assert (s.constraints.year_min, s.constraints.year_max) == (2001, None)
 
 
 def test_price_bounds_update_independently():
     s = ConversationState()
-    s.absorb("under 20", Interests(price_max=20.0))
-    s.absorb("over 5", Interests(price_min=5.0))
-    assert (s.price_min, s.price_max) == (5.0, 20.0)
-    s.absorb("under 10", Interests(price_max=10.0))
-    assert (s.price_min, s.price_max) == (5.0, 10.0)
+    s.absorb("under 20", Interests(constraints=Constraints(price_max=20.0)))
+    s.absorb("over 5", Interests(constraints=Constraints(price_min=5.0)))
+    assert (s.constraints.price_min, s.constraints.price_max) == (5.0, 20.0)
+    s.absorb("under 10", Interests(constraints=Constraints(price_max=10.0)))
+    assert (s.constraints.price_min, s.constraints.price_max) == (5.0, 10.0)
 
 
 def test_avoid_terms_deduplicate_and_keep_the_last_eight():

@@ -54,7 +54,7 @@ def u(understander):
 )
 def test_years(u, message, years):
     interests = u(message)
-    assert (interests.year_min, interests.year_max) == years
+    assert (interests.constraints.year_min, interests.constraints.year_max) == years
 
 
 # --- categories, synonyms, plurals, negation ------------------------------------------------
@@ -84,13 +84,13 @@ def test_years(u, message, years):
 )
 def test_categories(u, message, include, exclude):
     interests = u(message)
-    assert interests.include_categories == include
-    assert interests.exclude_categories == exclude
+    assert interests.constraints.include_categories == include
+    assert interests.constraints.exclude_categories == exclude
 
 
 def test_synonym_needs_its_category_in_the_vocabulary():
     interests = RuleBasedUnderstander(["comedy"]).understand("something scary")
-    assert interests.include_categories == set()
+    assert interests.constraints.include_categories == set()
     assert interests.query_text == "scary"
 
 
@@ -98,9 +98,9 @@ def test_docstring_example():
     i = RuleBasedUnderstander(["horror", "comedy", "romance"]).understand(
         "a light romantic comedy from the 90s, no horror"
     )
-    assert i.include_categories == {"comedy", "romance"}
-    assert i.exclude_categories == {"horror"}
-    assert (i.year_min, i.year_max) == (1990, 1999)
+    assert i.constraints.include_categories == {"comedy", "romance"}
+    assert i.constraints.exclude_categories == {"horror"}
+    assert (i.constraints.year_min, i.constraints.year_max) == (1990, 1999)
     assert i.query_text == "light romantic comedy"
     assert i.wishes == ["comedy", "romantic", "light"]
 
@@ -130,8 +130,8 @@ def test_query_text_keeps_positive_content_words_only(u):
 @pytest.mark.parametrize("message", ["I didn't like horror", "I wasn't into horror"])
 def test_past_tense_negations(u, message):
     interests = u(message)
-    assert interests.exclude_categories == {"horror"}
-    assert interests.include_categories == set()
+    assert interests.constraints.exclude_categories == {"horror"}
+    assert interests.constraints.include_categories == set()
 
 
 # --- prices ---------------------------------------------------------------------------------
@@ -153,21 +153,21 @@ def test_past_tense_negations(u, message):
 )
 def test_prices(u, message, prices):
     interests = u(message)
-    assert (interests.price_min, interests.price_max) == prices
+    assert (interests.constraints.price_min, interests.constraints.price_max) == prices
 
 
 def test_price_with_thousands_separator(u):
-    assert u("under $1,000").price_max == 1000.0
+    assert u("under $1,000").constraints.price_max == 1000.0
 
 
 @pytest.mark.parametrize("message", ["a movie under 90 minutes", "something under 2 hours"])
 def test_durations_are_not_prices(u, message):
-    assert u(message).price_max is None
+    assert u(message).constraints.price_max is None
 
 
 def test_no_more_than_is_an_upper_bound(u):
     interests = u("no more than 15 bucks")
-    assert (interests.price_min, interests.price_max) == (None, 15.0)
+    assert (interests.constraints.price_min, interests.constraints.price_max) == (None, 15.0)
     assert interests.avoid_terms == []
 
 
@@ -198,7 +198,7 @@ def test_titles_liked_and_disliked(u, message, liked, disliked):
 def test_titles_are_blanked_out_of_the_query(u):
     interests = u("I loved the shining but not horror")
     assert interests.liked_ids == ["shining"]
-    assert interests.exclude_categories == {"horror"}
+    assert interests.constraints.exclude_categories == {"horror"}
     assert "shining" not in interests.query_text
 
 
@@ -214,8 +214,8 @@ def test_dont_like_a_title(u):
 
 def test_clause_breaks_survive_after_a_title(u):
     interests = u("I loved Titanic. Something funny. No gore.")
-    assert interests.include_categories == {"comedy"}
-    assert interests.exclude_categories == set()
+    assert interests.constraints.include_categories == {"comedy"}
+    assert interests.constraints.exclude_categories == set()
     assert interests.avoid_terms == ["gore"]
 
 
@@ -274,7 +274,7 @@ def test_greetings_time_and_talk_about_talking_are_no_wishes(u, message):
 
 def test_a_tear_jerker_is_a_drama(u):
     interests = u("I like tear jerker movies")
-    assert interests.include_categories == {"drama"}
+    assert interests.constraints.include_categories == {"drama"}
     assert interests.wishes == ["tear-jerker"]  # not also "tear" and "jerker"
 
 
@@ -331,7 +331,7 @@ def redial():
 )
 def test_ordinary_words_give_no_category(redial, message):
     interests = redial(message)
-    assert interests.include_categories == set() and interests.exclude_categories == set()
+    assert interests.constraints.include_categories == set() and interests.constraints.exclude_categories == set()
 
 
 @pytest.mark.parametrize(
@@ -351,7 +351,7 @@ def test_ordinary_words_give_no_category(redial, message):
 )
 def test_categories_always_come_from_the_catalogue(redial, message):
     interests = redial(message)
-    assert interests.include_categories | interests.exclude_categories <= set(REDIAL)
+    assert interests.constraints.include_categories | interests.constraints.exclude_categories <= set(REDIAL)
 
 
 @pytest.mark.parametrize(
@@ -364,7 +364,7 @@ def test_categories_always_come_from_the_catalogue(redial, message):
     ],
 )
 def test_categories_named_in_everyday_words(redial, message, include):
-    assert redial(message).include_categories == include
+    assert redial(message).constraints.include_categories == include
 
 
 @pytest.mark.parametrize(
@@ -435,13 +435,13 @@ def test_praise_of_what_was_just_named(redial, message, praises):
 
 
 def test_never_watching_a_genre_is_still_a_dislike(redial):
-    assert redial("I never watch horror").exclude_categories == {"horror"}
+    assert redial("I never watch horror").constraints.exclude_categories == {"horror"}
 
 
 def test_negation_governs_only_what_follows_it(redial):
     interests = redial("a war film that isn't American")
-    assert interests.include_categories == {"war"}
-    assert interests.exclude_categories == set()
+    assert interests.constraints.include_categories == {"war"}
+    assert interests.constraints.exclude_categories == set()
     assert interests.avoid_terms == ["american"]
     assert interests.query_text == "war"
 
@@ -468,7 +468,11 @@ def test_negation_governs_only_what_follows_it(redial):
 )
 def test_negation_scope(redial, message, include, exclude, avoid):
     interests = redial(message)
-    assert (interests.include_categories, interests.exclude_categories, interests.avoid_terms) == (
+    assert (
+        interests.constraints.include_categories,
+        interests.constraints.exclude_categories,
+        interests.avoid_terms,
+    ) == (
         include,
         exclude,
         avoid,
@@ -490,9 +494,9 @@ def test_negation_scope(redial, message, include, exclude, avoid):
 def test_a_child_audience_never_allows_horror(redial, message):
     interests = redial(message)
     assert interests.audience == "children"
-    assert {"family", "animation"} <= interests.include_categories
-    assert {"horror", "thriller"} <= interests.exclude_categories
-    assert "horror" not in interests.include_categories
+    assert {"family", "animation"} <= interests.constraints.include_categories
+    assert {"horror", "thriller"} <= interests.constraints.exclude_categories
+    assert "horror" not in interests.constraints.include_categories
 
 
 @pytest.mark.parametrize(
@@ -500,7 +504,7 @@ def test_a_child_audience_never_allows_horror(redial, message):
 )
 def test_year_old_is_neither_a_year_nor_a_wish(redial, message):
     interests = redial(message)
-    assert (interests.year_min, interests.year_max) == (None, None)
+    assert (interests.constraints.year_min, interests.constraints.year_max) == (None, None)
     assert not {"year", "old", "year-old"} & set(interests.query_text.split() + interests.wishes + interests.phrases)
 
 
@@ -516,18 +520,21 @@ def test_year_old_is_neither_a_year_nor_a_wish(redial, message):
 def test_audience_only_where_someone_young_watches(redial, message, audience):
     interests = redial(message)
     assert interests.audience == audience
-    assert "horror" not in interests.exclude_categories
+    assert "horror" not in interests.constraints.exclude_categories
 
 
 def test_a_childrens_film_only_uses_the_catalogues_categories():
     interests = RuleBasedUnderstander(["horror", "comedy", "animation"]).understand("something for my kids")
-    assert (interests.include_categories, interests.exclude_categories) == ({"animation"}, {"horror"})
+    assert (interests.constraints.include_categories, interests.constraints.exclude_categories) == (
+        {"animation"},
+        {"horror"},
+    )
 
 
 def test_funny_and_short_is_a_comedy_with_a_runtime_wish(redial):
     interests = redial("something funny and short")
-    assert interests.include_categories == {"comedy"}
-    assert "short" not in interests.include_categories | set(interests.wishes)
+    assert interests.constraints.include_categories == {"comedy"}
+    assert "short" not in interests.constraints.include_categories | set(interests.wishes)
     assert interests.max_runtime_minutes == 100
 
 
@@ -574,18 +581,20 @@ def test_relative_requests(redial, message, relative):
 def test_a_relative_request_is_not_vague_and_not_a_query(redial):
     interests = redial("something older")
     assert not interests.is_vague
-    assert interests.query_text == "" and interests.include_categories == set()
+    assert interests.query_text == "" and interests.constraints.include_categories == set()
 
 
 def test_a_more_light_hearted_request_is_a_step_not_a_comedy(redial):
-    assert redial("more light-hearted please").include_categories == set()
+    assert redial("more light-hearted please").constraints.include_categories == set()
 
 
 def test_a_negation_that_governs_something_else_rules_out_no_category():
     """'I do not have any idea about books' (MG-ShopDial) asks for a book; it must never exclude books."""
     u = RuleBasedUnderstander(["books", "office products", "horror"])
-    assert not u.understand("I do not have any idea about books. Do you have any recommendation?").exclude_categories
-    assert u.understand("I don't want to watch horror").exclude_categories == {"horror"}
+    assert not u.understand(
+        "I do not have any idea about books. Do you have any recommendation?"
+    ).constraints.exclude_categories
+    assert u.understand("I don't want to watch horror").constraints.exclude_categories == {"horror"}
 
 
 @pytest.mark.parametrize(
@@ -600,14 +609,14 @@ def test_a_negation_that_governs_something_else_rules_out_no_category():
 )
 def test_a_negated_lower_bound_is_a_ceiling(message, low, high):
     i = RuleBasedUnderstander(["office products"]).understand(message)
-    assert (i.price_min, i.price_max) == (low, high)
+    assert (i.constraints.price_min, i.constraints.price_max) == (low, high)
 
 
 def test_a_bound_on_another_unit_is_no_price():
     i = RuleBasedUnderstander(["cellphones & accessories"]).understand(
         "I would like not to spend too much, do you have anything with at least 16gb of memory"
     )
-    assert (i.price_min, i.price_max) == (None, None)
+    assert (i.constraints.price_min, i.constraints.price_max) == (None, None)
 
 
 @pytest.mark.parametrize(
