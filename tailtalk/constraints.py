@@ -105,9 +105,6 @@ class Constraints:
             exclude_ids=self.exclude_ids,
         )
 
-    def excluding_ids(self, item_ids: Iterable[str]) -> Constraints:
-        return replace(self, exclude_ids=self.exclude_ids | frozenset(item_ids))
-
     def admits(self, item: Item) -> bool:
         categories = set(item.categories)
         if self.include_categories and not categories & self.include_categories:

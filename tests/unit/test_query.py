@@ -1,4 +1,4 @@
-"""retrieval.query: hard constraints, their Chroma filter, query shaping and the popularity fallback."""
+"""retrieval.query: query shaping and the popularity fallback."""
 
 from __future__ import annotations
 
@@ -12,80 +12,6 @@ from tailtalk.constraints import Constraints
 from tailtalk.catalog import Item
 
 F = frozenset
-
-FILM = Item(id="f", title="Film", categories=["horror", "thriller"], year=1995)
-BOOK = Item(id="b", title="Book", categories=["office"], price=14.99)
-BARE = Item(id="x", title="Bare")
-
-
-@pytest.mark.parametrize(
-    "constraints, item, admitted",
-    [
-        (Constraints(), BARE, True),
-        (Constraints(include_categories=F({"horror"})), FILM, True),
-        (Constraints(include_categories=F({"comedy", "thriller"})), FILM, True),  # at least one
-        (Constraints(include_categories=F({"comedy"})), FILM, False),
-        (Constraints(include_categories=F({"comedy"})), BARE, False),
-        (Constraints(exclude_categories=F({"thriller"})), FILM, False),
-        (Constraints(exclude_categories=F({"comedy"})), FILM, True),
-        (Constraints(include_categories=F({"horror"}), exclude_categories=F({"thriller"})), FILM, False),
-        (Constraints(exclude_ids=F({"f"})), FILM, False),
-        (Constraints(exclude_ids=F({"g"})), FILM, True),
-        (Constraints(year_min=1995, year_max=1995), FILM, True),  # bounds are inclusive
-        (Constraints(year_min=1996), FILM, False),
-        (Constraints(year_max=1994), FILM, False),
-        (Constraints(year_min=1990), BOOK, True),  # a missing year never excludes: the ranker puts it last
-        (Constraints(year_max=2100), BARE, True),
-        (Constraints(price_max=14.99), BOOK, True),
-        (Constraints(price_max=14.98), BOOK, False),
-        (Constraints(price_min=15), BOOK, False),
-        (Constraints(price_min=0), FILM, True),  # nor does a missing price
-        (Constraints(price_max=0), Item(id="z", title="Free", price=0.0), True),
-        (Constraints(year_min=1990, price_max=20), FILM, True),
-        (Constraints(year_min=1996, price_max=20), FILM, False),
-    ],
-)
-def test_admits(constraints, item, admitted):
-    assert constraints.admits(item) is admitted
-
-
-@pytest.mark.parametrize(
-    "constraints, where",
-    [
-        (Constraints(), None),
-        (Constraints(include_categories=F({"horror"})), {"categories": {"$contains": "horror"}}),
-        (
-            Constraints(include_categories=F({"b", "a"})),
-            {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]},
-        ),
-        (Constraints(exclude_categories=F({"war"})), {"categories": {"$not_contains": "war"}}),
-        (Constraints(year_min=1990), None),  # bounds are applied after the query: a missing year passes them
-        (Constraints(price_min=0.0), None),
-        (Constraints(exclude_ids=F({"z", "y"})), None),  # dropped after the search: a $nin scans the collection
-        (
-            Constraints(year_min=1990, year_max=1999, exclude_categories=F({"horror"})),
-            {"categories": {"$not_contains": "horror"}},
-        ),
-        (
-            Constraints(F({"b", "a"}), F({"d", "c"}), 1990, 1999, 1.5, 20.0, F({"i2", "i1"})),
-            {
-                "$and": [
-                    {"$or": [{"categories": {"$contains": "a"}}, {"categories": {"$contains": "b"}}]},
-                    {"categories": {"$not_contains": "c"}},
-                    {"categories": {"$not_contains": "d"}},
-                ]
-            },
-        ),
-    ],
-)
-def test_to_chroma_where(constraints, where):
-    assert constraints.to_chroma_where() == where
-
-
-def test_bounded_fields():
-    assert Constraints(year_min=1990, price_max=0.0).bounded_fields == {"year", "price"}
-    assert Constraints(exclude_ids=F({"x"})).bounded_fields == frozenset()
-
 
 # --- compose_query_vector -------------------------------------------------------------------
 
