@@ -289,9 +289,10 @@ class Interests:
     def only_bounds(self) -> bool:
         """The message only moves a year or price bound ("under $45 please"): it refines the last list."""
         unbounded = self.constraints.with_years(None, None).with_prices(None, None)
-        return bool(self.constraints.bounded_fields) and replace(
-            self, constraints=unbounded, max_runtime_minutes=None
-        ).is_vague
+        return (
+            bool(self.constraints.bounded_fields)
+            and replace(self, constraints=unbounded, max_runtime_minutes=None).is_vague
+        )
 
 
 class Understander(Protocol):

@@ -27,8 +27,15 @@ _YEAR_SUFFIX = re.compile(r"\s*\((\d{4})\)\s*$")
 
 
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    """Lower case, accents and punctuation gone, spaces single.
+
+    >>> normalise("Amélie (2001)!"), normalise("What About  Bob?")
+    ('amelie 2001', 'what about bob')
+    """
+    if not text.isascii():  # ASCII has no accents to strip: most catalogue text skips the per-character pass
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
     text = re.sub(r"[^\w\s]", " ", text)
     return re.sub(r"\s+", " ", text).strip()
 

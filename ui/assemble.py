@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from zipfile import BadZipFile
 
 from tailtalk.catalog import Catalog
@@ -114,6 +115,13 @@ def status_line(catalog: Catalog, llm: LLMBackend | None, ranker: Ranker, settin
     )
 
 
+def lexical_folder(settings: Settings) -> Path:
+    """Where the catalogue's lexical index is kept between processes (`tailtalk index` writes it)."""
+    from retrieval.index import index_folder
+
+    return index_folder(settings, "bm25")
+
+
 def fitted_ranking(
     settings: Settings, catalog: Catalog, dense: VectorRetriever, prior_weight: float, scorer_description: str
 ) -> tuple[HybridRetriever, Ranker, str | None]:
@@ -136,7 +144,7 @@ def fitted_ranking(
         notice = unreadable.format(exc)
     retriever = HybridRetriever(
         dense,
-        LexicalIndex(catalog, ignored_words=CHAT_WORDS),
+        LexicalIndex(catalog, ignored_words=CHAT_WORDS, folder=lexical_folder(settings)),
         collaborative,
         pool=settings.source_pool,
         multilingual=multilingual_retriever(settings, catalog),

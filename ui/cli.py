@@ -78,7 +78,9 @@ def index(
     """
     from tailtalk.catalog import load_catalog
     from retrieval.index import build_index
+    from retrieval.lexical import LexicalIndex
     from ranking.scorer import TextScorer
+    from ui.assemble import lexical_folder
 
     settings = _state.settings
     catalog = load_catalog(settings.catalog_path)
@@ -97,6 +99,9 @@ def index(
             f"index {where}: {report.added} added, {report.updated} updated, {report.removed} removed, "
             f"{report.unchanged} unchanged"
         )
+    lexical = lexical_folder(settings)
+    LexicalIndex(catalog, folder=lexical)  # read back when it is this catalogue's; start-ups then load it
+    typer.echo(f"lexical index {lexical}: {len(catalog):,} items")
 
 
 @app.command("ask")
