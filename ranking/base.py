@@ -26,13 +26,16 @@ from retrieval.query import Candidate
 
 @dataclass(frozen=True)
 class RankingContext:
-    """What a ranker may know about the turn: the interest text, the dialogue so far and the categories
-    the person wished for (a wish is a score, not a filter)."""
+    """What a ranker may know about the turn: the interest text, the dialogue so far, the categories
+    the person wished for (a wish is a score, not a filter) and the items named so far."""
 
     query_text: str
     dialogue_text: str = ""
     wished_categories: frozenset[str] = frozenset()
     bounded_fields: frozenset[str] = frozenset()  # "year", "price": an item missing one comes after those that have it
+    # The items the conversation has named that may steer it (not the disliked ones): ranking favours picks
+    # that share their people or their era.
+    named_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -585,6 +585,7 @@ class TurnPipeline:
             state.dialogue_text(),
             wished_categories=state.constraints.include_categories,
             bounded_fields=query.constraints.bounded_fields,
+            named_ids=tuple(i for i in state.seeds() if i not in state.disliked),
         )
 
     def recommend(

@@ -50,6 +50,25 @@ def test_a_person_named_in_full_is_a_name_match():
     assert list(x[:, FEATURES.index("name_match")]) == [1.0, 0.0]
 
 
+def test_likeness_to_the_named_items_by_hand():
+    cat = Catalog(
+        (
+            Item(id="a", title="Forrest Gump", year=1994, attributes={"stars": ["Tom Hanks", "Robin Wright"]}),
+            Item(id="b", title="Cast Away", year=2000, attributes={"stars": ["Tom Hanks", "Helen Hunt"]}),
+            Item(id="c", title="Mary Poppins", year=1964, attributes={"stars": ["Julie Andrews"]}),
+            Item(id="d", title="Undated"),
+        )
+    )
+    ranker = FusionRanker(cat)
+    pool = [Candidate("b", 0.5), Candidate("c", 0.5), Candidate("d", 0.5)]
+    features = ranker.features(RankingContext("x", named_ids=("a",)), pool)
+    shared, era = features[:, FEATURES.index("shared_people")], features[:, FEATURES.index("era_match")]
+    np.testing.assert_allclose(shared, [1 / 3, 0.0, 0.0])  # one of up to three names in common
+    np.testing.assert_allclose(era, [1 - 6 / 30, 0.0, 0.0])  # six years apart; thirty or more, or unknown: 0
+    unnamed = ranker.features(RankingContext("x"), pool)
+    assert not unnamed[:, [FEATURES.index("shared_people"), FEATURES.index("era_match")]].any()
+
+
 def test_fit_learns_which_signal_finds_the_targets(catalog):
     rng = np.random.default_rng(0)
     pools, labels = [], []
