@@ -123,7 +123,7 @@ class NumpyBertEmbedder:
         # Linear layers are stored transposed and contiguous: x @ W.T on torch's layout runs at half the speed.
         self._w = {
             name: np.ascontiguousarray(value.T if value.ndim == 2 and not name.startswith("embeddings.") else value)
-            for name, value in ((k.removeprefix("bert."), v.astype(np.float32)) for k, v in weights.items())
+            for name, value in ((k.removeprefix("bert."), v.astype(np.float32, copy=False)) for k, v in weights.items())
         }
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         length = _max_seq_length(folder)
