@@ -244,7 +244,8 @@ def evaluate(
     log_path = log or _split_path(settings, split)
     pipeline = build_pipeline(settings)
     config = {
-        "embedding_model": settings.embedding_model,
+        # What serves, the encoder included (the trained scorer's checkpoint when it serves, not the setting).
+        "serving": pipeline.describe(),
         "llm": pipeline.llm_name,
         "candidates": settings.candidates,
         "source_pool": settings.source_pool,
