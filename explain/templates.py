@@ -251,12 +251,14 @@ def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     text = " ".join([*item.categories, item.description, item.title]).lower()
     words = stems(text)
     met: dict[str, str] = {}
+    by_stems: dict[frozenset[str], str] = {}
+    for c in item.categories:
+        by_stems.setdefault(frozenset(stems(c)), c)
     for wish in wishes:
-        w = wish.lower()
-        named = next((c for c in item.categories if stems(c) == stems(w)), None)  # "comedies" names comedy
-        category = _CATEGORY_OF.get(w) or named
-        if re.search(rf"\b{re.escape(w)}\b", text) or stems(w) <= words or category in item.categories:
-            met.setdefault(category or " ".join(sorted(stems(w))), wish)
+        w, wish_stems = wish.lower(), frozenset(stems(wish))
+        category = _CATEGORY_OF.get(w) or by_stems.get(wish_stems)  # "comedies" names comedy
+        if re.search(rf"\b{re.escape(w)}\b", text) or wish_stems <= words or category in item.categories:
+            met.setdefault(category or " ".join(sorted(wish_stems)), wish)
     return list(met.values())
 
 

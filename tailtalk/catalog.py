@@ -166,11 +166,14 @@ class Catalog:
         return sorted({c for item in self.items for c in item.categories})
 
     def fingerprint(self) -> str:
-        """A digest of the whole catalogue's content: an index built from it records this."""
-        digest = hashlib.sha256()
-        for item in self.items:
-            digest.update(item.model_dump_json().encode())
-        return digest.hexdigest()[:16]
+        """A digest of the whole catalogue's content: an index built from it records this. Computed once (the
+        catalogue and its items are frozen): a start-up asks for it for each index it opens."""
+        if "_fingerprint" not in self.__dict__:
+            digest = hashlib.sha256()
+            for item in self.items:
+                digest.update(item.model_dump_json().encode())
+            object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])
+        return self.__dict__["_fingerprint"]
 
 
 def _parse_row(row: dict[str, Any], path: Path, line: int) -> Item:

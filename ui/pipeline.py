@@ -585,7 +585,7 @@ class TurnPipeline:
             state.dialogue_text(),
             wished_categories=state.constraints.include_categories,
             bounded_fields=query.constraints.bounded_fields,
-            named_ids=tuple(i for i in state.seeds() if i not in state.disliked),
+            named_ids=tuple(i for i in query.seed_ids if i not in query.disliked_ids),
         )
 
     def recommend(
@@ -639,36 +639,27 @@ class TurnPipeline:
 class _Search:
     """What a turn's search asks for, to say what changed since the last turn."""
 
-    years: tuple[int | None, int | None]
-    prices: tuple[float | None, float | None]
-    categories: frozenset[str]
-    excluded: frozenset[str]
+    constraints: Constraints
     audience: str | None
     disliked: frozenset[str]
 
     @classmethod
     def of(cls, state: ConversationState) -> _Search:
-        return cls(
-            state.constraints.years,
-            state.constraints.prices,
-            state.constraints.include_categories,
-            state.constraints.exclude_categories,
-            state.audience,
-            frozenset(state.disliked),
-        )
+        return cls(state.constraints, state.audience, frozenset(state.disliked))
 
     def changes_to(self, now: _Search, catalog: Catalog) -> list[str]:
         """What ``now`` asks for that this search did not, in words ("before 1960 now", "no horror")."""
+        before, after = self.constraints, now.constraints
         changes = []
-        if now.years != self.years:
-            changes.append(f"{_years_in_words(*now.years, 'en') or 'any year'} now")
-        if now.prices != self.prices:
-            changes.append("any price now" if now.prices == (None, None) else f"priced {_budget(*now.prices)} now")
+        if after.years != before.years:
+            changes.append(f"{_years_in_words(*after.years, 'en') or 'any year'} now")
+        if after.prices != before.prices:
+            changes.append("any price now" if after.prices == (None, None) else f"priced {_budget(*after.prices)} now")
         if now.audience != self.audience and now.audience == "children":
             changes.append("for a child: family and animation only")
-        if now.categories != self.categories and now.categories:
-            changes.append(f"leaning towards {', '.join(sorted(now.categories))}")
-        changes += [f"no {c}" for c in sorted(now.excluded - self.excluded)]
+        if after.include_categories != before.include_categories and after.include_categories:
+            changes.append(f"leaning towards {', '.join(sorted(after.include_categories))}")
+        changes += [f"no {c}" for c in sorted(after.exclude_categories - before.exclude_categories)]
         changes += [f"dropped {catalog.get(i).title}" for i in sorted(now.disliked - self.disliked) if i in catalog]
         return changes
 
