@@ -58,6 +58,9 @@ class Answer:
     text: str
     covered: bool  # whether the item's facts answer the question
     facts: tuple[str, ...]  # the fact lines the answer rests on, for the language model
+    # The fact value a rephrasing must still state ("$59.99", "4.6/5", "Nike"); "" where any grounded
+    # phrasing will do (quotes and plots, which a model may shorten).
+    gist: str = ""
 
 
 def fact_lines(item: Item) -> list[str]:
@@ -80,15 +83,17 @@ def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
     if _PRICE_QUESTION.search(question):
         if item.price is None:
             return Answer(f"The catalogue does not list a price for {name}.", False, tuple(fact_lines(item)))
-        return Answer(f"{name} costs ${item.price:,.2f}.", True, (f"price: ${item.price:,.2f}",))
+        price = f"${item.price:,.2f}"
+        return Answer(f"{name} costs {price}.", True, (f"price: {price}",), gist=price)
     if _PLOT_QUESTION.search(question) and item.description:
         return Answer(f"{name}: {item.description.strip()}", True, (item.description.strip(),))
     wanted = {stem(w) for w in topic}
     if wanted:
         attribute = _best_attribute(item, wanted)
         if attribute is not None:
-            yes = "Yes: " if _YES_NO.search(question) and wanted & stems(attribute.split(":")[0]) else ""
-            return Answer(f"{yes}{name} is listed with {attribute}.", True, (attribute,))
+            key, _, value = attribute.partition(": ")
+            yes = "Yes: " if _YES_NO.search(question) and wanted & stems(key) else ""
+            return Answer(f"{yes}{name} is listed with {attribute}.", True, (attribute,), gist=value)
         quotes = _quotes(item, wanted)
         if quotes:
             said = " and ".join(f"“{q}”" for q in quotes)
@@ -97,6 +102,22 @@ def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
     listed = f" What it lists: {'; '.join(lines)}." if lines else ""
     about = f"anything about {' '.join(topic)}" if topic else "that"
     return Answer(f"The catalogue does not say {about} for {name}.{listed}", False, tuple(lines))
+
+
+def states_the_gist(text: str, gist: str) -> bool:
+    """Whether ``text`` still states ``gist``: every number of it, or, when it has none, one of its words.
+
+    A small model asked "does it have a rating?" may answer "It is a shoe by Nike.", every word
+    grounded and the question unanswered; such a phrasing is not shown.
+
+        >>> states_the_gist("It is rated 4.6 out of 5.", "4.6/5"), states_the_gist("It is a shoe by Nike.", "4.6/5")
+        (True, False)
+    """
+    numbers = _NUMBER.findall(gist)
+    if numbers:
+        said = set(_NUMBER.findall(text))
+        return all(n in said for n in numbers)
+    return not gist or bool(stems(gist) & stems(text))
 
 
 def _best_attribute(item: Item, wanted: set[str]) -> str | None:
@@ -195,6 +216,8 @@ class Answerer:
                 problems.append("unfinished")
             if problems:
                 report.dropped.append((sentence, problems))
+        if sentences and not states_the_gist(" ".join(sentences), answer.gist):
+            report.dropped.append((" ".join(sentences), [f"leaves out the answer ({answer.gist})"]))
         if not sentences or report.dropped:
             return None
         report.released.extend(sentences)

@@ -6,7 +6,7 @@ import pytest
 
 from agent.questions import QuestionReader
 from agent.state import ConversationState
-from explain.answer import Answerer, rule_answer
+from explain.answer import Answerer, rule_answer, states_the_gist
 from explain.respond import final_reply
 from tailtalk.titles import TitleMatcher
 from tests.llm.fakes import failing, scripted
@@ -107,6 +107,7 @@ def test_a_grounded_phrasing_is_shown(shop_catalog):
         "Yes, it is a hardcover of 400 pages.",  # a number the facts lack
         "Yes, and Dune by Frank Herbert is hardcover too.",  # another item
         "Yes, it is hardcover and",  # cut off
+        "It is a book by George Orwell.",  # grounded, but the question is left unanswered
     ],
 )
 def test_an_ungrounded_phrasing_falls_back_to_the_rule_answer(shop_catalog, generated):
@@ -132,3 +133,24 @@ def test_the_model_is_not_asked_to_phrase_an_unknown(shop_catalog):
         _answerer(shop_catalog, backend).stream(shop_catalog.get("b2"), "is it hardcover?", ["hardcover"])
     )
     assert reply.text.startswith("The catalogue does not say") and backend.chat_model.calls == []
+
+
+@pytest.mark.parametrize(
+    ("text", "gist", "stated"),
+    [
+        ("It is rated 4.6 out of 5.", "4.6/5", True),
+        ("The product is a shoe designed by Nike.", "4.6/5", False),  # the embedded model, on CI
+        ("It is rated 4.6.", "4.6/5", False),  # half the number
+        ("It costs $59.99.", "$59.99", True),
+        ("It is made by Nike.", "Nike", True),
+        ("It is a running shoe.", "Nike", False),
+        ("Anything grounded.", "", True),  # quotes and plots may be shortened
+    ],
+)
+def test_a_phrasing_must_state_the_answer(text, gist, stated):
+    assert states_the_gist(text, gist) is stated
+
+
+def test_the_rule_answer_names_its_gist(shop_catalog):
+    assert rule_answer(shop_catalog.get("r1"), "does it have a rating?", ["rating"]).gist == "4.6/5"
+    assert rule_answer(shop_catalog.get("r1"), "how much is it?", []).gist == "$59.99"
