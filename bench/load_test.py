@@ -1,12 +1,15 @@
 """Load test: simulated users chatting with the app through its API at the same time, on 127.0.0.1 only.
 
     .venv/bin/python bench/load_test.py [--users 50] [--turns 10] [--llm none|embedded|auto] [--deadline 600]
-                                        [--home DIR] [--set KEY=VALUE ...] [--url URL]
+                                        [--home DIR] [--set KEY=VALUE ...] [--processes N | --url URL ...]
                                         [--out bench/results/load_test.json]
 
-It serves the app in this process on a free loopback port (``ui.app.launch``; ``--url`` targets an app
-already served instead), gives each user its own ``gradio_client.Client`` (its own conversation), and
-starts them all at once. A user sets its own long-tail knob (``/set_diversity``), then takes its turns,
+It serves the app in this process on a free loopback port (``ui.app.launch``), or in ``--processes N``
+app processes of their own (``tailtalk chat --port P``, each on a free loopback port: the multi-process
+deployment of docs/deployment.md); ``--url`` (repeatable) targets apps already served instead. Each user
+gets its own ``gradio_client.Client`` (its own conversation) on one app, users spread round-robin over
+the apps and kept on theirs, as a load balancer with sticky sessions does; all start at once.
+A user sets its own long-tail knob (``/set_diversity``), then takes its turns,
 alternating ``/chat`` (which returns the whole chat history) and ``/recommend`` (JSON items); after each
 turn with picks it dislikes the first pick and, every other turn, likes the last (``/feedback``). Every
 message carries the user's own tag word (``qz`` and three letters), so another user's words showing up
@@ -460,7 +463,7 @@ def peak_in_flight(transcripts: Sequence[Transcript]) -> int:
 
 
 def run_load(
-    url: str,
+    urls: str | Sequence[str],
     users: int,
     turns: int,
     *,
@@ -469,13 +472,17 @@ def run_load(
     reference: TurnPipeline | None = None,
     progress: bool = False,
 ) -> LoadReport:
-    """Run ``users`` simulated users at once against the app at ``url``, check them, and time them.
+    """Run ``users`` simulated users at once against the app at ``urls``, check them, and time them.
+
+    With several URLs (one app process each), user ``u`` talks to ``urls[u % len(urls)]`` only: a
+    conversation's state lives in the process that served its first turn.
 
     ``reference``: the pipeline the app serves, to replay each conversation alone and compare (only
     meaningful when its replies are deterministic, i.e. templates).
     """
     from tqdm import tqdm
 
+    urls = [urls] if isinstance(urls, str) else list(urls)
     started = time.monotonic()
     deadline = started + deadline_s
     errors: list[str] = []
@@ -484,12 +491,13 @@ def run_load(
     # Clients fetch the app's config when made: made up front, a few at a time, so the users start together.
     with concurrent.futures.ThreadPoolExecutor(min(users, 8)) as pool:
         pending = {
-            pool.submit(ClientSession, url, deadline=deadline, call_timeout=call_timeout_s): u for u in range(users)
+            pool.submit(ClientSession, urls[u % len(urls)], deadline=deadline, call_timeout=call_timeout_s): u
+            for u in range(users)
         }
         for future in concurrent.futures.as_completed(pending):
             user = pending[future]
             if (exc := future.exception()) is not None:
-                errors.append(f"user {user}, connecting to {url}: {type(exc).__name__}: {exc}")
+                errors.append(f"user {user}, connecting to {urls[user % len(urls)]}: {type(exc).__name__}: {exc}")
             else:
                 sessions[user] = future.result()
     connect_s = time.monotonic() - started
@@ -575,7 +583,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="any other setting, as `tailtalk --set`",
     )
-    parser.add_argument("--url", help="load an app already served at this URL (no reference check)")
+    served = parser.add_mutually_exclusive_group()
+    served.add_argument(
+        "--url",
+        action="append",
+        default=[],
+        help="load an app already served at this URL (repeatable: users spread over them; no reference check)",
+    )
+    served.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="serve the app in this many processes of its own (default 0: in this process)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load_test.json")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -603,16 +623,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        url, pipeline, demo = (args.url, None, None) if args.url else _serve(settings)
+        if args.processes < 0:
+            raise ConfigError(f"--processes must be 0 or more, not {args.processes}")
+        if args.url:
+            urls, pipeline, demo = args.url, None, None
+        elif args.processes:
+            urls, pipeline, demo = [], None, None
+        else:
+            url, pipeline, demo = _serve(settings)
+            urls = [url]
     except (ConfigError, DataFormatError, LLMError, IndexError_) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    apps: list[AppProcess] = []
     try:
         from explain.respond import TemplateResponder
 
+        if args.processes:
+            apps = start_apps(args.processes, overrides, deadline_s=args.deadline)
+            urls = [app.url for app in apps]
+            # The reference (each conversation replayed alone) is built here, after the apps have started,
+            # so that building it does not slow their start; it is only compared after the load.
+            if settings.llm == "none":
+                from ui.assemble import build_serving_pipeline
+
+                pipeline = build_serving_pipeline(settings)
         deterministic = pipeline is not None and isinstance(pipeline.responder, TemplateResponder)
         report = run_load(
-            url,
+            urls,
             args.users,
             args.turns,
             deadline_s=args.deadline,
@@ -620,16 +658,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             reference=pipeline if deterministic else None,
             progress=not args.no_progress,
         )
+    except AppStartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if demo is not None:
             demo.close()
+        for app in apps:
+            app.stop()
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "commit": _commit(),
         "command": " ".join(["bench/load_test.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "llm": pipeline.llm_name if pipeline is not None else f"as served ({args.llm} asked)",
-        "served": pipeline.describe() if pipeline is not None else url,
+        "served": pipeline.describe() if pipeline is not None else urls,
+        "app_processes": args.processes or (len(args.url) if args.url else "in this process"),
         "deadline_s": args.deadline,
         **report.to_json(),
     }
@@ -646,6 +690,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"{report.summary()}\nwritten to {args.out}")
     return 1 if report.errors or report.leaks else 0
+
+
+class AppStartError(RuntimeError):
+    """An app process did not come up: its log says why."""
+
+
+@dataclass
+class AppProcess:
+    """One ``tailtalk chat`` process on a loopback port, its output in a log file."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_apps(count: int, overrides: dict[str, str], *, deadline_s: float) -> list[AppProcess]:
+    """Start ``count`` app processes with these settings, each on a free loopback port, and wait until each
+    answers. Their logs go to ``bench/results/app-<port>.log``."""
+    import urllib.error
+    import urllib.request
+
+    tailtalk = Path(sys.executable).with_name("tailtalk")
+    settings_args = [arg for key, value in overrides.items() if key != "ui_port" for arg in ("--set", f"{key}={value}")]
+    apps = []
+    for _ in range(count):
+        port = privacy.free_loopback_port()
+        log = REPO / "bench" / "results" / f"app-{port}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [str(tailtalk), *settings_args, "chat", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
+            )
+        apps.append(AppProcess(f"http://127.0.0.1:{port}/", process, log))
+    give_up = time.monotonic() + deadline_s
+    for app in apps:
+        while True:
+            if app.process.poll() is not None:
+                for other in apps:
+                    other.stop()
+                raise AppStartError(f"the app process for {app.url} exited ({app.process.returncode}): see {app.log}")
+            try:
+                with urllib.request.urlopen(app.url + "config", timeout=5):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > give_up:
+                    for other in apps:
+                        other.stop()
+                    raise AppStartError(
+                        f"the app at {app.url} did not answer within {deadline_s:.0f} s: see {app.log}"
+                    ) from None
+                time.sleep(1)
+    return apps
 
 
 def _serve(settings: Settings) -> tuple[str, TurnPipeline, Any]:

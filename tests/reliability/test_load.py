@@ -10,6 +10,7 @@ import pytest
 
 from agent.state import ConversationState
 from bench.load_test import (
+    AppStartError,
     PipelineSession,
     SimulatedUser,
     Step,
@@ -19,6 +20,7 @@ from bench.load_test import (
     compare_with_alone,
     message_of,
     run_load,
+    start_apps,
 )
 
 USERS, TURNS = 8, 3  # more users than the queue's 4 workers, so turns wait on each other's
@@ -34,6 +36,29 @@ def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline)
     assert report.reference == f"{USERS} of {USERS} conversations equal to the same run alone"
     assert report.peak_in_flight > 4  # the users really overlapped
     assert report.latency["turn"]["p95_ms"] >= report.latency["turn"]["p50_ms"] > 0
+
+
+@pytest.mark.integration
+def test_users_spread_over_two_app_processes_keep_their_conversations(redial_settings, redial_pipeline):
+    """The multi-process deployment (docs/deployment.md): each app process holds its own sessions, and a user
+    kept on one process (sticky sessions) has the same conversation as alone."""
+    overrides = {"home": str(redial_settings.home), "scorer": "baseline", "llm": "none", "ui_host": "127.0.0.1"}
+    apps = start_apps(2, overrides, deadline_s=120)
+    try:
+        assert len({app.url for app in apps}) == 2
+        report = run_load([app.url for app in apps], 4, 2, deadline_s=120, call_timeout_s=60, reference=redial_pipeline)
+    finally:
+        for app in apps:
+            app.stop()
+    assert report.errors == [] and report.leaks == []
+    assert report.reference == "4 of 4 conversations equal to the same run alone"
+    assert all(app.process.returncode is not None for app in apps)  # stopped
+
+
+@pytest.mark.integration
+def test_an_app_process_that_cannot_start_is_named_with_its_log():
+    with pytest.raises(AppStartError, match=r"exited \(\d+\): see .*app-\d+\.log"):
+        start_apps(1, {"no_such_setting": "1"}, deadline_s=60)
 
 
 @pytest.mark.integration
