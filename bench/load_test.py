@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from tailtalk.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+APP_LOGS = REPO / "bench" / "results" / "app-logs"  # --processes: each app process's output (not committed)
 
 # What each user wants: a first request and a later refinement. Worded to name no catalogue title
 # (a named title would count as liked and blur the feedback check) and to differ from user to user.
@@ -713,19 +714,19 @@ class AppProcess:
             self.process.wait()
 
 
-def start_apps(count: int, overrides: dict[str, str], *, deadline_s: float) -> list[AppProcess]:
+def start_apps(count: int, overrides: dict[str, str], *, deadline_s: float, logs: Path = APP_LOGS) -> list[AppProcess]:
     """Start ``count`` app processes with these settings, each on a free loopback port, and wait until each
-    answers. Their logs go to ``bench/results/app-<port>.log``."""
+    answers. Their output goes to ``logs/app-<n>.log`` (overwritten by the next run)."""
     import urllib.error
     import urllib.request
 
     tailtalk = Path(sys.executable).with_name("tailtalk")
     settings_args = [arg for key, value in overrides.items() if key != "ui_port" for arg in ("--set", f"{key}={value}")]
     apps = []
-    for _ in range(count):
+    logs.mkdir(parents=True, exist_ok=True)
+    for n in range(1, count + 1):
         port = privacy.free_loopback_port()
-        log = REPO / "bench" / "results" / f"app-{port}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
+        log = logs / f"app-{n}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [str(tailtalk), *settings_args, "chat", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT

@@ -19,8 +19,9 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
@@ -120,6 +121,44 @@ class VectorRetriever(ABC):
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
 
+class VectorCache:
+    """Item vectors kept in memory, at most ``capacity`` of them; the oldest read goes first when full.
+
+    Shared by a process's sessions (Gradio runs turns on worker threads), hence the lock.
+
+        >>> cache = VectorCache(2)
+        >>> cache.keep({"a": np.ones(2), "b": np.zeros(2), "c": np.ones(2)})
+        >>> found, missing = cache.lookup(["a", "b", "c"])
+        >>> sorted(found), missing
+        (['b', 'c'], ['a'])
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, ids: Iterable[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The cached vectors of ``ids``, and the ids not cached, in their order."""
+        found, missing = {}, []
+        with self._lock:
+            for item_id in ids:
+                vector = self._vectors.get(item_id)
+                if vector is None:
+                    missing.append(item_id)
+                else:
+                    found[item_id] = vector
+        return found, missing
+
+    def keep(self, vectors: dict[str, np.ndarray]) -> None:
+        if not self.capacity:
+            return
+        with self._lock:
+            self._vectors.update(vectors)
+            while len(self._vectors) > self.capacity:  # dicts keep insertion order: the first is the oldest
+                del self._vectors[next(iter(self._vectors))]
+
+
 class ChromaRetriever(VectorRetriever):
     """Nearest neighbours from the Chroma index, with constraints as ``where`` filters.
 
@@ -133,6 +172,8 @@ class ChromaRetriever(VectorRetriever):
         super().__init__(catalog, embedder, **weights)
         self.settings = settings
         self.collection = open_index(settings, catalog, embedder)
+        # Read once, kept for the process's life, as the catalogue it serves is (read at start).
+        self._cached = VectorCache(settings.vector_cache_items)
 
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]:
         # Excluded items (shown, disliked, named) are dropped after the search, not by a `$nin` filter:
@@ -158,8 +199,13 @@ class ChromaRetriever(VectorRetriever):
         ][:k]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        with self._store():
-            return vectors_of(self.collection, [i for i in ids if i in self.catalog])
+        found, missing = self._cached.lookup(i for i in ids if i in self.catalog)
+        if missing:
+            with self._store():
+                read = vectors_of(self.collection, missing)
+            self._cached.keep(read)
+            found |= read
+        return found
 
     @contextmanager
     def _store(self) -> Iterator[None]:

@@ -181,6 +181,14 @@ class Settings(BaseSettings):
         le=256,
         description="Torch and BLAS threads of a serving process (the chat UI, `tailtalk ask`).",
     )
+    # A turn reads the vectors of its ~450 candidates; from Chroma that was 16% of a served turn's CPU under
+    # load (py-spy, docs/deployment.md). 100,000 MiniLM vectors take 154 MB.
+    vector_cache_items: int = Field(
+        default=100_000,
+        ge=0,
+        le=100_000_000,
+        description="Item vectors a serving process keeps in memory after reading them from Chroma (0: none).",
+    )
     feedback_log: Path | None = Field(
         default=None,
         description="JSON-lines file the chat UI appends likes, dislikes and shown picks to (off when unset).",

@@ -39,11 +39,11 @@ def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline)
 
 
 @pytest.mark.integration
-def test_users_spread_over_two_app_processes_keep_their_conversations(redial_settings, redial_pipeline):
+def test_users_spread_over_two_app_processes_keep_their_conversations(redial_settings, redial_pipeline, tmp_path):
     """The multi-process deployment (docs/deployment.md): each app process holds its own sessions, and a user
     kept on one process (sticky sessions) has the same conversation as alone."""
     overrides = {"home": str(redial_settings.home), "scorer": "baseline", "llm": "none", "ui_host": "127.0.0.1"}
-    apps = start_apps(2, overrides, deadline_s=120)
+    apps = start_apps(2, overrides, deadline_s=120, logs=tmp_path)
     try:
         assert len({app.url for app in apps}) == 2
         report = run_load([app.url for app in apps], 4, 2, deadline_s=120, call_timeout_s=60, reference=redial_pipeline)
@@ -56,9 +56,10 @@ def test_users_spread_over_two_app_processes_keep_their_conversations(redial_set
 
 
 @pytest.mark.integration
-def test_an_app_process_that_cannot_start_is_named_with_its_log():
-    with pytest.raises(AppStartError, match=r"exited \(\d+\): see .*app-\d+\.log"):
-        start_apps(1, {"no_such_setting": "1"}, deadline_s=60)
+def test_an_app_process_that_cannot_start_is_named_with_its_log(tmp_path):
+    with pytest.raises(AppStartError, match=r"exited \(\d+\): see .*app-1\.log"):
+        start_apps(1, {"no_such_setting": "1"}, deadline_s=60, logs=tmp_path)
+    assert "no_such_setting" in (tmp_path / "app-1.log").read_text()  # the log says why
 
 
 @pytest.mark.integration

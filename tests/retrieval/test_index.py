@@ -131,3 +131,27 @@ def test_the_embedding_cache_file_is_not_rewritten_for_every_batch(tmp_path, cou
     assert len(writes) == 2 and len(calls) == embedded
     cached.flush()
     assert len(writes) == 2  # nothing new: nothing written
+
+
+@pytest.mark.parametrize("capacity", [0, 2, 100])
+def test_the_vector_cache_reads_each_vector_from_chroma_once(small_catalog, settings, monkeypatch, capacity):
+    import retrieval.retriever as retriever_module
+    from retrieval.retriever import ChromaRetriever
+
+    build_index(small_catalog, HashingEmbedder(), settings, progress=False)
+    retriever = ChromaRetriever(
+        small_catalog, HashingEmbedder(), settings.model_copy(update={"vector_cache_items": capacity})
+    )
+    ids = small_catalog.ids()[:3]
+    read: list[str] = []
+    reads_from_chroma = retriever_module.vectors_of
+    monkeypatch.setattr(
+        retriever_module, "vectors_of", lambda c, wanted: read.extend(wanted) or reads_from_chroma(c, wanted)
+    )
+
+    first, again = retriever.vectors(ids), retriever.vectors(ids)
+
+    assert sorted(first) == sorted(again) == sorted(ids)
+    assert all(np.array_equal(first[i], again[i]) for i in ids)
+    # Unbounded enough: read once. Too small: the oldest fell out and was read again. None: read every time.
+    assert len(read) == {0: 6, 2: 4, 100: 3}[capacity]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,11 @@ def test_another_dataset_drops_a_domain_derived_from_the_last_one(monkeypatch):
     assert eval.cli._served("redial").domain == "films"
     monkeypatch.setattr(eval.cli, "current_settings", lambda: load_settings({"domain": "products", "dataset": "x"}))
     assert eval.cli._served("redial").domain == "products"  # named, not derived: it stays
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    # A settings row names one or more settings in its first cell: "| `chroma_host`, `chroma_port` | ..."
+    first_cells = [line.split("|")[1] for line in readme.splitlines() if line.startswith("| `")]
+    documented = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
+    assert [name for name in Settings.model_fields if name not in documented] == []
