@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo data index ranker train chat lint check test eval bench bench-llm bench-scale bench-startup bench-titles serve-llm hostile load-test clean
+.PHONY: install browser demo data index ranker train chat lint check test eval bench bench-llm bench-scale bench-startup bench-titles bench-indexing serve-llm hostile load-test clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: ranker
 # Time to first token and tokens/s: the embedded SmolLM2 and vLLM (CPU) side by side in one run.
 bench-llm: install
 	$(PY) bench/llm_latency.py
+
+# Indexing speed on ReDial's item texts: catalogue order vs length-sorted batches, then the whole build.
+bench-indexing: data
+	$(PY) bench/indexing.py --rounds 3
 
 # Title spotting over 100k and 1M synthetic titles: the blocking index against scoring every title.
 bench-titles: data

@@ -195,15 +195,18 @@ def _manifest(catalog: Catalog, embedder: Embedder) -> dict[str, Any]:
 
 
 def _upsert(collection, items: Sequence[Item], embedder: Embedder, head: frozenset[str], progress: bool) -> None:
-    with tqdm(total=len(items), desc="embedding items", unit="item", disable=not progress) as bar:
-        for start in range(0, len(items), _BATCH):
-            batch = list(items[start : start + _BATCH])
-            vectors = embedder.embed([item.embedding_text() for item in batch])
+    # Texts of like length share a batch, so the encoder pads less: ReDial's item texts embed 1.14-1.18x
+    # faster (bench/indexing.py). The order of an upsert does not change the index.
+    texted = sorted(((item, item.embedding_text()) for item in items), key=lambda pair: len(pair[1]))
+    with tqdm(total=len(texted), desc="embedding items", unit="item", disable=not progress) as bar:
+        for start in range(0, len(texted), _BATCH):
+            batch = texted[start : start + _BATCH]
+            texts = [text for _, text in batch]
             collection.upsert(
-                ids=[item.id for item in batch],
-                embeddings=vectors.tolist(),
-                metadatas=[item_metadata(item, item.id in head) for item in batch],
-                documents=[item.embedding_text() for item in batch],
+                ids=[item.id for item, _ in batch],
+                embeddings=embedder.embed(texts).tolist(),
+                metadatas=[item_metadata(item, item.id in head) for item, _ in batch],
+                documents=texts,
             )
             bar.update(len(batch))
 
