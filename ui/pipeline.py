@@ -328,7 +328,7 @@ class TurnPipeline:
                 self.catalog.get(r.item_id),
                 self.explainer.reason(
                     self.catalog.get(r.item_id),
-                    wishes=state.wishes,
+                    wishes=_with_type_phrases(state, state.wishes),
                     liked=liked,
                     recommended_with=self._recommended_with(state, r.item_id),
                     long_tail=r.is_tail,
@@ -359,12 +359,8 @@ class TurnPipeline:
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
     def _said_wishes(self, state: ConversationState) -> list[str]:
-        """The wishes a reply repeats: a shop's product types as phrases ("running shoe"), then the rest."""
-        wishes = self.sayable(state.wishes)
-        if not state.type_phrases:
-            return wishes
-        in_types = {w for phrase in state.type_phrases for w in phrase.split()}
-        return [*state.type_phrases, *(w for w in wishes if w not in in_types and w.rstrip("s") not in in_types)]
+        """The wishes a reply repeats: those in the catalogue's words, a shop's product types as phrases."""
+        return _with_type_phrases(state, self.sayable(state.wishes))
 
     def _follow_up(self, state: ConversationState) -> str:
         """Which question a reply ends with (see ``explain.templates.FOLLOW_UPS``): what would most sharpen
@@ -633,6 +629,15 @@ class TurnPipeline:
                     f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for"
                 )
         return notices
+
+
+def _with_type_phrases(state: ConversationState, wishes: list[str]) -> list[str]:
+    """A shop's product types as phrases ("running shoe"), then the other wishes: the words of a type are one
+    wish, not two ("Matches your wish for running shoe", never "for running, shoes")."""
+    if not state.type_phrases:
+        return wishes
+    in_types = {w for phrase in state.type_phrases for w in phrase.split()}
+    return [*state.type_phrases, *(w for w in wishes if w not in in_types and w.rstrip("s") not in in_types)]
 
 
 @dataclass(frozen=True)

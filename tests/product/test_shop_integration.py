@@ -24,6 +24,9 @@ def test_running_shoes_under_70_are_the_three_running_shoes_under_70(shop):
     result = shop.handle(ConversationState(), "running shoes under $70")
     assert {p.item.title: p.item.price for p in result.picks} == SHOES
     assert "under $70.00" in result.reply and not any(f"${price:.2f}" in result.reply for price in SHOES.values())
+    # The product type is one wish in the cards' reasons, as in the reply, not its two words.
+    assert all(p.reason.startswith("Matches your wish for running shoe") for p in result.picks), result.picks
+    assert not any("running, shoe" in p.reason for p in result.picks)
 
 
 def test_a_running_shoe_under_40_says_none_fits_and_offers_the_cheapest(shop):
