@@ -15,7 +15,10 @@ search of one turn (``ChromaRetriever.search``, k = 300, the served candidate co
 * ``exclude-12``: 12 excluded items, dropped after the search (the served way);
 * ``exclude-12-nin``: the same through a Chroma ``$nin`` filter (the way before issue 17), for comparison;
 * ``decade``: a decade bound (over-fetch and filter in process);
-* ``category``: one wished category as a Chroma ``$contains`` filter;
+* ``category``: one required category (a child's film); a rare one, so a Chroma ``$contains`` filter;
+* ``no-category``: one category left out ("no horror"), over an over-fetch and checked in process (served:
+  it keeps most items, so the store filters only when the over-fetch holds too few);
+* ``no-category-filter``: the same through a Chroma ``$not_contains`` filter (the way before), for comparison;
 * ``decade-category-exclude-12``: all of them.
 
 Medians and 95th percentiles over ``--queries`` random query vectors, after one warm-up query.
@@ -118,12 +121,22 @@ def measure(size: int, queries: int, categories: list[str], candidates: int) -> 
                 include=["distances"],
             )
 
+        def search_without_category_by_filter(vector):  # "no <category>" as the product did it before
+            retriever.collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=candidates,
+                where=Constraints(exclude_categories=wished).to_chroma_where(),
+                include=["distances"],
+            )
+
         variants = {
             "plain": search(Constraints()),
             "exclude-12": search(Constraints(exclude_ids=excluded)),
             "exclude-12-nin": search_with_nin,
             "decade": search(Constraints(year_min=1990, year_max=1999)),
             "category": search(Constraints(include_categories=wished)),
+            "no-category": search(Constraints(exclude_categories=wished)),
+            "no-category-filter": search_without_category_by_filter,
             "decade-category-exclude-12": search(
                 Constraints(include_categories=wished, year_min=1990, year_max=1999, exclude_ids=excluded)
             ),

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -94,12 +97,35 @@ class VectorRetriever(ABC):
         """The k nearest admissible items to ``vector``; the most popular ones when there is no vector."""
         if vector is None:
             return most_popular(self.catalog.items, constraints, k)
-        if not constraints.bounded_fields:
+        if not (constraints.bounded_fields or constraints.include_categories or constraints.exclude_categories):
             return self._nearest(vector, constraints, k)
-        # A year or price bound is applied here, not in the store's filter: Chroma cannot say "a missing
-        # year passes". The over-fetch keeps k items for any range but the narrowest.
-        found = self._nearest(vector, constraints, k * _BOUND_OVERFETCH)
+        # Bounds are applied here, over an over-fetch: Chroma cannot say "a missing year passes". So are
+        # categories when the over-fetch should hold k admissible items ("no horror" keeps 90% of films): a
+        # category filter in the store scans every item's metadata (docs/performance.md). A rare required
+        # category (a child's film), or an over-fetch that falls short, is filtered by the store.
+        unfiltered = replace(constraints, include_categories=frozenset(), exclude_categories=frozenset())
+        if unfiltered == constraints or self._admitted_share(constraints) * _BOUND_OVERFETCH >= 2:
+            admitted = [
+                c
+                for c in self._nearest(vector, unfiltered, k * _BOUND_OVERFETCH)
+                if constraints.admits(self.catalog.get(c.item_id))
+            ]
+            if len(admitted) >= k or unfiltered == constraints:
+                return admitted[:k]
+        found = self._nearest(vector, constraints, k * _BOUND_OVERFETCH if constraints.bounded_fields else k)
         return [c for c in found if constraints.admits(self.catalog.get(c.item_id))][:k]
+
+    def _admitted_share(self, constraints: Constraints) -> float:
+        """About what share of the catalogue the category constraints admit (categories counted once)."""
+        share = self._category_share
+        wanted = min(1.0, sum(share.get(c, 0.0) for c in constraints.include_categories))
+        kept = max(0.0, 1.0 - sum(share.get(c, 0.0) for c in constraints.exclude_categories))
+        return (wanted if constraints.include_categories else 1.0) * kept
+
+    @cached_property
+    def _category_share(self) -> dict[str, float]:
+        counts = Counter(c for item in self.catalog for c in item.categories)
+        return {c: n / max(len(self.catalog), 1) for c, n in counts.items()}
 
     def query_vector(self, query: RetrievalQuery) -> np.ndarray | None:
         """The composed, normalised query vector; None when the query states no direction."""

@@ -4,6 +4,7 @@ collection): on the real ReDial index the top 10 lists are the same as the filte
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -54,3 +55,50 @@ def test_a_shops_many_exclusions_still_give_the_filters_top_10(redial_pipeline):
         query_embeddings=[vector.tolist()], n_results=10, where={"item_id": {"$nin": sorted(excluded)}}
     )["ids"][0]
     assert after == filtered and excluded.isdisjoint(after)
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        Constraints(include_categories=frozenset({"family", "animation"})),  # a child's film
+        Constraints(exclude_categories=frozenset({"horror", "thriller"})),  # "no horror"
+        Constraints(include_categories=frozenset({"family"}), exclude_categories=frozenset({"horror"})),
+    ],
+)
+def test_categories_applied_after_the_search_give_the_filters_top_10(redial_pipeline, constraints):
+    """A category constraint is applied in process over an over-fetch (a Chroma filter scans every item's
+    metadata); the top 10 is the filter's, for requests near the category and far from it."""
+    dense = redial_pipeline.retriever.dense
+    for text in REQUESTS:
+        vector = dense.query_vector(RetrievalQuery(text))
+        after = [c.item_id for c in dense.search(vector, constraints, 10)]
+        filtered = dense.collection.query(
+            query_embeddings=[vector.tolist()], n_results=10, where=constraints.to_chroma_where()
+        )["ids"][0]
+        assert after == filtered and len(after) == 10, text
+
+
+def test_a_category_too_rare_for_the_over_fetch_is_filtered_by_the_store(redial_pipeline):
+    dense = redial_pipeline.retriever.dense
+    counts = Counter(c for item in redial_pipeline.catalog for c in item.categories)
+    rare = min((c for c in counts if counts[c] >= 60), key=lambda c: counts[c])  # few, but more than 40 to rank
+    constraints = Constraints(include_categories=frozenset({rare}))
+    vector = dense.query_vector(RetrievalQuery("a light romantic comedy"))
+    after = [c.item_id for c in dense.search(vector, constraints, 40)]
+    filtered = dense.collection.query(
+        query_embeddings=[vector.tolist()], n_results=40, where=constraints.to_chroma_where()
+    )["ids"][0]
+    assert after == filtered and len(after) == 40
+
+
+def test_an_over_fetch_short_of_admitted_items_is_filtered_by_the_store(redial_pipeline):
+    """ "No drama" keeps more than half the films, so it is applied over the over-fetch; for a request for a
+    drama the nearest 1,200 hold too few others, and the store's filter gives the 300."""
+    dense = redial_pipeline.retriever.dense
+    constraints = Constraints(exclude_categories=frozenset({"drama"}))
+    vector = dense.query_vector(RetrievalQuery("a sad drama about a family"))
+    after = [c.item_id for c in dense.search(vector, constraints, 300)]
+    filtered = dense.collection.query(
+        query_embeddings=[vector.tolist()], n_results=300, where=constraints.to_chroma_where()
+    )["ids"][0]
+    assert after == filtered and len(after) == 300
