@@ -66,16 +66,11 @@ def test_a_shops_many_exclusions_still_give_the_filters_top_10(redial_pipeline):
     ],
 )
 def test_categories_applied_after_the_search_give_the_filters_top_10(redial_pipeline, constraints):
-    """A category constraint is applied in process over an over-fetch (a Chroma filter scans every item's
-    metadata); the top 10 is the filter's, for requests near the category and far from it."""
-    dense = redial_pipeline.retriever.dense
+    """A category constraint that keeps most films is applied in process over an over-fetch (a Chroma filter
+    scans every item's metadata); the top 10 is the filter's, for requests near the category and far from it."""
     for text in REQUESTS:
-        vector = dense.query_vector(RetrievalQuery(text))
-        after = [c.item_id for c in dense.search(vector, constraints, 10)]
-        filtered = dense.collection.query(
-            query_embeddings=[vector.tolist()], n_results=10, where=constraints.to_chroma_where()
-        )["ids"][0]
-        assert after == filtered and len(after) == 10, text
+        searched, filtered = _searched_and_filtered(redial_pipeline.retriever.dense, text, constraints, 10)
+        assert searched == filtered and len(searched) == 10, text
 
 
 def test_a_category_too_rare_for_the_over_fetch_is_filtered_by_the_store(redial_pipeline):
@@ -83,22 +78,14 @@ def test_a_category_too_rare_for_the_over_fetch_is_filtered_by_the_store(redial_
     counts = Counter(c for item in redial_pipeline.catalog for c in item.categories)
     rare = min((c for c in counts if counts[c] >= 60), key=lambda c: counts[c])  # few, but more than 40 to rank
     constraints = Constraints(include_categories=frozenset({rare}))
-    vector = dense.query_vector(RetrievalQuery("a light romantic comedy"))
-    after = [c.item_id for c in dense.search(vector, constraints, 40)]
-    filtered = dense.collection.query(
-        query_embeddings=[vector.tolist()], n_results=40, where=constraints.to_chroma_where()
-    )["ids"][0]
-    assert after == filtered and len(after) == 40
+    searched, filtered = _searched_and_filtered(dense, "a light romantic comedy", constraints, 40)
+    assert searched == filtered and len(searched) == 40
 
 
-def test_an_over_fetch_short_of_admitted_items_is_filtered_by_the_store(redial_pipeline):
-    """ "No drama" keeps more than half the films, so it is applied over the over-fetch; for a request for a
-    drama the nearest 1,200 hold too few others, and the store's filter gives the 300."""
-    dense = redial_pipeline.retriever.dense
-    constraints = Constraints(exclude_categories=frozenset({"drama"}))
-    vector = dense.query_vector(RetrievalQuery("a sad drama about a family"))
-    after = [c.item_id for c in dense.search(vector, constraints, 300)]
+def _searched_and_filtered(dense, text: str, constraints: Constraints, k: int) -> tuple[list[str], list[str]]:
+    """The served search's top k, and the top k of Chroma's own filter for the same constraints."""
+    vector = dense.query_vector(RetrievalQuery(text))
     filtered = dense.collection.query(
-        query_embeddings=[vector.tolist()], n_results=300, where=constraints.to_chroma_where()
-    )["ids"][0]
-    assert after == filtered and len(after) == 300
+        query_embeddings=[vector.tolist()], n_results=k, where=constraints.to_chroma_where()
+    )
+    return [c.item_id for c in dense.search(vector, constraints, k)], filtered["ids"][0]
