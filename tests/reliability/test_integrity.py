@@ -174,15 +174,13 @@ def kill_build_half_way(settings: Settings, catalog: Catalog, tmp_path: Path, *,
     assert build.returncode == -signal.SIGKILL
 
 
-def stored_hashes(settings: Settings, ids: list[str]) -> list[str]:
-    """What the index holds, read past the manifest check, as a half-done build left it."""
+def stored_hashes(settings: Settings, ids: list[str] | None = None) -> dict[str, str]:
+    """What the index holds (every item, or these ``ids``), read past the manifest check, as a half-done build
+    left it: each stored item's content hash."""
     folder = index_folder(settings, "hashing-256")
-    got = (
-        make_client(settings, folder)
-        .get_collection(collection_name(settings, "hashing-256"))
-        .get(ids=ids, include=["metadatas"])
-    )
-    return [m["content_hash"] for m in got["metadatas"]]
+    collection = make_client(settings, folder).get_collection(collection_name(settings, "hashing-256"))
+    got = collection.get(ids=ids, include=["metadatas"]) if ids is not None else collection.get(include=["metadatas"])
+    return {i: m["content_hash"] for i, m in zip(got["ids"], got["metadatas"])}
 
 
 @pytest.fixture
@@ -215,7 +213,7 @@ def test_a_killed_build_leaves_the_previous_index_or_none_and_a_rerun_completes_
     collection = open_index(synthetic_settings, new, HashingEmbedder())
     assert collection.count() == len(new)
     assert [p.name for p in indexes.iterdir()] == ["synthetic-hashing-256"]  # the dead build's staging is gone
-    assert stored_hashes(synthetic_settings, ["i0", "i850"]) == [new.get(i).content_hash() for i in ("i0", "i850")]
+    assert stored_hashes(synthetic_settings, ["i0", "i850"]) == {i: new.get(i).content_hash() for i in ("i0", "i850")}
     query = HashingEmbedder().embed([new.get("i850").embedding_text()])[0]
     assert len(collection.query(query_embeddings=[query.tolist()], n_results=5)["ids"][0]) == 5  # it answers
 
@@ -225,11 +223,10 @@ def test_a_killed_update_is_refused_until_a_rerun_completes_it(synthetic_setting
     old, new = synthetic("old"), synthetic("new", 900)
     build_index(old, HashingEmbedder(), synthetic_settings, progress=False)
     kill_build_half_way(synthetic_settings, new, tmp_path)
-    # Half the items carry the new text, half the old one: exactly what must not serve.
-    assert stored_hashes(synthetic_settings, ["i0", "i799"]) == [
-        new.get("i0").content_hash(),
-        old.get("i799").content_hash(),
-    ]
+    # Two batches of 256 carry the new text, the rest the old one (or none yet): exactly what must not serve.
+    stored = stored_hashes(synthetic_settings)
+    updated = {i for i, h in stored.items() if h == new.get(i).content_hash()}
+    assert len(updated) == 512 and {i for i in stored if i not in updated} and set(old.ids()) <= set(stored)
     for catalog in (old, new):
         with pytest.raises(
             IndexMissingError,
@@ -239,12 +236,18 @@ def test_a_killed_update_is_refused_until_a_rerun_completes_it(synthetic_setting
             open_index(synthetic_settings, catalog, HashingEmbedder())
 
     report = build_index(new, HashingEmbedder(), synthetic_settings, progress=False)
-    assert (report.rebuilt, report.added) == (False, 100)
+    # The rerun resumes: it adds the new items the killed build had not reached, updates the old ones it had
+    # not, and leaves the 512 it had.
+    unreached = len(new) - len(stored)
+    assert (report.rebuilt, report.added, report.updated, report.unchanged) == (
+        False,
+        unreached,
+        len(new) - 512 - unreached,
+        512,
+    )
     collection = open_index(synthetic_settings, new, HashingEmbedder())
     assert collection.count() == len(new)
-    assert stored_hashes(synthetic_settings, ["i0", "i799", "i850"]) == [
-        new.get(i).content_hash() for i in ("i0", "i799", "i850")
-    ]
+    assert stored_hashes(synthetic_settings) == {i.id: i.content_hash() for i in new}
 
 
 # --- upserts into the live index while conversations run -------------------------------------
