@@ -717,9 +717,6 @@ class AppProcess:
 def start_apps(count: int, overrides: dict[str, str], *, deadline_s: float, logs: Path = APP_LOGS) -> list[AppProcess]:
     """Start ``count`` app processes with these settings, each on a free loopback port, and wait until each
     answers. Their output goes to ``logs/app-<n>.log`` (overwritten by the next run)."""
-    import urllib.error
-    import urllib.request
-
     tailtalk = Path(sys.executable).with_name("tailtalk")
     settings_args = [arg for key, value in overrides.items() if key != "ui_port" for arg in ("--set", f"{key}={value}")]
     apps = []
@@ -733,24 +730,32 @@ def start_apps(count: int, overrides: dict[str, str], *, deadline_s: float, logs
             )
         apps.append(AppProcess(f"http://127.0.0.1:{port}/", process, log))
     give_up = time.monotonic() + deadline_s
-    for app in apps:
-        while True:
-            if app.process.poll() is not None:
-                for other in apps:
-                    other.stop()
-                raise AppStartError(f"the app process for {app.url} exited ({app.process.returncode}): see {app.log}")
-            try:
-                with urllib.request.urlopen(app.url + "config", timeout=5):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > give_up:
-                    for other in apps:
-                        other.stop()
-                    raise AppStartError(
-                        f"the app at {app.url} did not answer within {deadline_s:.0f} s: see {app.log}"
-                    ) from None
-                time.sleep(1)
+    try:
+        for app in apps:
+            _wait_until_answering(app, give_up, deadline_s)
+    except AppStartError:
+        for app in apps:
+            app.stop()
+        raise
     return apps
+
+
+def _wait_until_answering(app: AppProcess, give_up: float, deadline_s: float) -> None:
+    import urllib.error
+    import urllib.request
+
+    while True:
+        if app.process.poll() is not None:
+            raise AppStartError(f"the app process for {app.url} exited ({app.process.returncode}): see {app.log}")
+        try:
+            with urllib.request.urlopen(app.url + "config", timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if time.monotonic() > give_up:
+                raise AppStartError(
+                    f"the app at {app.url} did not answer within {deadline_s:.0f} s: see {app.log}"
+                ) from None
+            time.sleep(1)
 
 
 def _serve(settings: Settings) -> tuple[str, TurnPipeline, Any]:

@@ -104,16 +104,16 @@ class VectorRetriever(ABC):
         # category filter in the store scans every item's metadata (docs/performance.md). A rare required
         # category (a child's film), or an over-fetch that falls short, is filtered by the store.
         unfiltered = replace(constraints, include_categories=frozenset(), exclude_categories=frozenset())
-        if unfiltered == constraints or self._admitted_share(constraints) * _BOUND_OVERFETCH >= 2:
-            admitted = [
-                c
-                for c in self._nearest(vector, unfiltered, k * _BOUND_OVERFETCH)
-                if constraints.admits(self.catalog.get(c.item_id))
-            ]
-            if len(admitted) >= k or unfiltered == constraints:
+        no_categories = unfiltered == constraints
+        if no_categories or self._admitted_share(constraints) * _BOUND_OVERFETCH >= 2:
+            admitted = self._only_admitted(constraints, self._nearest(vector, unfiltered, k * _BOUND_OVERFETCH))
+            if no_categories or len(admitted) >= k:
                 return admitted[:k]
-        found = self._nearest(vector, constraints, k * _BOUND_OVERFETCH if constraints.bounded_fields else k)
-        return [c for c in found if constraints.admits(self.catalog.get(c.item_id))][:k]
+        fetch = k * _BOUND_OVERFETCH if constraints.bounded_fields else k
+        return self._only_admitted(constraints, self._nearest(vector, constraints, fetch))[:k]
+
+    def _only_admitted(self, constraints: Constraints, found: list[Candidate]) -> list[Candidate]:
+        return [c for c in found if constraints.admits(self.catalog.get(c.item_id))]
 
     def _admitted_share(self, constraints: Constraints) -> float:
         """About what share of the catalogue the category constraints admit (categories counted once)."""

@@ -323,12 +323,13 @@ class TurnPipeline:
                 )
             )
         liked = [self.catalog.get(i) for i in state.liked if i in self.catalog]
+        wishes = _with_type_phrases(state, state.wishes)
         picks = [
             Explained(
                 self.catalog.get(r.item_id),
                 self.explainer.reason(
                     self.catalog.get(r.item_id),
-                    wishes=_with_type_phrases(state, state.wishes),
+                    wishes=wishes,
                     liked=liked,
                     recommended_with=self._recommended_with(state, r.item_id),
                     long_tail=r.is_tail,
