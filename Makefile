@@ -56,7 +56,7 @@ eval: ranker
 bench: ranker
 	$(PY) bench/scoring_latency.py
 
-# Time to first token and tokens/s: the embedded SmolLM2 and vLLM (CPU) side by side in one run.
+# Time to first token and tokens/s: the embedded SmolLM2 (llama.cpp, and transformers as before) and vLLM (CPU) side by side.
 bench-llm: install
 	$(PY) bench/llm_latency.py
 

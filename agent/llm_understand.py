@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tailtalk.llm import LLMBackend, ModelOutputError, describe_failure, llm_failures, scan_json_object
+from tailtalk.llm import LLMBackend, ModelOutputError, describe_failure, llm_failures
 from rapidfuzz import fuzz
 
 from tailtalk.constraints import Constraints
@@ -134,8 +134,34 @@ def parse_extraction(reply: str) -> Extraction:
 
 
 def _close_truncated_object(reply: str) -> str | None:
-    _, last_member_end = scan_json_object(reply)
-    return reply[reply.find("{") : last_member_end] + "}" if last_member_end is not None else None
+    """The reply's JSON object, cut off by the token limit, closed after its last complete member.
+
+    >>> _close_truncated_object('{"query": "a, b", "avoid": ["x"], "year_min": 19')
+    '{"query": "a, b", "avoid": ["x"]}'
+    >>> _close_truncated_object('{"query": "unfinished') is None
+    True
+    """
+    start = reply.find("{")
+    if start < 0:
+        return None
+    depth, in_string, escaped, last_comma = 0, False, False, None
+    for index, char in enumerate(reply[start:], start=start):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 1:
+            last_comma = index
+    return reply[start:last_comma] + "}" if last_comma is not None else None
 
 
 class LLMUnderstander:
@@ -186,15 +212,13 @@ class LLMUnderstander:
             return None
 
     def _ask(self, messages, deadline: float | None) -> str:
-        options: dict = {"max_tokens": _EXTRACTION_TOKENS}
-        if self.backend.supports_json_schema:
-            options["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "interests", "schema": _EXTRACTION_SCHEMA},
-            }
-        else:  # the embedded model's JSON mode: no schema, but the reply starts and ends as one object
-            options["response_format"] = {"type": "json_object"}
-        return self.backend.within(deadline, **options).invoke(messages).text
+        # vLLM, llama.cpp (the embedded model) and the OpenAI API all constrain decoding to the schema.
+        response_format = {"type": "json_schema", "json_schema": {"name": "interests", "schema": _EXTRACTION_SCHEMA}}
+        return (
+            self.backend.within(deadline, max_tokens=_EXTRACTION_TOKENS, response_format=response_format)
+            .invoke(messages)
+            .text
+        )
 
     def _named_in(self, message: str, title: str) -> list[str]:
         """Catalogue items matching a title the model extracted, if the message really names it.

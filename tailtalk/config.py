@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     llm: Literal["auto", "openai", "embedded", "none"] = Field(
         default="auto",
         description="'openai': the OpenAI-compatible endpoint at llm_base_url (vLLM by default); 'embedded': "
-        "SmolLM2 in process; 'auto': the endpoint when it answers at start-up, else embedded; 'none': templates only.",
+        "SmolLM2 through llama.cpp in process; 'auto': the endpoint when it answers at start-up, else embedded; "
+        "'none': templates only.",
     )
     llm_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint.")
     llm_model: str = Field(
@@ -148,7 +149,15 @@ class Settings(BaseSettings):
     )
     llm_api_key: SecretStr = Field(default=SecretStr("EMPTY"), description="API key for the endpoint; vLLM needs none.")
     llm_local_model: Path | None = Field(
-        default=None, description="Hugging Face model folder for the embedded backend (default: the packaged SmolLM2)."
+        default=None, description="GGUF model file for the embedded backend (default: the packaged SmolLM2)."
+    )
+    # 2: on 2 cores a second generation batched with the first costs little, and a turn waits for a slot less.
+    embedded_llm_slots: int = Field(
+        default=2, ge=1, le=64, description="Generations the embedded model runs at once; more calls wait in line."
+    )
+    # The longest prompt (understanding, with a catalogue's category list) is under 1,500 tokens.
+    embedded_llm_context: int = Field(
+        default=4096, ge=512, le=131072, description="Tokens of context per embedded generation, prompt and reply."
     )
     llm_timeout: float = Field(
         default=30.0,

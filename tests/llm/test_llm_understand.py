@@ -115,13 +115,12 @@ def test_only_titles_the_message_names_are_liked():
     assert interests.liked_ids == ["1"]
 
 
-@pytest.mark.parametrize("kind, constrained", [("endpoint", True), ("embedded", False)])
-def test_json_schema_decoding_is_requested_from_servers_that_support_it(kind, constrained):
+@pytest.mark.parametrize("kind", ["endpoint", "embedded"])
+def test_json_schema_decoding_is_requested_from_every_backend(kind):
     backend = scripted(_json(query="x"), kind=kind)
     LLMUnderstander(backend, RULES).understand("a comedy")
     (options,) = backend.chat_model.calls
     assert options["max_tokens"] <= 200
-    assert (options["response_format"]["type"] == "json_schema") is constrained
-    if constrained:
-        schema = options["response_format"]["json_schema"]["schema"]
-        assert schema["properties"].keys() == Extraction.model_fields.keys()
+    assert options["response_format"]["type"] == "json_schema"
+    schema = options["response_format"]["json_schema"]["schema"]
+    assert schema["properties"].keys() == Extraction.model_fields.keys()

@@ -221,9 +221,6 @@ def test_the_ui_keeps_gradio_analytics_off_when_the_environment_turns_them_on(
 
 @pytest.mark.integration
 def test_an_embedded_llm_turn_reaches_nothing_but_loopback(redial_settings, tmp_path):
-    from tailtalk.llm import ensure_local_model
-
-    ensure_local_model(redial_settings.models_dir)  # a first conversion (~25 s) belongs to no turn
     log = tmp_path / "netguard.log"
     # generous time limits: a busy 2-core machine must not turn the model's reply into the template fallback
     env = guarded_env(
