@@ -212,13 +212,17 @@ class LLMUnderstander:
             return None
 
     def _ask(self, messages, deadline: float | None) -> str:
+        import openai  # a model is in use: the client is loaded already
+
         # vLLM, llama.cpp (the embedded model) and the OpenAI API all constrain decoding to the schema.
         response_format = {"type": "json_schema", "json_schema": {"name": "interests", "schema": _EXTRACTION_SCHEMA}}
-        return (
-            self.backend.within(deadline, max_tokens=_EXTRACTION_TOKENS, response_format=response_format)
-            .invoke(messages)
-            .text
-        )
+        model = self.backend.within(deadline, max_tokens=_EXTRACTION_TOKENS, response_format=response_format)
+        try:
+            return model.invoke(messages).text
+        except openai.LengthFinishReasonError as cut:
+            # A small model fills every field and runs out of tokens; what it wrote is closed after its last
+            # complete member by parse_extraction, not thrown away with a notice to the person.
+            return cut.completion.choices[0].message.content or ""
 
     def _named_in(self, message: str, title: str) -> list[str]:
         """Catalogue items matching a title the model extracted, if the message really names it.

@@ -85,6 +85,26 @@ def test_an_unreachable_model_falls_back_with_a_notice():
     assert len(interests.notices) == 1 and "rule-based reader" in interests.notices[0]
 
 
+def test_a_reply_cut_off_by_the_token_limit_is_used_up_to_its_last_complete_member():
+    """The OpenAI client refuses a schema reply cut at max_tokens; the understander keeps what was written."""
+    from openai.types.chat import ChatCompletion
+
+    written = '{"query": "spooky", "include_categories": ["horror"], "liked_titles": ["Heat", "Al'
+    cut = ChatCompletion.model_validate(
+        {
+            "id": "cut",
+            "created": 0,
+            "model": "smollm2",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": written}}],
+        }
+    )
+    understander = LLMUnderstander(failing(openai.LengthFinishReasonError(completion=cut)), RULES)
+    interests = understander.understand("something to keep me up at night")
+    assert "horror" in interests.wishes and not interests.notices
+    assert understander.log.valid_first_try == 1 and understander.log.fell_back_to_rules == 0
+
+
 def test_model_categories_widen_the_query_but_never_become_hard_filters():
     understander = LLMUnderstander(scripted(_json(query="spooky", include_categories=["horror", "musicals"])), RULES)
     interests = understander.understand("something to keep me up at night")
