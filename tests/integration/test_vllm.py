@@ -65,7 +65,7 @@ def _endpoint_settings(server: VLLMServer) -> Settings:
 
 def test_endpoint_backend_answers_and_streams(vllm_server: VLLMServer) -> None:
     backend = endpoint_backend(_endpoint_settings(vllm_server))
-    assert backend.kind == "endpoint" and backend.supports_json_schema
+    assert backend.kind == "endpoint" and backend.name == f"smollm2 at {vllm_server.base_url}"
     model = backend.chat_model.bind(max_tokens=32)
 
     reply = model.invoke("Name one film that is good on a rainy day.")
