@@ -12,7 +12,7 @@
 Which one runs is configuration (``llm``); :func:`make_llm` resolves it and names the
 backend for the UI's status line and ``tailtalk ask``.
 
-Example (the embedded backend; the first call converts the model)::
+Example (the embedded backend; the first call starts its llama.cpp server, about half a second)::
 
     >>> from tailtalk.config import Settings
     >>> from tailtalk.llm import make_llm

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tailtalk.embedded_llm import is_gguf
 from tailtalk.llm import LLMBackend
 
 from tests.llm.fakes import RecordingChatModel
@@ -20,12 +19,3 @@ def test_an_endpoint_quote_is_cut_at_four_characters_a_token():
 def test_a_model_that_runs_here_cuts_by_its_own_tokenizer():
     words = _backend(clipper=lambda text, tokens: " ".join(text.split()[:tokens]))
     assert words.clip("one two three four", 2) == "one two"
-
-
-def test_a_gguf_file_is_told_by_its_first_bytes_not_its_name(tmp_path):
-    model, renamed, other = tmp_path / "model.gguf", tmp_path / "model.bin", tmp_path / "weights.gguf"
-    model.write_bytes(b"GGUF\x03\x00\x00\x00")
-    renamed.write_bytes(b"GGUF\x03\x00\x00\x00")
-    other.write_bytes(b"PK\x03\x04")
-    assert is_gguf(model) and is_gguf(renamed)
-    assert not is_gguf(other) and not is_gguf(tmp_path / "missing.gguf") and not is_gguf(tmp_path)
