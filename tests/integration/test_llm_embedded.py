@@ -10,8 +10,8 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tailtalk.embedded_llm import EmbeddedServer, embedded_server
-from tailtalk.llm import LLMError, packaged_gguf
+from tailtalk.embedded_llm import EmbeddedServer
+from tailtalk.llm import LLMError, embedded_server_for
 from ui.assemble import build_pipeline
 from agent.state import ConversationState
 from explain.grounding import GroundingChecker, out_of_list
@@ -33,12 +33,7 @@ def embedded_pipeline(embedded_settings):
 @pytest.fixture(scope="module")
 def server(embedded_settings, embedded_pipeline) -> EmbeddedServer:
     """The server the pipeline talks to (one per process and configuration, so this is the same one)."""
-    return embedded_server(
-        packaged_gguf().resolve(),
-        threads=embedded_settings.serving_threads,
-        slots=embedded_settings.embedded_llm_slots,
-        context_tokens=embedded_settings.embedded_llm_context,
-    )
+    return embedded_server_for(embedded_settings)
 
 
 def test_the_server_listens_on_loopback_and_answers_only_this_process(server):
