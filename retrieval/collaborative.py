@@ -97,17 +97,23 @@ class CollaborativeModel:
         x = sparse.csr_matrix((values, (rows, cols)), shape=(len(lists), n_items), dtype=np.float64)
         x.sum_duplicates()
         counts = np.asarray((x != 0).sum(axis=0)).ravel()
-        gram = (x.T @ x).toarray()
-        known = counts >= self.config.min_count
+        # Sparse throughout: a shop of 100,000 products would need an 80 GB dense Gram matrix.
+        gram = sparse.csr_matrix(x.T @ x)
+        known = (counts >= self.config.min_count).astype(np.float64)
         if self.config.method == "cooc":
             similarity = _damped_cooccurrence(gram, self.config.alpha)
         else:
-            similarity = _ease(gram, known, self.config.ease_lambda)
-        similarity[~known, :] = 0.0
-        similarity[:, ~known] = 0.0
-        np.fill_diagonal(similarity, 0.0)
-        self._similarity = sparse.csr_matrix(similarity.astype(np.float32))
+            similarity = _ease(gram, known > 0, self.config.ease_lambda)
+        similarity = sparse.diags(known) @ similarity @ sparse.diags(known)
+        similarity.setdiag(0.0)
+        similarity.eliminate_zeros()
+        self._similarity = sparse.csr_matrix(similarity, dtype=np.float32)
         return self
+
+    def columns_of(self, ids: Sequence[str]) -> np.ndarray:
+        """Each of ``ids``' column in the model's scores, -1 for an item the model does not know: computed once
+        by a caller that scores the same catalogue every turn."""
+        return np.fromiter((self._row.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
 
     def seed_weights(self, seeds: Sequence[str], disliked: Sequence[str] = ()) -> dict[int, float]:
         """Each known seed's weight: later mentions weigh more, disliked ones ``disliked_weight``.
@@ -130,8 +136,14 @@ class CollaborativeModel:
     ) -> np.ndarray:
         """Scores of ``candidates`` (default: every item), given the items the conversation named (oldest
         first) and those it disliked (see :meth:`seed_weights`). With no known seed, every score is 0."""
+        columns = None if candidates is None else self.columns_of(candidates)
+        return self.score_columns(seeds, disliked, columns)
+
+    def score_columns(
+        self, seeds: Sequence[str], disliked: Sequence[str] = (), columns: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`score` for candidates given by their :meth:`columns_of` (default: every item)."""
         weights = self.seed_weights(seeds, disliked)
-        columns = None if candidates is None else np.array([self._row.get(c, -1) for c in candidates])
         if not weights:
             return np.zeros(len(self.item_ids) if columns is None else len(columns), dtype=np.float64)
         rows = np.fromiter(weights, dtype=np.int64)
@@ -179,22 +191,22 @@ class CollaborativeModel:
         return model
 
 
-def _damped_cooccurrence(gram: np.ndarray, alpha: float) -> np.ndarray:
+def _damped_cooccurrence(gram: sparse.csr_matrix, alpha: float) -> sparse.csr_matrix:
     """``S[i, j] = G[i, j] / (n_i^alpha * n_j^(1 - alpha))`` with ``n`` the diagonal of the Gram matrix."""
-    norms = np.diag(gram)  # each item's sum of squared entries: its dialogue count when entries are 0/1
+    norms = gram.diagonal()  # each item's sum of squared entries: its dialogue count when entries are 0/1
     with np.errstate(divide="ignore", invalid="ignore"):
         left = np.where(norms > 0, norms**-alpha, 0.0)
         right = np.where(norms > 0, norms ** -(1.0 - alpha), 0.0)
-    return gram * left[:, None] * right[None, :]
+    return sparse.csr_matrix(sparse.diags(left) @ gram @ sparse.diags(right))
 
 
-def _ease(gram: np.ndarray, known: np.ndarray, ridge: float) -> np.ndarray:
-    """EASE's item-item weights over the known items (the rest stay 0: inverting them would be noise)."""
+def _ease(gram: sparse.csr_matrix, known: np.ndarray, ridge: float) -> sparse.csr_matrix:
+    """EASE's item-item weights over the known items (the rest stay 0: inverting them would be noise). Dense
+    over the known items: EASE suits catalogues whose named items number in the thousands."""
     index = np.flatnonzero(known)
-    g = gram[np.ix_(index, index)] + ridge * np.eye(len(index))
+    g = gram[index][:, index].toarray() + ridge * np.eye(len(index))
     p = np.linalg.inv(g)
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
-    full = np.zeros_like(gram)
-    full[np.ix_(index, index)] = b
-    return full
+    rows, cols = np.nonzero(b)
+    return sparse.csr_matrix((b[rows, cols], (index[rows], index[cols])), shape=gram.shape)

@@ -100,3 +100,20 @@ def test_feedback_conversations_teach_the_model_a_new_pair(tmp_path):
         [*LOG, *feedback_mention_lists(read_feedback(log.path)[0])], ITEMS
     )
     assert before[0] == 0.0 and after.score(["d"])[0] > after.score(["d"])[1] > 0.0
+
+
+def test_a_large_catalogue_fits_without_a_dense_item_by_item_matrix():
+    # 300,000 products: a dense Gram matrix would be 720 GB; the sparse fit scores as the toy log does.
+    items = [f"p{n}" for n in range(300_000)]
+    log = [MentionList(id=str(n), items=(items[n], items[n + 1]), liked=(True, True)) for n in range(0, 1000, 2)]
+    m = CollaborativeModel(CollaborativeConfig(method="cooc", alpha=0.5)).fit(log, items)
+    scores = m.score(["p0"])
+    assert scores.shape == (300_000,) and scores[1] == pytest.approx(1.0) and np.count_nonzero(scores) == 1
+
+
+def test_scores_by_columns_equal_scores_by_ids():
+    m = model(alpha=0.5)
+    candidates = ["d", "zz", "b"]
+    columns = m.columns_of(candidates)
+    assert columns.tolist() == [3, -1, 1]
+    np.testing.assert_array_equal(m.score_columns(["a", "c"], ["c"], columns), m.score(["a", "c"], ["c"], candidates))
