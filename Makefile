@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser demo data index ranker train chat lint check test eval bench bench-llm bench-scale bench-startup bench-titles bench-indexing serve-llm hostile load-test clean
+.PHONY: install browser demo data index ranker train chat lint check test eval bench bench-llm bench-scale bench-scale-turn bench-startup bench-titles bench-indexing serve-llm hostile load-test clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ bench-startup: ranker
 # Synthetic catalogues of 100k and 300k items (ReDial's categories): build rate, disk, memory, a turn's search.
 bench-scale: data
 	$(PY) bench/scale.py --sizes 100000,300000
+
+# Whole llm=none turns at 100k and 1M items (about an hour the first time; the built homes are kept in SCALE_HOME).
+SCALE_HOME ?= $(HOME)/.cache/tailtalk-scale
+bench-scale-turn: ranker
+	$(PY) bench/scale.py --sizes 100000,1000000 --full-turn --home $(SCALE_HOME) --out bench/results/scale-turn.json
 
 # vLLM's OpenAI-compatible server on 127.0.0.1:8000, in its own .venv-vllm (created on first use).
 serve-llm: install

@@ -30,7 +30,6 @@ from tqdm import tqdm
 
 from tailtalk.catalog import Catalog, Item
 from tailtalk.config import Settings
-from tailtalk.popularity import head_tail_split
 from retrieval.embedder import CachedEmbedder, Embedder
 from tailtalk.errors import UserError
 
@@ -157,14 +156,11 @@ def store_failure(settings: Settings, model_name: str, exc: Exception) -> IndexU
     )
 
 
-def item_metadata(item: Item, is_head: bool) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "item_id": item.id,
-        "title": item.title,
-        "popularity": float(item.popularity or 0.0),
-        "head": is_head,
-        "content_hash": item.content_hash(),
-    }
+def item_metadata(item: Item) -> dict[str, Any]:
+    """What the index keeps beside an item's vector: only what a query filters on (categories, year, price,
+    ``item_id`` for a shop's long exclusions) and the content hash an update compares. Chroma indexes every key
+    it is given, and titles, popularity and head flags that nothing read cost a third of a build's time."""
+    meta: dict[str, Any] = {"item_id": item.id, "content_hash": item.content_hash()}
     if item.categories:  # Chroma rejects empty lists; a missing key passes $not_contains
         meta["categories"] = list(item.categories)
     if item.year is not None:
@@ -194,7 +190,7 @@ def _manifest(catalog: Catalog, embedder: Embedder) -> dict[str, Any]:
     }
 
 
-def _upsert(collection, items: Sequence[Item], embedder: Embedder, head: frozenset[str], progress: bool) -> None:
+def _upsert(collection, items: Sequence[Item], embedder: Embedder, progress: bool) -> None:
     # Texts of like length share a batch, so the encoder pads less: ReDial's item texts embed 1.14-1.18x
     # faster (bench/indexing.py). The order of an upsert does not change the index.
     texted = sorted(((item, item.embedding_text()) for item in items), key=lambda pair: len(pair[1]))
@@ -205,8 +201,9 @@ def _upsert(collection, items: Sequence[Item], embedder: Embedder, head: frozens
             collection.upsert(
                 ids=[item.id for item, _ in batch],
                 embeddings=embedder.embed(texts).tolist(),
-                metadatas=[item_metadata(item, item.id in head) for item, _ in batch],
-                documents=texts,
+                # No documents: nothing reads them back, and Chroma indexed each for full-text search, which
+                # made a 1M-item build of real-length texts run at about 200 items/s.
+                metadatas=[item_metadata(item) for item, _ in batch],
             )
             bar.update(len(batch))
 
@@ -218,13 +215,9 @@ def _fill(client, name: str, catalog: Catalog, embedder: Embedder, progress: boo
         metadata={"tailtalk_format": INDEX_FORMAT},
         embedding_function=None,
     )
-    _upsert(collection, list(catalog), embedder, head_tail_split(_popularity(catalog)), progress)
+    _upsert(collection, list(catalog), embedder, progress)
     collection.modify(metadata=_manifest(catalog, embedder))
     return collection
-
-
-def _popularity(catalog: Catalog) -> dict[str, float]:
-    return {item.id: float(item.popularity or 0.0) for item in catalog}
 
 
 def build_index(
@@ -278,26 +271,13 @@ def _get_collection(client, name: str):
 def _update_in_place(collection, catalog: Catalog, embedder: Embedder, folder: Path | None, progress: bool):
     stored = collection.get(include=["metadatas"])
     stored_meta = {i: (m or {}) for i, m in zip(stored["ids"], stored["metadatas"])}
-    head = head_tail_split(_popularity(catalog))
     changed = [item for item in catalog if stored_meta.get(item.id, {}).get("content_hash") != item.content_hash()]
-    changed_ids = {item.id for item in changed}
-    # The head set depends on every item's popularity, so an unchanged item's flag can flip.
-    reflagged = [
-        item
-        for item in catalog
-        if item.id in stored_meta
-        and item.id not in changed_ids
-        and stored_meta[item.id].get("head") != (item.id in head)
-    ]
     removed = sorted(set(stored_meta) - set(catalog.ids()))
     # Mark the index incomplete first: if this update dies half-way, opening it is refused until it is re-run,
     # and the re-run resumes (items already upserted carry their new content hash).
     collection.modify(metadata={**collection.metadata, "tailtalk_catalog": _UPDATING})
     if changed:
-        _upsert(collection, changed, embedder, head, progress)
-    for start in range(0, len(reflagged), _BATCH):
-        batch = reflagged[start : start + _BATCH]
-        collection.update(ids=[i.id for i in batch], metadatas=[item_metadata(i, i.id in head) for i in batch])
+        _upsert(collection, changed, embedder, progress)
     if removed:
         collection.delete(ids=removed)
     collection.modify(metadata=_manifest(catalog, embedder))
