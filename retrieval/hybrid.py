@@ -34,8 +34,8 @@ from retrieval.collaborative import CollaborativeModel
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.query import Candidate, RetrievalQuery
-from tailtalk.constraints import Constraints
-from retrieval.retriever import VectorRetriever
+from tailtalk.constraints import AdmissionMasks
+from retrieval.retriever import VectorRetriever, top_rows
 
 
 class HybridRetriever:
@@ -64,6 +64,7 @@ class HybridRetriever:
         # Popular items are candidates too: when nothing was named yet, they are what people are recommended.
         self._popularity = np.array([float(i.popularity or 0.0) for i in self.catalog])
         # Computed once, not per turn: at a million items each is a scan of the catalogue.
+        self._masks = AdmissionMasks(self.catalog.items)
         self._collaborative_columns = collaborative.columns_of(self._ids) if collaborative is not None else None
 
     @property
@@ -102,9 +103,10 @@ class HybridRetriever:
         collaborative = self._collaborative_scores(query)
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
+        admitted = self._masks.admitted(query.constraints)
         for scores in (lexical, collaborative, self._popularity):
             if scores is not None:
-                extra = self._best_admitted(scores, query.constraints, taken)
+                extra = self._best_admitted(np.where(admitted, scores, 0.0), taken)
                 chosen += extra
                 taken.update(extra)
         stored = reader.vectors(chosen) if vector is not None else {}
@@ -130,15 +132,15 @@ class HybridRetriever:
             return None
         return self.collaborative.score_columns(query.seed_ids, query.disliked_ids, self._collaborative_columns)
 
-    def _best_admitted(self, scores: np.ndarray, constraints: Constraints, taken: set[str]) -> list[str]:
-        """The ``pool`` best-scoring items (score > 0) that meet the constraints and are not pooled yet, best
-        first, ties in catalogue order."""
+    def _best_admitted(self, scores: np.ndarray, taken: set[str]) -> list[str]:
+        """The ``pool`` best-scoring items (score > 0; a row the constraints reject scores 0) not pooled yet,
+        best first, ties in catalogue order."""
         found: list[str] = []
         if self.pool == 0:
             return found
         for row in best_rows(scores, self.pool + len(taken)):
             item_id = self._ids[row]
-            if item_id not in taken and constraints.admits(self.catalog.get(item_id)):
+            if item_id not in taken:
                 found.append(item_id)
                 if len(found) == self.pool:  # before the generator sorts a wider slice no one will read
                     break
@@ -165,17 +167,12 @@ class HybridRetriever:
 
 
 def best_rows(scores: np.ndarray, first: int) -> Iterator[int]:
-    """Rows of positive ``scores``, best first and ties in row order, read lazily.
-
-    A partial sort of the best ``first`` (and every row tied with the last of them), twice as many each time
-    the reader wants more: sorting a million scores on every turn took longer than the rest of the turn.
-    """
+    """Rows of positive ``scores``, best first and ties in row order, read lazily: the best ``first`` by a
+    partial sort (:func:`~retrieval.retriever.top_rows`), twice as many each time the reader wants more.
+    Sorting a million scores on every turn took longer than the rest of the turn."""
     positive = int(np.count_nonzero(scores > 0))
     done = 0
     while done < positive:
         wanted = min(max(first, 2 * done, 1), positive)
-        threshold = -np.partition(-scores, wanted - 1)[wanted - 1]
-        rows = np.flatnonzero(scores >= threshold)
-        rows = rows[np.argsort(-scores[rows], kind="stable")]
-        yield from (int(r) for r in rows[done:])
-        done = len(rows)
+        yield from (int(r) for r in top_rows(scores, wanted)[done:])
+        done = wanted

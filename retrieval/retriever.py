@@ -35,7 +35,7 @@ from tailtalk.config import setting_default
 from retrieval.embedder import Embedder
 from retrieval.index import open_index, store_failure, vectors_of
 from retrieval.query import Candidate, RetrievalQuery, compose_query_vector, most_popular
-from tailtalk.constraints import Constraints
+from tailtalk.constraints import AdmissionMasks, Constraints
 
 
 @runtime_checkable
@@ -254,40 +254,14 @@ class InMemoryRetriever(VectorRetriever):
         self._ids = catalog.ids()
         self._matrix = vectors if vectors is not None else embedder.embed([i.embedding_text() for i in catalog])
         self._row = {item_id: row for row, item_id in enumerate(self._ids)}
-        self._years = np.array([np.nan if i.year is None else i.year for i in catalog], dtype=np.float64)
-        self._prices = np.array([np.nan if i.price is None else i.price for i in catalog], dtype=np.float64)
-        self._in_category: dict[str, np.ndarray] = {}
+        self._masks = AdmissionMasks(catalog.items)
 
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]:
         scores = self._matrix @ vector
-        admitted = self._admitted(constraints)
+        admitted = self._masks.admitted(constraints)
         order = np.flatnonzero(admitted)
         order = order[top_rows(scores[order], k)]
         return [Candidate(self._ids[row], float(scores[row])) for row in order]
-
-    def _admitted(self, constraints: Constraints) -> np.ndarray:
-        """``Constraints.admits`` for every item at once (the conformance tests hold the two equal)."""
-        mask = np.ones(len(self._ids), dtype=bool)
-        if constraints.include_categories:
-            mask &= np.logical_or.reduce([self._category(c) for c in constraints.include_categories])
-        for category in constraints.exclude_categories:
-            mask &= ~self._category(category)
-        for values, low, high in (
-            (self._years, constraints.year_min, constraints.year_max),
-            (self._prices, constraints.price_min, constraints.price_max),
-        ):
-            with np.errstate(invalid="ignore"):  # a missing value (nan) passes any bound, as in admits()
-                if low is not None:
-                    mask &= (values >= low) | np.isnan(values)
-                if high is not None:
-                    mask &= (values <= high) | np.isnan(values)
-        mask[[self._row[i] for i in constraints.exclude_ids if i in self._row]] = False
-        return mask
-
-    def _category(self, category: str) -> np.ndarray:
-        if category not in self._in_category:
-            self._in_category[category] = np.array([category in i.categories for i in self.catalog])
-        return self._in_category[category]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {i: self._matrix[self._row[i]] for i in ids if i in self._row}

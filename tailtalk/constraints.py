@@ -24,9 +24,11 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from tailtalk.catalog import Item
 
@@ -134,3 +136,47 @@ class Constraints:
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class AdmissionMasks:
+    """:meth:`Constraints.admits` for every item of a catalogue at once, as a boolean array in its order.
+
+    Checking items one by one cost a turn tens of milliseconds when a bound rejects most of a source's best
+    items (a decade admits about one film in ten); the arrays cost a few milliseconds at a million items.
+
+    >>> from tailtalk.catalog import Item
+    >>> items = [Item(id="1", title="Scream", year=1996, categories=["horror"]), Item(id="2", title="Up", year=2009),
+    ...          Item(id="3", title="Undated")]
+    >>> AdmissionMasks(items).admitted(Constraints(year_min=1990, year_max=1999)).tolist()
+    [True, False, True]
+    """
+
+    def __init__(self, items: Sequence[Item]):
+        self._items = items
+        self._row = {item.id: row for row, item in enumerate(items)}
+        self._years = np.array([np.nan if i.year is None else i.year for i in items], dtype=np.float64)
+        self._prices = np.array([np.nan if i.price is None else i.price for i in items], dtype=np.float64)
+        self._in_category: dict[str, np.ndarray] = {}
+
+    def admitted(self, constraints: Constraints) -> np.ndarray:
+        mask = np.ones(len(self._items), dtype=bool)
+        if constraints.include_categories:
+            mask &= np.logical_or.reduce([self._category(c) for c in constraints.include_categories])
+        for category in constraints.exclude_categories:
+            mask &= ~self._category(category)
+        for values, low, high in (
+            (self._years, constraints.year_min, constraints.year_max),
+            (self._prices, constraints.price_min, constraints.price_max),
+        ):
+            with np.errstate(invalid="ignore"):  # a missing value (nan) passes any bound, as in admits()
+                if low is not None:
+                    mask &= (values >= low) | np.isnan(values)
+                if high is not None:
+                    mask &= (values <= high) | np.isnan(values)
+        mask[[self._row[i] for i in constraints.exclude_ids if i in self._row]] = False
+        return mask
+
+    def _category(self, category: str) -> np.ndarray:
+        if category not in self._in_category:  # built on first use: a turn names few categories
+            self._in_category[category] = np.array([category in i.categories for i in self._items])
+        return self._in_category[category]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tailtalk.catalog import Item
-from tailtalk.constraints import Constraints
+from tailtalk.constraints import AdmissionMasks, Constraints
 
 F = frozenset
 
@@ -119,3 +121,30 @@ def test_constraints_are_immutable():
     with pytest.raises(AttributeError):
         c.year_min = 1990  # type: ignore[misc]
     assert c.with_years(1990, None).years == (1990, None) and c.years == (None, None)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_masks_admit_exactly_what_admits_admits(seed):
+    rng = random.Random(seed)
+    categories = ["comedy", "horror", "family", "drama"]
+    items = [
+        Item(
+            id=str(n),
+            title=f"Film {n}",
+            categories=rng.sample(categories, rng.randint(0, 2)),
+            year=rng.choice([None, 1985, 1990, 1995, 1999, 2005]),
+            price=rng.choice([None, 5.0, 20.0, 45.0]),
+        )
+        for n in range(60)
+    ]
+    constraints = Constraints(
+        include_categories=frozenset(rng.sample(categories, rng.randint(0, 2))),
+        exclude_categories=frozenset(rng.sample(categories, rng.randint(0, 1))),
+        year_min=rng.choice([None, 1990]),
+        year_max=rng.choice([None, 1999]),
+        price_min=rng.choice([None, 10.0]),
+        price_max=rng.choice([None, 45.0]),
+        exclude_ids=frozenset(rng.sample([i.id for i in items], 5)),
+    )
+    masks = AdmissionMasks(items)
+    assert masks.admitted(constraints).tolist() == [constraints.admits(i) for i in items]
