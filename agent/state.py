@@ -96,12 +96,15 @@ class ConversationState:
         said = interests.constraints
         # "It should be a drama too" narrows the search it follows; "a drama" alone starts another.
         adds_categories = bool(said.include_categories) and interests.adds and bool(self.constraints.include_categories)
-        new_search = bool(
-            (said.include_categories and not adds_categories) or interests.audience is not None or type_phrases
+        # "For me" after a search for a child is a new search; otherwise it says nothing new ("anything for me?").
+        audience_changes = interests.audience not in (None, "adult") or (
+            interests.audience == "adult" and self.audience in ("children", "teen")
         )
+        new_search = bool((said.include_categories and not adds_categories) or audience_changes or type_phrases)
         if new_search:
             self.new_search()
-            self.audience = interests.audience  # a new search ("now a horror film for me") is for its own audience
+            # A new search ("now a horror film for me") is for its own audience; an adult's is no filter.
+            self.audience = interests.audience if interests.audience != "adult" else None
             self.wishes = []  # and its own words: "scary" from the last search is no wish for a child's film
             if self.years_stepped:  # "older" stepped from the last search's picks, not from this one's
                 self.constraints = self.constraints.with_years(None, None)

@@ -161,6 +161,8 @@ _CHILDREN = re.compile(
     re.IGNORECASE,
 )
 _TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
+# "For me", "just for myself": the person's own film, which ends a search for a child.
+_ADULTS = re.compile(r"\b(?:for|just)\s+(?:me|myself|us adults|(?:the\s+)?grown[\s-]?ups|adults)\b", re.IGNORECASE)
 _CHILD_AGE, _TEEN_AGE = 12, 17  # the oldest child, the oldest teenager
 _SHORTEST_CHINESE_REQUEST = 4  # characters: "你好" and "在吗" greet, "关于太空的电影" asks
 CHILDREN_CATEGORIES = ("family", "animation")  # what suits a child, where the catalogue has them
@@ -255,7 +257,8 @@ class Interests:
     phrases: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for the user, e.g. "the language model was unreachable"
     # Who will watch: "children" (a child's age, or kids; the reader then wants family or animation and
-    # rules out horror and thrillers) or "teen" (13 to 17; no category follows from it).
+    # rules out horror and thrillers), "teen" (13 to 17; no category follows from it) or "adult" ("for me": it
+    # ends a search for a child and is no filter).
     audience: str | None = None
     max_runtime_minutes: int | None = None  # "under 90 minutes", "something short" (100)
     # A step away from the last picks: "older", "newer", "darker", "lighter", "shorter" or "less_mainstream".
@@ -683,14 +686,16 @@ def _negated_before(text: str, start: int) -> bool:
 def _audience(text: str, interests: Interests, in_title: Callable[[str, int, int], bool]) -> str:
     """Read who the film is for; return the text without those words.
 
-    A child's age or kids make it "children", a teenager's age "teen". Every age phrase is
-    taken out, so "year-old" is never a wish or a year.
+    A child's age or kids make it "children", a teenager's age "teen", "for me" or "for adults" "adult".
+    Every age phrase is taken out, so "year-old" is never a wish or a year.
 
     >>> i = Interests()
     >>> _audience("a movie to watch with my 8-year-old", i, lambda *_: False).split(), i.audience
     (['a', 'movie', 'to', 'watch', 'with', 'my'], 'children')
     >>> i = Interests(); _ = _audience("nothing for kids", i, lambda *_: False); i.audience is None
     True
+    >>> i = Interests(); _ = _audience("films like The Shining for me", i, lambda *_: False); i.audience
+    'adult'
     """
     ages: list[int] = []
     spans: list[tuple[int, int]] = []
@@ -712,6 +717,11 @@ def _audience(text: str, interests: Interests, in_title: Callable[[str, int, int
         interests.audience = "children"
     elif teenagers or any(age <= _TEEN_AGE for age in ages):
         interests.audience = "teen"
+    else:
+        for m in _ADULTS.finditer(text):
+            if not _negated_before(text, m.start()):
+                interests.audience = "adult"
+                spans.append(m.span())
     return _blank(text, spans)
 
 

@@ -181,6 +181,44 @@ def test_a_new_search_for_an_adult_ends_the_child_filter(small_catalog):
     assert state.audience is None and pipeline.constraints(state).include_categories == frozenset()
 
 
+def _with_children_films(small_catalog):
+    from tailtalk.catalog import Catalog, Item
+
+    return Catalog(
+        (
+            *small_catalog,
+            Item(id="k1", title="Puppy Tales", categories=["animation", "family"]),
+            Item(id="k2", title="Big Adventure", categories=["family", "adventure"]),
+        )
+    )
+
+
+def test_a_loved_horror_film_is_not_cited_on_a_child_s_list(small_catalog):
+    catalog = _with_children_films(small_catalog)
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=1)
+    state = ConversationState()
+    pipeline.handle(state, "a movie for my 8-year-old")
+    result = pipeline.handle(state, "I loved Ghost House")
+    assert state.audience == "children" and "h1" in state.liked
+    assert result.picks and all({"family", "animation"} & set(p.item.categories) for p in result.picks)
+    assert "Ghost House" not in result.reply.split("Note:")[-1].split("\n")[-1]  # the lead-in cites it nowhere
+    assert any('say "for me" for films like Ghost House' in n for n in result.notices)
+    assert all("Ghost House" not in p.reason for p in result.picks)
+
+
+def test_for_me_ends_a_child_s_search_and_says_nothing_new_otherwise(small_catalog):
+    catalog = _with_children_films(small_catalog)
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=2)
+    state = ConversationState()
+    pipeline.handle(state, "a movie for my 8-year-old")
+    pipeline.handle(state, "something like Ghost House for me")
+    assert state.audience is None and pipeline.constraints(state).include_categories == frozenset()
+    adult = ConversationState()
+    pipeline.handle(adult, "a funny film")
+    pipeline.handle(adult, "anything else for me?")
+    assert adult.audience is None and "funny" in adult.wishes  # no new search: the wish stands
+
+
 def test_older_steps_before_the_last_picks(pipeline):
     state = ConversationState()
     first = pipeline.handle(state, "a funny comedy from the 90s")

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tailtalk.catalog import Catalog
+from tailtalk.catalog import Catalog, Item
 from tailtalk.config import setting_default
 from tailtalk.titles import TitleMatcher, normalise
 from tailtalk.errors import UserInputError
@@ -143,6 +143,8 @@ class TurnPipeline:
         self.shop = shop
         self.vocabulary = _vocabulary(catalog)
         self.vocabulary_categories = frozenset(catalog.categories())
+        # What suits a child here (a catalogue with neither category filters nothing for one).
+        self.children_categories = frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories)
         self.less_mainstream_diversity = less_mainstream_diversity
         self.status = status
         self.questions = questions
@@ -322,7 +324,17 @@ class TurnPipeline:
                     f"{self.catalog.get(r.item_id).title} (${self.catalog.get(r.item_id).price:,.2f})" for r in ranked
                 )
             )
-        liked = [self.catalog.get(i) for i in state.liked if i in self.catalog]
+        # A child's list is never "for fans of The Shining": films the person loved that a child should not
+        # see are not cited, and the reply says how to ask for films like them instead.
+        loved = [self.catalog.get(i) for i in state.liked if i in self.catalog]
+        liked = [i for i in loved if self._suits_audience(state, i)]
+        said_now = state.turns[-1].items if state.turns and state.turns[-1].role == "user" else ()
+        unsuited = [i for i in loved if i not in liked and i.id in said_now]
+        if unsuited:
+            notices.append(
+                f"these are still films for a child (family and animation only); "
+                f'say "for me" for films like {unsuited[-1].title}'
+            )
         wishes = _with_type_phrases(state, state.wishes)
         picks = [
             Explained(
@@ -331,7 +343,7 @@ class TurnPipeline:
                     self.catalog.get(r.item_id),
                     wishes=wishes,
                     liked=liked,
-                    recommended_with=self._recommended_with(state, r.item_id),
+                    recommended_with=self._recommended_with(r.item_id, [i.id for i in liked]),
                     long_tail=r.is_tail,
                 ),
                 r.score,
@@ -412,10 +424,18 @@ class TurnPipeline:
             return max(self.less_mainstream_diversity, state.diversity or 0.0)
         return None
 
-    def _recommended_with(self, state: ConversationState, item_id: str) -> str | None:
+    def _recommended_with(self, item_id: str, liked: list[str]) -> str | None:
         """The title of the liked item beside which people most often named ``item_id``, if any."""
-        seed = self.retriever.evidence(item_id, state.liked)
+        seed = self.retriever.evidence(item_id, liked)
         return self.catalog.get(seed).title if seed is not None and seed in self.catalog else None
+
+    def _suits_audience(self, state: ConversationState, item: Item) -> bool:
+        """Whether ``item`` suits who this search is for (only a child's search rules films out)."""
+        return (
+            state.audience != "children"
+            or not self.children_categories
+            or bool(self.children_categories & set(item.categories))
+        )
 
     def sayable(self, wishes: list[str]) -> list[str]:
         """The wishes a reply may repeat: those in words the catalogue uses. Others ("zorblax", words of an
@@ -550,11 +570,7 @@ class TurnPipeline:
             excluded |= self.shop.types.ids_named(state.avoid_terms)
         # A film for a child is the one wish that is a filter: an adult comedy must not reach an 8-year-old.
         # (A catalogue with neither category keeps only the exclusions the reader made: horror, thriller.)
-        suitable = (
-            frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories)
-            if state.audience == "children"
-            else frozenset()
-        )
+        suitable = self.children_categories if state.audience == "children" else frozenset()
         # The wished categories are scores (ranking_context), never filters: only a child's are hard here.
         return replace(state.constraints, include_categories=suitable, exclude_ids=frozenset(excluded))
 
