@@ -193,11 +193,12 @@ class CollaborativeSystem(EvalSystem):
             )
         self.model = retriever.collaborative
         self.ids = pipeline.catalog.ids()
+        self.columns = self.model.columns_of(self.ids)  # once, not per instance: a loop over every id
         self.tie_break = 1e-9 * np.log1p([pipeline.catalog.get(i).popularity or 0.0 for i in self.ids])
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:
         seeds = list(dict.fromkeys(i for turn in instance.context for i in turn.items))
-        scores = self.model.score(seeds, candidates=self.ids) + self.tie_break
+        scores = self.model.score_columns(seeds, columns=self.columns) + self.tie_break
         order = top_rows(scores, k + len(exclude))
         return [self.ids[row] for row in order if self.ids[row] not in exclude][:k]
 

@@ -329,12 +329,13 @@ class TurnPipeline:
         loved = [self.catalog.get(i) for i in state.liked if i in self.catalog]
         liked = [i for i in loved if self._suits_audience(state, i)]
         said_now = state.turns[-1].items if state.turns and state.turns[-1].role == "user" else ()
-        unsuited = [i for i in loved if i not in liked and i.id in said_now]
+        unsuited = [i for i in loved if i.id in said_now and not self._suits_audience(state, i)]
         if unsuited:
             notices.append(
                 f"these are still films for a child (family and animation only); "
                 f'say "for me" for films like {unsuited[-1].title}'
             )
+        liked_ids = [i.id for i in liked]
         wishes = _with_type_phrases(state, state.wishes)
         picks = [
             Explained(
@@ -343,7 +344,7 @@ class TurnPipeline:
                     self.catalog.get(r.item_id),
                     wishes=wishes,
                     liked=liked,
-                    recommended_with=self._recommended_with(r.item_id, [i.id for i in liked]),
+                    recommended_with=self._recommended_with(r.item_id, liked_ids),
                     long_tail=r.is_tail,
                 ),
                 r.score,
