@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/load_test.py [--users 50] [--turns 10] [--llm none|embedded|auto] [--deadline 600]
                                         [--home DIR] [--set KEY=VALUE ...] [--processes N | --url URL ...]
-                                        [--out bench/results/load_test.json]
+                                        [--client http|gradio] [--out bench/results/load_test.json]
 
 It serves the app in this process on a free loopback port (``ui.app.launch``), or in ``--processes N``
 app processes of their own (``tailtalk chat --port P``, each on a free loopback port: the multi-process
 deployment of docs/deployment.md); ``--url`` (repeatable) targets apps already served instead. Each user
-gets its own ``gradio_client.Client`` (its own conversation) on one app, users spread round-robin over
+gets its own session on one app (its own conversation: ``HttpSession``, Gradio's HTTP API with the user's
+own session hash, or with ``--client gradio`` a ``gradio_client.Client``), users spread round-robin over
 the apps and kept on theirs, as a load balancer with sticky sessions does; all start at once.
 A user sets its own long-tail knob (``/set_diversity``), then takes its turns,
 alternating ``/chat`` (which returns the whole chat history) and ``/recommend`` (JSON items); after each
@@ -31,13 +32,11 @@ after which the run stops and reports what it has). Latency is measured by each 
 turn to its complete answer, queue wait included. Client and server share this process and its cores
 unless ``--url`` is given. The exit status is 1 when there was any error or leak.
 
-Measured here (2 cores, shared; 2026-11-22; ``--home .cache/test-home --set scorer=baseline``, llm none):
-50 users x 10 turns, 500 turns and 750 feedback calls in 91 s (5.5 turns/s), 0 errors, 0 leaks, all 50
-conversations equal to the same run alone; turn latency p50 3.3 s, p95 15.9 s, max 17.1 s. Each endpoint
-has its own 4 workers (``ui.app.launch``) and the pipeline takes about 1 s per turn for ``/chat`` and
-``/recommend`` alike under this load, but ``/chat`` holds its workers a little longer per turn, so its
-queue is the one that fills: ``/chat`` p50 14.2 s, ``/recommend`` p50 1.4 s. The whole run, with start-up
-and the replay alone, takes about 2.5 minutes.
+Measured here (2 cores shared by the clients and the apps; 2026-12-02; the default home, llm none): 50 users
+x 10 turns with ``--processes 2``, 500 turns and 800 feedback and knob calls, 13.46 turns/s, turn latency
+p50 3.3 s, p95 3.9 s, 0 errors, 0 leaks, all 50 conversations equal to the same run alone; with
+``--client gradio``, 5.05 turns/s and p95 10.2 s (docs/deployment.md). The whole run, with start-up and
+the replay alone, takes about 1.5 minutes.
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -125,6 +125,86 @@ class Session(Protocol):
     def set_diversity(self, value: float) -> None: ...
 
 
+class CallTimer:
+    """How long one call may take: the call timeout, cut short by the run's deadline."""
+
+    def __init__(self, deadline: float, call_timeout: float):
+        self.deadline = deadline
+        self.call_timeout = call_timeout
+
+    def allowance(self) -> tuple[float, str]:
+        """Seconds the next call may take, and what limits it (for the error message)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the run's deadline passed before this call")
+        return min(self.call_timeout, left), "the run's deadline" if left < self.call_timeout else "the call timeout"
+
+
+class HttpSession:
+    """Gradio's HTTP API, as ``curl`` would use it: ``POST /gradio_api/call/<endpoint>`` with the user's own
+    session hash (its own conversation state on the server), then the call's event stream until ``complete``.
+
+    The default client: one keep-alive connection per user and no threads of its own. ``gradio_client``'s
+    ``Client`` (``--client gradio``) runs a heartbeat stream, a message stream and a thread pool per user,
+    and spent more CPU per turn than the app it measured (212 ms against 174 ms, measured 2026-12-02), on
+    the same two cores.
+    """
+
+    def __init__(self, url: str, *, deadline: float, call_timeout: float):
+        import httpx
+
+        self.timer = CallTimer(deadline, call_timeout)
+        self.http = httpx.Client(base_url=url.rstrip("/") + "/gradio_api", timeout=call_timeout)
+        self.session_hash = uuid.uuid4().hex
+        self.http.get("/info").raise_for_status()  # the app answers, as Client's config fetch checks
+
+    def _call(self, *args: Any, api_name: str) -> Any:
+        import httpx
+
+        wait, cause = self.timer.allowance()
+        ends = time.monotonic() + wait
+        name = api_name.lstrip("/")
+        try:
+            sent = self.http.post(f"/call/{name}", json={"data": list(args), "session_hash": self.session_hash})
+            sent.raise_for_status()
+            event, data = "", ""
+            with self.http.stream("GET", f"/call/{name}/{sent.json()['event_id']}", timeout=wait) as stream:
+                for line in stream.iter_lines():
+                    if time.monotonic() > ends:
+                        break
+                    if line.startswith("event:"):
+                        event = line.removeprefix("event:").strip()
+                    elif line.startswith("data:"):
+                        data = line.removeprefix("data:").strip()
+                        if event in ("complete", "error"):
+                            break
+        except httpx.TimeoutException:
+            event = "timeout"
+        if event == "error":
+            raise RuntimeError(f"{api_name} failed: {data}")
+        if event != "complete":
+            raise TimeoutError(f"{api_name} gave no answer within {wait:.1f} s ({cause})")
+        return json.loads(data)
+
+    def chat(self, message: str) -> tuple[list[dict[str, Any]], str]:
+        history, cards, *_ = self._call(message, api_name="/chat")  # the outputs after them are the states
+        return history, cards
+
+    def recommend(self, message: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(message, api_name="/recommend")[0]
+        return result
+
+    def feedback(self, item_id: str, action: str) -> dict[str, Any]:
+        echo: dict[str, Any] = self._call(item_id, action, api_name="/feedback")[0]
+        return echo
+
+    def set_diversity(self, value: float) -> None:
+        self._call(value, api_name="/set_diversity")
+
+    def close(self) -> None:
+        self.http.close()
+
+
 class ClientSession:
     """A ``gradio_client.Client``: its own session on the server, so its own conversation."""
 
@@ -133,20 +213,15 @@ class ClientSession:
 
         # One call at a time per user; no downloads; analytics off (loopback only).
         self.client = Client(url, verbose=False, analytics_enabled=False, max_workers=2, download_files=False)
-        self.deadline = deadline
-        self.call_timeout = call_timeout
+        self.timer = CallTimer(deadline, call_timeout)
 
     def _call(self, *args: Any, api_name: str) -> Any:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the run's deadline passed before this call")
-        wait = min(self.call_timeout, left)
+        wait, cause = self.timer.allowance()
         job = self.client.submit(*args, api_name=api_name)
         try:
             return job.result(timeout=wait)
         except TimeoutError:
             job.cancel()  # off the server's queue, if it is still waiting there
-            cause = "the run's deadline" if wait < self.call_timeout else "the call timeout"
             raise TimeoutError(f"{api_name} gave no answer within {wait:.1f} s ({cause})") from None
 
     def chat(self, message: str) -> tuple[list[dict[str, Any]], str]:
@@ -463,6 +538,10 @@ def peak_in_flight(transcripts: Sequence[Transcript]) -> int:
     return peak
 
 
+# How a simulated user calls the app (``--client``): Gradio's HTTP API directly, or gradio_client.
+CLIENTS: dict[str, type[HttpSession] | type[ClientSession]] = {"http": HttpSession, "gradio": ClientSession}
+
+
 def run_load(
     urls: str | Sequence[str],
     users: int,
@@ -472,6 +551,7 @@ def run_load(
     call_timeout_s: float = 120.0,
     reference: TurnPipeline | None = None,
     progress: bool = False,
+    client: str = "http",
 ) -> LoadReport:
     """Run ``users`` simulated users at once against the app at ``urls``, check them, and time them.
 
@@ -480,19 +560,23 @@ def run_load(
 
     ``reference``: the pipeline the app serves, to replay each conversation alone and compare (only
     meaningful when its replies are deterministic, i.e. templates).
+
+    ``client``: how each user calls the app, one of ``CLIENTS``.
     """
     from tqdm import tqdm
+
+    connect = CLIENTS[client]
 
     urls = [urls] if isinstance(urls, str) else list(urls)
     started = time.monotonic()
     deadline = started + deadline_s
     errors: list[str] = []
-    sessions: dict[int, ClientSession] = {}
+    sessions: dict[int, HttpSession | ClientSession] = {}
 
     # Clients fetch the app's config when made: made up front, a few at a time, so the users start together.
     with concurrent.futures.ThreadPoolExecutor(min(users, 8)) as pool:
         pending = {
-            pool.submit(ClientSession, urls[u % len(urls)], deadline=deadline, call_timeout=call_timeout_s): u
+            pool.submit(connect, urls[u % len(urls)], deadline=deadline, call_timeout=call_timeout_s): u
             for u in range(users)
         }
         for future in concurrent.futures.as_completed(pending):
@@ -509,7 +593,7 @@ def run_load(
         futures = [pool.submit(SimulatedUser(u, turns).run, s, bar.update) for u, s in sessions.items()]
         transcripts = sorted((f.result() for f in futures), key=lambda t: t.user)
         wall_s = time.monotonic() - load_started
-        list(pool.map(ClientSession.close, sessions.values()))  # each waits up to 1 s on its heartbeat thread
+        list(pool.map(lambda session: session.close(), sessions.values()))  # a Client waits on its heartbeat
     bar.close()
 
     errors += [t.error for t in transcripts if t.error]
@@ -575,6 +659,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds after which the run stops and reports what it has (default 600)",
     )
     parser.add_argument("--call-timeout", type=float, default=120.0, help="seconds one call may take (default 120)")
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="http",
+        help="how each user calls the app: Gradio's HTTP API (default) or gradio_client, whose threads per "
+        "user cost more CPU than the app on a machine that runs both",
+    )
     parser.add_argument("--home", help="tailtalk home with the prepared dataset and its index")
     parser.add_argument(
         "--set",
@@ -658,6 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             call_timeout_s=args.call_timeout,
             reference=pipeline if deterministic else None,
             progress=not args.no_progress,
+            client=args.client,
         )
     except AppStartError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -675,6 +767,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "llm": pipeline.llm_name if pipeline is not None else f"as served ({args.llm} asked)",
         "served": pipeline.describe() if pipeline is not None else urls,
         "app_processes": args.processes or (len(args.url) if args.url else "in this process"),
+        "client": args.client,
         "deadline_s": args.deadline,
         **report.to_json(),
     }

@@ -6,11 +6,16 @@ The detectors are tested on leaks made on purpose, so a run that reports none me
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agent.state import ConversationState
 from bench.load_test import (
+    CLIENTS,
     AppStartError,
+    CallTimer,
+    HttpSession,
     PipelineSession,
     SimulatedUser,
     Step,
@@ -27,8 +32,11 @@ USERS, TURNS = 8, 3  # more users than the queue's 4 workers, so turns wait on e
 
 
 @pytest.mark.integration
-def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline):
-    report = run_load(app_url, USERS, TURNS, deadline_s=120, call_timeout_s=60, reference=redial_pipeline)
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline, client):
+    report = run_load(
+        app_url, USERS, TURNS, deadline_s=120, call_timeout_s=60, reference=redial_pipeline, client=client
+    )
 
     assert report.errors == []
     assert report.leaks == []
@@ -36,6 +44,29 @@ def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline)
     assert report.reference == f"{USERS} of {USERS} conversations equal to the same run alone"
     assert report.peak_in_flight > 4  # the users really overlapped
     assert report.latency["turn"]["p95_ms"] >= report.latency["turn"]["p50_ms"] > 0
+
+
+@pytest.mark.integration
+def test_the_http_clients_session_keeps_its_state_and_reports_an_endpoints_error(app_url):
+    session = HttpSession(app_url, deadline=time.monotonic() + 60, call_timeout=30)
+    try:
+        with pytest.raises(RuntimeError, match=r"/feedback failed: .*no item with id 'nope' in the catalogue"):
+            session.feedback("nope", "like")
+        # The failed call ends nothing: the same session (its state on the server) answers the next ones.
+        turn = session.recommend("a comedy")
+        first = turn["items"][0]["id"]
+        echo = session.feedback(first, "like")
+        assert echo["liked"] == [first] and echo["conversation_id"] == turn["conversation_id"]
+    finally:
+        session.close()
+
+
+def test_a_call_after_the_runs_deadline_is_refused_and_a_call_is_cut_to_what_is_left():
+    with pytest.raises(TimeoutError, match="deadline passed"):
+        CallTimer(deadline=time.monotonic() - 1, call_timeout=30).allowance()
+    wait, cause = CallTimer(deadline=time.monotonic() + 5, call_timeout=30).allowance()
+    assert 0 < wait <= 5 and cause == "the run's deadline"
+    assert CallTimer(deadline=time.monotonic() + 100, call_timeout=30).allowance() == (30, "the call timeout")
 
 
 @pytest.mark.integration
