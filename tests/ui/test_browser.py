@@ -236,3 +236,28 @@ def test_cards_with_feedback_in_a_real_browser(app_url, browser):
     (ARTIFACTS / "browser-timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     assert browser.errors == [], f"JavaScript errors on the page: {browser.errors}"
     assert browser.off_host == [], f"the page tried to reach beyond 127.0.0.1: {browser.off_host}"
+
+
+def test_a_childs_list_in_a_real_browser_never_cites_a_loved_horror_film(app_url, browser):
+    """After "a movie with my 8-year-old", "I loved The Shining" keeps the child's filter, cites the horror
+    film nowhere on the page (reply or cards), and says how to ask for films like it for oneself."""
+    from playwright.sync_api import expect
+
+    page = browser.page
+    page.goto(app_url)
+    expect(page.locator("#tt-message textarea")).to_be_editable()
+
+    send(page, "a movie to watch with my 8-year-old", replies=1)
+    expect(page.locator(VISIBLE_CARDS).nth(2)).to_be_visible()
+    send(page, "I loved The Shining and It Follows", replies=2)
+    expect(page.locator(VISIBLE_CARDS).nth(2)).to_be_visible()
+    metas = page.locator(f"{VISIBLE_CARDS} .tt-meta").all_inner_texts()
+    assert metas and all("family" in m or "animation" in m for m in metas), metas  # still for the child
+    reply = page.locator("#tt-chat [data-testid='bot']").last.inner_text()
+    cards = page.locator("#tt-cards").inner_text()
+    for loved in ("The Shining", "It Follows"):
+        assert f"fans of {loved}" not in reply and loved not in cards, (reply, cards)
+    assert 'say "for me"' in reply, reply  # the way to films like them, for the grown-up
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-child-loved-horror.png"), full_page=True)
+    assert browser.errors == [] and browser.off_host == []
