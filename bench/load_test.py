@@ -57,6 +57,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpx
 import numpy as np
 
 from tailtalk import privacy
@@ -151,16 +152,12 @@ class HttpSession:
     """
 
     def __init__(self, url: str, *, deadline: float, call_timeout: float):
-        import httpx
-
         self.timer = CallTimer(deadline, call_timeout)
         self.http = httpx.Client(base_url=url.rstrip("/") + "/gradio_api", timeout=call_timeout)
         self.session_hash = uuid.uuid4().hex
         self.http.get("/info").raise_for_status()  # the app answers, as Client's config fetch checks
 
     def _call(self, *args: Any, api_name: str) -> Any:
-        import httpx
-
         wait, cause = self.timer.allowance()
         ends = time.monotonic() + wait
         name = api_name.lstrip("/")
