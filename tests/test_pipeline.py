@@ -154,16 +154,20 @@ def test_a_wish_never_removes_an_item_whose_categories_are_missing(small_catalog
     assert [p.item.id for p in result.picks][0] == "e1"
 
 
-def test_a_film_for_a_child_is_always_family_or_animation(small_catalog):
+def _with_children_films(small_catalog):
     from tailtalk.catalog import Catalog, Item
 
-    catalog = Catalog(
+    return Catalog(
         (
             *small_catalog,
             Item(id="k1", title="Puppy Tales", categories=["animation", "family"]),
             Item(id="k2", title="Big Adventure", categories=["family", "adventure"]),
         )
     )
+
+
+def test_a_film_for_a_child_is_always_family_or_animation(small_catalog):
+    catalog = _with_children_films(small_catalog)
     pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=3)
     state = ConversationState()
     first = pipeline.handle(state, "a funny movie to watch with my 8-year-old")
@@ -181,18 +185,6 @@ def test_a_new_search_for_an_adult_ends_the_child_filter(small_catalog):
     assert state.audience is None and pipeline.constraints(state).include_categories == frozenset()
 
 
-def _with_children_films(small_catalog):
-    from tailtalk.catalog import Catalog, Item
-
-    return Catalog(
-        (
-            *small_catalog,
-            Item(id="k1", title="Puppy Tales", categories=["animation", "family"]),
-            Item(id="k2", title="Big Adventure", categories=["family", "adventure"]),
-        )
-    )
-
-
 def test_a_loved_horror_film_is_not_cited_on_a_child_s_list(small_catalog):
     catalog = _with_children_films(small_catalog)
     pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=1)
@@ -204,6 +196,19 @@ def test_a_loved_horror_film_is_not_cited_on_a_child_s_list(small_catalog):
     assert "Ghost House" not in result.reply.split("Note:")[-1].split("\n")[-1]  # the lead-in cites it nowhere
     assert any('say "for me" for films like Ghost House' in n for n in result.notices)
     assert all("Ghost House" not in p.reason for p in result.picks)
+
+
+def test_the_child_notice_names_the_categories_this_catalogue_keeps_for_a_child(small_catalog):
+    from tailtalk.catalog import Catalog, Item
+
+    cartoons = (Item(id=f"k{n}", title=f"Puppy Tales {n}", categories=["animation"]) for n in (1, 2))
+    cartoons_only = Catalog((*small_catalog, *cartoons))
+    pipeline = TurnPipeline.from_parts(cartoons_only, InMemoryRetriever(cartoons_only, HashingEmbedder()), top_k=1)
+    state = ConversationState()
+    pipeline.handle(state, "a movie for my 8-year-old")
+    result = pipeline.handle(state, "I loved Ghost House")
+    assert result.picks and all(p.item.categories == ("animation",) for p in result.picks)
+    assert any(n.startswith("these are still films for a child (animation only);") for n in result.notices)
 
 
 def test_for_me_ends_a_child_s_search_and_says_nothing_new_otherwise(small_catalog):

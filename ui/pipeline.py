@@ -330,10 +330,10 @@ class TurnPipeline:
         liked = [i for i in loved if self._suits_audience(state, i)]
         said_now = state.turns[-1].items if state.turns and state.turns[-1].role == "user" else ()
         unsuited = [i for i in loved if i.id in said_now and not self._suits_audience(state, i)]
-        if unsuited:
+        if unsuited:  # the categories this catalogue keeps for a child, in CHILDREN_CATEGORIES' order
+            kept = " and ".join(c for c in CHILDREN_CATEGORIES if c in self.children_categories)
             notices.append(
-                f"these are still films for a child (family and animation only); "
-                f'say "for me" for films like {unsuited[-1].title}'
+                f'these are still films for a child ({kept} only); say "for me" for films like {unsuited[-1].title}'
             )
         liked_ids = [i.id for i in liked]
         wishes = _with_type_phrases(state, state.wishes)
