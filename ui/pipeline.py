@@ -431,12 +431,13 @@ class TurnPipeline:
         return self.catalog.get(seed).title if seed is not None and seed in self.catalog else None
 
     def _suits_audience(self, state: ConversationState, item: Item) -> bool:
-        """Whether ``item`` suits who this search is for (only a child's search rules films out)."""
-        return (
-            state.audience != "children"
-            or not self.children_categories
-            or bool(self.children_categories & set(item.categories))
-        )
+        """Whether ``item`` suits who this search is for: what the search's own filter admits."""
+        return Constraints(include_categories=self._audience_categories(state)).admits(item)
+
+    def _audience_categories(self, state: ConversationState) -> frozenset[str]:
+        """The categories a search's audience requires: a child's film must be family or animation (a
+        catalogue with neither category keeps only the exclusions the reader made: horror, thriller)."""
+        return self.children_categories if state.audience == "children" else frozenset()
 
     def sayable(self, wishes: list[str]) -> list[str]:
         """The wishes a reply may repeat: those in words the catalogue uses. Others ("zorblax", words of an
@@ -570,9 +571,8 @@ class TurnPipeline:
                 excluded |= {i for i in self.catalog.ids() if i not in wanted}
             excluded |= self.shop.types.ids_named(state.avoid_terms)
         # A film for a child is the one wish that is a filter: an adult comedy must not reach an 8-year-old.
-        # (A catalogue with neither category keeps only the exclusions the reader made: horror, thriller.)
-        suitable = self.children_categories if state.audience == "children" else frozenset()
         # The wished categories are scores (ranking_context), never filters: only a child's are hard here.
+        suitable = self._audience_categories(state)
         return replace(state.constraints, include_categories=suitable, exclude_ids=frozenset(excluded))
 
     def retrieval_query(
