@@ -110,6 +110,25 @@ def _share_of_best(scores: np.ndarray) -> np.ndarray:
     return scores / best if best > 0 else np.zeros_like(scores)
 
 
+def _names_said(text: str, people: Sequence[frozenset[str]], longest: int) -> np.ndarray:
+    """1 for each item whose people include a full name (two or more words, normalised, at most ``longest``)
+    that ``text`` says word for word, else 0. The runs of words in the text are looked up in each item's
+    names, rather than each name searched in the text: a thousand candidates' names against a long
+    conversation on every turn.
+
+    >>> _names_said("What else is Alexandra Breckenridge in?", [frozenset({"alexandra breckenridge"}),
+    ...     frozenset({"alexandra daddario"})], 2).tolist()
+    [1.0, 0.0]
+    """
+    words = normalise(text).split()
+    runs = {
+        " ".join(words[start : start + size])
+        for size in range(2, longest + 1)
+        for start in range(len(words) - size + 1)
+    }
+    return np.array([0.0 if names.isdisjoint(runs) else 1.0 for names in people])
+
+
 def _tier(scores: np.ndarray, chosen: np.ndarray, *, above: bool) -> np.ndarray:
     """Move the ``chosen`` scores just above (or below) all the others, keeping their order and spread.
 
@@ -158,7 +177,8 @@ class FusionRanker(ScoringRanker):
         self.report = dict(report or {})
         self.category_floor = category_floor
         self._prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
-        self._names: dict[str, frozenset[str]] = {}  # an item's people, normalised; filled as items are scored
+        # An item's people (normalised) and the most words in one name; filled as items are scored.
+        self._names: dict[str, tuple[frozenset[str], int]] = {}
 
     def features(self, context: RankingContext, candidates: Sequence[Candidate]) -> np.ndarray:
         """The feature matrix, one row per candidate, columns in :data:`FEATURES` order."""
@@ -166,7 +186,9 @@ class FusionRanker(ScoringRanker):
         lexical = np.array([c.lexical for c in candidates], dtype=np.float64)
         collaborative = np.array([c.collaborative for c in candidates], dtype=np.float64)
         wished = context.wished_categories
-        said = f" {normalise(context.query_text)} "
+        known_people = [self._people_and_longest(c.item_id) for c in candidates]
+        people = [names for names, _ in known_people]
+        longest = max((words for _, words in known_people), default=0)
         cold = 0.0 if collaborative.any() else 1.0
         popularity = np.array([self._prior.get(c.item_id, 0.0) for c in candidates])
         columns = {
@@ -175,42 +197,43 @@ class FusionRanker(ScoringRanker):
             "dense_cold": dense * cold,
             "lexical": _share_of_best(lexical),
             "lexical_rank": _rank_feature(lexical),
-            "name_match": np.array([self._names_someone(c.item_id, said) for c in candidates], dtype=np.float64),
+            "name_match": _names_said(context.query_text, people, longest),
             "collaborative": _share_of_best(collaborative),
             "collaborative_rank": _rank_feature(collaborative),
             "popularity": popularity,
             "popularity_cold": popularity * cold,
             "category_match": np.array(
-                [
-                    len(wished & set(self.catalog.get(c.item_id).categories)) / len(wished) if wished else 0.0
-                    for c in candidates
-                ]
-            ),
+                [len(wished & set(self.catalog.get(c.item_id).categories)) / len(wished) for c in candidates]
+            )
+            if wished
+            else np.zeros(len(candidates)),
             **self._likeness(context.named_ids, candidates),
         }
         return np.column_stack([columns[name] for name in FEATURES]) if candidates else np.zeros((0, len(FEATURES)))
 
-    def _names_someone(self, item_id: str, said: str) -> bool:
-        """Whether ``said`` (normalised, space-padded) holds a full name of two or more words from the item's
-        list attributes (director, stars, writer, author)."""
-        return any(f" {name} " in said for name in self._people(item_id))
-
     def _people(self, item_id: str) -> frozenset[str]:
         """The item's full names (normalised): two or more words in its list attributes."""
+        return self._people_and_longest(item_id)[0]
+
+    def _people_and_longest(self, item_id: str) -> tuple[frozenset[str], int]:
+        """The item's full names and the most words in one of them (0 without names); computed once an item."""
         if item_id not in self._names:
             item = self.catalog.get(item_id)
-            self._names[item_id] = frozenset(
+            names = frozenset(
                 name
                 for value in item.attributes.values()
                 if isinstance(value, list | tuple)
                 for name in map(normalise, map(str, value))
                 if " " in name
             )
+            self._names[item_id] = (names, max((name.count(" ") + 1 for name in names), default=0))
         return self._names[item_id]
 
     def _likeness(self, named: Sequence[str], candidates: Sequence[Candidate]) -> dict[str, np.ndarray]:
         """``shared_people`` and ``era_match`` of each candidate against the items named (see the module)."""
         known = [i for i in named if i in self.catalog]
+        if not known:  # a turn that has named nothing yet: nothing to resemble
+            return {"shared_people": np.zeros(len(candidates)), "era_match": np.zeros(len(candidates))}
         people = frozenset().union(*(self._people(i) for i in known))
         years = [y for y in (self.catalog.get(i).year for i in known) if y is not None]
         era = float(np.median(years)) if years else None

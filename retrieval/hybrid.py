@@ -109,20 +109,22 @@ class HybridRetriever:
                 extra = self._best_admitted(np.where(admitted, scores, 0.0), taken)
                 chosen += extra
                 taken.update(extra)
-        stored = reader.vectors(chosen) if vector is not None else {}
-        row = self._row
-        result = []
-        for item_id in chosen:
-            similarity = float(stored[item_id] @ vector) if item_id in stored else 0.0
-            result.append(
-                Candidate(
-                    item_id,
-                    similarity,
-                    float(lexical[row[item_id]]) if lexical is not None else 0.0,
-                    float(collaborative[row[item_id]]) if collaborative is not None else 0.0,
-                )
+        # One matrix product and one gather per source, not three numpy calls per candidate.
+        similarity = np.zeros(len(chosen))
+        if vector is not None:
+            stored = reader.vectors(chosen)
+            found = [n for n, item_id in enumerate(chosen) if item_id in stored]
+            if found:
+                similarity[found] = np.stack([stored[chosen[n]] for n in found]) @ vector
+        rows = np.array([self._row[item_id] for item_id in chosen], dtype=np.int64)
+        lexical_of = lexical[rows] if lexical is not None else np.zeros(len(chosen))
+        collaborative_of = collaborative[rows] if collaborative is not None else np.zeros(len(chosen))
+        return [
+            Candidate(item_id, float(dense_score), float(lexical_score), float(collaborative_score))
+            for item_id, dense_score, lexical_score, collaborative_score in zip(
+                chosen, similarity.tolist(), lexical_of.tolist(), collaborative_of.tolist()
             )
-        return result
+        ]
 
     def _lexical_scores(self, text: str) -> np.ndarray | None:
         return self.lexical.scores(text) if self.lexical is not None and text.strip() else None

@@ -50,6 +50,21 @@ def test_a_person_named_in_full_is_a_name_match():
     assert list(x[:, FEATURES.index("name_match")]) == [1.0, 0.0]
 
 
+def test_name_match_finds_whole_names_of_any_length_anywhere_in_the_text():
+    catalog = Catalog(
+        (
+            Item(id="three", title="T", attributes={"director": ["Guillermo del Toro"]}),
+            Item(id="first", title="F", attributes={"stars": ["Tom Hanks"]}),
+            Item(id="longer", title="L", attributes={"stars": ["Tom Hanksworth"]}),
+            Item(id="split", title="S", attributes={"stars": ["Emma Stone"]}),
+            Item(id="nameless", title="N", attributes={"stars": ["Cher"]}),
+        )
+    )
+    said = "Tom Hanks, or anything by Guillermo del Toro! Emma; Stone"  # punctuation is dropped before matching
+    x = FusionRanker(catalog).features(RankingContext(said), [Candidate(i.id, 0.1) for i in catalog])
+    assert list(x[:, FEATURES.index("name_match")]) == [1.0, 1.0, 0.0, 1.0, 0.0]
+
+
 def test_likeness_to_the_named_items_by_hand():
     cat = Catalog(
         (

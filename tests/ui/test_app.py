@@ -63,3 +63,14 @@ def test_the_long_tail_knob_is_per_session(app_url, redial_pipeline):
         relevance_only, varied = pool.map(picks, [0.0, 1.0])
     assert relevance_only != varied  # each session ranks with its own knob, at the same time
     assert picks(None) == picks(redial_pipeline.ranker.diversity)  # untouched sessions keep the default
+
+
+def test_gradio_monitoring_is_off_and_its_summary_is_not_rebuilt_every_event(app_url):
+    import os
+
+    import httpx
+
+    # Gradio's default would serve every endpoint's timings to anyone, and rebuild them (pandas, up to
+    # 10,000 events) after every event: 9 ms an event on a long-running server.
+    assert httpx.get(app_url + "monitoring/summary", trust_env=False, timeout=10).status_code == 403
+    assert int(os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"]) >= 10**9
