@@ -207,7 +207,7 @@ class FusionRanker(ScoringRanker):
             )
             if wished
             else np.zeros(len(candidates)),
-            **self._likeness(context.named_ids, candidates),
+            **self._likeness(context.named_ids, candidates, people),
         }
         return np.column_stack([columns[name] for name in FEATURES]) if candidates else np.zeros((0, len(FEATURES)))
 
@@ -229,8 +229,11 @@ class FusionRanker(ScoringRanker):
             self._names[item_id] = (names, max((name.count(" ") + 1 for name in names), default=0))
         return self._names[item_id]
 
-    def _likeness(self, named: Sequence[str], candidates: Sequence[Candidate]) -> dict[str, np.ndarray]:
-        """``shared_people`` and ``era_match`` of each candidate against the items named (see the module)."""
+    def _likeness(
+        self, named: Sequence[str], candidates: Sequence[Candidate], people_of: Sequence[frozenset[str]]
+    ) -> dict[str, np.ndarray]:
+        """``shared_people`` and ``era_match`` of each candidate (whose people are ``people_of``, in order)
+        against the items named (see the module)."""
         known = [i for i in named if i in self.catalog]
         if not known:  # a turn that has named nothing yet: nothing to resemble
             return {"shared_people": np.zeros(len(candidates)), "era_match": np.zeros(len(candidates))}
@@ -238,8 +241,8 @@ class FusionRanker(ScoringRanker):
         years = [y for y in (self.catalog.get(i).year for i in known) if y is not None]
         era = float(np.median(years)) if years else None
         shared, near = np.zeros(len(candidates)), np.zeros(len(candidates))
-        for n, c in enumerate(candidates):
-            shared[n] = min(len(self._people(c.item_id) & people), _MOST_SHARED) / _MOST_SHARED
+        for n, (c, theirs) in enumerate(zip(candidates, people_of)):
+            shared[n] = min(len(theirs & people), _MOST_SHARED) / _MOST_SHARED
             year = self.catalog.get(c.item_id).year
             if year is not None and era is not None:
                 near[n] = 1.0 - min(abs(year - era), _ERA_YEARS) / _ERA_YEARS
