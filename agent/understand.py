@@ -412,10 +412,14 @@ class RuleBasedUnderstander:
             interests.wishes.extend(w for _, w in found)
             interests.phrases.extend(_runs(piece))
             phrase_words = {part for _, word in found for part in re.split(r"[-\s]+", word)}  # "tear-jerker"
+            names = _name_words(piece)  # "Tom" of "Tom Hanks" is a wish; a lone "old" or "fun" is not
             interests.wishes.extend(
                 w
                 for w in content
-                if w not in interests.wishes and len(w) > 3 and w not in CHAT_WORDS and w not in phrase_words
+                if w not in interests.wishes
+                and (len(w) > 3 or w in names)
+                and w not in CHAT_WORDS
+                and w not in phrase_words
             )
             return content
         if polarity == "avoid":  # a "soft" piece ("not too scary") keeps its category words as words to avoid
@@ -779,6 +783,21 @@ def _runs(clause: str) -> list[str]:
         else:
             runs[-1].append(word)
     return [" ".join(run) for run in runs if run]
+
+
+def _name_words(clause: str) -> set[str]:
+    """The words, lower-cased, of runs of two or more capitalised content words: a person's name as typed.
+
+    >>> sorted(_name_words("a comedy with Tom Hanks or Al Pacino, not Fun"))
+    ['al', 'hanks', 'pacino', 'tom']
+    """
+    runs: list[list[str]] = [[]]
+    for word in re.findall(r"[^\W\d_][\w'-]*", clause):
+        if word[0].isupper() and word.lower() not in STOPWORDS:
+            runs[-1].append(word.lower())
+        else:
+            runs.append([])
+    return {word for run in runs if len(run) > 1 for word in run}
 
 
 def _content_words(clause: str) -> list[str]:

@@ -175,21 +175,70 @@ class TemplateExplainer:
         if not picks:
             lines.append(NOTHING_FOUND["en"])
             return "\n".join(lines)
+        asked = people_asked_for([p.item for p in picks], wishes)
         if heading:
             lead = heading.rstrip(":.") + "."
         else:
             count = f"{len(picks)}{' more' if more else ''} {noun if len(picks) != 1 else noun.rstrip('s')}"
-            about = f" for {', '.join(wishes[:3])}" if wishes else ""
+            name_words = {word for person in asked for word in person.name.lower().split()}
+            listed = [w for w in wishes if w.lower() not in name_words]  # "by Christopher Nolan", not "christopher"
+            about = f" for {', '.join(listed[:3])}" if listed else ""
+            about += "".join(f", {p.phrase}" if about else f" {p.phrase}" for p in asked if p.picks == len(picks))
             about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "1990–1999", "under $70.00"
             fans = f", for fans of {' and '.join(liked_titles[:2])}" if liked_titles else ""
             lead = f"Here {'is' if len(picks) == 1 else 'are'} {count}{about}{fans}."
         sentences = [lead]
+        # A person in only some picks is not the list's heading: say how many, rather than leave the others
+        # looking like theirs ("what else is Alexandra Breckenridge in" finds one of her films).
+        sentences += [
+            f"Only {p.picks} of them {'is' if p.picks == 1 else 'are'} {p.phrase}."
+            for p in asked
+            if p.picks < len(picks)
+        ]
         if changes:
             sentences.append(f"Since your last message: {'; '.join(changes)}.")
         if follow_up:
             sentences.append(follow_up)
         lines.append(" ".join(sentences))
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class AskedPerson:
+    """A person the request named in full, as the picks' catalogue entries spell them."""
+
+    name: str
+    phrase: str  # "by Christopher Nolan", "with Tom Hanks"
+    picks: int  # how many of the picks they are in
+
+
+# A role's words in a reply, in the order a name is looked up (the cards' reasons use the same roles).
+_ROLE_PHRASES = (("director", "by"), ("stars", "with"), ("writer", "written by"))
+
+
+def people_asked_for(items: Sequence[Item], wishes: Sequence[str]) -> list[AskedPerson]:
+    """The people of ``items`` whose whole name (two words or more) the wishes hold, each under its first role
+    in ``_ROLE_PHRASES``, with how many of ``items`` have them in any role; at most two, in the items' order.
+
+    >>> nolan = Item(id="1", title="Inception", attributes={"director": ["Christopher Nolan"]})
+    >>> other = Item(id="2", title="Heat", attributes={"stars": ["Al Pacino"]})
+    >>> people_asked_for([nolan, other], ["nolan", "christopher", "heist"])
+    [AskedPerson(name='Christopher Nolan', phrase='by Christopher Nolan', picks=1)]
+    """
+    said = {w.lower() for w in wishes}
+    found: dict[str, str] = {}
+    for item in items:
+        for role, phrase in _ROLE_PHRASES:
+            for name in _listed(item.attributes.get(role)):
+                words = set(name.lower().split())
+                if len(words) > 1 and words <= said and name not in found:
+                    found[name] = f"{phrase} {name}"
+    return [
+        AskedPerson(
+            name, phrase, sum(any(name in _listed(i.attributes.get(r)) for r, _ in _ROLE_PHRASES) for i in items)
+        )
+        for name, phrase in list(found.items())[:2]
+    ]
 
 
 NOTHING_FOUND = {

@@ -330,3 +330,15 @@ def test_a_bound_after_turning_the_picks_down_shows_new_ones(pipeline):
     shown = {p.item.id for p in pipeline.handle(state, "office supplies").picks}
     result = pipeline.handle(state, "None of those. Something under $50.")
     assert shown.isdisjoint(p.item.id for p in result.picks)
+
+
+def test_a_person_in_only_some_picks_is_said_to_be_in_those_only(small_catalog):
+    from tailtalk.catalog import Catalog, Item
+
+    romy = Item(id="r1", title="Romy Returns", categories=["comedy"], attributes={"stars": ["Alexandra Breckenridge"]})
+    catalog = Catalog((*small_catalog, romy))
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=3)
+    result = pipeline.handle(ConversationState(), "what else is Alexandra Breckenridge in")
+    assert result.picks[0].item.id == "r1" and len(result.picks) == 3
+    assert "Only 1 of them is with Alexandra Breckenridge." in result.reply
+    assert "alexandra" not in result.reply  # her name is not listed as wishes word by word

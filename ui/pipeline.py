@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,7 +40,7 @@ from ranking.fusion import FusionRanker
 from explain.grounding import GroundingReport, catalogue_people
 from explain.answer import Answerer
 from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
-from explain.templates import Explained, Explainer, TemplateExplainer, follow_up_question
+from explain.templates import Explained, Explainer, TemplateExplainer, follow_up_question, people_asked_for
 from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
@@ -357,7 +357,7 @@ class TurnPipeline:
         request = ReplyRequest(
             message,
             picks,
-            self._said_wishes(state),
+            self._said_wishes(state, [p.item for p in picks]),
             notices,
             user_named,
             heading=heading,
@@ -372,9 +372,12 @@ class TurnPipeline:
         )
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
-    def _said_wishes(self, state: ConversationState) -> list[str]:
-        """The wishes a reply repeats: those in the catalogue's words, a shop's product types as phrases."""
-        return _with_type_phrases(state, self.sayable(state.wishes))
+    def _said_wishes(self, state: ConversationState, picks: Sequence[Item]) -> list[str]:
+        """The wishes a reply repeats: those in the catalogue's words, the words of a person the picks credit
+        whose whole name the wishes hold ("breckenridge" is in no title or plot), a shop's product types as
+        phrases."""
+        names = {word for person in people_asked_for(picks, state.wishes) for word in person.name.lower().split()}
+        return _with_type_phrases(state, [w for w in state.wishes if w in names or self.sayable([w])])
 
     def _follow_up(self, state: ConversationState) -> str:
         """Which question a reply ends with (see ``explain.templates.FOLLOW_UPS``): what would most sharpen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explain.templates import Explained, TemplateExplainer, cites_the_person
+from explain.templates import AskedPerson, Explained, TemplateExplainer, cites_the_person, people_asked_for
 from tailtalk.catalog import Item
 
 EX = TemplateExplainer()
@@ -158,6 +158,26 @@ def test_reply_with_no_picks_asks_to_loosen_constraints(notices):
         "I found nothing in the catalogue that satisfies all of that. "
         "Could you loosen a constraint (a year range, a price limit or a category)?"
     ]
+
+
+def test_reply_names_a_person_asked_for_instead_of_listing_the_words_of_their_name():
+    by_scott = [Explained(ALIEN, "", 1.0, False), Explained(BLADE_RUNNER, "", 0.9, False)]
+    reply = EX.reply(by_scott, wishes=["ridley", "sci-fi", "scott"], notices=[], noun="films", bounds=["1970–1989"])
+    assert reply == "Here are 2 films for sci-fi, by Ridley Scott, 1970–1989."
+
+
+def test_reply_says_how_few_picks_have_the_person_asked_for():
+    mixed = [Explained(HEAT, "", 1.0, False), Explained(ALIEN, "", 0.9, False), Explained(JAWS, "", 0.8, False)]
+    reply = EX.reply(mixed, wishes=["al", "pacino", "crime"], notices=[], noun="films")
+    assert reply == "Here are 3 films for crime. Only 1 of them is with Al Pacino."
+
+
+def test_a_person_asked_for_is_counted_in_any_role_and_named_under_the_first():
+    writer_director = Item(id="9", title="Memento", attributes={"writer": ["Jonathan Nolan"]})
+    directed = Item(id="8", title="Interstellar", attributes={"director": ["Jonathan Nolan"]})
+    (person,) = people_asked_for([writer_director, directed], ["jonathan", "nolan"])
+    assert person == AskedPerson("Jonathan Nolan", "written by Jonathan Nolan", 2)
+    assert people_asked_for([writer_director], ["nolan"]) == []  # a surname alone is no whole name
 
 
 def test_reply_with_one_pick_is_grammatical():
