@@ -272,6 +272,18 @@ def test_greetings_time_and_talk_about_talking_are_no_wishes(u, message):
     assert u(message).wishes == []  # never "Matches your wish for goodbye"
 
 
+@pytest.mark.parametrize(
+    "message, wishes",
+    [
+        ("a comedy with Tom Hanks", ["comedy", "tom", "hanks"]),  # the whole name, for "with Tom Hanks" replies
+        ("Al Pacino films", ["al", "pacino"]),
+        ("an old fun comedy", ["comedy"]),  # a short word outside a capitalised name is still no wish
+    ],
+)
+def test_a_capitalised_name_keeps_its_short_words_as_wishes(u, message, wishes):
+    assert u(message).wishes == wishes
+
+
 def test_a_tear_jerker_is_a_drama(u):
     interests = u("I like tear jerker movies")
     assert interests.constraints.include_categories == {"drama"}
