@@ -262,7 +262,9 @@ class FullTurn:
         hybrid = HybridRetriever(dense, lexical, collaborative, pool=self.served.source_pool)
         inner = (
             FusionRanker.load(self.fitted.parent, catalog) if self.fitted.is_file() else FusionRanker(catalog)
-        ).with_category_floor(self.served.wished_category_weight)
+        ).with_wished_categories(
+            self.served.wished_category_weight, first_when_cold=self.served.wished_categories_first
+        )
         pipeline = timed(
             "pipeline_s",
             lambda: TurnPipeline.from_parts(

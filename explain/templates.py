@@ -181,7 +181,7 @@ class TemplateExplainer:
         else:
             count = f"{len(picks)}{' more' if more else ''} {noun if len(picks) != 1 else noun.rstrip('s')}"
             name_words = {word for person in asked for word in person.name.lower().split()}
-            listed = [w for w in wishes if w.lower() not in name_words]  # "by Christopher Nolan", not "christopher"
+            listed = _one_per_meaning([w for w in wishes if w.lower() not in name_words])  # "by Christopher Nolan"
             about = f" for {', '.join(listed[:3])}" if listed else ""
             about += "".join(f", {p.phrase}" if about else f" {p.phrase}" for p in asked if p.picks == len(picks))
             about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "1990–1999", "under $70.00"
@@ -263,6 +263,18 @@ FOLLOW_UPS = {
         "ask": "可以问我任何一件商品的情况，或者告诉我要改什么。",
     },
 }
+
+
+def _one_per_meaning(wishes: Sequence[str]) -> list[str]:
+    """The first wish of each stem: "western, westerns" says one thing.
+
+    >>> _one_per_meaning(["westerns", "funny", "western", "comedy", "comedies"])
+    ['westerns', 'funny', 'comedy']
+    """
+    first: dict[frozenset[str], str] = {}
+    for wish in wishes:
+        first.setdefault(frozenset(stems(wish)), wish)
+    return list(first.values())
 
 
 def follow_up_question(kind: str, language: str) -> str:

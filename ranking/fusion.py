@@ -162,10 +162,14 @@ class FusionRanker(ScoringRanker):
         description: str | None = None,
         report: dict[str, Any] | None = None,
         category_floor: float = 0.0,
+        categories_first_when_cold: bool = False,
     ):
         """``category_floor``: the least weight a wished category gets, whatever was fitted. ReDial's logs
         teach a small one (their recommenders often answer "a musical" with a blockbuster of another
-        genre), and a person who asks for a war film should get war films first."""
+        genre), and a person who asks for a war film should get war films first.
+        ``categories_first_when_cold``: on a turn whose collaborative signal is empty (nothing named yet),
+        items of a wished category, or of no known category, come before the others: there popularity
+        outweighs any category weight, and "documentaries" was answered with It and Black Panther."""
         super().__init__(catalog)
         unknown = set(signals) - set(SIGNALS)
         if unknown:
@@ -176,6 +180,7 @@ class FusionRanker(ScoringRanker):
         self.description = description
         self.report = dict(report or {})
         self.category_floor = category_floor
+        self.categories_first_when_cold = categories_first_when_cold
         self._prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
         # An item's people (normalised) and the most words in one name; filled as items are scored.
         self._names: dict[str, tuple[frozenset[str], int]] = {}
@@ -270,7 +275,12 @@ class FusionRanker(ScoringRanker):
         comes after every item known to meet the bound."""
         features = self.features(context, candidates)
         scores = features @ self.weight_vector()
-        if "lexical" in self.signals and len(candidates):
+        cold = not features[:, FEATURES.index("collaborative")].any()
+        if self.categories_first_when_cold and "constraints" in self.signals and context.wished_categories and cold:
+            categories = (self.catalog.get(c.item_id).categories for c in candidates)
+            wished = np.array([not known or not context.wished_categories.isdisjoint(known) for known in categories])
+            scores = _tier(scores, wished, above=True)
+        if "lexical" in self.signals and len(candidates):  # after the categories: a named person's films come first
             scores = _tier(scores, features[:, FEATURES.index("name_match")] > 0, above=True)
         if context.bounded_fields and len(candidates):
             unknown = np.array([bool(self.catalog.get(c.item_id).unknown(context.bounded_fields)) for c in candidates])
@@ -279,38 +289,28 @@ class FusionRanker(ScoringRanker):
 
     def described(self, description: str | None) -> FusionRanker:
         """The same ranker with another status-line description (None: the default one)."""
-        return FusionRanker(
-            self.catalog,
-            self.weights if self.trained else None,
-            signals=self.signals,
-            description=description,
-            report=self.report,
-            category_floor=self.category_floor,
-        )
+        return self._copy(description=description)
 
-    def with_category_floor(self, floor: float) -> FusionRanker:
-        """The same ranker with another least weight for a wished category (see ``__init__``)."""
-        return FusionRanker(
-            self.catalog,
-            self.weights if self.trained else None,
-            signals=self.signals,
-            description=self.description,
-            report=self.report,
-            category_floor=floor,
-        )
+    def with_wished_categories(self, floor: float, *, first_when_cold: bool) -> FusionRanker:
+        """The same ranker with another least weight for a wished category and tier on cold turns (see
+        ``__init__``)."""
+        return self._copy(category_floor=floor, categories_first_when_cold=first_when_cold)
 
     def without(self, signal: str) -> FusionRanker:
         """An ablation: the same weights with one signal switched off."""
         if signal not in self.signals:
             raise ValueError(f"signal {signal!r} is not on; on: {', '.join(self.signals)}")
-        return FusionRanker(
-            self.catalog,
-            self.weights if self.trained else None,
-            signals=[s for s in self.signals if s != signal],
-            description=self.description,
-            report=self.report,
-            category_floor=self.category_floor,
-        )
+        return self._copy(signals=[s for s in self.signals if s != signal])
+
+    def _copy(self, **changes: Any) -> FusionRanker:
+        settings: dict[str, Any] = {
+            "signals": self.signals,
+            "description": self.description,
+            "report": self.report,
+            "category_floor": self.category_floor,
+            "categories_first_when_cold": self.categories_first_when_cold,
+        }
+        return FusionRanker(self.catalog, self.weights if self.trained else None, **{**settings, **changes})
 
     def fit(self, pools: Sequence[np.ndarray], labels: Sequence[np.ndarray], *, l2: float = 1.0) -> FusionRanker:
         """Learn the weights of the enabled signals from candidate pools (feature matrices) and 0/1 labels.

@@ -168,7 +168,9 @@ def fitted_ranking(
                 retriever,
                 fused.described(
                     f"fused ranker fitted on {learned:,} dialogues over the {scorer_description}" if learned else None
-                ).with_category_floor(settings.wished_category_weight),
+                ).with_wished_categories(
+                    settings.wished_category_weight, first_when_cold=settings.wished_categories_first
+                ),
                 None,
             )
     return (
@@ -178,6 +180,7 @@ def fitted_ranking(
             description=f"hand-set fusion of the {scorer_description} and lexical "
             "scores; `tailtalk fit-ranker` learns it",
             category_floor=settings.wished_category_weight,
+            categories_first_when_cold=settings.wished_categories_first,
         ),
         notice,
     )

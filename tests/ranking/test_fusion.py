@@ -114,3 +114,27 @@ def test_save_and_load_round_trip(catalog, tmp_path):
 def test_unknown_signal_is_refused(catalog):
     with pytest.raises(ValueError, match="unknown signal"):
         FusionRanker(catalog, signals=("dense", "vibes"))
+
+
+def test_a_wished_category_comes_first_on_a_cold_turn_only():
+    cat = Catalog(
+        (
+            Item(id="blockbuster", title="It", categories=["horror"], popularity=500),
+            Item(id="doc", title="Food, Inc.", categories=["documentary"], popularity=2),
+            Item(id="unknown", title="Untagged", popularity=1),  # no known category: never pushed down
+        )
+    )
+    weights = {"popularity": 10.0, "category_match": 1.0}
+    context = RankingContext("documentaries", wished_categories=frozenset({"documentary"}))
+    cold = [Candidate("blockbuster", 0.5), Candidate("doc", 0.5), Candidate("unknown", 0.5)]
+    warm = [Candidate(c.item_id, 0.5, collaborative=1.0) for c in cold]
+
+    def order(ranker: FusionRanker, pool: list[Candidate]) -> list[str]:
+        return [pool[n].item_id for n in np.argsort(-ranker.score(context, pool), kind="stable")]
+
+    tiered = FusionRanker(cat, weights, categories_first_when_cold=True)
+    assert order(tiered, cold) == ["doc", "unknown", "blockbuster"]
+    assert order(tiered, warm)[0] == "blockbuster"  # a named film's co-mentions speak: the weights decide
+    assert order(FusionRanker(cat, weights), cold)[0] == "blockbuster"  # off: popularity outweighs the wish
+    assert order(tiered.without("constraints"), cold)[0] == "blockbuster"  # the ablation switches it off too
+    assert tiered.described("x").categories_first_when_cold  # copies keep it

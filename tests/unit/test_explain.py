@@ -180,5 +180,11 @@ def test_a_person_asked_for_is_counted_in_any_role_and_named_under_the_first():
     assert people_asked_for([writer_director], ["nolan"]) == []  # a surname alone is no whole name
 
 
+def test_reply_says_each_wish_once():
+    assert EX.reply(picks(), wishes=["western", "westerns", "funny"], notices=[], noun="films") == (
+        "Here are 2 films for western, funny."
+    )
+
+
 def test_reply_with_one_pick_is_grammatical():
     assert EX.reply(picks()[1:], wishes=[], notices=[], noun="films") == "Here is 1 film."
