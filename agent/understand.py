@@ -117,7 +117,8 @@ CHAT_WORDS = frozenset(
     "always rest choice choices lately best than worth pick picks chatting same wanted here soon agree couple "
     "name only trying looks seems when after back believe course seeing plenty mentioned mentioning sometimes "
     "highly second mine even talking later most must guess others since whole prefer before because honestly "
-    "netflix streaming planning time times year years recommendations favorites favourites".split()
+    "netflix streaming planning time times year years recommendations favorites favourites "
+    "likes loves enjoys".split()  # "she likes Pride and Prejudice": a like, read from the title, not a wish
 )
 # Words that only carry a negation's verb ("horror is not my thing", "not a fan of gore"): nothing to avoid,
 # and a negation followed by nothing but these looks back at its subject.
@@ -211,6 +212,7 @@ _RELATIVE: dict[str, str] = {
     "lighter": r"lighter|happier|cheerier|more (?:light[\s-]*hearted|upbeat|cheerful|fun)"
     r"|less (?:dark|serious|heavy|intense|depressing|bleak|sad)",
     "shorter": r"shorter|less long",
+    "cheaper": r"cheaper|less expensive|more affordable|lower[\s-]priced",
     "less_mainstream": r"less (?:mainstream|popular|known|famous|obvious|commercial)|lesser[\s-]known"
     r"|more (?:obscure|niche|underground|offbeat|unusual|indie)"
     r"|not (?:(?:so|too|as|that) )?(?:mainstream|popular|well[\s-]known|famous)"
@@ -218,6 +220,8 @@ _RELATIVE: dict[str, str] = {
 }
 # "too" and "as well" add only at a clause's end: "not too gory" is a degree, "a drama too." an addition.
 _ADDITIVE = re.compile(r"\b(?:also|additionally|in addition)\b|\b(?:too|as well)\s*(?:[.!?,;]|$)", re.IGNORECASE)
+# The message asks for items besides those shown ("something else", "any other ones?", "more options").
+_OTHERS = re.compile(r"\b(?:else|other|others|another|more|different|instead|alternatives?)\b", re.IGNORECASE)
 _REJECTION = re.compile(
     r"\b(?:none of (?:those|these|them)|not quite|not (?:those|these) ones?|no,? not (?:those|these)"
     r"|not what i(?:'m| am) (?:looking for|after))\b",
@@ -261,13 +265,16 @@ class Interests:
     # ends a search for a child and is no filter).
     audience: str | None = None
     max_runtime_minutes: int | None = None  # "under 90 minutes", "something short" (100)
-    # A step away from the last picks: "older", "newer", "darker", "lighter", "shorter" or "less_mainstream".
+    # A step away from the last picks: "older", "newer", "darker", "lighter", "shorter", "cheaper" or
+    # "less_mainstream".
     relative: str | None = None
     # The message adds to the search rather than starting another ("it should be a drama too", "also
     # funny"): its categories join the wished ones.
     adds: bool = False
     # The message turns the last picks down ("none of those", "not quite"): they stop steering the search.
     rejects_picks: bool = False
+    # The message asks for items besides those shown ("something else", "any other ones?").
+    asks_for_others: bool = False
     # The message praises what the other side just named, without naming a title or negating anything
     # ("Yes, I saw that one too, good movie"): the state turns those items into liked ones.
     praises_last: bool = False
@@ -379,6 +386,7 @@ class RuleBasedUnderstander:
         text = _relative(text, interests, self._in_title)
         interests.adds = bool(_ADDITIVE.search(text))
         interests.rejects_picks = bool(_REJECTION.search(text))
+        interests.asks_for_others = bool(_OTHERS.search(text))
         positive_words: list[str] = []
         for raw_clause in _CLAUSE_SPLIT.split(text):
             if not raw_clause or not raw_clause.strip():
@@ -733,8 +741,9 @@ def _relative(text: str, interests: Interests, in_title: Callable[[str, int, int
     """Read a step away from the last picks (the first one stated); return the text without its words.
 
     >>> [(_relative(m, i := Interests(), lambda *_: False), i.relative)[1]
-    ...  for m in ("something older", "anything more recent?", "lesser known", "nothing darker", "my older son")]
-    ['older', 'newer', 'less_mainstream', None, None]
+    ...  for m in ("something older", "anything more recent?", "lesser known", "nothing darker", "my older son",
+    ...            "anything cheaper?")]
+    ['older', 'newer', 'less_mainstream', None, None, 'cheaper']
     """
     spans: list[tuple[int, int]] = []
     for m in _RELATIVE_PATTERN.finditer(text):

@@ -342,3 +342,26 @@ def test_a_person_in_only_some_picks_is_said_to_be_in_those_only(small_catalog):
     assert result.picks[0].item.id == "r1" and len(result.picks) == 3
     assert "Only 1 of them is with Alexandra Breckenridge." in result.reply
     assert "alexandra" not in result.reply  # her name is not listed as wishes word by word
+
+
+def test_cheaper_steps_below_the_cheapest_item_shown(pipeline):
+    state = ConversationState()
+    first = pipeline.handle(state, "a leather notebook for the office")
+    shown = [p.item for p in first.picks if p.item.price is not None]
+    assert shown, "the office items have prices"
+    cheaper = pipeline.handle(state, "anything cheaper?")
+    assert state.constraints.price_max == pytest.approx(min(i.price for i in shown) - 0.01)
+    assert all(p.item.price is None or p.item.price < min(i.price for i in shown) for p in cheaper.picks)
+
+
+def test_a_shop_customer_narrowing_the_list_keeps_the_products_that_fit(small_catalog):
+    shop = TurnPipeline.from_parts(
+        small_catalog, InMemoryRetriever(small_catalog, HashingEmbedder()), top_k=2, domain="products"
+    )
+    state = ConversationState()
+    first = [p.item.id for p in shop.handle(state, "office supplies").picks]
+    assert set(first) == {"b1", "b2"}
+    narrowed = shop.handle(state, "a notebook")  # one of the two shown: it stays
+    assert [p.item.id for p in narrowed.picks][:1] == ["b2"]
+    others = shop.handle(state, "something else")  # asks for others: the shown ones go
+    assert not {p.item.id for p in others.picks} & set(first)

@@ -310,12 +310,14 @@ class TurnPipeline:
             )
             return
         # "under $45 please" refines the last list: the picks shown that meet the new bound may stay; after
-        # "none of those, under $45" they may not.
-        refines = interests.only_bounds and not interests.rejects_picks
+        # "none of those, under $45" they may not. A shop's customer narrows what they were shown ("for women",
+        # "he needs skates", "for an office" after printer paper): those that fit stay unless they ask for
+        # others or name categories none of them has ("any books?" after shoes). A film list moves on.
+        refines = (interests.only_bounds or self._narrows(state, interests)) and not interests.rejects_picks
         ranked, unknown_notice = self.recommend(state, diversity=turn_diversity, keep_last_picks=refines)
         notices += unknown_notice
         heading = None
-        if not ranked and (closest := self._closest_to_budget(state)) is not None:
+        if not ranked and (closest := self._closest_to_budget(state, keep_last_picks=refines)) is not None:
             ranked, heading = closest
             budget = _budget(*state.constraints.prices)
             notices.append(
@@ -368,7 +370,11 @@ class TurnPipeline:
             bounds=_bounds(state),
             language=state.language,
             # Another list for the same request ("something else"): said so, not the last lead-in again.
-            more=not first_turn and not changes and heading is None and bool(state.last_picks),
+            more=not first_turn
+            and not changes
+            and heading is None
+            and bool(state.last_picks)
+            and not set(state.last_picks) & {r.item_id for r in ranked},
         )
         yield from self._reply(state, picks, notices, self.responder.stream(request), clarifying=False)
 
@@ -395,12 +401,13 @@ class TurnPipeline:
         return kind
 
     def _step(self, state: ConversationState, interests: Interests, notices: list[str]) -> float | None:
-        """Apply a step away from the last picks ("older", "newer", "darker", "lighter", "less mainstream")
-        to the state; return this turn's long-tail strength when the step asks for one.
+        """Apply a step away from the last picks ("older", "newer", "cheaper", "darker", "lighter", "less
+        mainstream") to the state; return this turn's long-tail strength when the step asks for one.
 
-        Years step past the last picks' oldest or newest; mood steps are category wishes (scores, not
-        filters); "less mainstream" raises the long-tail knob for this turn only. A runtime wish is said to
-        be unmet when the catalogue has no running times, never silently ignored.
+        Years step past the last picks' oldest or newest, prices below their cheapest; mood steps are
+        category wishes (scores, not filters); "less mainstream" raises the long-tail knob for this turn
+        only. A runtime wish is said to be unmet when the catalogue has no running times, never silently
+        ignored.
         """
         step = interests.relative
         if interests.max_runtime_minutes is not None or step == "shorter":
@@ -416,6 +423,12 @@ class TurnPipeline:
                 state.step_years(None, min(years) - 1)
             else:
                 state.step_years(max(years) + 1, None)
+        elif step == "cheaper":  # below the cheapest shown; "cheaper than $30" is a bound the reader took
+            prices = [p for p in (self.catalog.get(i).price for i in state.last_picks if i in self.catalog) if p]
+            if not prices:
+                notices.append("there are no earlier picks with a price to compare, so 'cheaper' was not applied")
+            else:
+                state.constraints = state.constraints.with_prices(state.constraints.price_min, min(prices) - 0.01)
         elif step in MOOD_STEPS:
             wished = MOOD_STEPS[step] & self.vocabulary_categories
             state.constraints = replace(
@@ -479,13 +492,27 @@ class TurnPipeline:
             discussed=item.id,
         )
 
-    def _closest_to_budget(self, state: ConversationState) -> tuple[list[RankedItem], str] | None:
+    def _narrows(self, state: ConversationState, interests: Interests) -> bool:
+        """Whether a shop's message narrows the products shown rather than asking for others."""
+        said = interests.constraints.include_categories
+        shown = (self.catalog.get(i) for i in state.last_picks if i in self.catalog)
+        return (
+            self.shop is not None
+            and not interests.asks_for_others
+            and (not said or any(not said.isdisjoint(item.categories) for item in shown))
+        )
+
+    def _closest_to_budget(
+        self, state: ConversationState, *, keep_last_picks: bool = False
+    ) -> tuple[list[RankedItem], str] | None:
         """When a price bound leaves nothing: the matches priced nearest the budget, and a heading that
-        says they miss it. None when no price bound was set or nothing matches even without it."""
+        says they miss it. None when no price bound was set or nothing matches even without it.
+        ``keep_last_picks``: the request refines the last list ("anything cheaper?"), whose items may be
+        the closest."""
         if "price" not in state.constraints.bounded_fields:
             return None
         unbounded = replace(state, constraints=state.constraints.with_prices(None, None))
-        ranked, _ = self.recommend(unbounded, k=max(4 * self.top_k, 20))
+        ranked, _ = self.recommend(unbounded, k=max(4 * self.top_k, 20), keep_last_picks=keep_last_picks)
         price_min, price_max = state.constraints.prices
         prices = {r.item_id: price for r in ranked if (price := self.catalog.get(r.item_id).price) is not None}
         priced = [r for r in ranked if r.item_id in prices]

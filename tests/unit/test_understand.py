@@ -255,6 +255,7 @@ def test_wishes_are_deduplicated_and_capped(u):
     [
         "Oh cool, have you seen it? Sounds interesting, I'll check it out. Something with dragons",
         "I'm gonna need some ideas, something with dragons",  # the replayed turn whose lead-in cited "gonna, ideas"
+        "she likes something with dragons",  # a reply once read "for likes, romantic"
     ],
 )
 def test_words_about_the_conversation_are_no_wishes(u, message):
