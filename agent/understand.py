@@ -140,6 +140,8 @@ _PRICE = (
     + _NOT_MONEY_UNIT
     + r"\s?(?:[$€£]|dollars?|usd|bucks|euros?|eur|pounds?)?"
 )
+# "a budget of $50", "my budget would be $15", "budget: around 20 dollars": a ceiling.
+_BUDGET_WORDS = r"budget(?:\s+(?:is|would|will|be|of|around|about|roughly|approximately|up|to|at|max|maximum))*:?"
 _MONEY = re.compile(
     r"[$€£]|dollar|usd|\beuros?\b|\beur\b|\bpounds?\b|\bbucks?\b|price|cost|budget|spend|pay\b", re.IGNORECASE
 )
@@ -312,16 +314,22 @@ class Understander(Protocol):
 
 
 def _category_pattern(word: str) -> re.Pattern[str]:
-    """The words that name a category (or a synonym of one): plurals too, never a verb after a pronoun.
+    """The words that name a category (or a synonym of one): plurals too, the singular of a plural name ("a
+    book" for books; not "new" for news), never a verb after a pronoun.
 
     >>> love_story, short = _category_pattern("love story"), _category_pattern("short")
+    >>> books = _category_pattern("books")
     >>> bool(love_story.search("two love stories")), bool(love_story.search("I love stories"))
     (True, False)
     >>> bool(short.search("funny and short")), bool(short.search("a short film"))
     (False, True)
+    >>> bool(books.search("a thriller book")), bool(_category_pattern("news").search("something new"))
+    (True, False)
     """
     escaped = re.escape(word).replace(r"\-", r"[-\s]?").replace(r"\ ", r"\s+")
     plural = r"(?:s|es)?" if not word.endswith("y") else ""
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        escaped, plural = escaped[:-1], "s?"
     if word.endswith("y"):
         escaped = escaped[:-1] + r"(?:y|ies)"
     body = _QUALIFIED.get(word, escaped + plural)
@@ -566,7 +574,7 @@ class RuleBasedUnderstander:
         lowered = text.lower()
         spans: list[tuple[int, int]] = []
         upper = (
-            rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|within|budget (?:of|is))\s+{_PRICE}"
+            rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|within|{_BUDGET_WORDS})\s+{_PRICE}"
         )
         price_min, price_max = interests.constraints.prices
         if m := re.search(upper, lowered):
@@ -678,8 +686,10 @@ def _governs(piece: str, word: str, named: set[str]) -> bool:
     (True, False)
     >>> _governs("horror is ", "horror", set()), _governs(" horror or sci-fi", "sci-fi", {"horror"})
     (True, True)
+    >>> _governs(" a romance book", "books", set())  # "King is not a romance book": books are not ruled out
+    False
     """
-    found = re.search(rf"\b{re.escape(word)}", piece, re.IGNORECASE)
+    found = re.search(rf"\b{re.escape(word)}", piece, re.IGNORECASE) or _category_pattern(word).search(piece)
     if found is None:
         return True  # matched through a synonym's other form: keep the reading the rules made
     allowed = _GOVERNING | {w for phrase in named for w in _content_words(phrase)}

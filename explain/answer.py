@@ -17,6 +17,9 @@ Example::
     'Yes: 1984 by George Orwell is listed with hardcover: 384 pages.'
     >>> rule_answer(book, "how much is it?", []).text
     '1984 by George Orwell costs $13.39.'
+    >>> dune = Item(id="2", title="Dune", attributes={"author": ["Frank Herbert"]})
+    >>> rule_answer(dune, "who wrote it?", ["wrote"]).text
+    'Dune is listed with author: Frank Herbert.'
     >>> answer = rule_answer(book, "is it waterproof?", ["waterproof"])
     >>> answer.covered
     False
@@ -48,6 +51,12 @@ _YES_NO = re.compile(r"^\s*(?:and\s+)?(?:is|are|does|do|did|can|will|has|have)\b
 # Run-on product descriptions separate their points with footnote marks ("[2]") or bullets, not full stops.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\[\d+\]\s*|\s*[•|]\s*|\n+")
 _TITLE_PARTS = re.compile(r",\s|\s[-–|]\s")
+# Question words that name a role by another word than the catalogue's field: "who wrote it?" asks for a
+# film's writer or a book's author, "who acted in it?" for its stars.
+_ROLE_WORDS = {
+    **dict.fromkeys(("wrote", "written", "write", "writes", "writer", "author", "authors"), "writer author"),
+    **dict.fromkeys(("acted", "actor", "actors", "actress", "cast", "starring", "starred", "plays"), "stars"),
+}
 _MAX_QUOTE_WORDS = 30
 _QUESTION_TOKENS = 150  # of the question, quoted in the prompt
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -87,7 +96,7 @@ def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
         return Answer(f"{name} costs {price}.", True, (f"price: {price}",), gist=price)
     if _PLOT_QUESTION.search(question) and item.description:
         return Answer(f"{name}: {item.description.strip()}", True, (item.description.strip(),))
-    wanted = {stem(w) for w in topic}
+    wanted = {stem(w) for w in topic} | {s for w in topic for s in stems(_ROLE_WORDS.get(w.lower(), ""))}
     if wanted:
         attribute = _best_attribute(item, wanted)
         if attribute is not None:

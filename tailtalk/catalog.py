@@ -104,6 +104,16 @@ class Item(BaseModel):
     def label(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
 
+    def names(self) -> list[str]:
+        """What a person may call the item: its title, and a title that ends in " by <author>" without it.
+
+        >>> Item(id="1", title="1984 by George Orwell", attributes={"author": ["George Orwell"]}).names()
+        ['1984 by George Orwell', '1984']
+        """
+        authors = self.attributes.get("author")
+        shorter = [self.title.removesuffix(f" by {a}") for a in authors] if isinstance(authors, list | tuple) else []
+        return list(dict.fromkeys([self.title, *(s for s in shorter if s)]))
+
     def embedding_text(self) -> str:
         """The text a bi-encoder sees: the facts a person would use to describe the item."""
         parts = [self.label]

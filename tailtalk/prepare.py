@@ -313,11 +313,14 @@ def _product(category_file: str, index: int, raw: dict[str, Any]) -> Item:
                 attributes[key.strip().lower().replace(" ", "_")] = value.strip()
     if raw.get("rating"):
         attributes["rating"] = raw["rating"]
+    title = raw["name"].strip()
+    if category == "books" and " by " in title:  # "1984 by George Orwell": who wrote it is a fact to answer from
+        attributes["author"] = [a.strip() for a in re.split(r",\s*|\s+and\s+", title.rsplit(" by ", 1)[1]) if a.strip()]
     price = raw.get("price")
     description = " ".join(x for x in (raw.get("short_description"), facts if not attributes else "") if x)
     return Item(
         id=f"{category_file.lower()}-{index:03d}",
-        title=raw["name"].strip(),
+        title=title,
         description=description,
         categories=[category, *genres],
         attributes=attributes,
@@ -327,9 +330,9 @@ def _product(category_file: str, index: int, raw: dict[str, Any]) -> Item:
 
 
 def _shop_aliases(item: Item) -> str:
-    """What a shop assistant calls a product: the book title before ' by ', else the first words of the name."""
-    name = item.title.split(" by ")[0] if "books" in item.categories else item.title
-    name = re.split(r"[,(\[|–-]", name)[0]
+    """What a shop assistant calls a product: the book title without its author, else the first words of the
+    name."""
+    name = re.split(r"[,(\[|–-]", item.names()[-1])[0]
     return " ".join(name.split()[:6])
 
 

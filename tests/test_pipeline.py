@@ -365,3 +365,35 @@ def test_a_shop_customer_narrowing_the_list_keeps_the_products_that_fit(small_ca
     assert [p.item.id for p in narrowed.picks][:1] == ["b2"]
     others = shop.handle(state, "something else")  # asks for others: the shown ones go
     assert not {p.item.id for p in others.picks} & set(first)
+
+
+def test_the_request_stays_in_the_query_after_it_scrolls_out_of_the_window(pipeline):
+    state = ConversationState()
+    pipeline.handle(state, "a scary ghost film")
+    assert "wishes:" not in pipeline.query_text(state)  # still in the window: said once
+    for n in range(4):  # talk about other things until the request is out of the last six turns
+        state.record_assistant(f"Anything else I should know ({n})?", ())
+        pipeline.handle(state, "hmm, thank you")
+    query = pipeline.query_text(state)
+    assert "a scary ghost film" not in query and query.endswith("| wishes: scary ghost")
+
+
+def test_a_book_is_found_by_its_title_without_its_author():
+    from tailtalk.catalog import Catalog, Item
+
+    books = Catalog(
+        (
+            Item(
+                id="h",
+                title="The Handmaid's Tale by Margaret Atwood",
+                categories=["books"],
+                attributes={"author": ["Margaret Atwood"]},
+            ),
+            Item(id="d", title="Dune by Frank Herbert", categories=["books"], attributes={"author": ["Frank Herbert"]}),
+        )
+    )
+    shop = TurnPipeline.from_parts(books, InMemoryRetriever(books, HashingEmbedder()), top_k=1, domain="products")
+    state = ConversationState()
+    result = shop.handle(state, "a book like The Handmaid's Tale")
+    assert "h" in state.liked and [p.item.id for p in result.picks] == ["d"]
+    assert "Frank Herbert" in shop.handle(state, "who wrote it?").reply

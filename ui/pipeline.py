@@ -134,7 +134,7 @@ class TurnPipeline:
         self.ranker = ranker
         self.explainer = explainer
         self.responder = responder or TemplateResponder()
-        self.titles = titles or TitleMatcher((i.id, i.title, i.year) for i in catalog)
+        self.titles = titles or TitleMatcher((i.id, name, i.year) for i in catalog for name in i.names())
         self.candidates = candidates
         self.top_k = top_k
         self.max_message_chars = max_message_chars
@@ -169,7 +169,8 @@ class TurnPipeline:
         about the items shown answered from their facts.
         """
         titles = TitleMatcher(
-            ((i.id, i.title, i.year) for i in catalog), popularity={i.id: i.popularity or 0.0 for i in catalog}
+            ((i.id, name, i.year) for i in catalog for name in i.names()),
+            popularity={i.id: i.popularity or 0.0 for i in catalog},
         )
         rules = RuleBasedUnderstander(catalog.categories(), titles)
         explainer = explainer or TemplateExplainer()
@@ -576,14 +577,20 @@ class TurnPipeline:
         raise RuntimeError(f"the responder {self.responder.name!r} ended a reply without its Reply")
 
     def query_text(self, state: ConversationState) -> str:
-        """What retrieval embeds: the recent dialogue, which beat the extracted wishes alone on ReDial valid.
+        """What retrieval embeds: the recent dialogue, which beat the extracted wishes alone on ReDial valid,
+        and the wishes it no longer holds.
 
         Empty while the user has stated no wish and named no item ("hi"): there is no
         direction to search in yet, and retrieval falls back to popular items.
         """
         if not (state.user_queries or state.liked):
             return ""
-        return state.context_text(self.catalog.label_of)
+        text = state.context_text(self.catalog.label_of)
+        # The request that began the search may have scrolled out of the window ("a thriller book", then three
+        # turns about the budget): its words come last, where an encoder's truncation reaches first.
+        said = set(normalise(text).split())
+        missing = [w for w in state.wishes if not set(normalise(w).split()) <= said]
+        return f"{text} | wishes: {' '.join(missing)}" if missing else text
 
     def constraints(
         self, state: ConversationState, *, exclude_mentioned: bool = True, keep_last_picks: bool = False

@@ -134,6 +134,8 @@ def test_mg_shopdial_catalogue_and_linked_dialogues(mirror, tmp_path):
     assert (len(catalog), len(dialogues)) == (57, 64)
     book = catalog.get("books-000")
     assert book.title == "1984 by George Orwell" and book.price == 13.39 and "books" in book.categories
+    assert book.attributes["author"] == ["George Orwell"] and book.names() == ["1984 by George Orwell", "1984"]
+    assert all("author" not in i.attributes for i in catalog if "books" not in i.categories)
     linked = [t for d in dialogues for t in d.turns if t.role == "assistant" and t.items]
     assert len(linked) >= 50
     assert any(catalog.get(i).title.startswith("Regretting You") for t in linked for i in t.items)

@@ -625,6 +625,14 @@ def test_a_negated_lower_bound_is_a_ceiling(message, low, high):
     assert (i.constraints.price_min, i.constraints.price_max) == (low, high)
 
 
+@pytest.mark.parametrize(
+    "message, high",
+    [("My budget would be $15", 15.0), ("my budget is around 20 dollars", 20.0), ("budget: $30", 30.0)],
+)
+def test_a_budget_said_any_way_is_a_ceiling(message, high):  # MG-ShopDial: "My budget would be $15" was no bound
+    assert RuleBasedUnderstander(["books"]).understand(message).constraints.prices == (None, high)
+
+
 def test_a_bound_on_another_unit_is_no_price():
     i = RuleBasedUnderstander(["cellphones & accessories"]).understand(
         "I would like not to spend too much, do you have anything with at least 16gb of memory"
