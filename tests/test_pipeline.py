@@ -367,17 +367,6 @@ def test_a_shop_customer_narrowing_the_list_keeps_the_products_that_fit(small_ca
     assert not {p.item.id for p in others.picks} & set(first)
 
 
-def test_the_request_stays_in_the_query_after_it_scrolls_out_of_the_window(pipeline):
-    state = ConversationState()
-    pipeline.handle(state, "a scary ghost film")
-    assert "wishes:" not in pipeline.query_text(state)  # still in the window: said once
-    for n in range(4):  # talk about other things until the request is out of the last six turns
-        state.record_assistant(f"Anything else I should know ({n})?", ())
-        pipeline.handle(state, "hmm, thank you")
-    query = pipeline.query_text(state)
-    assert "a scary ghost film" not in query and query.endswith("| wishes: scary ghost")
-
-
 def test_a_book_is_found_by_its_title_without_its_author():
     from tailtalk.catalog import Catalog, Item
 

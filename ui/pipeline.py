@@ -577,20 +577,14 @@ class TurnPipeline:
         raise RuntimeError(f"the responder {self.responder.name!r} ended a reply without its Reply")
 
     def query_text(self, state: ConversationState) -> str:
-        """What retrieval embeds: the recent dialogue, which beat the extracted wishes alone on ReDial valid,
-        and the wishes it no longer holds.
+        """What retrieval embeds: the recent dialogue, which beat the extracted wishes alone on ReDial valid.
 
         Empty while the user has stated no wish and named no item ("hi"): there is no
         direction to search in yet, and retrieval falls back to popular items.
         """
         if not (state.user_queries or state.liked):
             return ""
-        text = state.context_text(self.catalog.label_of)
-        # The request that began the search may have scrolled out of the window ("a thriller book", then three
-        # turns about the budget): its words come last, where an encoder's truncation reaches first.
-        said = set(normalise(text).split())
-        missing = [w for w in state.wishes if not set(normalise(w).split()) <= said]
-        return f"{text} | wishes: {' '.join(missing)}" if missing else text
+        return state.context_text(self.catalog.label_of)
 
     def constraints(
         self, state: ConversationState, *, exclude_mentioned: bool = True, keep_last_picks: bool = False
