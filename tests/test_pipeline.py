@@ -386,3 +386,18 @@ def test_a_book_is_found_by_its_title_without_its_author():
     result = shop.handle(state, "a book like The Handmaid's Tale")
     assert "h" in state.liked and [p.item.id for p in result.picks] == ["d"]
     assert "Frank Herbert" in shop.handle(state, "who wrote it?").reply
+
+
+def test_the_reply_claims_no_category_that_no_pick_has(small_catalog):
+    from tailtalk.catalog import Catalog, Item
+
+    hanks = Item(id="t1", title="Funny Mail", categories=["comedy"], attributes={"stars": ["Tom Hanks"]})
+    war = Item(id="w1", title="Beach Landing", categories=["war"], attributes={"stars": ["Tom Hanks"]})
+    catalog = Catalog((*small_catalog, hanks, war))
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=1)
+    state = ConversationState()
+    assert "for war" in pipeline.handle(state, "a war film").reply  # Beach Landing is a war film
+    state.shown.append("w1")  # shown already: the next list cannot have it
+    result = pipeline.handle(state, "maybe something with Tom Hanks")
+    assert [p.item.id for p in result.picks] == ["t1"]
+    assert "war" not in result.reply and "with Tom Hanks" in result.reply

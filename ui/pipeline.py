@@ -382,9 +382,13 @@ class TurnPipeline:
     def _said_wishes(self, state: ConversationState, picks: Sequence[Item]) -> list[str]:
         """The wishes a reply repeats: those in the catalogue's words, the words of a person the picks credit
         whose whole name the wishes hold ("breckenridge" is in no title or plot), a shop's product types as
-        phrases."""
+        phrases. A category no pick has is not claimed: "a war film" then "with Tom Hanks", whose war film
+        was shown already, gets his comedies "with Tom Hanks", not "for war"."""
         names = {word for person in people_asked_for(picks, state.wishes) for word in person.name.lower().split()}
-        return _with_type_phrases(state, [w for w in state.wishes if w in names or self.sayable([w])])
+        shown = {c for item in picks for c in item.categories}
+        unmet = {c for c in self.vocabulary_categories if c not in shown}
+        said = [w for w in state.wishes if w in names or (self.sayable([w]) and _category_named(w) not in unmet)]
+        return _with_type_phrases(state, said)
 
     def _follow_up(self, state: ConversationState) -> str:
         """Which question a reply ends with (see ``explain.templates.FOLLOW_UPS``): what would most sharpen
@@ -678,6 +682,19 @@ class TurnPipeline:
                     f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for"
                 )
         return notices
+
+
+_CATEGORY_OF_SYNONYM = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
+
+
+def _category_named(wish: str) -> str:
+    """The category a wish names: itself, its singular, or the category of a synonym ("funny": comedy).
+
+    >>> _category_named("westerns"), _category_named("funny"), _category_named("heists")
+    ('western', 'comedy', 'heist')
+    """
+    word = wish.lower()
+    return _CATEGORY_OF_SYNONYM.get(word) or (word[:-1] if word.endswith("s") and len(word) > 4 else word)
 
 
 def _with_type_phrases(state: ConversationState, wishes: list[str]) -> list[str]:
