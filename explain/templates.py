@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -298,6 +298,25 @@ def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], foll
 _CATEGORY_OF = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
 
 
+def categories_by_stems(categories: Iterable[str]) -> dict[frozenset[str], str]:
+    """Categories keyed by the stems of their words, for :func:`category_named`."""
+    by_stems: dict[frozenset[str], str] = {}
+    for category in categories:
+        by_stems.setdefault(frozenset(stems(category)), category)
+    return by_stems
+
+
+def category_named(wish: str, by_stems: Mapping[frozenset[str], str]) -> str | None:
+    """The category a wish names: the category of a synonym ("funny": comedy), or one of ``by_stems`` (see
+    :func:`categories_by_stems`) with the wish's stems ("comedies", "westerns"); None for other words.
+
+    >>> known = categories_by_stems(["comedy", "western"])
+    >>> category_named("funny", known), category_named("westerns", known), category_named("heists", known)
+    ('comedy', 'western', None)
+    """
+    return _CATEGORY_OF.get(wish.lower()) or by_stems.get(frozenset(stems(wish)))
+
+
 def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     """The wishes an item's facts meet: in its words, as a word of the same stem ("animated" for animation),
     or as a synonym of one of its categories ("funny" for a comedy).
@@ -312,12 +331,10 @@ def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     text = " ".join([*item.categories, item.description, item.title]).lower()
     words = stems(text)
     met: dict[str, str] = {}
-    by_stems: dict[frozenset[str], str] = {}
-    for c in item.categories:
-        by_stems.setdefault(frozenset(stems(c)), c)
+    by_stems = categories_by_stems(item.categories)
     for wish in wishes:
         w, wish_stems = wish.lower(), frozenset(stems(wish))
-        category = _CATEGORY_OF.get(w) or by_stems.get(wish_stems)  # "comedies" names comedy
+        category = category_named(wish, by_stems)  # "comedies" names comedy
         if re.search(rf"\b{re.escape(w)}\b", text) or wish_stems <= words or category in item.categories:
             met.setdefault(category or " ".join(sorted(wish_stems)), wish)
     return list(met.values())

@@ -40,7 +40,15 @@ from ranking.fusion import FusionRanker
 from explain.grounding import GroundingReport, catalogue_people
 from explain.answer import Answerer
 from explain.respond import Domain, LLMResponder, Reply, ReplyRequest, Responder, TemplateResponder
-from explain.templates import Explained, Explainer, TemplateExplainer, follow_up_question, people_asked_for
+from explain.templates import (
+    Explained,
+    Explainer,
+    TemplateExplainer,
+    categories_by_stems,
+    category_named,
+    follow_up_question,
+    people_asked_for,
+)
 from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
@@ -143,6 +151,7 @@ class TurnPipeline:
         self.shop = shop
         self.vocabulary = _vocabulary(catalog)
         self.vocabulary_categories = frozenset(catalog.categories())
+        self._category_stems = categories_by_stems(self.vocabulary_categories)  # what a wish's words name
         # What suits a child here (a catalogue with neither category filters nothing for one).
         self.children_categories = frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories)
         self.less_mainstream_diversity = less_mainstream_diversity
@@ -387,7 +396,11 @@ class TurnPipeline:
         names = {word for person in people_asked_for(picks, state.wishes) for word in person.name.lower().split()}
         shown = {c for item in picks for c in item.categories}
         unmet = {c for c in self.vocabulary_categories if c not in shown}
-        said = [w for w in state.wishes if w in names or (self.sayable([w]) and _category_named(w) not in unmet)]
+        said = [
+            w
+            for w in state.wishes
+            if w in names or (self.sayable([w]) and category_named(w, self._category_stems) not in unmet)
+        ]
         return _with_type_phrases(state, said)
 
     def _follow_up(self, state: ConversationState) -> str:
@@ -682,19 +695,6 @@ class TurnPipeline:
                     f"{'it' if len(unknown) == 1 else 'they'} may be outside the {field_name}s you asked for"
                 )
         return notices
-
-
-_CATEGORY_OF_SYNONYM = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
-
-
-def _category_named(wish: str) -> str:
-    """The category a wish names: itself, its singular, or the category of a synonym ("funny": comedy).
-
-    >>> _category_named("westerns"), _category_named("funny"), _category_named("heists")
-    ('western', 'comedy', 'heist')
-    """
-    word = wish.lower()
-    return _CATEGORY_OF_SYNONYM.get(word) or (word[:-1] if word.endswith("s") and len(word) > 4 else word)
 
 
 def _with_type_phrases(state: ConversationState, wishes: list[str]) -> list[str]:
