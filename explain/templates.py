@@ -128,12 +128,9 @@ class TemplateExplainer:
                 shared = [n for n in _listed(other.attributes.get(role)) if n in own]
                 if shared:
                     return [phrase.format(name=shared[0], title=other.title)]
-        said = {w.lower() for w in wishes}
-        for role, phrase in (("director", "Directed by {name}, as you asked"), ("stars", "With {name}, as you asked")):
-            for name in _listed(item.attributes.get(role)):
-                parts = set(name.lower().split())  # a whole name of two words or more, not a lone "James"
-                if len(parts) > 1 and parts <= said:
-                    return [phrase.format(name=name)]
+        for person in people_asked_for([item], wishes):  # a whole name of two words or more, not a lone "James"
+            if person.role in _ASKED_REASONS:
+                return [_ASKED_REASONS[person.role].format(name=person.name)]
         matched = _wishes_met(item, wishes)
         if matched:
             return [f"Matches your wish for {', '.join(matched[:3])}"]
@@ -203,17 +200,23 @@ class TemplateExplainer:
         return "\n".join(lines)
 
 
+# A role's words in a reply's lead-in, in the order a name is looked up, and in a card's reason.
+_ROLE_PHRASES = {"director": "by", "stars": "with", "writer": "written by"}
+_ASKED_REASONS = {"director": "Directed by {name}, as you asked", "stars": "With {name}, as you asked"}
+
+
 @dataclass(frozen=True)
 class AskedPerson:
     """A person the request named in full, as the picks' catalogue entries spell them."""
 
     name: str
-    phrase: str  # "by Christopher Nolan", "with Tom Hanks"
+    role: str  # the first of ``_ROLE_PHRASES`` they hold in a pick
     picks: int  # how many of the picks they are in
 
-
-# A role's words in a reply, in the order a name is looked up (the cards' reasons use the same roles).
-_ROLE_PHRASES = (("director", "by"), ("stars", "with"), ("writer", "written by"))
+    @property
+    def phrase(self) -> str:
+        """ "by Christopher Nolan", "with Tom Hanks"."""
+        return f"{_ROLE_PHRASES[self.role]} {self.name}"
 
 
 def people_asked_for(items: Sequence[Item], wishes: Sequence[str]) -> list[AskedPerson]:
@@ -223,21 +226,19 @@ def people_asked_for(items: Sequence[Item], wishes: Sequence[str]) -> list[Asked
     >>> nolan = Item(id="1", title="Inception", attributes={"director": ["Christopher Nolan"]})
     >>> other = Item(id="2", title="Heat", attributes={"stars": ["Al Pacino"]})
     >>> people_asked_for([nolan, other], ["nolan", "christopher", "heist"])
-    [AskedPerson(name='Christopher Nolan', phrase='by Christopher Nolan', picks=1)]
+    [AskedPerson(name='Christopher Nolan', role='director', picks=1)]
     """
     said = {w.lower() for w in wishes}
     found: dict[str, str] = {}
     for item in items:
-        for role, phrase in _ROLE_PHRASES:
+        for role in _ROLE_PHRASES:
             for name in _listed(item.attributes.get(role)):
                 words = set(name.lower().split())
                 if len(words) > 1 and words <= said and name not in found:
-                    found[name] = f"{phrase} {name}"
+                    found[name] = role
     return [
-        AskedPerson(
-            name, phrase, sum(any(name in _listed(i.attributes.get(r)) for r, _ in _ROLE_PHRASES) for i in items)
-        )
-        for name, phrase in list(found.items())[:2]
+        AskedPerson(name, role, sum(any(name in _listed(i.attributes.get(r)) for r in _ROLE_PHRASES) for i in items))
+        for name, role in list(found.items())[:2]
     ]
 
 
