@@ -215,7 +215,7 @@ class AskedPerson:
 
     @property
     def phrase(self) -> str:
-        """ "by Christopher Nolan", "with Tom Hanks"."""
+        """The role's words and the name: "by Christopher Nolan", "with Tom Hanks"."""
         return f"{_ROLE_PHRASES[self.role]} {self.name}"
 
 

@@ -434,7 +434,7 @@ class TurnPipeline:
         if step in ("older", "newer") and "year" in interests.constraints.bounded_fields:
             pass  # "something older, from the 1980s": the years the person named are the bound, not a step
         elif step in ("older", "newer"):
-            years = [y for y in (self.catalog.get(i).year for i in state.last_picks if i in self.catalog) if y]
+            years = self._last_picks_known(state, "year")
             if not years:
                 notices.append(f"there are no earlier picks with a year to compare, so '{step}' was not applied")
             elif step == "older":
@@ -442,7 +442,7 @@ class TurnPipeline:
             else:
                 state.step_years(max(years) + 1, None)
         elif step == "cheaper":  # below the cheapest shown; "cheaper than $30" is a bound the reader took
-            prices = [p for p in (self.catalog.get(i).price for i in state.last_picks if i in self.catalog) if p]
+            prices = self._last_picks_known(state, "price")
             if not prices:
                 notices.append("there are no earlier picks with a price to compare, so 'cheaper' was not applied")
             else:
@@ -509,6 +509,11 @@ class TurnPipeline:
             clarifying=False,
             discussed=item.id,
         )
+
+    def _last_picks_known(self, state: ConversationState, field_name: str) -> list[Any]:
+        """The ``field_name`` ("year", "price") of each item of the last list that has one."""
+        shown = (self.catalog.get(i) for i in state.last_picks if i in self.catalog)
+        return [value for item in shown if (value := getattr(item, field_name)) is not None]
 
     def _narrows(self, state: ConversationState, interests: Interests) -> bool:
         """Whether a shop's message narrows the products shown rather than asking for others."""
