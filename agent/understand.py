@@ -89,9 +89,16 @@ _DEGREE = re.compile(
     re.IGNORECASE,
 )
 # Hedges negate nothing and end what came before: "I'm not sure what I want, maybe a comedy",
-# "I don't mind horror".
-_HEDGE = r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
-_CLAUSE_SPLIT = re.compile(rf"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b|{_HEDGE}", re.IGNORECASE)
+# "I don't mind horror", "cost is not a problem for me" (MG-ShopDial: that avoided every racket named after
+# it), "color doesn't matter".
+_HEDGE = (
+    r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
+    r"|\b(?:not an?|no)\s+(?:problem|issue|worries|concern)\b|\b(?:does|do)(?:n['’]?t|\s+not)\s+matter\b"
+)
+# A question for what the shop has starts a new clause even typed without punctuation: "I didn't like it much
+# do you have any other models?" asks for other models rather than avoiding them.
+_NEW_QUESTION = r"\bdo\s+you\s+(?:have|sell|carry|stock)\b"
+_CLAUSE_SPLIT = re.compile(rf"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b|{_HEDGE}|{_NEW_QUESTION}", re.IGNORECASE)
 STOPWORDS = frozenset(
     "a an the and or of to for in on at is are be it its i me my we you your something anything some any "
     "too very really quite so that this these those like want looking look watch see film films movie movies "

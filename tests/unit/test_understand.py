@@ -472,6 +472,10 @@ def test_negation_governs_only_what_follows_it(redial):
         ("I don't mind horror", {"horror"}, set(), []),
         ("I'm not sure what I want, maybe a western", {"western"}, set(), []),
         ("I'm not sure what I want maybe a western", {"western"}, set(), []),
+        ("violence is not a problem for me a western", {"western"}, set(), []),
+        ("no problem, a western", {"western"}, set(), []),
+        ("the length doesn't matter a western", {"western"}, set(), []),
+        ("I didn't like it much do you have any westerns", {"western"}, set(), []),
         ("a comedy I haven't seen yet", {"comedy"}, set(), []),  # the wish stands; "seen" governs only titles
         ("a comedy and nothing else", {"comedy"}, set(), []),
         ("nothing that is scary", set(), {"horror"}, []),
