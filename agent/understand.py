@@ -69,6 +69,8 @@ _UNSEEN = (
     rf"never\s+(?:ever\s+)?(?:saw|seen|watched)"
     rf"|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+|ever\s+)?(?:seen|watched)"
     rf"|did(?:{_NT}|\s+not)\s+(?:see|watch)|(?:have|has|ve)\s+yet\s+to\s+(?:see|watch)|not\s+(?:yet\s+)?seen"
+    # "I never used DJI before": the shop's products, unknown rather than rejected.
+    rf"|never\s+(?:used|tried|owned|had)|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+)?(?:used|tried)"
 )
 _NEGATION = (
     r"not|no|nothing|without|never|hate[sd]?|dislike[sd]?|avoid|except|skip|none of"
@@ -94,6 +96,12 @@ _DEGREE = re.compile(
 _HEDGE = (
     r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
     r"|\b(?:not an?|no)\s+(?:problem|issue|worries|concern)\b|\b(?:does|do)(?:n['’]?t|\s+not)\s+matter\b"
+    # No preference is no dislike: "I do not have an author in mind", "not interested in a particular brand".
+    r"|\b(?:(?:do|does|did)(?:n['’]?t|\s+not)\s+have|no)\s+(?:[\w'-]+\s+){0,3}?in\s+mind\b"
+    r"|\b(?:no|not\s+(?:interested\s+in\s+)?(?:a|any))\s+(?:particular|specific)\b"
+    # A message that opens by answering "no" to a question goes on to say what is wanted: "No please list out
+    # the price", "no i want something that can fit my wallet" (but "no horror" rejects horror).
+    r"|^\s*(?:no|nope|not really)\b(?=\s*(?:[,.!]|i\b|i'm\b|im\b|we\b|please\b|thanks?\b|but\b|just\b|it\b|that\b))"
 )
 # A question for what the shop has starts a new clause even typed without punctuation: "I didn't like it much
 # do you have any other models?" asks for other models rather than avoiding them.
@@ -125,7 +133,10 @@ CHAT_WORDS = frozenset(
     "name only trying looks seems when after back believe course seeing plenty mentioned mentioning sometimes "
     "highly second mine even talking later most must guess others since whole prefer before because honestly "
     "netflix streaming planning time times year years recommendations favorites favourites "
-    "likes loves enjoys".split()  # "she likes Pride and Prejudice": a like, read from the title, not a wish
+    "likes loves enjoys "  # "she likes Pride and Prejudice": a like, read from the title, not a wish
+    # Pronouns, auxiliaries and asides that negated clauses kept as words to avoid ("I think they were going
+    # to end up together, but..."; INSPIRED dev).
+    "he she they them am was though tho yet oh nah usually normally unfortunately".split()
 )
 # Words that only carry a negation's verb ("horror is not my thing", "not a fan of gore"): nothing to avoid,
 # and a negation followed by nothing but these looks back at its subject.
@@ -450,7 +461,7 @@ class RuleBasedUnderstander:
             ruled_out = [c for c, word in found if _governs(piece, word, named)]
             interests.constraints = interests.constraints.with_excluded(ruled_out)
             content = [w for w in content if not self._categories(w)]  # "comedies" is excluded, not also avoided
-        interests.avoid_terms.extend(w for w in content if w not in _PREDICATE)
+        interests.avoid_terms.extend(w for w in content if w not in _PREDICATE and w not in CHAT_WORDS)
         return []
 
     def _suit(self, interests: Interests) -> None:

@@ -476,6 +476,12 @@ def test_negation_governs_only_what_follows_it(redial):
         ("no problem, a western", {"western"}, set(), []),
         ("the length doesn't matter a western", {"western"}, set(), []),
         ("I didn't like it much do you have any westerns", {"western"}, set(), []),
+        ("I do not have a director in mind, a western", {"western"}, set(), []),
+        ("not interested in a particular actor, a western", {"western"}, set(), []),
+        ("no I want a western", {"western"}, set(), []),
+        ("no horror", set(), {"horror"}, []),
+        ("I never tried westerns", set(), set(), []),  # unknown, not rejected
+        ("I didn't like how they ended it", set(), set(), ["ended"]),
         ("a comedy I haven't seen yet", {"comedy"}, set(), []),  # the wish stands; "seen" governs only titles
         ("a comedy and nothing else", {"comedy"}, set(), []),
         ("nothing that is scary", set(), {"horror"}, []),
