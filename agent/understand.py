@@ -92,11 +92,12 @@ _DEGREE = re.compile(
 )
 # Hedges negate nothing and end what came before: "I'm not sure what I want, maybe a comedy",
 # "I don't mind horror", "cost is not a problem for me" (MG-ShopDial: that avoided every racket named after
-# it), "color doesn't matter".
+# it), "color doesn't matter", "surprise me".
 _HEDGE = (
     r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
     r"|\b(?:not an?|no)\s+(?:problem|issue|worries|concern)\b|\b(?:does|do)(?:n['’]?t|\s+not)\s+matter\b"
     # No preference is no dislike: "I do not have an author in mind", "not interested in a particular brand".
+    r"|\bsurprise\s+(?:me|us)\b"  # no wish for "surprise" (a surprise ending still is one)
     r"|\b(?:(?:do|does|did)(?:n['’]?t|\s+not)\s+have|no)\s+(?:[\w'-]+\s+){0,3}?in\s+mind\b"
     r"|\b(?:no|not\s+(?:interested\s+in\s+)?(?:a|any))\s+(?:particular|specific)\b"
     # A message that opens by answering "no" to a question goes on to say what is wanted: "No please list out

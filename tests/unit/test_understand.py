@@ -479,6 +479,7 @@ def test_negation_governs_only_what_follows_it(redial):
         ("I do not have a director in mind, a western", {"western"}, set(), []),
         ("not interested in a particular actor, a western", {"western"}, set(), []),
         ("no I want a western", {"western"}, set(), []),
+        ("I don't know, surprise me with a western", {"western"}, set(), []),
         ("no horror", set(), {"horror"}, []),
         ("I never tried westerns", set(), set(), []),  # unknown, not rejected
         ("I didn't like how they ended it", set(), set(), ["ended"]),
