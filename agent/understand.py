@@ -95,7 +95,9 @@ _DEGREE = re.compile(
 # it), "color doesn't matter", "surprise me".
 _HEDGE = (
     r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
-    r"|\b(?:not an?|no)\s+(?:problem|issue|worries|concern)\b|\b(?:does|do)(?:n['’]?t|\s+not)\s+matter\b"
+    # ... with their subject, which is then no wish either ("the brand doesn't matter" wishes for no "brand").
+    r"|\b(?:(?:the|my|a)\s+)?(?:[\w'-]+\s+)?(?:(?:is|are)\s+)?"
+    r"(?:(?:not an?|no)\s+(?:problem|issue|worries|concern)|(?:does|do)(?:n['’]?t|\s+not)\s+matter)\b"
     # No preference is no dislike: "I do not have an author in mind", "not interested in a particular brand".
     r"|\bsurprise\s+(?:me|us)\b"  # no wish for "surprise" (a surprise ending still is one)
     r"|\b(?:(?:do|does|did)(?:n['’]?t|\s+not)\s+have|no)\s+(?:[\w'-]+\s+){0,3}?in\s+mind\b"

@@ -475,6 +475,8 @@ def test_negation_governs_only_what_follows_it(redial):
         ("violence is not a problem for me a western", {"western"}, set(), []),
         ("no problem, a western", {"western"}, set(), []),
         ("the length doesn't matter a western", {"western"}, set(), []),
+        ("a western, the director does not matter", {"western"}, set(), []),
+        ("a western the director does not matter", {"western"}, set(), []),
         ("I didn't like it much do you have any westerns", {"western"}, set(), []),
         ("I do not have a director in mind, a western", {"western"}, set(), []),
         ("not interested in a particular actor, a western", {"western"}, set(), []),
