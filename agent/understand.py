@@ -99,6 +99,9 @@ _HEDGE = (
     r"|\b(?:(?:the|my|a)\s+)?(?:[\w'-]+\s+)?(?:(?:is|are)\s+)?"
     r"(?:(?:not an?|no)\s+(?:problem|issue|worries|concern)|(?:does|do)(?:n['’]?t|\s+not)\s+matter)\b"
     # No preference is no dislike: "I do not have an author in mind", "not interested in a particular brand".
+    # "It does not need to be a musical": a musical is allowed, neither ruled out nor wished for.
+    r"|\b(?:(?:does|do|did)(?:n['’]?t|\s+not)\s+(?:need|have)\s+to\s+be|need(?:n['’]?t|\s+not)\s+be)"
+    r"\s+(?:(?:an?|the)\s+)?[\w'-]+"
     r"|\bsurprise\s+(?:me|us)\b"  # no wish for "surprise" (a surprise ending still is one)
     r"|\b(?:(?:do|does|did)(?:n['’]?t|\s+not)\s+have|no)\s+(?:[\w'-]+\s+){0,3}?in\s+mind\b"
     r"|\b(?:no|not\s+(?:interested\s+in\s+)?(?:a|any))\s+(?:particular|specific)\b"

@@ -482,6 +482,8 @@ def test_negation_governs_only_what_follows_it(redial):
         ("not interested in a particular actor, a western", {"western"}, set(), []),
         ("no I want a western", {"western"}, set(), []),
         ("I don't know, surprise me with a western", {"western"}, set(), []),
+        ("it does not need to be a western", set(), set(), []),  # allowed, not ruled out (ReDial valid)
+        ("it doesn't have to be a western", set(), set(), []),
         ("no horror", set(), {"horror"}, []),
         ("I never tried westerns", set(), set(), []),  # unknown, not rejected
         ("I didn't like how they ended it", set(), set(), ["ended"]),
