@@ -86,7 +86,7 @@ _CUE = re.compile(rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION}|(?P<want>{_WANT_AGAI
 _VERB_CUE = re.compile(rf"not|never|hate[sd]?|dislike[sd]?|\w+{_NT}", re.IGNORECASE)  # cues that negate a verb
 # "not too gory": some gore is fine, so the words are avoided but no category is ruled out.
 _DEGREE = re.compile(
-    r"\s*(?:too|overly|very|so|super|particularly|excessively"
+    r"\s*(?:too|overly|very|so|super|particularly|excessively|quite"  # "The Martian is not quite sci-fi"
     r"|that(?!\s+(?:is|are|was|were|has|have|had|contains?|shows?)\b))\b",
     re.IGNORECASE,
 )

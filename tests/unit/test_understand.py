@@ -491,6 +491,7 @@ def test_negation_governs_only_what_follows_it(redial):
         ("a comedy and nothing else", {"comedy"}, set(), []),
         ("nothing that is scary", set(), {"horror"}, []),
         ("not that scary", set(), set(), ["scary"]),
+        ("it's not quite a western", set(), set(), ["western"]),  # a description (INSPIRED), no rejection
         ("a comedy my kids won't hate", {"comedy", "family", "animation"}, {"horror", "thriller"}, []),
     ],
 )
