@@ -187,6 +187,16 @@ _CHILDREN = re.compile(
     r"|grandkids|grandchildren|preschoolers?|the whole family)\b",
     re.IGNORECASE,
 )
+# A child in a story is no audience: "I loved it when I was a kid", "one of my favorites as a child", "the first
+# films she was in as a child", "that goofy kid with the bowl cut" (ReDial valid: each ruled horror out).
+_CHILD_IN_A_STORY = re.compile(
+    r"(?:\b(?:i|he|she|we|they|you)\s+(?:was|were)|\bas)\s+(?:just\s+|still\s+|only\s+)?(?:an?\s+)?"
+    r"(?:little\s+|young\s+|small\s+)?$",
+    re.IGNORECASE,
+)
+_A_CHARACTER = re.compile(
+    r"\b(?:that|this)\s+(?:[\w'-]+\s+){0,2}$", re.IGNORECASE
+)  # "that goofy kid", not "that kid-friendly"
 _TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
 # "For me", "just for myself": the person's own film, which ends a search for a child.
 _ADULTS = re.compile(r"\b(?:for|just)\s+(?:me|myself|us adults|(?:the\s+)?grown[\s-]?ups|adults)\b", re.IGNORECASE)
@@ -752,7 +762,11 @@ def _audience(text: str, interests: Interests, in_title: Callable[[str, int, int
             ages.append(int(number) if number.isdigit() else _NUMBER_WORDS[number.lower()])
     children = teenagers = False
     for m in _CHILDREN.finditer(text):
-        if not _negated_before(text, m.start()) and not in_title(text, *m.span()):
+        before = text[: m.start()]
+        character = m.group().lower() in ("kid", "child") and _A_CHARACTER.search(before)
+        if in_title(text, *m.span()) or _CHILD_IN_A_STORY.search(before) or character:
+            continue
+        if not _negated_before(text, m.start()):
             children = True
             spans.append(m.span())
     for m in _TEENAGERS.finditer(text):

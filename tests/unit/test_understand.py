@@ -518,6 +518,8 @@ def test_negation_scope(redial, message, include, exclude, avoid):
         "something scary for my eight-year-old",
         "is there anything kid-friendly?",
         "something different for my kids",
+        "is that kid-friendly?",
+        "something as a family with the kids",
     ],
 )
 def test_a_child_audience_never_allows_horror(redial, message):
@@ -544,6 +546,11 @@ def test_year_old_is_neither_a_year_nor_a_wish(redial, message):
         ("something for my 15 year old", "teen"),
         ("nothing for kids, please", None),
         ("I loved Children of Men", None),  # a title's words are no audience
+        # A child in a story is no audience (ReDial valid: each of these ruled horror out)
+        ("I loved horror when I was a kid", None),
+        ("That was one of my favorites as a child!", None),
+        ("one of the first films she was in when she was a child", None),
+        ("I like horror, the one with that goofy kid with the bowl cut", None),
     ],
 )
 def test_audience_only_where_someone_young_watches(redial, message, audience):
