@@ -194,9 +194,8 @@ _CHILD_IN_A_STORY = re.compile(
     r"(?:little\s+|young\s+|small\s+)?$",
     re.IGNORECASE,
 )
-_A_CHARACTER = re.compile(
-    r"\b(?:that|this)\s+(?:[\w'-]+\s+){0,2}$", re.IGNORECASE
-)  # "that goofy kid", not "that kid-friendly"
+# A character: "that goofy kid" (only a bare "kid" or "child"; "is that kid-friendly?" still asks for one).
+_A_CHARACTER = re.compile(r"\b(?:that|this)\s+(?:[\w'-]+\s+){0,2}$", re.IGNORECASE)
 _TEENAGERS = re.compile(r"\b(?:for|with)\s+(?:(?:my|our|a|the|his|her|their)\s+)?teen(?:ager)?s?\b", re.IGNORECASE)
 # "For me", "just for myself": the person's own film, which ends a search for a child.
 _ADULTS = re.compile(r"\b(?:for|just)\s+(?:me|myself|us adults|(?:the\s+)?grown[\s-]?ups|adults)\b", re.IGNORECASE)
