@@ -67,7 +67,9 @@ _NT = r"n(?:['’]|\s)?t"  # "isn't" and "isnt", and "isn t" once a clause namin
 # "I never saw X", "I haven't seen X": X is mentioned, neither liked nor disliked.
 _UNSEEN = (
     rf"never\s+(?:ever\s+)?(?:saw|seen|watched)"
-    rf"|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+|ever\s+)?(?:seen|watched)"
+    rf"|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+|ever\s+)?(?:seen?|watched)"  # "haven't see"
+    # "I have not heard of Dracula Untold, that sounds good", "I have never heard of Rat Race"
+    rf"|(?:never|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)|did(?:{_NT}|\s+not))\s+(?:even\s+)?heard\s+of"
     rf"|did(?:{_NT}|\s+not)\s+(?:see|watch)|(?:have|has|ve)\s+yet\s+to\s+(?:see|watch)|not\s+(?:yet\s+)?seen"
     # "I never used DJI before": the shop's products, unknown rather than rejected.
     rf"|never\s+(?:used|tried|owned|had)|(?:have|has|had|ve)(?:{_NT}|\s+not|\s+never)\s+(?:yet\s+)?(?:used|tried)"
@@ -94,7 +96,7 @@ _DEGREE = re.compile(
 # "I don't mind horror", "cost is not a problem for me" (MG-ShopDial: that avoided every racket named after
 # it), "color doesn't matter", "surprise me".
 _HEDGE = (
-    r"\bnot sure\b|\bno idea\b|\b(?:do|would)n['’]?t (?:know|mind)\b|\bnever mind\b"
+    r"\bnot sure\b|\bno idea\b|\b(?:do|would|did)n['’]?t (?:know|mind)\b|\bnever mind\b"
     # ... with their subject, which is then no wish either ("the brand doesn't matter" wishes for no "brand").
     r"|\b(?:(?:the|my|a)\s+)?(?:[\w'-]+\s+)?(?:(?:is|are)\s+)?"
     r"(?:(?:not an?|no)\s+(?:problem|issue|worries|concern)|(?:does|do)(?:n['’]?t|\s+not)\s+matter)\b"

@@ -388,12 +388,19 @@ def test_categories_named_in_everyday_words(redial, message, include):
         "I've not seen Titanic yet",
         "I have never watched Titanic",
         "Titanic I never saw",
+        "I haven't see Titanic",  # ReDial valid's typo
+        "I have not heard of Titanic",
+        "I have never heard of Titanic but will check it out",
     ],
 )
 def test_an_unseen_title_is_neither_liked_nor_disliked(redial, message):
     interests = redial(message)
     assert (interests.liked_ids, interests.disliked_ids, interests.mentioned_ids) == ([], [], ["titanic"])
     assert interests.avoid_terms == []
+
+
+def test_not_knowing_is_no_dislike(redial):
+    assert redial("I didn't know there were so many Titanic").disliked_ids == []  # ReDial valid read it so
 
 
 @pytest.mark.parametrize(
