@@ -104,6 +104,7 @@ _HEDGE = (
     # "It does not need to be a musical": a musical is allowed, neither ruled out nor wished for.
     r"|\b(?:(?:does|do|did)(?:n['’]?t|\s+not)\s+(?:need|have)\s+to\s+be|need(?:n['’]?t|\s+not)\s+be)"
     r"\s+(?:(?:an?|the)\s+)?[\w'-]+"
+    r"|\bor\s+not\b"  # "... at the end of Inception you have to decide whether he was in reality or not?"
     r"|\bsurprise\s+(?:me|us)\b"  # no wish for "surprise" (a surprise ending still is one)
     r"|\b(?:(?:do|does|did)(?:n['’]?t|\s+not)\s+have|no)\s+(?:[\w'-]+\s+){0,3}?in\s+mind\b"
     r"|\b(?:no|not\s+(?:interested\s+in\s+)?(?:a|any))\s+(?:particular|specific)\b"

@@ -399,8 +399,15 @@ def test_an_unseen_title_is_neither_liked_nor_disliked(redial, message):
     assert interests.avoid_terms == []
 
 
-def test_not_knowing_is_no_dislike(redial):
-    assert redial("I didn't know there were so many Titanic").disliked_ids == []  # ReDial valid read it so
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I didn't know there were so many Titanic",  # ReDial valid read it so
+        "is it like how at the end of Titanic you decide whether it was real or not?",  # INSPIRED dev
+    ],
+)
+def test_not_knowing_is_no_dislike(redial, message):
+    assert redial(message).disliked_ids == []
 
 
 @pytest.mark.parametrize(
