@@ -195,6 +195,13 @@ class Answerer:
         yield text
         yield Reply(text, notices, report, generated=True)
 
+    def stream_each(self, items: Sequence[Item], question: str, topic: Sequence[str]) -> Iterator[str | Reply]:
+        """``question`` answered for each of a few ``items`` ("is it USB?" with two microphones shown), from the
+        catalogue's facts alone: one model call per item would keep the person waiting for a yes or no."""
+        text = "\n".join(rule_answer(item, question, topic).text for item in items)
+        yield text
+        yield Reply(text)
+
     def _phrase(
         self, item: Item, question: str, answer: Answer, report: GroundingReport, deadline: float | None
     ) -> str | None:

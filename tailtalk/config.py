@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         description="On a turn that has named no film yet, items of a wished category (or of none known) come "
         "before the others, whatever their popularity.",
     )
+    answer_each_up_to: int = Field(
+        default=2,
+        ge=0,
+        description='A question about the items shown that could mean any of this many or fewer ("is it USB?" '
+        "with two microphones shown) is answered for each from the catalogue's facts; with more it is asked back "
+        '("Which one do you mean?"). 0 always asks back.',
+    )
     less_mainstream_diversity: float = Field(
         default=0.7,
         ge=0.0,

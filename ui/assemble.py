@@ -64,6 +64,7 @@ def build_pipeline(settings: Settings, *, progress: bool = False, quick_start: b
         max_message_chars=settings.max_message_chars,
         turn_timeout=settings.turn_timeout,
         less_mainstream_diversity=settings.less_mainstream_diversity,
+        answer_each_up_to=settings.answer_each_up_to,
         notices=[n for n in (scorer.warning, llm_notice, ranker_notice) if n],
         status=status_line(catalog, llm, inner, settings),
     )

@@ -132,6 +132,7 @@ class TurnPipeline:
         notices: list[str] | None = None,
         shop: ShopDesk | None = None,
         less_mainstream_diversity: float = setting_default("less_mainstream_diversity"),
+        answer_each_up_to: int = setting_default("answer_each_up_to"),
         status: str = "",
         questions: QuestionDesk | None = None,
         feedback_log: FeedbackLog | None = None,
@@ -155,6 +156,7 @@ class TurnPipeline:
         # What suits a child here (a catalogue with neither category filters nothing for one).
         self.children_categories = frozenset(c for c in CHILDREN_CATEGORIES if c in self.vocabulary_categories)
         self.less_mainstream_diversity = less_mainstream_diversity
+        self.answer_each_up_to = answer_each_up_to
         self.status = status
         self.questions = questions
         self.has_runtimes = any("runtime" in item.attributes for item in catalog)
@@ -491,10 +493,18 @@ class TurnPipeline:
     def _answer(
         self, state: ConversationState, question: Question, notices: list[str], deadline: float
     ) -> Iterator[TurnResult]:
-        """A question about a shown item: answered from its facts, or asked back when unclear which item."""
+        """A question about a shown item: answered from its facts; when it is unclear which item, answered for
+        each of a few (``answer_each_up_to``), else asked back."""
         assert self.questions is not None
         state.record_question(question.message)
-        state.open_question = question.message if question.item_id is None else None
+        unclear = question.item_id is None
+        each = unclear and len(question.candidates) <= self.answer_each_up_to
+        state.open_question = question.message if unclear and not each else None
+        if each:
+            items = [self.catalog.get(i) for i in question.candidates]
+            answers = self.questions.answerer.stream_each(items, question.message, question.topic)
+            yield from self._reply(state, [], notices, answers, clarifying=False, discussed=question.candidates)
+            return
         if question.item_id is None:
             options = "\n".join(f"{n}. {self.catalog.get(i).title}" for n, i in enumerate(question.candidates, 1))
             text = f"Which one do you mean?\n{options}"
@@ -507,7 +517,7 @@ class TurnPipeline:
             notices,
             self.questions.answerer.stream(item, question.message, question.topic, deadline=deadline),
             clarifying=False,
-            discussed=item.id,
+            discussed=(item.id,),
         )
 
     def _last_picks_known(self, state: ConversationState, field_name: str) -> list[Any]:
@@ -564,11 +574,11 @@ class TurnPipeline:
         events: Iterator[str | Reply],
         *,
         clarifying: bool,
-        discussed: str | None = None,
+        discussed: tuple[str, ...] = (),
     ) -> Iterator[TurnResult]:
         """Relay a reply stream as partial results, then the complete one; record it in the state.
 
-        ``discussed`` is the one item an answer was about: it becomes what "it" means, not a new pick.
+        ``discussed`` are the items an answer was about, not new picks: one becomes what "it" means.
         The complete reply says every notice, whichever responder wrote it: front ends show the text.
         """
         text = ""
@@ -577,13 +587,13 @@ class TurnPipeline:
                 all_notices = [*notices, *event.notices]
                 unsaid = [n for n in all_notices if n not in event.text]
                 final = "\n".join([event.text, *(f"Note: {n}" for n in unsaid)])
-                if discussed is None:
+                if not discussed:
                     state.record_assistant(final, tuple(p.item.id for p in picks))
                     if picks and self.feedback_log is not None:
                         said = next((t.text for t in reversed(state.turns) if t.role == "user"), None)
                         self.feedback_log.append(state.conversation_id, "shown", [p.item.id for p in picks], said)
                 else:
-                    state.record_assistant(final, (discussed,), shown=False)
+                    state.record_assistant(final, discussed, shown=False)
                 yield TurnResult(
                     final,
                     picks,

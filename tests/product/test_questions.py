@@ -6,6 +6,9 @@ import pytest
 
 from agent.questions import QuestionReader
 from agent.state import ConversationState
+from retrieval.embedder import HashingEmbedder
+from retrieval.retriever import InMemoryRetriever
+from ui.pipeline import TurnPipeline
 from explain.answer import Answerer, rule_answer, states_the_gist
 from explain.respond import final_reply
 from tailtalk.titles import TitleMatcher
@@ -87,6 +90,26 @@ def test_which_one_is_asked_back_and_the_answer_completes_the_question(shop):
     assert unclear.clarifying and unclear.reply.startswith("Which one do you mean?")
     answer = shop.handle(state, "the Orwell one")
     assert answer.reply.startswith("Yes: 1984 by George Orwell") and not answer.clarifying
+
+
+def test_a_question_about_two_shown_is_answered_for_each(shop_catalog, shop):
+    state = ConversationState(last_picks=("b1", "b2"), shown=["b1", "b2"])
+    both = shop.handle(state, "is it hardcover?")
+    assert not both.clarifying and both.picks == [] and state.last_picks == ("b1", "b2")
+    assert both.reply.splitlines() == [
+        "Yes: 1984 by George Orwell is listed with hardcover: 384 pages.",
+        "The catalogue does not say anything about hardcover for Dune by Frank Herbert. "
+        "What it lists: price: $20.99; categories: books; paperback: 896 pages.",
+    ]
+    assert state.focus is None and state.open_question is None  # "it" still means neither of them
+
+
+def test_answering_each_can_be_turned_off(shop_catalog):
+    asks = TurnPipeline.from_parts(
+        shop_catalog, InMemoryRetriever(shop_catalog, HashingEmbedder()), domain="products", answer_each_up_to=0
+    )
+    state = ConversationState(last_picks=("b1", "b2"), shown=["b1", "b2"])
+    assert asks.handle(state, "is it hardcover?").clarifying
 
 
 def _answerer(catalog, backend):
