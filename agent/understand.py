@@ -93,21 +93,21 @@ _DEGREE = re.compile(
     re.IGNORECASE,
 )
 # Hedges negate nothing and end what came before: "I'm not sure what I want, maybe a comedy",
-# "I don't mind horror", "cost is not a problem for me" (MG-ShopDial: that avoided every racket named after
-# it), "color doesn't matter", "surprise me".
+# "I don't mind horror", "I didn't know there were so many".
 _HEDGE = (
     r"\bnot sure\b|\bno idea\b|\b(?:do|would|did)n['’]?t (?:know|mind)\b|\bnever mind\b"
-    # ... with their subject, which is then no wish either ("the brand doesn't matter" wishes for no "brand").
+    # "Cost is not a problem for me", "color doesn't matter" (MG-ShopDial: the first avoided every racket named
+    # after it), taken with their subject, which is no wish either ("the brand doesn't matter": no "brand").
     r"|\b(?:(?:the|my|a)\s+)?(?:[\w'-]+\s+)?(?:(?:is|are)\s+)?"
     r"(?:(?:not an?|no)\s+(?:problem|issue|worries|concern)|(?:does|do)(?:n['’]?t|\s+not)\s+matter)\b"
     # No preference is no dislike: "I do not have an author in mind", "not interested in a particular brand".
+    r"|\b(?:(?:do|does|did)(?:n['’]?t|\s+not)\s+have|no)\s+(?:[\w'-]+\s+){0,3}?in\s+mind\b"
+    r"|\b(?:no|not\s+(?:interested\s+in\s+)?(?:a|any))\s+(?:particular|specific)\b"
     # "It does not need to be a musical": a musical is allowed, neither ruled out nor wished for.
     r"|\b(?:(?:does|do|did)(?:n['’]?t|\s+not)\s+(?:need|have)\s+to\s+be|need(?:n['’]?t|\s+not)\s+be)"
     r"\s+(?:(?:an?|the)\s+)?[\w'-]+"
     r"|\bor\s+not\b"  # "... at the end of Inception you have to decide whether he was in reality or not?"
     r"|\bsurprise\s+(?:me|us)\b"  # no wish for "surprise" (a surprise ending still is one)
-    r"|\b(?:(?:do|does|did)(?:n['’]?t|\s+not)\s+have|no)\s+(?:[\w'-]+\s+){0,3}?in\s+mind\b"
-    r"|\b(?:no|not\s+(?:interested\s+in\s+)?(?:a|any))\s+(?:particular|specific)\b"
     # A message that opens by answering "no" to a question goes on to say what is wanted: "No please list out
     # the price", "no i want something that can fit my wallet" (but "no horror" rejects horror).
     r"|^\s*(?:no|nope|not really)\b(?=\s*(?:[,.!]|i\b|i'm\b|im\b|we\b|please\b|thanks?\b|but\b|just\b|it\b|that\b))"
@@ -191,7 +191,7 @@ _CHILDREN = re.compile(
     re.IGNORECASE,
 )
 # A child in a story is no audience: "I loved it when I was a kid", "one of my favorites as a child", "the first
-# films she was in as a child", "that goofy kid with the bowl cut" (ReDial valid: each ruled horror out).
+# films she was in as a child" (ReDial valid: each ruled horror out for the rest of the dialogue).
 _CHILD_IN_A_STORY = re.compile(
     r"(?:\b(?:i|he|she|we|they|you)\s+(?:was|were)|\bas)\s+(?:just\s+|still\s+|only\s+)?(?:an?\s+)?"
     r"(?:little\s+|young\s+|small\s+)?$",
