@@ -31,7 +31,7 @@ from typing import Protocol
 
 from tailtalk.languages import is_chinese
 from tailtalk.constraints import Constraints
-from tailtalk.titles import TitleMatcher, normalise
+from tailtalk.titles import TitleHit, TitleMatcher, fold, normalise
 from agent.chinese import read_chinese
 
 # Everyday words for catalogue categories; a synonym is used only if its target exists.
@@ -238,6 +238,7 @@ _NOT_LONG = re.compile(
 _SHORT = re.compile(
     r"\b(?P<word>short|quick)\b(?![\s-]*(?:films?|subjects?)\b)(?:[\s-]+(?P<after>[^\W\d_]+))?", re.IGNORECASE
 )
+_ARTICLES = frozenset({"the", "a", "an"})
 _FILM_NOUNS = frozenset({"flick", "flicks"})  # the film nouns STOPWORDS lacks
 
 # A step away from the last picks. "older" is no step when it describes people ("my older brother").
@@ -509,16 +510,27 @@ class RuleBasedUnderstander:
         """
         if self.titles is None:
             return clause, []
-        hits = self.titles.find(clause)
+        norm = normalise(clause)
+        hits = [hit for hit in self.titles.find(clause) if self._written_as_title(clause, norm, hit)]
         if not hits:
             return clause, []
-        norm = normalise(clause)
         pieces, cursor = [], 0
         for n, hit in enumerate(hits):
             pieces += [norm[cursor : hit.start], f" #{n}# "]
             cursor = hit.end
         pieces.append(norm[cursor:])
         return "".join(pieces), [hit.item_id for hit in hits]
+
+    def _written_as_title(self, clause: str, norm: str, hit: TitleHit) -> bool:
+        """Whether a title made of everyday words ("The Other", "The One", "Anything Else") is meant as one: written
+        with its capitals or followed by its year. "I didn't know the other one was a sequel" names no film (ReDial
+        valid took it for a dislike of The Other)."""
+        if not set(hit.title.split()) - _ARTICLES <= STOPWORDS:
+            return True
+        assert self.titles is not None
+        as_written = fold(self.titles.original_title(hit.title))
+        with_year = re.search(r"\b\d{4}\s*$", norm[hit.start : hit.end]) or re.match(r"\s*\d{4}\b", norm[hit.end :])
+        return bool(with_year or re.search(rf"(?<!\w){re.escape(as_written)}(?!\w)", fold(clause)))
 
     def _categories(self, clause: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []

@@ -100,7 +100,7 @@ class TitleMatcher:
         for title, score, _ in candidates:
             if len(title) < _SHORT_TITLE_CHARS:
                 hit = self._exact_short_title(text, norm, title)
-            elif " " not in title and not re.search(rf"\b{re.escape(_fold(self._original[title]))}\b", _fold(text)):
+            elif " " not in title and not re.search(rf"\b{re.escape(fold(self._original[title]))}\b", fold(text)):
                 # A one-word title ("Loved", "Heat") counts only when written as a title, capitalised.
                 hit = None
             else:
@@ -185,8 +185,8 @@ class _TrigramBlocking:
         return [self.titles[row] for row in np.flatnonzero(shared >= self._need)]
 
 
-def _fold(text: str) -> str:
-    """Accents and punctuation off, case kept: for the capitalisation check of one-word titles."""
+def fold(text: str) -> str:
+    """Accents and punctuation off, case kept: for the capitalisation check of titles made of everyday words."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text)).strip()

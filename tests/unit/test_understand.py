@@ -328,6 +328,7 @@ def redial():
             ("shining", "The Shining", 1980),
             ("no-country", "No Country for Old Men", 2007),
             ("children-of-men", "Children of Men", 2006),
+            ("the-other", "The Other", 1972),
         ]
     )
     return RuleBasedUnderstander(REDIAL, titles).understand
@@ -705,3 +706,17 @@ def test_a_message_that_adds_to_the_search_is_told_apart(u, message, adds):
 )
 def test_turning_down_the_picks_is_read(u, message, rejects):
     assert u(message).rejects_picks is rejects
+
+
+@pytest.mark.parametrize(
+    "message, named",
+    [
+        ("I didn't know the other one was a sequel", []),  # everyday words: no film (ReDial valid disliked it)
+        ("I loved The Other", ["the-other"]),  # written as a title
+        ("I loved the other 1972", ["the-other"]),  # or with its year
+        ("i loved the shining", ["shining"]),  # a title with a word of its own needs no capitals
+    ],
+)
+def test_a_title_of_everyday_words_counts_only_when_written_as_one(redial, message, named):
+    interests = redial(message)
+    assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
