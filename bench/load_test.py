@@ -462,9 +462,19 @@ def compare_with_alone(served: Transcript, alone: Transcript) -> list[str]:
             fields = [k for k, v in asdict(got.seen()).items() if v != asdict(want.seen())[k]]
             return [
                 f"user {served.user}, step {n + 1} /{got.endpoint}: differs from the same conversation run "
-                f"alone in {', '.join(fields)} (served items {got.items}, alone {want.items})"
+                f"alone in {', '.join(fields)} (served items {got.items}, alone {want.items}"
+                f"{_first_difference(got.reply, want.reply)})"
             ]
     return []
+
+
+def _first_difference(served: str, alone: str) -> str:
+    """The first line where two replies differ, both ways, so a report says what changed, not only that it did."""
+    if served == alone:
+        return ""
+    pairs = zip(served.splitlines() + [""], alone.splitlines() + [""])
+    got, want = next((g, w) for g, w in pairs if g != w)
+    return f"; reply line served {got[:160]!r}, alone {want[:160]!r}"
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:

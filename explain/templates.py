@@ -299,23 +299,35 @@ def _chinese_lead(count: int, wishes: Sequence[str], bounds: Sequence[str], foll
 _CATEGORY_OF = {synonym: category for category, synonyms in SYNONYMS.items() for synonym in synonyms}
 
 
-def categories_by_stems(categories: Iterable[str]) -> dict[frozenset[str], str]:
-    """Categories keyed by the stems of their words, for :func:`category_named`."""
-    by_stems: dict[frozenset[str], str] = {}
+def categories_by_stems(categories: Iterable[str]) -> dict[frozenset[str], tuple[str, ...]]:
+    """Categories keyed by the stems of their words, for :func:`category_named`. Several categories can share
+    stems ("music" and "musical"): all are kept, sorted, so the lookup never depends on a set's order."""
+    by_stems: dict[frozenset[str], list[str]] = {}
     for category in categories:
-        by_stems.setdefault(frozenset(stems(category)), category)
-    return by_stems
+        by_stems.setdefault(frozenset(stems(category)), []).append(category)
+    return {key: tuple(sorted(set(named))) for key, named in by_stems.items()}
 
 
-def category_named(wish: str, by_stems: Mapping[frozenset[str], str]) -> str | None:
+def category_named(wish: str, by_stems: Mapping[frozenset[str], tuple[str, ...]]) -> str | None:
     """The category a wish names: the category of a synonym ("funny": comedy), or one of ``by_stems`` (see
-    :func:`categories_by_stems`) with the wish's stems ("comedies", "westerns"); None for other words.
+    :func:`categories_by_stems`) with the wish's stems ("comedies", "westerns"), the one spelt most like the
+    wish where several share them ("musicals": musical, not music); None for other words.
 
-    >>> known = categories_by_stems(["comedy", "western"])
+    >>> known = categories_by_stems(["comedy", "western", "musical", "music"])
     >>> category_named("funny", known), category_named("westerns", known), category_named("heists", known)
     ('comedy', 'western', None)
+    >>> category_named("musicals", known), category_named("music", known)
+    ('musical', 'music')
     """
-    return _CATEGORY_OF.get(wish.lower()) or by_stems.get(frozenset(stems(wish)))
+    if synonym := _CATEGORY_OF.get(wish.lower()):
+        return synonym
+    named = by_stems.get(frozenset(stems(wish)), ())
+    return max(named, key=lambda category: _shared_prefix(category, wish.lower()), default=None)
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    """How many leading characters two words share."""
+    return next((n for n, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
