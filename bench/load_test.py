@@ -54,6 +54,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -472,8 +473,8 @@ def _first_difference(served: str, alone: str) -> str:
     """The first line where two replies differ, both ways, so a report says what changed, not only that it did."""
     if served == alone:
         return ""
-    pairs = zip(served.splitlines() + [""], alone.splitlines() + [""])
-    got, want = next((g, w) for g, w in pairs if g != w)
+    lines = zip_longest(served.split("\n"), alone.split("\n"), fillvalue="")
+    got, want = next(((g, w) for g, w in lines if g != w), (served, alone))  # else they differ in line endings
     return f"; reply line served {got[:160]!r}, alone {want[:160]!r}"
 
 

@@ -143,3 +143,18 @@ def test_repeats_and_returning_dislikes_are_caught():
         "user 0, step 3 /recommend: disliked item(s) ['1'] came back",
         "user 0, step 3 /recommend: item(s) ['3'] were shown earlier in this conversation",
     ]
+
+
+@pytest.mark.parametrize(
+    "served, alone, quoted",
+    [
+        ("Here are 5.\nfor musical", "Here are 5.\nfor songs", "served 'for musical', alone 'for songs'"),
+        ("one\n", "one", "served 'one\\n', alone 'one'"),  # line endings only: the whole replies
+    ],
+)
+def test_a_reply_that_differs_from_the_run_alone_is_quoted(served, alone, quoted):
+    def run(reply):
+        return Transcript(user=3, tag="qzaad", steps=[Step("recommend", "hi", reply=reply, items=("1",))])
+
+    assert compare_with_alone(run(served), run(alone))[0].endswith(f"; reply line {quoted})")
+    assert compare_with_alone(run(served), run(served)) == []
