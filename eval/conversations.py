@@ -20,6 +20,7 @@ Expectations (all optional; years and prices are checked on the picks that have 
     asked_back: true                     "Which one do you mean?"
     clarifying: true                     a clarifying question, no picks
     not_picked: [The Shining]            none of these titles is picked (whole titles)
+    people_none: [Tom Cruise]            no pick credits any of these people (a list attribute's value)
     picked_any: [Toy Story]              a pick's title holds one of these (case-insensitive)
     titles_each_have: [running shoe]     every pick's title holds one of these
     reply_has: [director] / reply_lacks: [Error]   substrings of the reply (case-insensitive)
@@ -69,6 +70,7 @@ class Expect(BaseModel):
     asked_back: bool = False
     clarifying: bool = False
     not_picked: list[str] = Field(default_factory=list)
+    people_none: list[str] = Field(default_factory=list)
     picked_any: list[str] = Field(default_factory=list)
     titles_each_have: list[str] = Field(default_factory=list)
     reply_has: list[str] = Field(default_factory=list)
@@ -146,6 +148,11 @@ def check_turn(
             fail(f"{item.label} is before {expect.year_min}")
         if item.price is not None and expect.price_max is not None and item.price > expect.price_max:
             fail(f"{item.title} costs ${item.price:.2f}, over ${expect.price_max:.2f}")
+        credited = {
+            str(v).lower() for value in item.attributes.values() if isinstance(value, list | tuple) for v in value
+        }
+        if unwanted := [name for name in expect.people_none if name.lower() in credited]:
+            fail(f"{item.label} credits {', '.join(unwanted)}")
     if expect.top_categories_any and (not picks or not set(picks[0].categories) & set(expect.top_categories_any)):
         fail(f"the first pick {titles[:1]} is none of {expect.top_categories_any}")
     before_years = [i.year for i in previous if i.year]

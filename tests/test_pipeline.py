@@ -401,3 +401,49 @@ def test_the_reply_claims_no_category_that_no_pick_has(small_catalog):
     result = pipeline.handle(state, "maybe something with Tom Hanks")
     assert [p.item.id for p in result.picks] == ["t1"]
     assert "war" not in result.reply and "with Tom Hanks" in result.reply
+
+
+def _credits_catalog():
+    from tailtalk.catalog import Catalog, Item
+
+    rows = [
+        ("a1", "Office Love", ["Jennifer Aniston", "Paul Rudd"], 50),
+        ("a2", "Wanderlust", ["Paul Rudd", "Jennifer Aniston"], 40),
+        ("k1", "Sunny Love", ["Kate Hudson"], 5),
+        ("d1", "Wedding Bells", ["Drew Barrymore"], 3),
+        ("m1", "Moonlight Kiss", ["Meg Ryan"], 2),
+        ("h1", "City Hearts", ["Hugh Grant"], 1),
+    ]
+    return Catalog(
+        tuple(
+            Item(
+                id=i,
+                title=t,
+                categories=["comedy", "romance"],
+                year=2005,
+                description="A romantic comedy.",
+                attributes={"stars": stars},
+                popularity=pop,
+            )
+            for i, t, stars, pop in rows
+        )
+    )
+
+
+def test_a_person_named_under_a_negation_rules_out_their_films():
+    catalog = _credits_catalog()
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=2)
+    wanted = pipeline.handle(ConversationState(), "a romantic comedy with Jennifer Aniston")
+    assert {p.item.id for p in wanted.picks} == {"a1", "a2"}  # the name tier: her films first
+    avoided = pipeline.handle(ConversationState(), "a romantic comedy but no Jennifer Aniston")
+    assert len(avoided.picks) == 2 and not {p.item.id for p in avoided.picks} & {"a1", "a2"}
+
+
+def test_a_later_no_to_a_person_is_said_as_the_change():
+    catalog = _credits_catalog()
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=2)
+    state = ConversationState()
+    pipeline.handle(state, "a romantic comedy")
+    result = pipeline.handle(state, "no Jennifer Aniston please")
+    assert "none with Jennifer Aniston" in result.reply
+    assert result.picks and not {p.item.id for p in result.picks} & {"a1", "a2"}

@@ -54,6 +54,7 @@ from agent.state import ConversationState
 from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
 from agent.understand import CHILDREN_CATEGORIES, MOOD_STEPS, SYNONYMS, Interests, RuleBasedUnderstander, Understander
+from agent.people import PeopleIndex
 from agent.product_types import ProductTypes
 from agent.questions import Question, QuestionReader
 
@@ -150,6 +151,7 @@ class TurnPipeline:
         self.turn_timeout = turn_timeout
         self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
         self.shop = shop
+        self.people = PeopleIndex(catalog)  # "no Jennifer Aniston" rules out her films
         self.vocabulary = _vocabulary(catalog)
         self.vocabulary_categories = frozenset(catalog.categories())
         self._category_stems = categories_by_stems(self.vocabulary_categories)  # what a wish's words name
@@ -308,7 +310,7 @@ class TurnPipeline:
         notices += interests.notices
         first_turn = not (state.liked or state.user_queries or state.shown)
         type_phrases = self._type_phrases(interests, notices)
-        before = _Search.of(state)
+        before = _Search.of(state, self.people)
         state.absorb(message, interests, type_phrases=type_phrases)
         turn_diversity = self._step(state, interests, notices)
         if not self.retriever.reads(state.language):
@@ -367,7 +369,7 @@ class TurnPipeline:
             for r in ranked
         ]
         user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
-        changes = before.changes_to(_Search.of(state), self.catalog) if not first_turn else []
+        changes = before.changes_to(_Search.of(state, self.people), self.catalog) if not first_turn else []
         request = ReplyRequest(
             message,
             picks,
@@ -626,6 +628,7 @@ class TurnPipeline:
             excluded |= set(state.mentioned) | set(state.shown)
         if keep_last_picks:
             excluded -= set(state.last_picks) - state.disliked
+        excluded |= self.people.ids_named(state.avoid_terms)
         if self.shop is not None:
             # Product types are hard once they match ("running shoe"): every other item is out, and so is
             # every item of a type the user rejected ("not a charger").
@@ -728,10 +731,13 @@ class _Search:
     constraints: Constraints
     audience: str | None
     disliked: frozenset[str]
+    avoided_people: tuple[str, ...]
 
     @classmethod
-    def of(cls, state: ConversationState) -> _Search:
-        return cls(state.constraints, state.audience, frozenset(state.disliked))
+    def of(cls, state: ConversationState, people: PeopleIndex) -> _Search:
+        return cls(
+            state.constraints, state.audience, frozenset(state.disliked), tuple(people.names_in(state.avoid_terms))
+        )
 
     def changes_to(self, now: _Search, catalog: Catalog) -> list[str]:
         """What ``now`` asks for that this search did not, in words ("before 1960 now", "no horror")."""
@@ -747,6 +753,7 @@ class _Search:
             changes.append(f"leaning towards {', '.join(sorted(after.include_categories))}")
         changes += [f"no {c}" for c in sorted(after.exclude_categories - before.exclude_categories)]
         changes += [f"dropped {catalog.get(i).title}" for i in sorted(now.disliked - self.disliked) if i in catalog]
+        changes += [f"none with {name}" for name in now.avoided_people if name not in self.avoided_people]
         return changes
 
 

@@ -1,0 +1,66 @@
+"""The people a catalogue credits, and the items a person said not to want ("no Jennifer Aniston").
+
+"a romantic comedy but no Jennifer Aniston" leaves the words "jennifer aniston" to avoid. The dense query
+reads the whole message and cannot tell "no" from "with", and the name tier puts every item whose people
+the dialogue names in full first, so before this index her films led the list. A person named in full
+under a negation is an explicit constraint, like "no horror": :meth:`PeopleIndex.ids_named` gives the items
+that credit them, which the turn pipeline excludes. Only full names count (two or more words, as the name
+tier reads them): "no Aniston" or "not Cruise" alone could be any word.
+
+Example::
+
+    >>> from tailtalk.catalog import Catalog, Item
+    >>> from agent.people import PeopleIndex
+    >>> people = PeopleIndex(Catalog((Item(id="1", title="Friends Forever", attributes={"stars": ["Jennifer Aniston"]}),
+    ...                               Item(id="2", title="Top Gun", attributes={"stars": ["Tom Cruise"]}))))
+    >>> sorted(people.ids_named(["romantic", "jennifer", "aniston"]))
+    ['1']
+    >>> people.ids_named(["aniston"])
+    frozenset()
+    >>> people.names_in(["no", "tom", "cruise", "or", "jennifer", "aniston"])
+    ['Tom Cruise', 'Jennifer Aniston']
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from tailtalk.catalog import Catalog
+from tailtalk.titles import normalise
+
+
+class PeopleIndex:
+    """Each credited person's full name (normalised: two or more words in a list attribute such as
+    ``director``, ``stars``, ``writer`` or ``author``), and the items that credit them."""
+
+    def __init__(self, catalog: Catalog):
+        items: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        self._written: dict[tuple[str, ...], str] = {}  # the name as the catalogue first writes it, for replies
+        for item in catalog:
+            for value in item.attributes.values():
+                if isinstance(value, list | tuple):
+                    for name in map(str, value):
+                        if len(words := tuple(normalise(name).split())) >= 2:
+                            items[words].add(item.id)
+                            self._written.setdefault(words, name.strip())
+        self._items = {name: frozenset(ids) for name, ids in items.items()}
+        self._longest = max(map(len, self._items), default=0)
+
+    def names_in(self, terms: Sequence[str]) -> list[str]:
+        """The credited people whose full names run, in order, in ``terms`` (such as a conversation's words
+        to avoid: the rule reader's single words, or a language model's "jennifer aniston"), as the
+        catalogue writes them, in the order said."""
+        words = [word for term in terms for word in normalise(term).split()]
+        found = [
+            self._written[name]
+            for start in range(len(words))
+            for length in range(2, min(self._longest, len(words) - start) + 1)
+            if (name := tuple(words[start : start + length])) in self._items
+        ]
+        return list(dict.fromkeys(found))
+
+    def ids_named(self, terms: Sequence[str]) -> frozenset[str]:
+        """The items crediting any person :meth:`names_in` finds in ``terms``."""
+        names = (tuple(normalise(name).split()) for name in self.names_in(terms))
+        return frozenset().union(*(self._items[name] for name in names))
