@@ -39,7 +39,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "horror": ("scary", "scare", "scares", "frightening", "creepy", "spooky", "terrifying"),
     "comedy": ("funny", "hilarious", "comedic", "laugh", "laughs", "humor", "humour", "lighthearted"),
     "romance": ("romantic", "love story", "romcom", "rom com"),
-    "animation": ("animated", "cartoon", "cartoons", "pixar", "anime"),
+    # "kids movies" are films for a child: family or animation, as for a child's audience (CHILDREN_CATEGORIES).
+    "animation": ("animated", "cartoon", "cartoons", "pixar", "anime", "kids", "children"),
     "family": ("kids", "children", "family friendly", "family-friendly"),
     "sci-fi": ("science fiction", "scifi", "sci fi", "space", "futuristic"),
     "thriller": ("suspense", "suspenseful", "tense", "thrillers"),
@@ -106,6 +107,8 @@ _HEDGE = (
     # "It does not need to be a musical": a musical is allowed, neither ruled out nor wished for.
     r"|\b(?:(?:does|do|did)(?:n['’]?t|\s+not)\s+(?:need|have)\s+to\s+be|need(?:n['’]?t|\s+not)\s+be)"
     r"\s+(?:(?:an?|the)\s+)?[\w'-]+"
+    # "I have no kids" says who the person is, not a category ruled out: family films are not refused.
+    r"|\b(?:have|got|with)\s+no\s+(?:kids|children)\b"
     r"|\bor\s+not\b"  # "... at the end of Inception you have to decide whether he was in reality or not?"
     r"|\bsurprise\s+(?:me|us)\b"  # no wish for "surprise" (a surprise ending still is one)
     # A message that opens by answering "no" to a question goes on to say what is wanted: "No please list out
@@ -239,7 +242,10 @@ _SHORT = re.compile(
     r"\b(?P<word>short|quick)\b(?![\s-]*(?:films?|subjects?)\b)(?:[\s-]+(?P<after>[^\W\d_]+))?", re.IGNORECASE
 )
 _ARTICLES = frozenset({"the", "a", "an"})
+# "a scary movie", "another superhero movie", "a date night movie": a kind of film, not the film Scary Movie.
+_A_KIND_OF = re.compile(r"(?:^|\s)(?:a|an|another|any|some)\s*$")
 _FILM_NOUNS = frozenset({"flick", "flicks"})  # the film nouns STOPWORDS lacks
+_FILM_WORDS = frozenset({"movie", "movies", "film", "films"}) | _FILM_NOUNS
 
 # A step away from the last picks. "older" is no step when it describes people ("my older brother").
 _RELATIVE: dict[str, str] = {
@@ -494,13 +500,18 @@ class RuleBasedUnderstander:
 
     def _in_title(self, text: str, start: int, end: int) -> bool:
         """Whether the words at ``text[start:end]`` belong to a catalogue title named in their clause: a title's
-        words are no audience, runtime or step ("Children of Men", "Fifty Shades Darker")."""
+        words are no audience, runtime or step ("Children of Men", "Fifty Shades Darker"); those of a title not
+        meant as one are ("some good kids movies" is no film Good Kids)."""
         if self.titles is None:
             return False
         clause_start = max((m.end() for m in _CLAUSE_SPLIT.finditer(text, 0, start)), default=0)
         clause_end = next((m.start() for m in _CLAUSE_SPLIT.finditer(text, end)), len(text))
+        clause = text[clause_start:clause_end]
         words = set(normalise(text[start:end]).split())
-        return any(words <= set(hit.title.split()) for hit in self.titles.find(text[clause_start:clause_end]))
+        return any(
+            words <= set(hit.title.split()) and self._written_as_title(clause, normalise(clause), hit)
+            for hit in self.titles.find(clause)
+        )
 
     def _titles(self, clause: str) -> tuple[str, list[str]]:
         """The clause with each catalogue title it names replaced by a marker (" #0# "), and the titles' ids.
@@ -522,15 +533,24 @@ class RuleBasedUnderstander:
         return "".join(pieces), [hit.item_id for hit in hits]
 
     def _written_as_title(self, clause: str, norm: str, hit: TitleHit) -> bool:
-        """Whether a title made of everyday words ("The Other", "The One", "Anything Else") is meant as one: written
-        with its capitals or followed by its year. "I didn't know the other one was a sequel" names no film (ReDial
-        valid took it for a dislike of The Other)."""
-        if not set(hit.title.split()) - _ARTICLES <= STOPWORDS:
-            return True
+        """Whether a spotted title is meant as one. Written with its capitals or followed by its year, it is.
+        Otherwise two kinds of title are not: one made of everyday words ("The Other", "The One", "Anything
+        Else": "I didn't know the other one was a sequel" disliked The Other on ReDial valid), and a kind of
+        film after "a" or in the plural ("a scary movie", "another superhero movie", "a date night movie", "I
+        like scary movies": the words are the wish, and the films Scary Movie, Superhero Movie and Date Night
+        are not what the person loved)."""
         assert self.titles is not None
         as_written = fold(self.titles.original_title(hit.title))
         with_year = re.search(r"\b\d{4}\s*$", norm[hit.start : hit.end]) or re.match(r"\s*\d{4}\b", norm[hit.end :])
-        return bool(with_year or re.search(rf"(?<!\w){re.escape(as_written)}(?!\w)", fold(clause)))
+        if with_year or re.search(rf"(?<!\w){re.escape(as_written)}(?!\w)", fold(clause)):
+            return True
+        said = norm[hit.start : hit.end].split()  # as the person wrote it ("scary movie" for "Scary Movie 3")
+        film_noun = said[-1] in _FILM_WORDS or norm[hit.end :].split()[:1] in ([n] for n in _FILM_WORDS)
+        kind_of_film = film_noun and said[0] not in _ARTICLES and _A_KIND_OF.search(norm[: hit.start])
+        films_of_a_kind = said[-1] in _FILM_WORDS and said[-1].endswith("s") and hit.title.split()[-1] != said[-1]
+        if kind_of_film or films_of_a_kind:  # "a scary movie", "I like scary movies"
+            return False
+        return not set(hit.title.split()) - _ARTICLES <= STOPWORDS
 
     def _categories(self, clause: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []

@@ -329,6 +329,9 @@ def redial():
             ("no-country", "No Country for Old Men", 2007),
             ("children-of-men", "Children of Men", 2006),
             ("the-other", "The Other", 1972),
+            ("scary", "Scary Movie", 2000),
+            ("superhero", "Superhero Movie", 2008),
+            ("date-night", "Date Night", 2010),
         ]
     )
     return RuleBasedUnderstander(REDIAL, titles).understand
@@ -375,10 +378,19 @@ def test_categories_always_come_from_the_catalogue(redial, message):
         ("any good shorts?", {"short"}),
         ("a love story", {"romance"}),
         ("a movie based on a true story", {"biography"}),  # a dramatised story, not a documentary
+        # Films for a child, as a child's audience reads them: ReDial files Moana and Coco under animation only.
+        ("some good kids movies this weekend", {"family", "animation"}),
     ],
 )
 def test_categories_named_in_everyday_words(redial, message, include):
     assert redial(message).constraints.include_categories == include
+
+
+@pytest.mark.parametrize("message", ["I have no kids, something funny", "we have no children so a comedy"])
+def test_having_no_children_rules_no_category_out(redial, message):
+    interests = redial(message)
+    assert interests.constraints.exclude_categories == frozenset()
+    assert interests.constraints.include_categories == {"comedy"}
 
 
 @pytest.mark.parametrize(
@@ -719,3 +731,23 @@ def test_turning_down_the_picks_is_read(u, message, rejects):
 def test_a_title_of_everyday_words_counts_only_when_written_as_one(redial, message, named):
     interests = redial(message)
     assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
+
+
+@pytest.mark.parametrize(
+    "message, named, wished, ruled_out",
+    [
+        ("a scary movie", [], {"horror"}, set()),  # a kind of film after "a", not the film Scary Movie
+        ("looking for another superhero movie", [], set(), set()),
+        ("a date night movie with my wife", [], set(), set()),
+        ("I like scary movies", [], {"horror"}, set()),  # in the plural
+        ("I do not like scary movies", [], set(), {"horror"}),
+        ("I loved Scary Movie", ["scary"], set(), set()),  # written as the title
+        ("have you seen scary movie?", ["scary"], set(), set()),  # no "a", singular: the film
+        ("a scary movie like the shining", ["shining"], {"horror"}, set()),
+    ],
+)
+def test_a_kind_of_film_is_no_title(redial, message, named, wished, ruled_out):
+    interests = redial(message)
+    assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
+    assert interests.constraints.include_categories == wished
+    assert interests.constraints.exclude_categories == ruled_out
