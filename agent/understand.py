@@ -37,11 +37,12 @@ from agent.chinese import read_chinese
 # Everyday words for catalogue categories; a synonym is used only if its target exists.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "horror": ("scary", "scare", "scares", "frightening", "creepy", "spooky", "terrifying"),
-    "comedy": ("funny", "hilarious", "comedic", "laugh", "laughs", "humor", "humour", "lighthearted"),
+    # A feel-good film: a comedy or a family film, as a "lighter" step wishes (MOOD_STEPS), without romance.
+    "comedy": ("funny", "hilarious", "comedic", "laugh", "laughs", "humor", "humour", "lighthearted", "feel good"),
     "romance": ("romantic", "love story", "romcom", "rom com"),
     # "kids movies" are films for a child: family or animation, as for a child's audience (CHILDREN_CATEGORIES).
     "animation": ("animated", "cartoon", "cartoons", "pixar", "anime", "kids", "children"),
-    "family": ("kids", "children", "family friendly", "family-friendly"),
+    "family": ("kids", "children", "family friendly", "family-friendly", "feel good"),
     "sci-fi": ("science fiction", "scifi", "sci fi", "space", "futuristic"),
     "thriller": ("suspense", "suspenseful", "tense", "thrillers"),
     "action": ("explosions", "fights", "fighting"),
@@ -55,7 +56,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "mystery": ("whodunit", "mysteries"),
     "fantasy": ("magic", "magical", "wizards", "dragons"),
     "western": ("cowboy", "cowboys", "westerns"),
-    "drama": ("dramatic", "dramas", "tear-jerker", "weepy", "weepie"),
+    "drama": ("dramatic", "dramas", "tear-jerker", "tearjerker", "weepy", "weepie", "make me cry", "emotional"),
     "history": ("historical", "period piece"),
 }
 # Category names that are also everyday words count only where the user clearly means the category:
@@ -276,7 +277,8 @@ _REJECTION = re.compile(
 # not interest in them ("sounds good", "that's great"): what the person has seen and liked.
 _VERDICT = r"(?:good|great|awesome|amazing|fantastic|excellent|brilliant|wonderful|hilarious|funny|classic)"
 _PRAISE = re.compile(
-    rf"\b{_VERDICT}\s+(?:movies?|films?|ones?|flicks?)\b"
+    # "great movie!" praises; "a feel good movie", "any good movies?" and "some good ones" ask for more.
+    rf"(?<!feel\s)(?<!feel-)(?<!any\s)(?<!some\s)\b{_VERDICT}\s+(?:movies?|films?|ones?|flicks?)\b"
     r"|\b(?:i|we)\s+(?:really\s+|also\s+|just\s+)?(?:loved?|liked|enjoyed|adored?)\s+(?:it|that|that one|this one|them|"
     r"those|both)\b"
     rf"|\b(?:it|that|that one|they|those|both)\s+(?:was|were)\s+(?:\w+\s+)?{_VERDICT}\b"
@@ -369,7 +371,7 @@ def _category_pattern(word: str) -> re.Pattern[str]:
     >>> bool(books.search("a thriller book")), bool(_category_pattern("news").search("something new"))
     (True, False)
     """
-    escaped = re.escape(word).replace(r"\-", r"[-\s]?").replace(r"\ ", r"\s+")
+    escaped = re.escape(word).replace(r"\-", r"[-\s]?").replace(r"\ ", r"[\s-]+")  # "feel good", "feel-good"
     plural = r"(?:s|es)?" if not word.endswith("y") else ""
     if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
         escaped, plural = escaped[:-1], "s?"
@@ -391,6 +393,9 @@ class RuleBasedUnderstander:
             if target in vocabulary:
                 for word in words:
                     self._patterns.append((_category_pattern(word), target, word))
+        # The words that name a category here ("family", "kids", "scary"): a title made of them alone, in lower
+        # case, is the category ("a christmas movie for the family" is no wish for the film The Family).
+        self._category_words = frozenset(w for _, _, said in self._patterns for w in said.split())
         self.titles = titles
 
     def _chinese(self, text: str) -> Interests:
@@ -549,6 +554,8 @@ class RuleBasedUnderstander:
         kind_of_film = film_noun and said[0] not in _ARTICLES and _A_KIND_OF.search(norm[: hit.start])
         films_of_a_kind = said[-1] in _FILM_WORDS and said[-1].endswith("s") and hit.title.split()[-1] != said[-1]
         if kind_of_film or films_of_a_kind:  # "a scary movie", "I like scary movies"
+            return False
+        if set(said) - _ARTICLES <= self._category_words:
             return False
         return not set(hit.title.split()) - _ARTICLES <= STOPWORDS
 

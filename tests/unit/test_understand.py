@@ -332,6 +332,7 @@ def redial():
             ("scary", "Scary Movie", 2000),
             ("superhero", "Superhero Movie", 2008),
             ("date-night", "Date Night", 2010),
+            ("the-family", "The Family", 2013),
         ]
     )
     return RuleBasedUnderstander(REDIAL, titles).understand
@@ -380,6 +381,8 @@ def test_categories_always_come_from_the_catalogue(redial, message):
         ("a movie based on a true story", {"biography"}),  # a dramatised story, not a documentary
         # Films for a child, as a child's audience reads them: ReDial files Moana and Coco under animation only.
         ("some good kids movies this weekend", {"family", "animation"}),
+        ("a feel-good movie for a rainy sunday", {"comedy", "family"}),
+        ("a movie that will make me cry", {"drama"}),
     ],
 )
 def test_categories_named_in_everyday_words(redial, message, include):
@@ -468,6 +471,8 @@ def test_a_wish_after_a_negation_ends_its_scope(redial, message, liked, disliked
         ("I didn't like it", False),
         ("not a good movie", False),
         ("I loved Titanic", False),  # names its own title, which is liked by name
+        ("a feel good movie for tonight", False),  # a request, not a verdict
+        ("any good movies like that?", False),
     ],
 )
 def test_praise_of_what_was_just_named(redial, message, praises):
@@ -744,6 +749,8 @@ def test_a_title_of_everyday_words_counts_only_when_written_as_one(redial, messa
         ("I loved Scary Movie", ["scary"], set(), set()),  # written as the title
         ("have you seen scary movie?", ["scary"], set(), set()),  # no "a", singular: the film
         ("a scary movie like the shining", ["shining"], {"horror"}, set()),
+        ("a christmas movie for the family", [], {"family"}, set()),  # category words alone: the category
+        ("I loved The Family", ["the-family"], set(), set()),
     ],
 )
 def test_a_kind_of_film_is_no_title(redial, message, named, wished, ruled_out):
