@@ -206,6 +206,7 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
             view.waiting.remove(message)
             view.transcript.append({"role": "user", "content": message})
             try:
+                sent: tuple[str, str] | None = None
                 for result in _turns(pipeline, state, message):  # the reply grows sentence by sentence
                     view.writing = result.reply
                     # A turn without picks (a question about a shown item, a clarifying question, nothing
@@ -213,7 +214,13 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
                     view.picks = result.picks or view.picks
                     # The cards are rendered against the live state, so a dislike clicked while the reply
                     # is still streaming is not undone by the next partial result.
-                    yield view.shown(), render_cards(view.picks, state), state, view
+                    cards = render_cards(view.picks, state)
+                    if (view.writing, cards) == sent:
+                        # Nothing the page shows changed (a template reply comes whole, then again as the
+                        # complete result): sending the history and cards again only costs the server.
+                        continue
+                    sent = (view.writing, cards)
+                    yield view.shown(), cards, state, view
             finally:
                 if view.writing is not None:
                     view.transcript.append({"role": "assistant", "content": view.writing})

@@ -33,6 +33,20 @@ def test_chat_endpoint_replies_and_keeps_history(app_url):
     assert cards.count('class="tt-card"') == 5
 
 
+def test_chat_streams_an_update_only_when_the_page_would_change(app_url):
+    import httpx
+
+    api = app_url + "gradio_api"
+    sent = httpx.post(f"{api}/call/chat", json={"data": ["a 90s comedy"], "session_hash": "stream-count"}, timeout=30)
+    sent.raise_for_status()
+    events = []
+    with httpx.stream("GET", f"{api}/call/chat/{sent.json()['event_id']}", timeout=60) as stream:
+        events = [line.removeprefix("event:").strip() for line in stream.iter_lines() if line.startswith("event:")]
+    # The message queued at once, then the template reply with its cards: it comes whole, so the complete
+    # result repeats nothing (each repeat had sent the whole history and the cards' HTML again).
+    assert events.count("generating") == 2 and events[-1] == "complete"
+
+
 def test_two_sessions_never_share_a_conversation(app_url):
     from gradio_client import Client
 
