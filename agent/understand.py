@@ -539,18 +539,18 @@ class RuleBasedUnderstander:
 
     def _written_as_title(self, clause: str, norm: str, hit: TitleHit) -> bool:
         """Whether a spotted title is meant as one. Written with its capitals or followed by its year, it is.
-        Otherwise two kinds of title are not: one made of everyday words ("The Other", "The One", "Anything
-        Else": "I didn't know the other one was a sequel" disliked The Other on ReDial valid), and a kind of
-        film after "a" or in the plural ("a scary movie", "another superhero movie", "a date night movie", "I
-        like scary movies": the words are the wish, and the films Scary Movie, Superhero Movie and Date Night
-        are not what the person loved)."""
+        Otherwise three kinds of title are not: one made of everyday words ("The Other", "The One", "Anything
+        Else": "I didn't know the other one was a sequel" disliked The Other on ReDial valid); a kind of film
+        after "a" or in the plural ("a scary movie", "another superhero movie", "a date night movie", "I like
+        scary movies": the words are the wish, and the films Scary Movie, Superhero Movie and Date Night are
+        not what the person loved); and one made only of the catalogue's category words ("for the family")."""
         assert self.titles is not None
         as_written = fold(self.titles.original_title(hit.title))
         with_year = re.search(r"\b\d{4}\s*$", norm[hit.start : hit.end]) or re.match(r"\s*\d{4}\b", norm[hit.end :])
         if with_year or re.search(rf"(?<!\w){re.escape(as_written)}(?!\w)", fold(clause)):
             return True
         said = norm[hit.start : hit.end].split()  # as the person wrote it ("scary movie" for "Scary Movie 3")
-        film_noun = said[-1] in _FILM_WORDS or norm[hit.end :].split()[:1] in ([n] for n in _FILM_WORDS)
+        film_noun = said[-1] in _FILM_WORDS or next(iter(norm[hit.end :].split()), "") in _FILM_WORDS
         kind_of_film = film_noun and said[0] not in _ARTICLES and _A_KIND_OF.search(norm[: hit.start])
         films_of_a_kind = said[-1] in _FILM_WORDS and said[-1].endswith("s") and hit.title.split()[-1] != said[-1]
         if kind_of_film or films_of_a_kind:  # "a scary movie", "I like scary movies"
