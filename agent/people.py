@@ -58,19 +58,22 @@ class PeopleIndex:
         """The credited people whose full names run, in order, in ``terms`` (such as a conversation's words
         to avoid: the rule reader's single words, or a language model's "jennifer aniston"), as the
         catalogue writes them, in the order said."""
+        return [self._index[1][name] for name in self._named(terms)]
+
+    def ids_named(self, terms: Sequence[str]) -> frozenset[str]:
+        """The items crediting any person :meth:`names_in` finds in ``terms``."""
+        return frozenset().union(*(self._index[0][name] for name in self._named(terms)))
+
+    def _named(self, terms: Sequence[str]) -> list[tuple[str, ...]]:
+        """The full names (as index keys) that run in ``terms``, once each, in the order said."""
         words = [word for term in terms for word in normalise(term).split()]
         if len(words) < 2:
             return []
-        items, written, longest = self._index
+        items, _, longest = self._index
         found = [
-            written[name]
+            name
             for start in range(len(words))
             for length in range(2, min(longest, len(words) - start) + 1)
             if (name := tuple(words[start : start + length])) in items
         ]
         return list(dict.fromkeys(found))
-
-    def ids_named(self, terms: Sequence[str]) -> frozenset[str]:
-        """The items crediting any person :meth:`names_in` finds in ``terms``."""
-        names = [tuple(normalise(name).split()) for name in self.names_in(terms)]
-        return frozenset().union(*(self._index[0][name] for name in names))
