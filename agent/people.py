@@ -46,12 +46,10 @@ class PeopleIndex:
         items: dict[tuple[str, ...], set[str]] = defaultdict(set)
         written: dict[tuple[str, ...], str] = {}
         for item in self.catalog:
-            for value in item.attributes.values():
-                if isinstance(value, list | tuple):
-                    for name in map(str, value):
-                        if len(words := tuple(normalise(name).split())) >= 2:
-                            items[words].add(item.id)
-                            written.setdefault(words, name.strip())
+            for key, name in item.credited_people().items():
+                words = tuple(key.split())
+                items[words].add(item.id)
+                written.setdefault(words, name)
         return {name: frozenset(ids) for name, ids in items.items()}, written, max(map(len, items), default=0)
 
     def names_in(self, terms: Sequence[str]) -> list[str]:

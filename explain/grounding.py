@@ -377,9 +377,9 @@ def _has_cased(sentence: str, title: str) -> bool:
 
 
 def catalogue_people(items: Iterable[Item]) -> frozenset[str]:
-    """Every person (or brand) the catalogue credits, normalised: what :class:`GroundingChecker` checks names
-    against."""
-    return frozenset(normalise(name) for item in items for name in _people(item) if len(name.split()) >= 2)
+    """Every full name the catalogue credits (:meth:`Item.credited_people`, normalised): what
+    :class:`GroundingChecker` checks names against."""
+    return frozenset(name for item in items for name in item.credited_people())
 
 
 def _has_phrase(text: str, phrase: str) -> bool:

@@ -217,20 +217,13 @@ class FusionRanker(ScoringRanker):
         return np.column_stack([columns[name] for name in FEATURES]) if candidates else np.zeros((0, len(FEATURES)))
 
     def _people(self, item_id: str) -> frozenset[str]:
-        """The item's full names (normalised): two or more words in its list attributes."""
+        """The item's full names (normalised; ``Item.credited_people``)."""
         return self._people_and_longest(item_id)[0]
 
     def _people_and_longest(self, item_id: str) -> tuple[frozenset[str], int]:
         """The item's full names and the most words in one of them (0 without names); computed once an item."""
         if item_id not in self._names:
-            item = self.catalog.get(item_id)
-            names = frozenset(
-                name
-                for value in item.attributes.values()
-                if isinstance(value, list | tuple)
-                for name in map(normalise, map(str, value))
-                if " " in name
-            )
+            names = frozenset(self.catalog.get(item_id).credited_people())
             self._names[item_id] = (names, max((name.count(" ") + 1 for name in names), default=0))
         return self._names[item_id]
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tailtalk.errors import UserError
+from tailtalk.titles import normalise
 
 
 class DataFormatError(UserError, ValueError):
@@ -113,6 +114,24 @@ class Item(BaseModel):
         authors = self.attributes.get("author")
         shorter = [self.title.removesuffix(f" by {a}") for a in authors] if isinstance(authors, list | tuple) else []
         return list(dict.fromkeys([self.title, *(s for s in shorter if s)]))
+
+    def credited_people(self) -> dict[str, str]:
+        """The full names the item credits, normalised, each with the name as first written: every value of
+        two or more words in a list attribute (``director``, ``stars``, ``writer``, ``author``, ``brand``).
+        One word alone ("Madonna", "Lego") could be any word, so the name tier, the people to avoid and the
+        grounding check all count full names only.
+
+        >>> Item(id="1", title="Heat", attributes={"stars": ["Al Pacino", "Robert De Niro"], "studio": "Warner",
+        ...      "brand": ["Lego"]}).credited_people()
+        {'al pacino': 'Al Pacino', 'robert de niro': 'Robert De Niro'}
+        """
+        credited: dict[str, str] = {}
+        for value in self.attributes.values():
+            if isinstance(value, list | tuple):
+                for name in map(str, value):
+                    if " " in (key := normalise(name)):
+                        credited.setdefault(key, name.strip())
+        return credited
 
     def embedding_text(self) -> str:
         """The text a bi-encoder sees: the facts a person would use to describe the item."""

@@ -83,6 +83,17 @@ def test_embedding_text_of_a_bare_item_is_its_title():
     assert Item(id="1", title="Notebook").embedding_text() == "Notebook"
 
 
+def test_credited_people_are_full_names_from_list_attributes_only():
+    item = Item(
+        id="1",
+        title="Breakin'",
+        attributes={"stars": ["Ice-T", "Lucinda Dickey", "Madonna", "  Lucinda Dickey "], "director": "Joel Silberg"},
+    )
+    # "Ice-T" is two words once normalised, as the name tier reads a message; one word alone is never a person,
+    # and a plain string attribute is not a list of credits.
+    assert item.credited_people() == {"ice t": "Ice-T", "lucinda dickey": "Lucinda Dickey"}
+
+
 def test_content_hash_tracks_content():
     a = Item(id="1", title="A", popularity=1)
     assert a.content_hash() == Item(id="1", title="A", popularity=1.0).content_hash()
