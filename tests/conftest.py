@@ -3,6 +3,10 @@ per session in ``.cache/test-home`` (git-ignored), so later runs only upsert wha
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,50 @@ TEST_HOME = REPO / ".cache" / "test-home"
 
 
 free_port = free_loopback_port  # the tests' name for it
+
+VLLM_VENV = REPO / ".venv-vllm"
+_VLLM_ENV_LOG = TEST_HOME / "vllm-env.log"
+_vllm_install: subprocess.Popen[bytes] | None = None
+
+
+@pytest.hookimpl(trylast=True)  # after ``-m`` has deselected: a run without vLLM's tests installs nothing
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """vLLM's tests run last, and on a clean clone its virtualenv (about 3.5 GB from pip, minutes here) is
+    installed by a background process from the start, beside the other tests, which leave a core idle much
+    of the time. Its output goes to ``.cache/test-home/vllm-env.log``."""
+    global _vllm_install
+    needs_vllm = [item for item in items if item.get_closest_marker("vllm")]
+    if not needs_vllm or config.option.collectonly:
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("vllm")] + needs_vllm
+    _VLLM_ENV_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with _VLLM_ENV_LOG.open("ab") as log:
+        _vllm_install = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, pathlib, ui.vllm_server as v; v.ensure_vllm_env(pathlib.Path(sys.argv[1]))",
+                str(VLLM_VENV),
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, ended whole if the session stops first
+        )
+
+
+def pytest_sessionfinish() -> None:
+    if _vllm_install is not None and _vllm_install.poll() is None:
+        os.killpg(_vllm_install.pid, signal.SIGTERM)  # an interrupted run: the next one redoes the install
+        _vllm_install.wait()
+
+
+def vllm_env() -> None:
+    """Wait for the background install of vLLM's virtualenv (when this session started one) and raise with
+    its log when it failed."""
+    if _vllm_install is not None and _vllm_install.wait() != 0:
+        tail = _VLLM_ENV_LOG.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"installing vLLM's virtualenv {VLLM_VENV} failed ({_VLLM_ENV_LOG}):\n{tail}")
 
 
 @pytest.fixture

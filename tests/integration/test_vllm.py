@@ -1,9 +1,9 @@
 """The vLLM launcher against a real vLLM server on the CPU (about 2 minutes, most of it one cold start).
 
 The module-scoped ``vllm_server`` fixture starts the server the way ``tailtalk serve-llm``
-does: through :class:`ui.vllm_server.VLLMServer`, creating ``.venv-vllm`` when it is
-missing (about 100 s more, once) and converting the packaged SmolLM2 under the test home,
-on a free loopback port. Tests that need a live server take ``vllm_server``; none of them
+does: through :class:`ui.vllm_server.VLLMServer`, converting the packaged SmolLM2 under the test home,
+on a free loopback port. On a clean clone ``.venv-vllm`` is created in the background from the start of the
+session, and these tests run last (tests/conftest.py). Tests that need a live server take ``vllm_server``; none of them
 stops it (the stop test starts its own), so tests can be added in any order.
 
 Run: ``.venv/bin/python -m pytest tests/integration/test_vllm.py -m vllm``.
@@ -22,11 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tailtalk.config import Settings
 from tailtalk.llm import endpoint_backend
 from ui.vllm_server import VLLMServer, port_is_free
-from tests.conftest import REPO, TEST_HOME, free_port
+from tests.conftest import TEST_HOME, VLLM_VENV, free_port, vllm_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
-
-VLLM_VENV = REPO / ".venv-vllm"
 
 
 def _group_pids(pgid: int) -> list[int]:
@@ -52,6 +50,7 @@ def _assert_stopped(server: VLLMServer) -> None:
 @pytest.fixture(scope="module")
 def vllm_server() -> Iterator[VLLMServer]:
     """A healthy vLLM server serving the packaged SmolLM2 as ``smollm2``; stopped (and checked) at module end."""
+    vllm_env()  # installed in the background since the session started (tests/conftest.py)
     server = VLLMServer.from_settings(Settings(home=TEST_HOME), port=free_port(), venv=VLLM_VENV)
     with server:
         print(f"\nvLLM healthy at {server.base_url} after {server.startup_seconds:.0f} s")
@@ -105,6 +104,7 @@ def test_stop_ends_the_whole_process_tree() -> None:
     # engine core and the worker all run and none of them is listening yet, so only the process group
     # signal can reach them all. stop() of a serving server, and the port it frees, are checked by the
     # vllm_server fixture's teardown; waiting for a second server to listen would double the module's time.
+    vllm_env()
     server = VLLMServer.from_settings(Settings(home=TEST_HOME), port=free_port(), venv=VLLM_VENV)
     server.start()
     try:
@@ -150,7 +150,7 @@ def test_a_chat_turn_through_vllm_explains_listed_films_only(vllm_server, redial
 
 
 def test_the_llm_user_talks_with_the_product_through_vllm(vllm_server: VLLMServer, redial_pipeline) -> None:
-    """Issue 16's LLM user: 20 simulated conversations whose messages a real OpenAI-compatible server words;
+    """Issue 16's LLM user: 8 simulated conversations whose messages a real OpenAI-compatible server words;
     no message leaks the target, and every one sent in the model's words kept the template's facts."""
     from eval.simulator import (
         LeakGuard,
@@ -164,8 +164,8 @@ def test_the_llm_user_talks_with_the_product_through_vllm(vllm_server: VLLMServe
     from tailtalk.instances import instances_of
 
     catalog = redial_pipeline.catalog
-    targets = sample_targets(instances_of(load_dialogues(TEST_HOME / "datasets/redial/test.jsonl"), catalog), 20, 0)
-    config = SimulationConfig(turns=3, limit=20, seed=0, user="llm")
+    targets = sample_targets(instances_of(load_dialogues(TEST_HOME / "datasets/redial/test.jsonl"), catalog), 8, 0)
+    config = SimulationConfig(turns=3, limit=8, seed=0, user="llm")
     results = run_simulations(
         {"pipeline": lambda: PipelineConversation(redial_pipeline, 0.3)},
         catalog,
@@ -178,7 +178,7 @@ def test_the_llm_user_talks_with_the_product_through_vllm(vllm_server: VLLMServe
     records = results["pipeline"]
     guard = LeakGuard(catalog)
     turns = [(turn, catalog.get(r.target)) for r in records for turn in r.transcript]
-    assert len(records) == 20 and all(guard.leaks(turn["user"], target) == [] for turn, target in turns)
+    assert len(records) == 8 and all(guard.leaks(turn["user"], target) == [] for turn, target in turns)
     reworded = [turn for turn, _ in turns if "template" in turn]  # the model's words, in place of the template's
     assert all(facts_kept(turn["template"], turn["user"]) for turn in reworded)
     print(f"\n{len(reworded)} of {len(turns)} messages in the model's words")
