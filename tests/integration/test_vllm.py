@@ -1,10 +1,11 @@
 """The vLLM launcher against a real vLLM server on the CPU (about 2 minutes, most of it one cold start).
 
 The module-scoped ``vllm_server`` fixture starts the server the way ``tailtalk serve-llm``
-does: through :class:`ui.vllm_server.VLLMServer`, converting the packaged SmolLM2 under the test home,
-on a free loopback port. On a clean clone ``.venv-vllm`` is created in the background from the start of the
-session, and these tests run last (tests/conftest.py). Tests that need a live server take ``vllm_server``; none of them
-stops it (the stop test starts its own), so tests can be added in any order.
+does: through :class:`ui.vllm_server.VLLMServer`, with the packaged SmolLM2 converted under the test home,
+on a free loopback port. These tests run last; on a clean clone ``.venv-vllm`` is created in the background
+from the start of the session, and the server is launched as soon as it is ready (tests/conftest.py).
+Tests that need a live server take ``vllm_server``; none of them stops it (the stop test starts its own),
+so tests can be added in any order.
 
 Run: ``.venv/bin/python -m pytest tests/integration/test_vllm.py -m vllm``.
 """
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tailtalk.config import Settings
 from tailtalk.llm import endpoint_backend
 from ui.vllm_server import VLLMServer, port_is_free
-from tests.conftest import TEST_HOME, VLLM_VENV, free_port, vllm_env
+from tests.conftest import TEST_HOME, VLLM_VENV, free_port, started_vllm_server, vllm_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.vllm]
 
@@ -50,9 +51,8 @@ def _assert_stopped(server: VLLMServer) -> None:
 @pytest.fixture(scope="module")
 def vllm_server() -> Iterator[VLLMServer]:
     """A healthy vLLM server serving the packaged SmolLM2 as ``smollm2``; stopped (and checked) at module end."""
-    vllm_env()  # installed in the background since the session started (tests/conftest.py)
-    server = VLLMServer.from_settings(Settings(home=TEST_HOME), port=free_port(), venv=VLLM_VENV)
-    with server:
+    server = started_vllm_server()  # launched in the background as soon as vLLM was installed (tests/conftest.py)
+    with server:  # waits until it is healthy
         print(f"\nvLLM healthy at {server.base_url} after {server.startup_seconds:.0f} s")
         yield server
     _assert_stopped(server)  # stop() of a serving server, checked as the last step of the module

@@ -20,6 +20,8 @@ def matcher() -> TitleMatcher:
             ("heat", "Heat", 1995),
             ("titanic", "Titanic", 1997),
             ("american", "The American", 2010),
+            ("scary3", "Scary Movie 3", 2003),
+            ("scary", "Scary Movie", 2000),
         ],
         popularity={"it17": 10, "it90": 3},
     )
@@ -40,6 +42,8 @@ def ids(matcher: TitleMatcher, text: str) -> list[str]:
         ("a trip to italy", []),  # "it" inside a word is no mention
         ("a war film that isn't American", []),  # the "t" of "isn't" is not the "the" of The American
         ("I loved the American", ["american"]),
+        ("I loved Scary Movie", ["scary"]),  # the exact title, not its sequel matching the same words at 92
+        ("I loved Scary Movie 3", ["scary3"]),
         ("", []),
         ("!!!", []),
     ],
