@@ -127,8 +127,9 @@ check: lint
 	$(PY) -m pytest -q -m "not integration and not browser and not vllm"
 
 # Everything: what the README and CI run.
+# --durations: every run's log names its slowest tests, so a suite that grows slow says where.
 test: lint browser
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 clean:
 	rm -rf $(VENV) .venv-vllm .pytest_cache test-artifacts
