@@ -30,20 +30,30 @@ VLLM_VENV = REPO / ".venv-vllm"
 _VLLM_ENV_LOG = TEST_HOME / "vllm-env.log"
 _vllm_install: subprocess.Popen[bytes] | None = None
 _vllm_server: Future[VLLMServer] | None = None
+_vllm_wanted = False
 
 
 @pytest.hookimpl(trylast=True)  # after ``-m`` has deselected: a run without vLLM's tests installs nothing
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """vLLM's tests run last, and their server is readied in the background from the session's start, beside
-    the other tests (which leave a core idle much of the time): on a clean clone a process installs vLLM's
-    virtualenv (about 3.5 GB from pip) and converts the packaged SmolLM2, and then the server is started, so
-    that its cold start (2-4 minutes here) is over when they run. Progress goes to
-    ``.cache/test-home/vllm-env.log``, the server's own log to ``.cache/test-home/logs``."""
-    global _vllm_install, _vllm_server
+    """vLLM's tests run last, and their server is readied in the background beside the other tests (which
+    leave a core idle much of the time): on a clean clone a process installs vLLM's virtualenv (about 3.5 GB
+    from pip) and converts the packaged SmolLM2, then the server is launched, so that its cold start (2-4
+    minutes here) is over when they run. It begins once the session's ReDial index is built
+    (:func:`ready_vllm_in_background`), since the index's encoding is the one step that keeps both cores busy.
+    Progress goes to ``.cache/test-home/vllm-env.log``, the server's own log to ``.cache/test-home/logs``."""
+    global _vllm_wanted
     needs_vllm = [item for item in items if item.get_closest_marker("vllm")]
     if not needs_vllm or config.option.collectonly:
         return
     items[:] = [item for item in items if not item.get_closest_marker("vllm")] + needs_vllm
+    _vllm_wanted = True
+
+
+def ready_vllm_in_background() -> None:
+    """Start readying vLLM's server (once, and only when this session runs vLLM's tests)."""
+    global _vllm_install, _vllm_server
+    if not _vllm_wanted or _vllm_install is not None:
+        return
     _VLLM_ENV_LOG.parent.mkdir(parents=True, exist_ok=True)
     with _VLLM_ENV_LOG.open("ab") as log:
         _vllm_install = subprocess.Popen(
@@ -102,6 +112,7 @@ def vllm_env() -> None:
 def started_vllm_server() -> VLLMServer:
     """The server launched in the background for this session (started here when the session launched
     none); it may still be starting: enter it (``with server:``) to wait until it is healthy."""
+    ready_vllm_in_background()
     if _vllm_server is not None:
         return _vllm_server.result()
     from ui.vllm_server import VLLMServer
@@ -151,6 +162,7 @@ def redial_settings(mirror: Path) -> Settings:
     settings = Settings(home=TEST_HOME, data_mirror=mirror, dataset="redial", scorer="baseline", llm="none")
     prepare("redial", settings)
     build_index(load_catalog(settings.catalog_path), make_embedder(settings.embedding_model), settings, progress=False)
+    ready_vllm_in_background()  # after the index: its encoding keeps both cores busy
     return settings
 
 
