@@ -35,7 +35,7 @@ data: install
 index: data
 	$(VENV)/bin/tailtalk index
 
-# The collaborative model and the fused ranker's weights for the served catalogue and scorer (~5 min).
+# The collaborative model, the conversation neighbours and the fused ranker's weights for the served catalogue and scorer (~7 min).
 ranker: index
 	$(VENV)/bin/tailtalk fit-ranker
 

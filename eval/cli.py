@@ -151,6 +151,7 @@ def _fit_served_ranker(
     from ui.assemble import build_pipeline
     from ranking.train import load_training_splits
     from retrieval.collaborative import CollaborativeConfig
+    from retrieval.neighbours import NeighbourConfig
     from eval.fit_ranker import fit_ranker
     from eval.systems import exact_copy
     from retrieval.hybrid import HybridRetriever
@@ -174,6 +175,7 @@ def _fit_served_ranker(
         mentions,
         folder,
         collaborative=CollaborativeConfig(),
+        neighbours=NeighbourConfig(),
         candidates=settings.candidates,
         folds=folds,
         max_instances=max_instances,

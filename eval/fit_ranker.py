@@ -1,17 +1,19 @@
-"""Fit the served ranker: the collaborative model on the training mention lists, then the fusion weights
-on the training dialogues replayed through the same turn pipeline the chat UI calls.
+"""Fit the served ranker: the collaborative model on the training mention lists and the conversation
+neighbours on the training dialogues' recommendation turns, then the fusion weights on the training
+dialogues replayed through the same turn pipeline the chat UI calls.
 
-The collaborative score of a training dialogue must not come from a model that saw that
+The collaborative and neighbours scores of a training dialogue must not come from a model that saw that
 dialogue (it would name the target, and the fusion would learn to trust it blindly). So
 the fusion's training features are computed out of fold: the training dialogues are split
-in ``folds`` parts by a hash of their id, and each part is scored by a collaborative model
-fitted on the mention lists of the other parts. The served collaborative model is then
-fitted on every list. The valid split is replayed once at the end, for the report only.
+in ``folds`` parts by a hash of their id, and each part is scored by models fitted on the mention lists
+and the turns of the other parts. The served models are then fitted on everything. The valid split is
+replayed once at the end, for the report only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,11 +22,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tailtalk.dialogues import Dialogue
+from tailtalk.dialogues import Dialogue, context_text
 from tailtalk.instances import Instance, instances_of
 from tailtalk.mentions import MentionList
 from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeConfig, CollaborativeModel
 from retrieval.hybrid import HybridRetriever
+from retrieval.neighbours import NEIGHBOURS_FOLDER, ConversationNeighbours, NeighbourConfig
 from ranking.fusion import FusionRanker
 from ui.pipeline import TurnPipeline
 from eval.metrics import accuracy_report
@@ -88,12 +91,15 @@ def fit_ranker(
     collaborative: CollaborativeConfig,
     candidates: int,
     folds: int,
+    neighbours: NeighbourConfig | None = None,
     max_instances: int | None = None,
     progress: bool = True,
 ) -> FitReport:
-    """Fit and save the collaborative model and the fusion weights into ``folder``; see the module docstring.
+    """Fit and save the collaborative model, the conversation neighbours (``neighbours``; None fits none) and
+    the fusion weights into ``folder``; see the module docstring.
 
-    ``pipeline.retriever`` must be a :class:`HybridRetriever` (its collaborative part is replaced here).
+    ``pipeline.retriever`` must be a :class:`HybridRetriever` (its collaborative and neighbours parts are
+    replaced here).
     """
     if not isinstance(pipeline.retriever, HybridRetriever):
         raise TypeError("fit_ranker needs a pipeline whose retriever is a HybridRetriever")
@@ -105,6 +111,18 @@ def fit_ranker(
     if max_instances is not None and len(instances) > max_instances:
         step = len(instances) / max_instances
         instances = [instances[int(n * step)] for n in range(max_instances)]
+    # Every recommendation turn's context, encoded once by the served text encoder (the replay below then
+    # finds the same texts in the encoder's cache).
+    contexts = pipeline.retriever.embedder.embed(
+        [context_text(i.context, catalog.label_of) for i in instances], progress=progress
+    )
+
+    def fitted_neighbours(held: set[str]) -> ConversationNeighbours | None:
+        if neighbours is None:
+            return None
+        kept = [n for n, i in enumerate(instances) if i.dialogue_id not in held]
+        return ConversationNeighbours(neighbours).fit(contexts[kept], [instances[n].targets for n in kept], ids)
+
     pools: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     found = total = 0
@@ -115,7 +133,9 @@ def fit_ranker(
             if mention_lists
             else None
         )
-        fold_pipeline = pipeline.replacing(retriever=pipeline.retriever.with_collaborative(model))
+        fold_pipeline = pipeline.replacing(
+            retriever=pipeline.retriever.with_collaborative(model).with_neighbours(fitted_neighbours(held))
+        )
         part_instances = [i for i in instances if i.dialogue_id in held]
         fold_pools, fold_labels, fold_found, fold_total = pools_of(
             fold_pipeline,
@@ -131,15 +151,25 @@ def fit_ranker(
         total += fold_total
     ranker.fit(pools, labels)
     served = CollaborativeModel(collaborative).fit(mention_lists, ids) if mention_lists else None
+    served_neighbours = fitted_neighbours(set())
     valid_recall = None
     if valid:
-        served_pipeline = pipeline.replacing(retriever=pipeline.retriever.with_collaborative(served))
+        served_pipeline = pipeline.replacing(
+            retriever=pipeline.retriever.with_collaborative(served).with_neighbours(served_neighbours)
+        )
         valid_recall = _recall_at_10(served_pipeline, ranker, instances_of(valid, set(ids)), candidates, progress)
     report = FitReport(
         len(instances), len(pools), found / max(total, 1), ranker.weights, valid_recall, time.perf_counter() - started
     )
-    if served is not None:
-        served.save(folder / COLLABORATIVE_FOLDER)
+    saved: tuple[tuple[CollaborativeModel | ConversationNeighbours | None, str], ...] = (
+        (served, COLLABORATIVE_FOLDER),
+        (served_neighbours, NEIGHBOURS_FOLDER),
+    )
+    for fitted, name in saved:
+        if fitted is not None:
+            fitted.save(folder / name)
+        elif (folder / name).exists():  # an earlier fit's model would serve beside weights that never saw it
+            shutil.rmtree(folder / name)
     ranker.save(
         folder,
         report={

@@ -20,7 +20,7 @@ from retrieval.embedder import CachedEmbedder
 from retrieval.query import RetrievalQuery
 from tailtalk.constraints import Constraints
 from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever, top_rows
-from retrieval.hybrid import HybridRetriever
+from retrieval.hybrid import SOURCES, HybridRetriever
 from ranking.diversity import DiversityReranker
 from ranking.fusion import SIGNALS, FusionRanker
 from ui.pipeline import TurnPipeline
@@ -205,7 +205,7 @@ class CollaborativeSystem(EvalSystem):
 
 def ablation(signal: str) -> Callable[[TurnPipeline], EvalSystem]:
     """The served pipeline with one signal removed: its features switched off in the fused ranker, and
-    for the lexical and collaborative signals their candidates too."""
+    for the lexical, collaborative and neighbours signals their candidates too."""
 
     def build(pipeline: TurnPipeline) -> EvalSystem:
         ranker, retriever = pipeline.ranker, pipeline.retriever
@@ -214,7 +214,7 @@ def ablation(signal: str) -> Callable[[TurnPipeline], EvalSystem]:
             raise UserInputError(f"pipeline-no-{signal} needs the fused ranker (ranker=fused)")
         fused = inner.without(signal)
         ranker = ranker.with_inner(fused) if isinstance(ranker, DiversityReranker) else fused
-        if signal in ("lexical", "collaborative"):
+        if signal in SOURCES:
             retriever = retriever.without(signal)
         return PipelineSystem(pipeline.replacing(ranker=ranker, retriever=retriever), name=f"pipeline-no-{signal}")
 

@@ -8,6 +8,9 @@ pool's best, ranks as ``10 / (10 + rank)``):
 * ``lexical``: BM25 over the item's whole text, and ``name_match``: the dialogue names one of the item's
   people in full ("Alexandra Breckenridge"), which BM25's share of the best score understates;
 * ``collaborative``: how often people name the item beside the conversation's items;
+* ``neighbours``: how often human recommenders named the item in the training conversations that read most like
+  this one (:mod:`retrieval.neighbours`): what people answer such a request with, which an item's own text
+  rarely says;
 * ``popularity``: the log-popularity prior (0 for a catalogue without popularity: a new shop);
 * ``constraints``: the share of the wished categories the item has (genre wishes are scores, not filters);
 * ``named``: how the item resembles the films the conversation has named (not the disliked ones):
@@ -71,6 +74,8 @@ FEATURES = (
     "name_match",
     "collaborative",
     "collaborative_rank",
+    "neighbours",
+    "neighbours_rank",
     "popularity",
     "popularity_cold",
     "category_match",
@@ -81,6 +86,7 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "dense": ("dense", "dense_rank", "dense_cold"),
     "lexical": ("lexical", "lexical_rank", "name_match"),
     "collaborative": ("collaborative", "collaborative_rank"),
+    "neighbours": ("neighbours", "neighbours_rank"),
     "popularity": ("popularity", "popularity_cold"),
     "constraints": ("category_match",),
     "named": ("shared_people", "era_match"),
@@ -190,6 +196,7 @@ class FusionRanker(ScoringRanker):
         dense = np.array([c.similarity for c in candidates], dtype=np.float64)
         lexical = np.array([c.lexical for c in candidates], dtype=np.float64)
         collaborative = np.array([c.collaborative for c in candidates], dtype=np.float64)
+        neighbours = np.array([c.neighbours for c in candidates], dtype=np.float64)
         wished = context.wished_categories
         known_people = [self._people_and_longest(c.item_id) for c in candidates]
         people = [names for names, _ in known_people]
@@ -205,6 +212,8 @@ class FusionRanker(ScoringRanker):
             "name_match": _names_said(context.query_text, people, longest),
             "collaborative": _share_of_best(collaborative),
             "collaborative_rank": _rank_feature(collaborative),
+            "neighbours": _share_of_best(neighbours),
+            "neighbours_rank": _rank_feature(neighbours),
             "popularity": popularity,
             "popularity_cold": popularity * cold,
             "category_match": np.array(

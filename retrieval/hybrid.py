@@ -1,8 +1,10 @@
-"""Hybrid retrieval: the dense index, the lexical index and the collaborative model, pooled.
+"""Hybrid retrieval: the dense index, the lexical index, the collaborative model and the conversation
+neighbours, pooled.
 
 Each source proposes candidates (dense: nearest by the composed query vector; lexical: the
 best BM25 matches of the query text; collaborative: what people name beside the items the
-conversation named; and the most popular items). Every pooled candidate then carries all three scores, so the ranker
+conversation named; neighbours: what recommenders named in the training conversations that read most like
+this one; and the most popular items). Every pooled candidate then carries every source's score, so the ranker
 sees a lexical or collaborative find with its dense similarity too. Hard constraints hold
 for every source. A request in another language than English (``RetrievalQuery.language``)
 is read by the ``multilingual`` index (multilingual-e5) instead of the English one, when
@@ -33,14 +35,18 @@ from tailtalk.catalog import Catalog
 from retrieval.collaborative import CollaborativeModel
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
+from retrieval.neighbours import ConversationNeighbours
 from retrieval.query import Candidate, RetrievalQuery
 from tailtalk.constraints import AdmissionMasks
 from retrieval.retriever import VectorRetriever, top_rows
 
 
+SOURCES = ("lexical", "collaborative", "neighbours")  # the sources an ablation can remove
+
+
 class HybridRetriever:
-    """Dense candidates plus up to ``pool`` lexical, ``pool`` collaborative and ``pool`` popular ones, each with
-    all scores (a catalogue without popularity adds no popular ones)."""
+    """Dense candidates plus up to ``pool`` lexical, ``pool`` collaborative, ``pool`` neighbours' and ``pool``
+    popular ones, each with all scores (a catalogue without popularity adds no popular ones)."""
 
     def __init__(
         self,
@@ -50,6 +56,7 @@ class HybridRetriever:
         *,
         pool: int,
         multilingual: VectorRetriever | None = None,
+        neighbours: ConversationNeighbours | None = None,
     ):
         if pool < 0:
             raise ValueError(f"pool must be at least 0, got {pool}")
@@ -57,6 +64,7 @@ class HybridRetriever:
         self.multilingual = multilingual
         self.lexical = lexical
         self.collaborative = collaborative
+        self.neighbours = neighbours
         self.pool = pool
         self.catalog: Catalog = dense.catalog
         self._ids = self.catalog.ids()
@@ -66,6 +74,7 @@ class HybridRetriever:
         # Computed once, not per turn: at a million items each is a scan of the catalogue.
         self._masks = AdmissionMasks(self.catalog.items)
         self._collaborative_columns = collaborative.columns_of(self._ids) if collaborative is not None else None
+        self._neighbour_columns = neighbours.columns_of(self._ids) if neighbours is not None else None
 
     @property
     def embedder(self) -> Embedder:
@@ -73,23 +82,34 @@ class HybridRetriever:
 
     def with_dense(self, dense: VectorRetriever) -> HybridRetriever:
         """The same sources around another dense retriever (the harness's exact in-memory copy)."""
-        return HybridRetriever(dense, self.lexical, self.collaborative, pool=self.pool, multilingual=self.multilingual)
+        return self._replace(dense=dense)
 
     def with_collaborative(self, collaborative: CollaborativeModel | None) -> HybridRetriever:
         """The same sources with another collaborative model (fitting uses out-of-fold models)."""
-        return HybridRetriever(self.dense, self.lexical, collaborative, pool=self.pool, multilingual=self.multilingual)
+        return self._replace(collaborative=collaborative)
+
+    def with_neighbours(self, neighbours: ConversationNeighbours | None) -> HybridRetriever:
+        """The same sources with another neighbours model (fitting uses out-of-fold models)."""
+        return self._replace(neighbours=neighbours)
 
     def without(self, source: str) -> HybridRetriever:
-        """An ablation: the same retriever without ``"lexical"`` or ``"collaborative"``."""
-        if source not in ("lexical", "collaborative"):
-            raise ValueError(f"unknown source {source!r}; choose lexical or collaborative")
-        return HybridRetriever(
-            self.dense,
-            None if source == "lexical" else self.lexical,
-            None if source == "collaborative" else self.collaborative,
-            pool=self.pool,
-            multilingual=self.multilingual,
-        )
+        """An ablation: the same retriever without one of :data:`SOURCES`."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+        return self._replace(**{source: None})
+
+    def _replace(self, **changes) -> HybridRetriever:
+        parts = {
+            "dense": self.dense,
+            "lexical": self.lexical,
+            "collaborative": self.collaborative,
+            "pool": self.pool,
+            "multilingual": self.multilingual,
+            "neighbours": self.neighbours,
+            **changes,
+        }
+        dense, lexical, collaborative = parts.pop("dense"), parts.pop("lexical"), parts.pop("collaborative")
+        return HybridRetriever(dense, lexical, collaborative, **parts)
 
     def reads(self, language: str) -> bool:
         """Whether a request in ``language`` is read by an index made for it (English always is)."""
@@ -97,14 +117,17 @@ class HybridRetriever:
 
     def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
         reader = self.multilingual if query.language != "en" and self.multilingual is not None else self.dense
-        vector = reader.query_vector(query)
+        vector, text_vector = reader.query_vectors(query)
         dense = reader.search(vector, query.constraints, query.k)
         lexical = self._lexical_scores(query.text)
         collaborative = self._collaborative_scores(query)
+        # The neighbours' contexts were encoded by the English index's encoder: another reader's vector is not
+        # in their space.
+        neighbours = self._neighbour_scores(text_vector if reader is self.dense else None)
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
         admitted = self._masks.admitted(query.constraints)
-        for scores in (lexical, collaborative, self._popularity):
+        for scores in (lexical, collaborative, neighbours, self._popularity):
             if scores is not None:
                 extra = self._best_admitted(np.where(admitted, scores, 0.0), taken)
                 chosen += extra
@@ -119,10 +142,12 @@ class HybridRetriever:
         rows = np.array([self._row[item_id] for item_id in chosen], dtype=np.int64)
         lexical_of = lexical[rows] if lexical is not None else np.zeros(len(chosen))
         collaborative_of = collaborative[rows] if collaborative is not None else np.zeros(len(chosen))
+        neighbours_of = neighbours[rows] if neighbours is not None else np.zeros(len(chosen))
         return [
-            Candidate(item_id, float(dense_score), float(lexical_score), float(collaborative_score))
-            for item_id, dense_score, lexical_score, collaborative_score in zip(
-                chosen, similarity.tolist(), lexical_of.tolist(), collaborative_of.tolist()
+            Candidate(item_id, *scores)
+            for item_id, scores in zip(
+                chosen,
+                zip(similarity.tolist(), lexical_of.tolist(), collaborative_of.tolist(), neighbours_of.tolist()),
             )
         ]
 
@@ -133,6 +158,11 @@ class HybridRetriever:
         if self.collaborative is None or not (query.seed_ids or query.disliked_ids):
             return None
         return self.collaborative.score_columns(query.seed_ids, query.disliked_ids, self._collaborative_columns)
+
+    def _neighbour_scores(self, text_vector: np.ndarray | None) -> np.ndarray | None:
+        if self.neighbours is None or text_vector is None:
+            return None
+        return self.neighbours.score(text_vector, self._neighbour_columns)
 
     def _best_admitted(self, scores: np.ndarray, taken: set[str]) -> list[str]:
         """The ``pool`` best-scoring items (score > 0; a row the constraints reject scores 0) not pooled yet,
@@ -161,9 +191,10 @@ class HybridRetriever:
             for name, part in (
                 ("lexical", self.lexical),
                 ("collaborative", self.collaborative),
+                ("neighbours", self.neighbours),
                 ("multilingual", self.multilingual),
             )
-            if part
+            if part is not None
         ]
         return self.dense.describe() + (f" + {' + '.join(sources)}" if sources else "")
 

@@ -44,6 +44,7 @@ class Candidate:
     similarity: float  # cosine similarity between the composed query vector and the item
     lexical: float = 0.0  # BM25 of the item's whole text for the query text (hybrid retrieval)
     collaborative: float = 0.0  # how often people name it beside the conversation's items (hybrid retrieval)
+    neighbours: float = 0.0  # how often recommenders named it in conversations that read like this one
 
 
 def compose_query_vector(

@@ -129,16 +129,23 @@ class VectorRetriever(ABC):
 
     def query_vector(self, query: RetrievalQuery) -> np.ndarray | None:
         """The composed, normalised query vector; None when the query states no direction."""
+        return self.query_vectors(query)[0]
+
+    def query_vectors(self, query: RetrievalQuery) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The composed query vector (:meth:`query_vector`) and the vector of the query's text alone (None
+        without text), from one call to the encoder."""
         texts = [t for t in (query.text.strip(), query.avoid_text.strip()) if t]
         encoded = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
         liked = self.vectors(query.like_ids)
-        return compose_query_vector(
-            encoded.get(query.text.strip()),
+        text_vector = encoded.get(query.text.strip())
+        composed = compose_query_vector(
+            text_vector,
             np.stack(list(liked.values())) if liked else None,
             encoded.get(query.avoid_text.strip()),
             liked_weight=self.liked_weight,
             avoid_weight=self.avoid_weight,
         )
+        return composed, text_vector
 
     @abstractmethod
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]: ...

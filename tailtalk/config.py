@@ -78,9 +78,9 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=100, description="Recommendations shown per turn.")
     ranker: Literal["fused", "prior"] = Field(
         default="fused",
-        description="'fused': the learned fusion of the dense, lexical, collaborative, popularity and category "
-        "signals (`tailtalk fit-ranker`; hand-set weights until fitted); 'prior': similarity plus the "
-        "popularity prior alone.",
+        description="'fused': the learned fusion of the dense, lexical, collaborative, conversation neighbours, "
+        "popularity and category signals (`tailtalk fit-ranker`; hand-set weights until fitted); 'prior': "
+        "similarity plus the popularity prior alone.",
     )
     ranker_dataset: str | None = Field(
         default=None,
@@ -92,8 +92,8 @@ class Settings(BaseSettings):
         default=300,
         ge=0,
         le=5000,
-        description="Candidates the lexical index, the collaborative model and the popular items each add to the "
-        "dense ones per turn.",
+        description="Candidates the lexical index, the collaborative model, the conversation neighbours and the "
+        "popular items each add to the dense ones per turn.",
     )
     popularity_weight: float = Field(
         default=0.4, ge=0.0, le=1.0, description="Weight of the log-popularity prior in the baseline ranker."

@@ -33,13 +33,13 @@ log = logging.getLogger(__name__)
 
 def build_pipeline(settings: Settings, *, progress: bool = False, quick_start: bool = False) -> TurnPipeline:
     """The real pipeline from configuration: the catalogue, hybrid retrieval (the Chroma index, the lexical
-    index, the collaborative model) and the fused ranker.
+    index, the collaborative model, the conversation neighbours) and the fused ranker.
 
     The text scorer is the trained checkpoint when one exists (``scorer=auto``), else the
     baseline; :meth:`ranking.scorer.TextScorer.serving` decides, and its warning (if any)
-    reaches the user as a notice on every turn. The fusion weights and the collaborative
-    model come from ``tailtalk fit-ranker`` for this catalogue and scorer; before it has run,
-    hand-set weights over the dense and lexical signals serve. ``quick_start``: the process answers one
+    reaches the user as a notice on every turn. The fusion weights, the collaborative model and the
+    conversation neighbours come from ``tailtalk fit-ranker`` for this catalogue and scorer; before it has
+    run, hand-set weights over the dense and lexical signals serve. ``quick_start``: the process answers one
     request and exits (``retrieval.embedder.make_embedder``).
     """
     from tailtalk.catalog import load_catalog
@@ -130,6 +130,7 @@ def fitted_ranking(
     and a notice for the user when a saved ranker cannot be read (hand-set weights serve instead)."""
     from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeModel
     from retrieval.lexical import LexicalIndex
+    from retrieval.neighbours import NEIGHBOURS_FOLDER, ConversationNeighbours
     from ranking.fusion import FUSION_FILE
 
     folder = settings.ranker_path(dense.embedder.name)
@@ -137,10 +138,12 @@ def fitted_ranking(
         f"the fitted ranker in {folder} cannot be read ({{}}); hand-set weights serve. "
         "Run `tailtalk fit-ranker` to fit it again"
     )
-    collaborative, notice = None, None
+    collaborative, neighbours, notice = None, None, None
     try:
         if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER):
             collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
+        if ConversationNeighbours.saved_in(folder / NEIGHBOURS_FOLDER):
+            neighbours = ConversationNeighbours.load(folder / NEIGHBOURS_FOLDER)
     except (OSError, ValueError, KeyError, TypeError, EOFError, BadZipFile) as exc:  # torn, garbled or outdated
         notice = unreadable.format(exc)
     retriever = HybridRetriever(
@@ -149,6 +152,7 @@ def fitted_ranking(
         collaborative,
         pool=settings.source_pool,
         multilingual=multilingual_retriever(settings, catalog),
+        neighbours=neighbours,
     )
     if settings.ranker == "prior":
         return (

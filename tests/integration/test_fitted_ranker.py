@@ -8,6 +8,7 @@ from tailtalk.mentions import load_mention_lists
 from tailtalk.prepare import MENTIONS_FILE
 from agent.state import ConversationState
 from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeConfig, CollaborativeModel
+from retrieval.neighbours import NEIGHBOURS_FOLDER, ConversationNeighbours, NeighbourConfig
 from ranking.diversity import DiversityReranker
 from ranking.fusion import FusionRanker
 from ranking.train import load_training_splits
@@ -30,6 +31,7 @@ def fitted(redial_settings, redial_pipeline, tmp_path_factory):
         mentions,
         folder,
         collaborative=CollaborativeConfig(),
+        neighbours=NeighbourConfig(),
         candidates=redial_settings.candidates,
         folds=2,
         max_instances=200,
@@ -45,6 +47,8 @@ def test_fit_saves_a_ranker_that_loads_and_learned_from_collaboration(fitted, re
     # The out-of-fold collaborative signal is the strongest on ReDial: it must get a positive weight.
     assert ranker.weights["collaborative_rank"] > 0 and ranker.weights["popularity"] > 0
     assert CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER)
+    # The served neighbours hold every sampled training turn that named a catalogue film.
+    assert 150 <= len(ConversationNeighbours.load(folder / NEIGHBOURS_FOLDER)) <= 200
     assert report.valid_recall_at_10 is not None and report.valid_recall_at_10 > 0.05
 
 
@@ -52,8 +56,9 @@ def test_a_chat_turn_draws_on_the_films_the_person_loved(fitted, redial_pipeline
     folder, _ = fitted
     catalog = redial_pipeline.catalog
     collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
+    neighbours = ConversationNeighbours.load(folder / NEIGHBOURS_FOLDER)
     served = redial_pipeline.replacing(
-        retriever=redial_pipeline.retriever.with_collaborative(collaborative),
+        retriever=redial_pipeline.retriever.with_collaborative(collaborative).with_neighbours(neighbours),
         ranker=DiversityReranker(FusionRanker.load(folder, catalog), redial_pipeline.retriever.vectors, 0.3),
     )
     result = served.handle(ConversationState(), "I loved The Shining and It Follows, something scary")

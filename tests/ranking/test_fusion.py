@@ -26,11 +26,14 @@ def test_features_are_normalised_per_pool(catalog):
     ranker = FusionRanker(catalog)
     context = RankingContext("q", wished_categories=frozenset({"comedy"}))
     x = ranker.features(
-        context, [Candidate("a", 0.5, 4.0, 0.0), Candidate("b", 0.2, 2.0, 3.0), Candidate("c", 0.1, 0.0, 1.0)]
+        context,
+        [Candidate("a", 0.5, 4.0, 0.0, 0.5), Candidate("b", 0.2, 2.0, 3.0, 0.0), Candidate("c", 0.1, 0.0, 1.0, 2.0)],
     )
     column = {name: x[:, n] for n, name in enumerate(FEATURES)}
     assert column["lexical"] == pytest.approx([1.0, 0.5, 0.0])
     assert column["collaborative"] == pytest.approx([0.0, 1.0, 1 / 3])
+    assert column["neighbours"] == pytest.approx([0.25, 0.0, 1.0])
+    assert column["neighbours_rank"] == pytest.approx([10 / 11, 0.0, 1.0])
     assert column["lexical_rank"] == pytest.approx([1.0, 10 / 11, 0.0])  # not found by the source: 0
     assert column["category_match"] == pytest.approx([1.0, 0.0, 1.0])
     assert column["popularity"][0] == pytest.approx(1.0) and column["popularity"][1] == 0.0

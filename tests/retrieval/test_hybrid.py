@@ -27,3 +27,30 @@ def test_the_partial_sort_reads_the_rows_a_full_sort_gives(seed, first):
 
 def test_no_positive_score_gives_no_row():
     assert list(best_rows(np.array([0.0, -1.0, 0.0]), 3)) == []
+
+
+def test_the_neighbours_pool_what_people_answered_and_every_candidate_carries_their_score(small_catalog):
+    from retrieval.embedder import HashingEmbedder
+    from retrieval.neighbours import ConversationNeighbours, NeighbourConfig
+    from retrieval.query import RetrievalQuery
+    from retrieval.retriever import InMemoryRetriever
+    from retrieval.hybrid import HybridRetriever
+
+    embedder = HashingEmbedder()
+    request = "something to watch with friends tonight"
+    # One training turn whose context is this very request, answered with Office Jokes (never mentioned in
+    # the logs): no word of the request is in its text, so only the neighbours find it.
+    neighbours = ConversationNeighbours(NeighbourConfig(k=1)).fit(embedder.embed([request]), [("c3",)], ["c3"])
+    dense = InMemoryRetriever(small_catalog, embedder)
+    query = RetrievalQuery(request, k=1)
+    without = HybridRetriever(dense, None, None, pool=1)
+    found = HybridRetriever(dense, None, None, pool=1, neighbours=neighbours)
+    assert "c3" not in [c.item_id for c in without.retrieve(query)]
+    pooled = {c.item_id: c for c in found.retrieve(query)}
+    assert pooled["c3"].neighbours == pytest.approx(1.0)
+    assert all(c.neighbours == 0.0 for i, c in pooled.items() if i != "c3")
+    assert "neighbours" in found.describe() and "neighbours" not in found.without("neighbours").describe()
+    # A request read by another index (another language) is not in the neighbours' space: no score.
+    multilingual = InMemoryRetriever(small_catalog, HashingEmbedder(dimension=64))
+    other = HybridRetriever(dense, None, None, pool=1, neighbours=neighbours, multilingual=multilingual)
+    assert all(c.neighbours == 0.0 for c in other.retrieve(RetrievalQuery(request, k=1, language="zh")))
