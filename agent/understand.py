@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from tailtalk.catalog import Catalog
 from tailtalk.languages import is_chinese
 from tailtalk.constraints import Constraints
 from tailtalk.titles import TitleHit, TitleMatcher, fold, normalise
@@ -379,6 +380,20 @@ def _category_pattern(word: str) -> re.Pattern[str]:
         escaped = escaped[:-1] + r"(?:y|ies)"
     body = _QUALIFIED.get(word, escaped + plural)
     return re.compile(rf"{_NOT_A_VERB}\b(?:{body})\b", re.IGNORECASE)
+
+
+def title_matcher(catalog: Catalog) -> TitleMatcher:
+    """The catalogue's titles (every name of each item) as the rule reader spots them: a title made only of
+    the words requests are written in (:data:`STOPWORDS`, :data:`CHAT_WORDS`, category names and their
+    :data:`SYNONYMS`: "Scary Movie", "The Heist", "Game Night") counts only when written as a title, so "a good
+    scary movie for a sleepover" asks for horror instead of naming Scary Movie."""
+    phrases = [*catalog.categories(), *(word for name, words in SYNONYMS.items() for word in (name, *words))]
+    everyday = STOPWORDS | CHAT_WORDS | {word for phrase in phrases for word in normalise(phrase).split()}
+    return TitleMatcher(
+        ((i.id, name, i.year) for i in catalog for name in i.names()),
+        popularity={i.id: i.popularity or 0.0 for i in catalog},
+        everyday_words=frozenset(everyday),
+    )
 
 
 class RuleBasedUnderstander:

@@ -5,7 +5,10 @@ over the titles that share at least half their character trigrams with the text 
 blocking index, so a million titles cost milliseconds, not seconds), and then greedy:
 longer titles claim their span of the text first, so "It Follows" is found and "It"
 inside it is not. Very short titles ("Up", "Her") only count when
-written exactly with a year or in quotes, because as plain words they are everywhere.
+written exactly with a year or in quotes, because as plain words they are everywhere. A one-word
+title ("Heat"), or one made only of the ``everyday_words`` a request is written in ("Scary Movie",
+"The Heist", "Game Night"), counts only when written as a title, capitalised: "a good scary movie for
+a sleepover" names no film.
 
 Example::
 
@@ -65,6 +68,7 @@ class TitleMatcher:
         entries: Iterable[tuple[str, str, int | None]],
         popularity: dict[str, float] | None = None,
         min_score: float = 90.0,
+        everyday_words: frozenset[str] = frozenset(),
     ):
         self.min_score = min_score
         popularity = popularity or {}
@@ -83,6 +87,9 @@ class TitleMatcher:
         self._title_to_id = {key: value[0] for key, value in best.items()}
         self._original = {normalise(title): title for _, title, _ in entries_list}
         self._titles = list(self._title_to_id)
+        # Titles a request could say in passing: one word, or every word an everyday one.
+        self._everyday = everyday_words
+        self._plain_words = {t for t in self._titles if " " not in t or set(t.split()) <= everyday_words}
         self._blocking = _TrigramBlocking(self._titles)
 
     def original_title(self, normalised_title: str) -> str:
@@ -100,11 +107,16 @@ class TitleMatcher:
         for title, score, _ in candidates:
             if len(title) < _SHORT_TITLE_CHARS:
                 hit = self._exact_short_title(text, norm, title)
-            elif " " not in title and not re.search(rf"\b{re.escape(fold(self._original[title]))}\b", fold(text)):
-                # A one-word title ("Loved", "Heat") counts only when written as a title, capitalised.
+            elif title in self._plain_words and not re.search(
+                rf"\b{re.escape(fold(self._original[title]))}\b", fold(text)
+            ):
+                # A title of plain words ("Loved", "Heat", "Scary Movie") counts only when written as a title.
                 hit = None
             else:
                 hit = self._aligned(norm, title, score)
+                if hit is not None and self._said_in_passing(text, norm, hit):
+                    # "scary movie" is Scary Movie 3 at 92, but written in lower case it asks for horror.
+                    hit = None
             if hit is not None:
                 hits.append(hit)
         # The hit covering more of the text first ("It Follows" before "It"), then the closer match: "I loved
@@ -132,6 +144,15 @@ class TitleMatcher:
         if whole_word_score < self.min_score:
             return None
         return TitleHit(self._title_to_id[title], title, start, end, whole_word_score)
+
+    def _said_in_passing(self, raw: str, norm: str, hit: TitleHit) -> bool:
+        """Whether the words a hit covers are all everyday ones, none of the longer ones capitalised."""
+        if not set(norm[hit.start : hit.end].split()) <= self._everyday:
+            return False
+        cased = fold(raw)
+        if len(cased) != len(norm):  # a character whose lower case is longer: spans do not line up, keep the hit
+            return False
+        return not any(word[0].isupper() for word in cased[hit.start : hit.end].split() if len(word) > 3)
 
     def _exact_short_title(self, raw: str, norm: str, title: str) -> TitleHit | None:
         quoted = re.search(r"[\"'“‘]" + re.escape(title) + r"[\"'”’]", raw, flags=re.IGNORECASE)

@@ -53,7 +53,15 @@ from tailtalk.llm import LLMBackend
 from agent.state import ConversationState
 from agent.message import clean_message
 from agent.llm_understand import LLMUnderstander
-from agent.understand import CHILDREN_CATEGORIES, MOOD_STEPS, SYNONYMS, Interests, RuleBasedUnderstander, Understander
+from agent.understand import (
+    CHILDREN_CATEGORIES,
+    MOOD_STEPS,
+    SYNONYMS,
+    Interests,
+    RuleBasedUnderstander,
+    Understander,
+    title_matcher,
+)
 from agent.people import PeopleIndex
 from agent.product_types import ProductTypes
 from agent.questions import Question, QuestionReader
@@ -144,7 +152,7 @@ class TurnPipeline:
         self.ranker = ranker
         self.explainer = explainer
         self.responder = responder or TemplateResponder()
-        self.titles = titles or TitleMatcher((i.id, name, i.year) for i in catalog for name in i.names())
+        self.titles = titles or title_matcher(catalog)
         self.candidates = candidates
         self.top_k = top_k
         self.max_message_chars = max_message_chars
@@ -181,10 +189,7 @@ class TurnPipeline:
         ``domain="products"`` adds the shop desk: product types matched in titles, and questions
         about the items shown answered from their facts.
         """
-        titles = TitleMatcher(
-            ((i.id, name, i.year) for i in catalog for name in i.names()),
-            popularity={i.id: i.popularity or 0.0 for i in catalog},
-        )
+        titles = title_matcher(catalog)
         rules = RuleBasedUnderstander(catalog.categories(), titles)
         explainer = explainer or TemplateExplainer()
         understander: Understander

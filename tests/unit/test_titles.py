@@ -115,6 +115,27 @@ def test_one_word_titles_need_capitalisation(matcher, text, expected):
     assert ids(matcher, text) == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("I want a good scary movie for a sleepover", []),
+        ("any good heist films?", []),
+        ("I loved Scary Movie", ["scary"]),
+        ("The Heist was fun", ["heist"]),
+        ("I loved scary movie", []),  # lower case: a request, not a title
+        ("I loved Scary Movie 3", ["scary3"]),  # a word outside the everyday ones: spotted as before
+        ("i loved scary movie 3", ["scary3"]),
+    ],
+)
+def test_titles_of_everyday_words_need_capitalisation(text, expected):
+    everyday = frozenset({"scary", "movie", "the", "heist", "good", "films"})
+    m = TitleMatcher(
+        [("scary", "Scary Movie", 2000), ("scary3", "Scary Movie 3", 2003), ("heist", "The Heist", 2001)],
+        everyday_words=everyday,
+    )
+    assert ids(m, text) == expected
+
+
 @pytest.mark.parametrize("pop_a, pop_b, expected", [(5, 2, "a"), (2, 5, "b"), (0, 0, "a")])
 def test_popularity_breaks_ties_between_same_titles(pop_a, pop_b, expected):
     matcher = TitleMatcher([("a", "Psycho", 1960), ("b", "Psycho", 1998)], popularity={"a": pop_a, "b": pop_b})
