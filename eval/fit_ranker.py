@@ -113,12 +113,16 @@ def fit_ranker(
         instances = [instances[int(n * step)] for n in range(max_instances)]
     # Every recommendation turn's context, encoded once by the served text encoder (the replay below then
     # finds the same texts in the encoder's cache).
-    contexts = pipeline.retriever.embedder.embed(
-        [context_text(i.context, catalog.label_of) for i in instances], progress=progress
+    contexts = (
+        pipeline.retriever.embedder.embed(
+            [context_text(i.context, catalog.label_of) for i in instances], progress=progress
+        )
+        if neighbours is not None
+        else None
     )
 
     def fitted_neighbours(held: set[str]) -> ConversationNeighbours | None:
-        if neighbours is None:
+        if neighbours is None or contexts is None:
             return None
         kept = [n for n, i in enumerate(instances) if i.dialogue_id not in held]
         return ConversationNeighbours(neighbours).fit(contexts[kept], [instances[n].targets for n in kept], ids)
