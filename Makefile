@@ -48,7 +48,7 @@ train: data
 	$(VENV)/bin/tailtalk train --profile $(PROFILE)
 
 # The headline table of docs/evaluation.md: every baseline, the pipeline and its ablations on the ReDial test split.
-EVAL_SYSTEMS := popularity,bm25,dense,collaborative,pipeline,pipeline-no-lexical,pipeline-no-collaborative,pipeline-no-popularity,pipeline-no-constraints
+EVAL_SYSTEMS := popularity,bm25,dense,collaborative,pipeline,pipeline-no-lexical,pipeline-no-collaborative,pipeline-no-neighbours,pipeline-no-popularity,pipeline-no-constraints,pipeline-no-named
 eval: ranker
 	$(VENV)/bin/tailtalk eval --dataset redial --split test --systems $(EVAL_SYSTEMS) --sweep-diversity 0,0.3,0.5,0.7 \
 		--per-turn results/redial-test/per_turn.jsonl --out results/redial-test
