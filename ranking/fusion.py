@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from tailtalk.catalog import Catalog
+from tailtalk.catalog import Catalog, write_text_atomic
 from tailtalk.popularity import log_popularity_prior
 from tailtalk.titles import normalise
 from retrieval.query import Candidate
@@ -353,9 +353,7 @@ class FusionRanker(ScoringRanker):
             "signals": list(self.signals),
             "report": self.report,
         }
-        tmp = folder / f".{FUSION_FILE}.tmp"
-        tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        tmp.replace(folder / FUSION_FILE)
+        write_text_atomic(folder / FUSION_FILE, json.dumps(payload, indent=2))
 
     @classmethod
     def load(cls, folder: Path, catalog: Catalog) -> FusionRanker:

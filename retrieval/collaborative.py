@@ -40,6 +40,7 @@ from typing import Literal
 import numpy as np
 from scipy import sparse
 
+from tailtalk.catalog import write_text_atomic
 from tailtalk.mentions import MentionList
 
 COLLABORATIVE_FOLDER = "collaborative"  # inside a fitted ranker's folder
@@ -171,10 +172,7 @@ class CollaborativeModel:
         matrix = folder / f".{_MATRIX}.tmp.npz"  # renamed into place: a reader never sees half a matrix
         sparse.save_npz(matrix, self._similarity)
         matrix.replace(folder / _MATRIX)
-        meta = {"config": asdict(self.config), "item_ids": self.item_ids}
-        tmp = folder / f".{_META}.tmp"
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
-        tmp.replace(folder / _META)
+        write_text_atomic(folder / _META, json.dumps({"config": asdict(self.config), "item_ids": self.item_ids}))
 
     @staticmethod
     def saved_in(folder: Path) -> bool:

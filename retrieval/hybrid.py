@@ -106,10 +106,8 @@ class HybridRetriever:
             "pool": self.pool,
             "multilingual": self.multilingual,
             "neighbours": self.neighbours,
-            **changes,
         }
-        dense, lexical, collaborative = parts.pop("dense"), parts.pop("lexical"), parts.pop("collaborative")
-        return HybridRetriever(dense, lexical, collaborative, **parts)
+        return HybridRetriever(**{**parts, **changes})
 
     def reads(self, language: str) -> bool:
         """Whether a request in ``language`` is read by an index made for it (English always is)."""

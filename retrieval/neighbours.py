@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from tailtalk.catalog import write_text_atomic
+
 NEIGHBOURS_FOLDER = "neighbours"  # inside a fitted ranker's folder
 _ARRAYS = "neighbours.npz"
 _META = "neighbours.json"
@@ -115,9 +117,7 @@ class ConversationNeighbours:
         named = self._named.tocoo()
         np.savez(arrays, contexts=self._contexts, rows=named.row, cols=named.col)
         arrays.replace(folder / _ARRAYS)
-        tmp = folder / f".{_META}.tmp"
-        tmp.write_text(json.dumps({"config": asdict(self.config), "item_ids": self.item_ids}), encoding="utf-8")
-        tmp.replace(folder / _META)
+        write_text_atomic(folder / _META, json.dumps({"config": asdict(self.config), "item_ids": self.item_ids}))
 
     @staticmethod
     def saved_in(folder: Path) -> bool:

@@ -285,6 +285,14 @@ def load_catalog(path: Path | str) -> Catalog:
     return Catalog(tuple(items), source=str(path))
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and rename it into place, so a reader never sees half a file (a saved
+    model's description, written last, then says the model is complete)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def write_jsonl_atomic(path: Path, records: Iterable[BaseModel]) -> int:
     """Write models as JSONL through a temporary file, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
