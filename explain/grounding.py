@@ -11,7 +11,8 @@ before any of it reaches the user. A sentence is rejected when it
   are found in neither: an invented plot or genre),
 * copies a made-up title from the prompt's examples, or
 * recites the instructions (a reply must never echo its system prompt) or the prompt's layout
-  ("Wishes: ... List: 1. ..."), or echoes the request.
+  ("Wishes: ... List: 1. ..."), echoes the request, or repeats a pick's card (``cards``: the reason and
+  facts the person already sees beside the reply).
 
 Example::
 
@@ -78,6 +79,7 @@ leave leaves make makes made get gets set sets full packed fans fan must easy ha
 )
 _ECHO_NGRAM = 8  # this many words in a row from the instructions count as reciting them
 _ECHO_REQUEST_NGRAM = 5  # and this many from the user's message as parroting it
+_ECHO_CARD_NGRAM = 6  # and this many from a pick's card (its reason and facts) as repeating what the person sees
 
 
 @dataclass
@@ -100,7 +102,7 @@ class GroundingChecker:
 
     ``allowed`` are the items the reply may present; ``user_named`` are items the user
     brought up themselves, which the reply may refer to ("like Alien, which you loved")
-    but whose facts it may not state.
+    but whose facts it may not state. ``cards`` are the texts shown beside the reply (each pick's reason).
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class GroundingChecker:
         categories: Iterable[str] = (),
         people: Collection[str] = frozenset(),
         field_labels: Iterable[str] = (),
+        cards: Iterable[str] = (),
     ):
         self.titles = titles
         self.request = request  # the text the sentences' words are checked against; eval's fresh check reuses it
@@ -142,6 +145,7 @@ class GroundingChecker:
         self._request_ngrams = _ngrams(_words(request), _ECHO_REQUEST_NGRAM)
         self._prices = {round(i.price, 2) for i in self.allowed if i.price is not None}
         self._instruction_ngrams = _ngrams(_words(instructions), _ECHO_NGRAM)
+        self._card_ngrams = set().union(*(_ngrams(_words(card), _ECHO_CARD_NGRAM) for card in cards))
         labels = "|".join(re.escape(label) for label in field_labels)
         self._field_label = re.compile(rf"(?<!\w)(?:{labels}):") if labels else None
         self._example_titles = [normalise(t) for t in example_titles]
@@ -227,6 +231,8 @@ class GroundingChecker:
             problems.append(f"recites the prompt's layout ({label.group()})")
         if not _ngrams(_words(sentence), _ECHO_REQUEST_NGRAM).isdisjoint(self._request_ngrams):
             problems.append("echoes the request")
+        if not _ngrams(_words(sentence), _ECHO_CARD_NGRAM).isdisjoint(self._card_ngrams):
+            problems.append("repeats a card")
         return list(dict.fromkeys(problems))
 
     def _misattributions(self, sentence: str, about_ids: Sequence[str]) -> list[str]:

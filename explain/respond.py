@@ -9,8 +9,8 @@ Two responders share one interface, :class:`Responder`:
   word on the first picks and streams it **sentence by sentence**: each sentence is
   checked by :class:`~explain.grounding.GroundingChecker` before the user sees it, and one
   that names an item outside the list, an unknown title, a wrong year or price, or people
-  and plots of another item is dropped. If the model fails, times out or says nothing
-  usable, the reply is the template one, with a notice.
+  and plots of another item, repeats a pick's card or is about none of the picks, is dropped.
+  If the model fails, times out or says nothing usable, the reply is the template one, with a notice.
 
 ``stream`` yields text as it is released and, last, the :class:`Reply` with the full
 text and the :class:`~explain.grounding.GroundingReport`.
@@ -230,6 +230,7 @@ class LLMResponder:
             categories=self.categories,
             people=self.people,
             field_labels=field_labels(self.respond_prompt),
+            cards=[_facts(p) for p in request.picks],
         )
         yield from self._generate(messages, checker, request, clarifying=False)
 
@@ -269,6 +270,11 @@ class LLMResponder:
             nonlocal follows
             for sentence, spacing in sentences:
                 problems = checker.violations(sentence, follows)
+                if not clarifying and not (checker.mentioned_ids(sentence) or follows):
+                    # The prompt asks for a sentence per pick, opening with its title; one about no pick is the
+                    # small model talking about itself or its instructions ("You're a film recommender, a
+                    # friendly one"), and the lead-in already says what the list is.
+                    problems.append("about none of the picks")
                 if not problems and normalise(sentence) in seen:
                     problems = ["repeats an earlier sentence"]
                 if problems:

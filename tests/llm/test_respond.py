@@ -76,6 +76,26 @@ def test_a_sentence_reciting_the_prompts_layout_is_dropped():
     assert reply.grounding.dropped[0][1] == ["recites the prompt's layout (Wishes:)"]
 
 
+def test_a_sentence_about_none_of_the_picks_is_dropped():
+    """What `tailtalk ask` showed for "something funny and short for tonight": the small model talked about
+    itself ("You're a film recommender, a friendly and humorous one. I'm a funny one, a funny one.")."""
+    said = "I'm a scary one, a scary one. Alien is scary. It is tense too."
+    reply = final_reply(_responder(said).stream(REQUEST))
+    assert reply.text == f"{LEAD} Alien is scary. It is tense too."  # "It is ..." continues about Alien
+    [(dropped, problems)] = reply.grounding.dropped
+    assert (dropped, problems) == ("I'm a scary one, a scary one.", ["about none of the picks"])
+
+
+def test_a_sentence_copying_a_card_is_dropped():
+    """What the embedded model wrote for "a scary movie for a sleepover": the pick's card again, which the person
+    sees beside the reply ("1. It (2017): Matches your wish for scary.")."""
+    picks = [Explained(ITEMS[0], "Matches your wish for scary. A crew meets a creature.", 0.9, False), PICKS[1]]
+    said = "1. Alien (1979): Matches your wish for scary. Alien is a classic of space horror."
+    reply = final_reply(_responder(said).stream(ReplyRequest("something scary", picks, ["scary"])))
+    assert reply.grounding.dropped == [("1. Alien (1979): Matches your wish for scary.", ["repeats a card"])]
+    assert reply.text.endswith(" Alien is a classic of space horror.")
+
+
 def test_the_report_names_the_request_text_the_check_read():
     """Eval's fresh check of shipped sentences reads the same request text (message and wishes) as the live one."""
     reply = final_reply(_responder("Alien is scary.").stream(ReplyRequest("any ideas", PICKS, ["spooky"])))
