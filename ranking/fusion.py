@@ -274,7 +274,8 @@ class FusionRanker(ScoringRanker):
         """The weighted features, in tiers: an item whose people the person named in full ("what else is
         Alexandra Breckenridge in") comes before the others, since ReDial's weights let popular films outrank a
         one-mention film with that actor; an item missing a bounded field ("from the 90s" and no year)
-        comes after every item known to meet the bound."""
+        comes after every item known to meet the bound; last of all come the items the conversations name for
+        what the person wants to avoid (``Candidate.avoided``: "no superhero films" and Deadpool)."""
         features = self.features(context, candidates)
         scores = features @ self.weight_vector()
         cold = not features[:, FEATURES.index("collaborative")].any()
@@ -287,6 +288,8 @@ class FusionRanker(ScoringRanker):
         if context.bounded_fields and len(candidates):
             unknown = np.array([bool(self.catalog.get(c.item_id).unknown(context.bounded_fields)) for c in candidates])
             scores = _tier(scores, unknown, above=False)
+        if "neighbours" in self.signals and len(candidates):
+            scores = _tier(scores, np.array([c.avoided for c in candidates]), above=False)
         return scores
 
     def described(self, description: str | None) -> FusionRanker:

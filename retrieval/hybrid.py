@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from tailtalk.catalog import Catalog
+from tailtalk.config import setting_default
 from retrieval.collaborative import CollaborativeModel
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
@@ -57,9 +58,15 @@ class HybridRetriever:
         pool: int,
         multilingual: VectorRetriever | None = None,
         neighbours: ConversationNeighbours | None = None,
+        avoid_share: float = setting_default("avoid_share"),
     ):
+        """``avoid_share``: a candidate whose votes from the conversations that read like what the person
+        wants to avoid exceed this share of the best-voted item's, and reach its share for the request itself,
+        is marked ``avoided`` (the catalogue's texts never say Deadpool is a superhero film; the conversations
+        that asked for superhero films named it). 1 marks none."""
         if pool < 0:
             raise ValueError(f"pool must be at least 0, got {pool}")
+        self.avoid_share = avoid_share
         self.dense = dense
         self.multilingual = multilingual
         self.lexical = lexical
@@ -106,6 +113,7 @@ class HybridRetriever:
             "pool": self.pool,
             "multilingual": self.multilingual,
             "neighbours": self.neighbours,
+            "avoid_share": self.avoid_share,
         }
         return HybridRetriever(**{**parts, **changes})
 
@@ -115,13 +123,14 @@ class HybridRetriever:
 
     def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
         reader = self.multilingual if query.language != "en" and self.multilingual is not None else self.dense
-        vector, text_vector = reader.query_vectors(query)
+        vector, text_vector, avoid_vector = reader.query_vectors(query)
         dense = reader.search(vector, query.constraints, query.k)
-        lexical = self._lexical_scores(query.text)
+        lexical = self._lexical_scores(query.text, query.avoid_text)
         collaborative = self._collaborative_scores(query)
         # The neighbours' contexts were encoded by the English index's encoder: another reader's vector is not
         # in their space.
         neighbours = self._neighbour_scores(text_vector if reader is self.dense else None)
+        avoided_votes = self._neighbour_scores(avoid_vector if reader is self.dense else None)
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
         admitted = self._masks.admitted(query.constraints)
@@ -141,16 +150,27 @@ class HybridRetriever:
         lexical_of = lexical[rows] if lexical is not None else np.zeros(len(chosen))
         collaborative_of = collaborative[rows] if collaborative is not None else np.zeros(len(chosen))
         neighbours_of = neighbours[rows] if neighbours is not None else np.zeros(len(chosen))
+        avoided = np.zeros(len(chosen), dtype=bool)
+        if neighbours is not None and avoided_votes is not None and avoided_votes.max() > 0:
+            avoided_share = avoided_votes[rows] / avoided_votes.max()
+            wanted_share = neighbours_of / neighbours.max() if neighbours.max() > 0 else np.zeros(len(chosen))
+            avoided = (avoided_share > self.avoid_share) & (avoided_share >= wanted_share)
         return [
             Candidate(item_id, *scores)
             for item_id, scores in zip(
                 chosen,
-                zip(similarity.tolist(), lexical_of.tolist(), collaborative_of.tolist(), neighbours_of.tolist()),
+                zip(
+                    similarity.tolist(),
+                    lexical_of.tolist(),
+                    collaborative_of.tolist(),
+                    neighbours_of.tolist(),
+                    avoided.tolist(),
+                ),
             )
         ]
 
-    def _lexical_scores(self, text: str) -> np.ndarray | None:
-        return self.lexical.scores(text) if self.lexical is not None and text.strip() else None
+    def _lexical_scores(self, text: str, avoid: str) -> np.ndarray | None:
+        return self.lexical.scores(text, avoid) if self.lexical is not None and text.strip() else None
 
     def _collaborative_scores(self, query: RetrievalQuery) -> np.ndarray | None:
         if self.collaborative is None or not (query.seed_ids or query.disliked_ids):

@@ -45,6 +45,9 @@ class Candidate:
     lexical: float = 0.0  # BM25 of the item's whole text for the query text (hybrid retrieval)
     collaborative: float = 0.0  # how often people name it beside the conversation's items (hybrid retrieval)
     neighbours: float = 0.0  # how often recommenders named it in conversations that read like this one
+    # Whether the conversations asking for what the person wants to avoid ("no superhero films") name it more
+    # than those reading like this request do (HybridRetriever's ``avoid_share``).
+    avoided: bool = False
 
 
 def compose_query_vector(

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -36,6 +36,12 @@ from retrieval.embedder import Embedder
 from retrieval.index import open_index, store_failure, vectors_of
 from retrieval.query import Candidate, RetrievalQuery, compose_query_vector, most_popular
 from tailtalk.constraints import AdmissionMasks, Constraints
+
+
+class QueryVectors(NamedTuple):
+    composed: np.ndarray | None  # the text, the liked items and what to avoid (:func:`compose_query_vector`)
+    text: np.ndarray | None  # the text alone, pushed away from what to avoid
+    avoid: np.ndarray | None  # what to avoid alone
 
 
 @runtime_checkable
@@ -129,23 +135,29 @@ class VectorRetriever(ABC):
 
     def query_vector(self, query: RetrievalQuery) -> np.ndarray | None:
         """The composed, normalised query vector; None when the query states no direction."""
-        return self.query_vectors(query)[0]
+        return self.query_vectors(query).composed
 
-    def query_vectors(self, query: RetrievalQuery) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The composed query vector (:meth:`query_vector`) and the vector of the query's text alone (None
-        without text), from one call to the encoder."""
+    def query_vectors(self, query: RetrievalQuery) -> QueryVectors:
+        """The composed query vector (:meth:`query_vector`), the vector of the query's text alone, pushed away
+        from what to avoid as the composed one is, and the vector of what to avoid, from one call to the
+        encoder (each None when there is nothing to encode)."""
         texts = [t for t in (query.text.strip(), query.avoid_text.strip()) if t]
         encoded = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
         liked = self.vectors(query.like_ids)
         text_vector = encoded.get(query.text.strip())
+        avoid_vector = encoded.get(query.avoid_text.strip())
         composed = compose_query_vector(
             text_vector,
             np.stack(list(liked.values())) if liked else None,
-            encoded.get(query.avoid_text.strip()),
+            avoid_vector,
             liked_weight=self.liked_weight,
             avoid_weight=self.avoid_weight,
         )
-        return composed, text_vector
+        # "a comedy, no superhero films please" reads like the conversations that asked for superhero films.
+        text_alone = compose_query_vector(
+            text_vector, None, avoid_vector, liked_weight=self.liked_weight, avoid_weight=self.avoid_weight
+        )
+        return QueryVectors(composed, text_alone, avoid_vector)
 
     @abstractmethod
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]: ...

@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     avoid_weight: float = Field(
         default=0.5, ge=0.0, le=2.0, description="How strongly negated wishes ('not too gory') push the query away."
     )
+    avoid_share: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="An item the training conversations name for what the person wants to avoid ('no superhero "
+        "films'), with more than this share of the best-named item's votes and at least its share for the request, "
+        "ranks after the others; 1 turns it off.",
+    )
     liked_weight: float = Field(
         default=0.5, ge=0.0, le=2.0, description="How strongly liked or mentioned items pull the query towards them."
     )

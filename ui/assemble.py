@@ -153,6 +153,7 @@ def fitted_ranking(
         pool=settings.source_pool,
         multilingual=multilingual_retriever(settings, catalog),
         neighbours=neighbours,
+        avoid_share=settings.avoid_share,
     )
     if settings.ranker == "prior":
         return (

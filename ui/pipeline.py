@@ -657,7 +657,9 @@ class TurnPipeline:
             text=self.query_text(state),
             constraints=constraints,
             like_ids=tuple(state.liked),
-            avoid_text=" ".join(state.avoid_terms),
+            # A category ruled out ("no war films") is also a direction to avoid: the conversations that asked
+            # for war films named Dunkirk, which the catalogue files under action and drama.
+            avoid_text=" ".join([*state.avoid_terms, *sorted(state.constraints.exclude_categories)]),
             k=k,
             seed_ids=tuple(seeds),
             disliked_ids=disliked,

@@ -141,3 +141,14 @@ def test_a_wished_category_comes_first_on_a_cold_turn_only():
     assert order(FusionRanker(cat, weights), cold)[0] == "blockbuster"  # off: popularity outweighs the wish
     assert order(tiered.without("constraints"), cold)[0] == "blockbuster"  # the ablation switches it off too
     assert tiered.described("x").categories_first_when_cold  # copies keep it
+
+
+def test_an_item_named_for_what_to_avoid_comes_last(catalog):
+    """ "a comedy, no superhero films please": the retriever marks what the conversations name for superhero films
+    (Candidate.avoided) and the ranker puts it after every other candidate, whatever its weight."""
+    pool = [Candidate("a", 0.9, avoided=True), Candidate("b", 0.1), Candidate("c", 0.5)]
+    scores = FusionRanker(catalog, {"dense": 1.0}).score(RankingContext("a comedy"), pool)
+    assert [pool[n].item_id for n in np.argsort(-scores)] == ["c", "b", "a"]
+    # Without the neighbours (their ablation), nothing is marked by them and the weights decide.
+    ablated = FusionRanker(catalog, {"dense": 1.0}).without("neighbours").score(RankingContext("a comedy"), pool)
+    assert [pool[n].item_id for n in np.argsort(-ablated)] == ["a", "c", "b"]

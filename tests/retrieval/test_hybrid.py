@@ -54,3 +54,28 @@ def test_the_neighbours_pool_what_people_answered_and_every_candidate_carries_th
     multilingual = InMemoryRetriever(small_catalog, HashingEmbedder(dimension=64))
     other = HybridRetriever(dense, None, None, pool=1, neighbours=neighbours, multilingual=multilingual)
     assert all(c.neighbours == 0.0 for c in other.retrieve(RetrievalQuery(request, k=1, language="zh")))
+
+
+def test_what_the_conversations_name_for_what_to_avoid_is_marked_avoided(small_catalog):
+    """ "a funny film, no superhero films please": no item's text says superhero, but the conversation that asked
+    for superhero films was answered with Star Voyage, so it is marked for the ranker to put last."""
+    from retrieval.embedder import HashingEmbedder
+    from retrieval.neighbours import ConversationNeighbours
+    from retrieval.query import RetrievalQuery
+    from retrieval.retriever import InMemoryRetriever
+    from retrieval.hybrid import HybridRetriever
+
+    embedder = HashingEmbedder()
+    asked = ["superhero films please", "a funny film"]
+    neighbours = ConversationNeighbours().fit(embedder.embed(asked), [("s1",), ("c1", "c3")], small_catalog.ids())
+    found = HybridRetriever(InMemoryRetriever(small_catalog, embedder), None, None, pool=8, neighbours=neighbours)
+    query = RetrievalQuery("a funny film", avoid_text="superhero films please", k=8)
+    assert {c.item_id for c in found.retrieve(query) if c.avoided} == {"s1"}
+    assert not any(c.avoided for c in found.retrieve(RetrievalQuery("a funny film", k=8)))
+    # What the request itself asks for is not avoided: "superhero films, none of them funny" keeps Star Voyage.
+    wanted = RetrievalQuery("superhero films please", avoid_text="a funny film", k=8)
+    assert {c.item_id for c in found.retrieve(wanted) if c.avoided} == {"c1", "c3"}
+    switched_off = HybridRetriever(
+        InMemoryRetriever(small_catalog, embedder), None, None, pool=8, neighbours=neighbours, avoid_share=1.0
+    )
+    assert not any(c.avoided for c in switched_off.retrieve(query))
