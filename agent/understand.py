@@ -60,6 +60,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "drama": ("dramatic", "dramas", "tear-jerker", "tearjerker", "weepy", "weepie", "make me cry", "emotional"),
     "history": ("historical", "period piece"),
 }
+# Synonyms that name a kind of their category, not the category: "a heist film" searches crime films, but a crime
+# film does not meet the wish for a heist unless its own facts say so (a card's reason says what is true).
+NARROWER = frozenset(
+    "heist gangster mafia detective whodunit cowboy cowboys magic magical wizards dragons space futuristic pixar anime "
+    "military soldiers singing songs explosions fights fighting biopic".split()
+)
 # Category names that are also everyday words count only where the user clearly means the category:
 # "a short film", "shorts"; a bare "short" is a runtime wish (see RuleBasedUnderstander._runtime).
 _QUALIFIED: dict[str, str] = {"short": r"short[\s-]*(?:films?|subjects?)|shorts"}

@@ -24,7 +24,7 @@ from typing import Protocol
 from tailtalk.catalog import Item
 from tailtalk.languages import CATEGORY_NAMES_ZH
 from tailtalk.words import stems
-from agent.understand import SYNONYMS
+from agent.understand import NARROWER, SYNONYMS
 
 _MAX_SUMMARY = 160
 
@@ -332,7 +332,8 @@ def _shared_prefix(a: str, b: str) -> int:
 
 def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     """The wishes an item's facts meet: in its words, as a word of the same stem ("animated" for animation),
-    or as a synonym of one of its categories ("funny" for a comedy).
+    or as a synonym of one of its categories ("funny" for a comedy), unless the synonym names only a kind of the
+    category (a crime film is no heist by its category alone).
 
     Whole words only ("war" is not met by "award"), and one wish per meaning ("comedy, comedies" says one
     thing twice).
@@ -340,6 +341,8 @@ def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     >>> up = Item(id="1", title="Up", categories=["animation", "comedy"], description="An award-winning trip")
     >>> _wishes_met(up, ["animated", "funny", "scary", "war", "comedies", "comedy"])
     ['animated', 'funny']
+    >>> _wishes_met(Item(id="2", title="Taken", categories=["crime"], description="A kidnapping."), ["heist"])
+    []
     """
     text = " ".join([*item.categories, item.description, item.title]).lower()
     words = stems(text)
@@ -348,7 +351,8 @@ def _wishes_met(item: Item, wishes: Sequence[str]) -> list[str]:
     for wish in wishes:
         w, wish_stems = wish.lower(), frozenset(stems(wish))
         category = category_named(wish, by_stems)  # "comedies" names comedy
-        if re.search(rf"\b{re.escape(w)}\b", text) or wish_stems <= words or category in item.categories:
+        by_category = category in item.categories and w not in NARROWER
+        if re.search(rf"\b{re.escape(w)}\b", text) or wish_stems <= words or by_category:
             met.setdefault(category or " ".join(sorted(wish_stems)), wish)
     return list(met.values())
 

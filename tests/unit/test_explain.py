@@ -78,6 +78,16 @@ def test_a_wish_met_through_a_synonym_or_a_stem_is_cited():
     assert EX.reason(ALIEN, wishes=["creatures"]).startswith("Matches your wish for creatures. ")
 
 
+def test_a_crime_film_does_not_meet_the_wish_for_a_heist_by_its_category_alone():
+    """Tried as a person would: "a heist film" showed Taken and The Silence of the Lambs, each "Matches your wish
+    for heist". A heist is a kind of crime film; only an item whose facts say heist meets it."""
+    taken = Item(id="t", title="Taken", categories=("crime", "thriller"), description="A father hunts kidnappers.")
+    robbery = Item(id="r", title="Inside Man", categories=("crime",), description="A bank heist turns into a siege.")
+    assert "heist" not in EX.reason(taken, wishes=["heist"])
+    assert EX.reason(robbery, wishes=["heist"]).startswith("Matches your wish for heist. ")
+    assert EX.reason(taken, wishes=["gangster", "thriller"]).startswith("Matches your wish for thriller. ")
+
+
 def test_reason_only_claims_wishes_found_in_the_item():
     reason = EX.reason(ALIEN, wishes=["romance", "comedy"])
     assert "Matches" not in reason and "romance" not in reason and "comedy" not in reason
