@@ -59,14 +59,19 @@ class HybridRetriever:
         multilingual: VectorRetriever | None = None,
         neighbours: ConversationNeighbours | None = None,
         avoid_share: float = setting_default("avoid_share"),
+        avoid_closeness: float = setting_default("avoid_closeness"),
     ):
         """``avoid_share``: a candidate whose votes from the conversations that read like what the person
-        wants to avoid exceed this share of the best-voted item's, and reach its share for the request itself,
-        is marked ``avoided`` (the catalogue's texts never say Deadpool is a superhero film; the conversations
-        that asked for superhero films named it). 1 marks none."""
+        wants to avoid exceed this share of the best-voted item's, and are a larger part of all those votes than
+        its votes for the request are of the request's, is marked ``avoided`` (the catalogue's texts never say
+        Deadpool is a superhero film; the conversations that asked for superhero films named it); 1 marks none.
+        Only what the training conversations talked about marks anything (``avoid_closeness``, see
+        :meth:`ConversationNeighbours.closeness`): the contexts nearest to a vague "too much talking" named the
+        popular films of every request."""
         if pool < 0:
             raise ValueError(f"pool must be at least 0, got {pool}")
         self.avoid_share = avoid_share
+        self.avoid_closeness = avoid_closeness
         self.dense = dense
         self.multilingual = multilingual
         self.lexical = lexical
@@ -114,6 +119,7 @@ class HybridRetriever:
             "multilingual": self.multilingual,
             "neighbours": self.neighbours,
             "avoid_share": self.avoid_share,
+            "avoid_closeness": self.avoid_closeness,
         }
         return HybridRetriever(**{**parts, **changes})
 
@@ -130,7 +136,12 @@ class HybridRetriever:
         # The neighbours' contexts were encoded by the English index's encoder: another reader's vector is not
         # in their space.
         neighbours = self._neighbour_scores(text_vector if reader is self.dense else None)
-        avoided_votes = self._neighbour_scores(avoid_vector if reader is self.dense else None)
+        talked_about = (
+            self.neighbours is not None
+            and avoid_vector is not None
+            and self.neighbours.closeness(avoid_vector) >= self.avoid_closeness
+        )
+        avoided_votes = self._neighbour_scores(avoid_vector if reader is self.dense and talked_about else None)
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
         admitted = self._masks.admitted(query.constraints)
@@ -152,9 +163,13 @@ class HybridRetriever:
         neighbours_of = neighbours[rows] if neighbours is not None else np.zeros(len(chosen))
         avoided = np.zeros(len(chosen), dtype=bool)
         if neighbours is not None and avoided_votes is not None and avoided_votes.max() > 0:
-            avoided_share = avoided_votes[rows] / avoided_votes.max()
-            wanted_share = neighbours_of / neighbours.max() if neighbours.max() > 0 else np.zeros(len(chosen))
-            avoided = (avoided_share > self.avoid_share) & (avoided_share >= wanted_share)
+            avoided_of = avoided_votes[rows]
+            # Proportions of all votes, not shares of the best: Black Panther is the best-voted film for "an
+            # action movie" and for "superheroes" alike, but holds more of the second's votes.
+            wanted_proportion = neighbours_of / neighbours.sum() if neighbours.sum() > 0 else np.zeros(len(chosen))
+            avoided = (avoided_of / avoided_votes.max() > self.avoid_share) & (
+                avoided_of / avoided_votes.sum() > wanted_proportion
+            )
         return [
             Candidate(item_id, *scores)
             for item_id, scores in zip(

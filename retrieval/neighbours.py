@@ -110,6 +110,15 @@ class ConversationNeighbours:
             return scores
         return np.where(columns >= 0, scores[np.maximum(columns, 0)], 0.0)
 
+    def closeness(self, vector: np.ndarray, k: int = 10) -> float:
+        """The mean cosine of the ``k`` training contexts nearest to ``vector``: how much the training
+        conversations talked about it ("superhero" about 0.58, a vague "too much talking" about 0.34)."""
+        if not len(self._contexts):
+            return 0.0
+        similarity = self._contexts @ np.asarray(vector, dtype=np.float32)
+        k = min(k, len(similarity))
+        return float(np.partition(similarity, len(similarity) - k)[-k:].mean())
+
     def save(self, folder: Path) -> None:
         """Write the model into ``folder`` (the arrays, then a JSON description: a reader never sees half)."""
         folder.mkdir(parents=True, exist_ok=True)

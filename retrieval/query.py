@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,18 @@ class Candidate:
     # Whether the conversations asking for what the person wants to avoid ("no superhero films") name it more
     # than those reading like this request do (HybridRetriever's ``avoid_share``).
     avoided: bool = False
+
+
+def without_words(text: str, avoid: str) -> str:
+    """``text`` less every word of ``avoid`` (whole words, any case).
+
+    >>> without_words("an action movie but nothing with Superheroes", "superheroes")
+    'an action movie but nothing with '
+    """
+    avoided = set(re.findall(r"\w+", avoid.lower()))
+    if not avoided:
+        return text
+    return re.sub(r"\w+", lambda word: "" if word.group().lower() in avoided else word.group(), text)
 
 
 def compose_query_vector(

@@ -34,7 +34,7 @@ from tailtalk.catalog import Catalog
 from tailtalk.config import setting_default
 from retrieval.embedder import Embedder
 from retrieval.index import open_index, store_failure, vectors_of
-from retrieval.query import Candidate, RetrievalQuery, compose_query_vector, most_popular
+from retrieval.query import Candidate, RetrievalQuery, compose_query_vector, most_popular, without_words
 from tailtalk.constraints import AdmissionMasks, Constraints
 
 
@@ -138,10 +138,13 @@ class VectorRetriever(ABC):
         return self.query_vectors(query).composed
 
     def query_vectors(self, query: RetrievalQuery) -> QueryVectors:
-        """The composed query vector (:meth:`query_vector`), the vector of the query's text alone, pushed away
-        from what to avoid as the composed one is, and the vector of what to avoid, from one call to the
-        encoder (each None when there is nothing to encode)."""
-        texts = [t for t in (query.text.strip(), query.avoid_text.strip()) if t]
+        """The composed query vector (:meth:`query_vector`), the vector of the query's text alone (less the words
+        to avoid, and pushed away from them as the composed one is), and the vector of what to avoid, from one
+        call to the encoder (each None when there is nothing to encode)."""
+        # "an action movie but nothing with superheroes" asks for action films: the text alone is read without
+        # the words to avoid, or it reads like the conversations that asked for superhero films.
+        wanted = without_words(query.text, query.avoid_text).strip()
+        texts = [t for t in dict.fromkeys((query.text.strip(), query.avoid_text.strip(), wanted)) if t]
         encoded = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
         liked = self.vectors(query.like_ids)
         text_vector = encoded.get(query.text.strip())
@@ -153,9 +156,8 @@ class VectorRetriever(ABC):
             liked_weight=self.liked_weight,
             avoid_weight=self.avoid_weight,
         )
-        # "a comedy, no superhero films please" reads like the conversations that asked for superhero films.
         text_alone = compose_query_vector(
-            text_vector, None, avoid_vector, liked_weight=self.liked_weight, avoid_weight=self.avoid_weight
+            encoded.get(wanted), None, avoid_vector, liked_weight=self.liked_weight, avoid_weight=self.avoid_weight
         )
         return QueryVectors(composed, text_alone, avoid_vector)
 

@@ -106,8 +106,15 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1.0,
         description="An item the training conversations name for what the person wants to avoid ('no superhero "
-        "films'), with more than this share of the best-named item's votes and at least its share for the request, "
-        "ranks after the others; 1 turns it off.",
+        "films'), with more than this share of the best-named item's votes and a larger part of them than of the "
+        "request's votes, ranks after the others; 1 turns it off.",
+    )
+    avoid_closeness: float = Field(
+        default=0.45,
+        ge=-1.0,
+        le=1.0,
+        description="avoid_share marks items only for what the training conversations talked about: the mean "
+        "cosine of the 10 training contexts nearest to it reaches this ('superhero' 0.58, 'too much talking' 0.34).",
     )
     liked_weight: float = Field(
         default=0.5, ge=0.0, le=2.0, description="How strongly liked or mentioned items pull the query towards them."

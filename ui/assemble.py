@@ -154,6 +154,7 @@ def fitted_ranking(
         multilingual=multilingual_retriever(settings, catalog),
         neighbours=neighbours,
         avoid_share=settings.avoid_share,
+        avoid_closeness=settings.avoid_closeness,
     )
     if settings.ranker == "prior":
         return (

@@ -79,3 +79,8 @@ def test_what_the_conversations_name_for_what_to_avoid_is_marked_avoided(small_c
         InMemoryRetriever(small_catalog, embedder), None, None, pool=8, neighbours=neighbours, avoid_share=1.0
     )
     assert not any(c.avoided for c in switched_off.retrieve(query))
+    # What no training conversation talked about marks nothing: here the nearest contexts' mean cosine is below 1.
+    unheard = HybridRetriever(
+        InMemoryRetriever(small_catalog, embedder), None, None, pool=8, neighbours=neighbours, avoid_closeness=1.0
+    )
+    assert not any(c.avoided for c in unheard.retrieve(query))

@@ -72,3 +72,11 @@ def test_bad_configs_are_refused_at_construction(options, message):
 def test_contexts_and_named_lists_must_pair_up():
     with pytest.raises(ValueError, match="4 contexts but 3"):
         ConversationNeighbours().fit(CONTEXTS, NAMED[:3], ITEMS)
+
+
+def test_closeness_is_the_mean_cosine_of_the_nearest_contexts():
+    contexts = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    model = ConversationNeighbours().fit(contexts, [("a",), ("b",), ("a",)], ["a", "b"])
+    assert model.closeness(np.array([1.0, 0.0]), k=2) == pytest.approx((1.0 + 0.6) / 2)
+    assert model.closeness(np.array([0.0, 1.0]), k=1) == pytest.approx(1.0)
+    assert ConversationNeighbours().closeness(np.array([1.0, 0.0])) == 0.0  # nothing fitted: nothing talked about
