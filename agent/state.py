@@ -41,6 +41,7 @@ class ConversationState:
     mentioned: list[str] = field(default_factory=list)
     constraints: Constraints = Constraints()  # the categories, years and prices asked for so far
     avoid_terms: list[str] = field(default_factory=list)
+    ruled_out_terms: list[str] = field(default_factory=list)  # the avoid terms firmly ruled out (Interests)
     wishes: list[str] = field(default_factory=list)
     user_queries: list[str] = field(default_factory=list)
     diversity: float | None = None  # this user's long-tail/diversity knob; None = the configured default
@@ -115,6 +116,7 @@ class ConversationState:
         if "year" in said.bounded_fields:
             self.years_stepped = False
         self.avoid_terms = list(dict.fromkeys([*self.avoid_terms, *interests.avoid_terms]))[-8:]
+        self.ruled_out_terms = list(dict.fromkeys([*self.ruled_out_terms, *interests.ruled_out_terms]))[-8:]
         self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
         if interests.query_text:
             self.user_queries.append(interests.query_text)

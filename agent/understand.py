@@ -303,6 +303,9 @@ class Interests:
 
     query_text: str = ""
     avoid_terms: list[str] = field(default_factory=list)
+    # The avoided words the message firmly rules out ("no superhero films"), not a matter of degree ("not too
+    # scary", "not quite sci-fi"): only these push what the conversations name for them to the end of the list.
+    ruled_out_terms: list[str] = field(default_factory=list)
     # The categories, years and prices the message rules in or out (the state folds them into its own).
     constraints: Constraints = Constraints()
     liked_ids: list[str] = field(default_factory=list)
@@ -512,7 +515,10 @@ class RuleBasedUnderstander:
             ruled_out = [c for c, word in found if _governs(piece, word, named)]
             interests.constraints = interests.constraints.with_excluded(ruled_out)
             content = [w for w in content if not self._categories(w)]  # "comedies" is excluded, not also avoided
-        interests.avoid_terms.extend(w for w in content if w not in _PREDICATE and w not in CHAT_WORDS)
+        avoided = [w for w in content if w not in _PREDICATE and w not in CHAT_WORDS]
+        interests.avoid_terms.extend(avoided)
+        if polarity == "avoid":
+            interests.ruled_out_terms.extend(avoided)
         return []
 
     def _suit(self, interests: Interests) -> None:

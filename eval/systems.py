@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from tailtalk.catalog import Catalog
 from retrieval.embedder import CachedEmbedder
-from retrieval.query import RetrievalQuery
+from retrieval.query import RetrievalQuery, encoded_texts
 from tailtalk.constraints import Constraints
 from retrieval.retriever import InMemoryRetriever, Retriever, VectorRetriever, top_rows
 from retrieval.hybrid import SOURCES, HybridRetriever
@@ -126,7 +126,7 @@ class PipelineSystem(EvalSystem):
         texts: list[str] = []
         for instance in tqdm(instances, desc=f"replay {self.name}", unit="turn", disable=not progress):
             state = self.replay(instance)
-            texts += [self.pipeline.query_text(state), " ".join(state.avoid_terms)]
+            texts += encoded_texts(self.pipeline.retrieval_query(state, k=self.candidates))
         _embed_once(self.pipeline.retriever, texts, progress)
 
     def rank(self, instance: Instance, *, exclude: frozenset[str], k: int) -> list[str]:

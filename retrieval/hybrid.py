@@ -61,13 +61,13 @@ class HybridRetriever:
         avoid_share: float = setting_default("avoid_share"),
         avoid_closeness: float = setting_default("avoid_closeness"),
     ):
-        """``avoid_share``: a candidate whose votes from the conversations that read like what the person
-        wants to avoid exceed this share of the best-voted item's, and are a larger part of all those votes than
-        its votes for the request are of the request's, is marked ``avoided`` (the catalogue's texts never say
-        Deadpool is a superhero film; the conversations that asked for superhero films named it); 1 marks none.
-        Only what the training conversations talked about marks anything (``avoid_closeness``, see
-        :meth:`ConversationNeighbours.closeness`): the contexts nearest to a vague "too much talking" named the
-        popular films of every request."""
+        """``avoid_share``: a candidate is marked ``avoided`` when its votes from the conversations that read like
+        what the person firmly ruled out (``RetrievalQuery.ruled_out_text``) exceed this share of the best-voted
+        item's, and are a larger part of all those votes than its votes for the request are of the request's
+        (the catalogue's texts never say Deadpool is a superhero film; the conversations that asked for
+        superhero films named it); 1 marks none. Only what the training conversations talked about marks
+        anything (``avoid_closeness``, see :meth:`ConversationNeighbours.closeness`): the contexts nearest to a
+        vague "too much talking" named the popular films of every request."""
         if pool < 0:
             raise ValueError(f"pool must be at least 0, got {pool}")
         self.avoid_share = avoid_share
@@ -129,7 +129,7 @@ class HybridRetriever:
 
     def retrieve(self, query: RetrievalQuery) -> list[Candidate]:
         reader = self.multilingual if query.language != "en" and self.multilingual is not None else self.dense
-        vector, text_vector, avoid_vector = reader.query_vectors(query)
+        vector, text_vector, ruled_out_vector = reader.query_vectors(query)
         dense = reader.search(vector, query.constraints, query.k)
         lexical = self._lexical_scores(query.text, query.avoid_text)
         collaborative = self._collaborative_scores(query)
@@ -138,10 +138,10 @@ class HybridRetriever:
         neighbours = self._neighbour_scores(text_vector if reader is self.dense else None)
         talked_about = (
             self.neighbours is not None
-            and avoid_vector is not None
-            and self.neighbours.closeness(avoid_vector) >= self.avoid_closeness
+            and ruled_out_vector is not None
+            and self.neighbours.closeness(ruled_out_vector) >= self.avoid_closeness
         )
-        avoided_votes = self._neighbour_scores(avoid_vector if reader is self.dense and talked_about else None)
+        avoided_votes = self._neighbour_scores(ruled_out_vector if reader is self.dense and talked_about else None)
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
         admitted = self._masks.admitted(query.constraints)

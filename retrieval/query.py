@@ -33,6 +33,7 @@ class RetrievalQuery:
     constraints: Constraints = field(default_factory=Constraints)
     like_ids: tuple[str, ...] = ()
     avoid_text: str = ""
+    ruled_out_text: str = ""  # what the person firmly ruled out, among avoid_text ("no superhero films")
     k: int = 50
     seed_ids: tuple[str, ...] = ()
     disliked_ids: tuple[str, ...] = ()
@@ -49,6 +50,17 @@ class Candidate:
     # Whether the conversations asking for what the person wants to avoid ("no superhero films") name it more
     # than those reading like this request do (HybridRetriever's ``avoid_share``).
     avoided: bool = False
+
+
+def encoded_texts(query: RetrievalQuery) -> list[str]:
+    """The texts a retriever encodes for ``query`` (:meth:`VectorRetriever.query_vectors`), each once: the text,
+    what to avoid, what is ruled out, and the text less the words to avoid.
+
+    >>> encoded_texts(RetrievalQuery("a comedy, no superhero", avoid_text="superhero", ruled_out_text="superhero"))
+    ['a comedy, no superhero', 'superhero', 'a comedy, no']
+    """
+    texts = (query.text, query.avoid_text, query.ruled_out_text, without_words(query.text, query.avoid_text))
+    return [t for t in dict.fromkeys(t.strip() for t in texts) if t]
 
 
 def without_words(text: str, avoid: str) -> str:

@@ -34,14 +34,21 @@ from tailtalk.catalog import Catalog
 from tailtalk.config import setting_default
 from retrieval.embedder import Embedder
 from retrieval.index import open_index, store_failure, vectors_of
-from retrieval.query import Candidate, RetrievalQuery, compose_query_vector, most_popular, without_words
+from retrieval.query import (
+    Candidate,
+    RetrievalQuery,
+    compose_query_vector,
+    encoded_texts,
+    most_popular,
+    without_words,
+)
 from tailtalk.constraints import AdmissionMasks, Constraints
 
 
 class QueryVectors(NamedTuple):
     composed: np.ndarray | None  # the text, the liked items and what to avoid (:func:`compose_query_vector`)
     text: np.ndarray | None  # the text alone, pushed away from what to avoid
-    avoid: np.ndarray | None  # what to avoid alone
+    ruled_out: np.ndarray | None  # what the person firmly ruled out, alone
 
 
 @runtime_checkable
@@ -139,12 +146,11 @@ class VectorRetriever(ABC):
 
     def query_vectors(self, query: RetrievalQuery) -> QueryVectors:
         """The composed query vector (:meth:`query_vector`), the vector of the query's text alone (less the words
-        to avoid, and pushed away from them as the composed one is), and the vector of what to avoid, from one
-        call to the encoder (each None when there is nothing to encode)."""
+        to avoid, and pushed away from them as the composed one is), and the vector of what was ruled out, from
+        one call to the encoder (each None when there is nothing to encode)."""
         # "an action movie but nothing with superheroes" asks for action films: the text alone is read without
         # the words to avoid, or it reads like the conversations that asked for superhero films.
-        wanted = without_words(query.text, query.avoid_text).strip()
-        texts = [t for t in dict.fromkeys((query.text.strip(), query.avoid_text.strip(), wanted)) if t]
+        texts = encoded_texts(query)
         encoded = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
         liked = self.vectors(query.like_ids)
         text_vector = encoded.get(query.text.strip())
@@ -157,9 +163,13 @@ class VectorRetriever(ABC):
             avoid_weight=self.avoid_weight,
         )
         text_alone = compose_query_vector(
-            encoded.get(wanted), None, avoid_vector, liked_weight=self.liked_weight, avoid_weight=self.avoid_weight
+            encoded.get(without_words(query.text, query.avoid_text).strip()),
+            None,
+            avoid_vector,
+            liked_weight=self.liked_weight,
+            avoid_weight=self.avoid_weight,
         )
-        return QueryVectors(composed, text_alone, avoid_vector)
+        return QueryVectors(composed, text_alone, encoded.get(query.ruled_out_text.strip()))
 
     @abstractmethod
     def _nearest(self, vector: np.ndarray, constraints: Constraints, k: int) -> list[Candidate]: ...

@@ -660,6 +660,7 @@ class TurnPipeline:
             # A category ruled out ("no war films") is also a direction to avoid: the conversations that asked
             # for war films named Dunkirk, which the catalogue files under action and drama.
             avoid_text=" ".join([*state.avoid_terms, *sorted(state.constraints.exclude_categories)]),
+            ruled_out_text=" ".join([*state.ruled_out_terms, *sorted(state.constraints.exclude_categories)]),
             k=k,
             seed_ids=tuple(seeds),
             disliked_ids=disliked,

@@ -69,11 +69,13 @@ def test_what_the_conversations_name_for_what_to_avoid_is_marked_avoided(small_c
     asked = ["superhero films please", "a funny film"]
     neighbours = ConversationNeighbours().fit(embedder.embed(asked), [("s1",), ("c1", "c3")], small_catalog.ids())
     found = HybridRetriever(InMemoryRetriever(small_catalog, embedder), None, None, pool=8, neighbours=neighbours)
-    query = RetrievalQuery("a funny film", avoid_text="superhero films please", k=8)
+    query = RetrievalQuery("a funny film", avoid_text="superhero", ruled_out_text="superhero films please", k=8)
     assert {c.item_id for c in found.retrieve(query) if c.avoided} == {"s1"}
     assert not any(c.avoided for c in found.retrieve(RetrievalQuery("a funny film", k=8)))
+    # A matter of degree ("not too ..."): avoided words, but nothing ruled out, so nothing is pushed last.
+    assert not any(c.avoided for c in found.retrieve(RetrievalQuery("a funny film", avoid_text="superhero", k=8)))
     # What the request itself asks for is not avoided: "superhero films, none of them funny" keeps Star Voyage.
-    wanted = RetrievalQuery("superhero films please", avoid_text="a funny film", k=8)
+    wanted = RetrievalQuery("superhero films please", avoid_text="funny", ruled_out_text="a funny film", k=8)
     assert {c.item_id for c in found.retrieve(wanted) if c.avoided} == {"c1", "c3"}
     switched_off = HybridRetriever(
         InMemoryRetriever(small_catalog, embedder), None, None, pool=8, neighbours=neighbours, avoid_share=1.0

@@ -159,7 +159,7 @@ def test_reply_is_a_lead_in_that_does_not_repeat_the_cards():
         noun="films",
     )
     assert reply == (
-        "Note: n1\nNote: n2\nHere are 2 films for \"horror\", \"tense\" and \"space\", for fans of Jaws. "
+        'Note: n1\nNote: n2\nHere are 2 films for "horror", "tense" and "space", for fans of Jaws. '
         "Since your last message: 1979 or earlier now; no comedy. Older or newer?"
     )
     assert "Scary." not in reply and "Tense." not in reply

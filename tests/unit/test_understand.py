@@ -121,6 +121,19 @@ def test_negated_words_become_avoid_terms(u, message, avoid):
     assert not set(avoid) & set(interests.query_text.split())
 
 
+@pytest.mark.parametrize(
+    "message, ruled_out",
+    [
+        ("no superhero movies", ["superhero"]),
+        ("a comedy, but nothing with superheroes", ["superheroes"]),
+        ("nothing too gory", []),  # a matter of degree: avoided, not ruled out
+        ("it's not quite sci-fi but it's kind of close", []),  # INSPIRED: a hedge about The Martian
+    ],
+)
+def test_only_a_firm_negation_rules_words_out(u, message, ruled_out):
+    assert u(message).ruled_out_terms == ruled_out
+
+
 def test_query_text_keeps_positive_content_words_only(u):
     interests = u("I want a good drama with space pirates, nothing sad")
     assert interests.query_text == "drama space pirates"
