@@ -136,12 +136,7 @@ class HybridRetriever:
         # The neighbours' contexts were encoded by the English index's encoder: another reader's vector is not
         # in their space.
         neighbours = self._neighbour_scores(text_vector if reader is self.dense else None)
-        talked_about = (
-            self.neighbours is not None
-            and ruled_out_vector is not None
-            and self.neighbours.closeness(ruled_out_vector) >= self.avoid_closeness
-        )
-        avoided_votes = self._neighbour_scores(ruled_out_vector if reader is self.dense and talked_about else None)
+        avoided_votes = self._ruled_out_votes(ruled_out_vector if reader is self.dense else None)
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
         admitted = self._masks.admitted(query.constraints)
@@ -196,6 +191,13 @@ class HybridRetriever:
         if self.neighbours is None or text_vector is None:
             return None
         return self.neighbours.score(text_vector, self._neighbour_columns)
+
+    def _ruled_out_votes(self, vector: np.ndarray | None) -> np.ndarray | None:
+        """The neighbours' votes for what was ruled out; None when nothing was, or when the training
+        conversations hardly talked about it (``avoid_closeness``)."""
+        if self.neighbours is None or vector is None or self.neighbours.closeness(vector) < self.avoid_closeness:
+            return None
+        return self._neighbour_scores(vector)
 
     def _best_admitted(self, scores: np.ndarray, taken: set[str]) -> list[str]:
         """The ``pool`` best-scoring items (score > 0; a row the constraints reject scores 0) not pooled yet,

@@ -148,8 +148,6 @@ class VectorRetriever(ABC):
         """The composed query vector (:meth:`query_vector`), the vector of the query's text alone (less the words
         to avoid, and pushed away from them as the composed one is), and the vector of what was ruled out, from
         one call to the encoder (each None when there is nothing to encode)."""
-        # "an action movie but nothing with superheroes" asks for action films: the text alone is read without
-        # the words to avoid, or it reads like the conversations that asked for superhero films.
         texts = encoded_texts(query)
         encoded = dict(zip(texts, self.embedder.embed(texts))) if texts else {}
         liked = self.vectors(query.like_ids)
@@ -162,6 +160,8 @@ class VectorRetriever(ABC):
             liked_weight=self.liked_weight,
             avoid_weight=self.avoid_weight,
         )
+        # "an action movie but nothing with superheroes" asks for action films: the text alone is read without
+        # the words to avoid, or it reads like the conversations that asked for superhero films.
         text_alone = compose_query_vector(
             encoded.get(without_words(query.text, query.avoid_text).strip()),
             None,
