@@ -22,7 +22,7 @@ Example (templates)::
     >>> from explain.templates import Explained
     >>> pick = Explained(Item(id="1", title="Alien", year=1979), "Sci-fi horror (1979).", 1.0, False)
     >>> final_reply(TemplateResponder().stream(ReplyRequest("something scary", [pick], ["scary"]))).text
-    'Here is 1 film for "scary".'
+    'Here is 1 film for your wish: scary.'
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ class TemplateExplainer:
         >>> pick = Explained(Item(id="1", title="Alien", year=1979), "Scary.", 1.0, False)
         >>> TemplateExplainer().reply([pick, pick], wishes=["scary"], notices=[], liked_titles=["Jaws"],
         ...                           changes=["before 1980"], follow_up="Older or newer?", noun="films")
-        'Here are 2 films for "scary", for fans of Jaws. Since your last message: before 1980. Older or newer?'
+        'Here are 2 films for your wish: scary, for fans of Jaws. Since your last message: before 1980. Older or newer?'
         >>> TemplateExplainer().reply([pick], wishes=[], notices=[], noun="films", more=True)
         'Here is 1 more film.'
         """
@@ -179,7 +179,7 @@ class TemplateExplainer:
             count = f"{len(picks)}{' more' if more else ''} {noun if len(picks) != 1 else noun.rstrip('s')}"
             name_words = {word for person in asked for word in person.name.lower().split()}
             listed = _one_per_meaning([w for w in wishes if w.lower() not in name_words])  # "by Christopher Nolan"
-            about = f" for {_quoted(listed[:3])}" if listed else ""  # the person's words: "for funny" misreads
+            about = f" for {_your_wishes(listed[:3])}" if listed else ""  # "for funny" misread
             about += "".join(f", {p.phrase}" if about else f" {p.phrase}" for p in asked if p.picks == len(picks))
             about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "1990–1999", "under $70.00"
             fans = f", for fans of {' and '.join(liked_titles[:2])}" if liked_titles else ""
@@ -200,14 +200,16 @@ class TemplateExplainer:
         return "\n".join(lines)
 
 
-def _quoted(words: Sequence[str]) -> str:
-    """The person's words, quoted and joined.
+def _your_wishes(words: Sequence[str]) -> str:
+    """The person's words, said as theirs. Not in quotes: a quoted word reads as a title, to a checker of written
+    titles as to a person ('for "user's"' named the film S).
 
-    >>> _quoted(["scary"]), _quoted(["western", "funny", "short"])
-    ('"scary"', '"western", "funny" and "short"')
+    >>> _your_wishes(["scary"]), _your_wishes(["western", "funny", "short"])
+    ('your wish: scary', 'your wishes: western, funny and short')
     """
-    quoted = [f'"{w}"' for w in words]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    if len(words) == 1:
+        return f"your wish: {words[0]}"
+    return f"your wishes: {', '.join(words[:-1])} and {words[-1]}"
 
 
 # A role's words in a reply's lead-in, in the order a name is looked up, and in a card's reason.

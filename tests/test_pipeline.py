@@ -396,7 +396,7 @@ def test_the_reply_claims_no_category_that_no_pick_has(small_catalog):
     catalog = Catalog((*small_catalog, hanks, war))
     pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=1)
     state = ConversationState()
-    assert 'for "war"' in pipeline.handle(state, "a war film").reply  # Beach Landing is a war film
+    assert "your wish: war" in pipeline.handle(state, "a war film").reply  # Beach Landing is a war film
     state.shown.append("w1")  # shown already: the next list cannot have it
     result = pipeline.handle(state, "maybe something with Tom Hanks")
     assert [p.item.id for p in result.picks] == ["t1"]

@@ -24,7 +24,7 @@ ITEMS = [
 TITLES = TitleMatcher([(i.id, i.title, i.year) for i in ITEMS])
 PICKS = [Explained(ITEMS[0], "Horror (1979).", 0.9, False), Explained(ITEMS[1], "Horror (1982).", 0.8, True)]
 REQUEST = ReplyRequest("something scary", PICKS, ["scary"])
-LEAD = 'Here are 2 films for "scary".'
+LEAD = "Here are 2 films for your wish: scary."
 
 
 def _responder(*replies: str) -> LLMResponder:

@@ -46,7 +46,8 @@ def test_running_shoes_under_a_budget_are_only_running_shoes_within_it(shop):
     result = shop.handle(ConversationState(), "running shoes under $70")
     assert {p.item.id for p in result.picks} == {"r1", "r2"}
     assert sorted(p.item.price for p in result.picks) == [59.99, 65.0]
-    assert result.reply.startswith('Here are 2 products for "running shoe", under $70.00.')  # prices are on the cards
+    # The prices are on the cards.
+    assert result.reply.startswith("Here are 2 products for your wish: running shoe, under $70.00.")
 
 
 def test_over_budget_says_so_and_offers_the_cheapest_matches(shop):

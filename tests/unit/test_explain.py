@@ -159,7 +159,7 @@ def test_reply_is_a_lead_in_that_does_not_repeat_the_cards():
         noun="films",
     )
     assert reply == (
-        'Note: n1\nNote: n2\nHere are 2 films for "horror", "tense" and "space", for fans of Jaws. '
+        "Note: n1\nNote: n2\nHere are 2 films for your wishes: horror, tense and space, for fans of Jaws. "
         "Since your last message: 1979 or earlier now; no comedy. Older or newer?"
     )
     assert "Scary." not in reply and "Tense." not in reply
@@ -181,13 +181,13 @@ def test_reply_with_no_picks_asks_to_loosen_constraints(notices):
 def test_reply_names_a_person_asked_for_instead_of_listing_the_words_of_their_name():
     by_scott = [Explained(ALIEN, "", 1.0, False), Explained(BLADE_RUNNER, "", 0.9, False)]
     reply = EX.reply(by_scott, wishes=["ridley", "sci-fi", "scott"], notices=[], noun="films", bounds=["1970–1989"])
-    assert reply == 'Here are 2 films for "sci-fi", by Ridley Scott, 1970–1989.'
+    assert reply == "Here are 2 films for your wish: sci-fi, by Ridley Scott, 1970–1989."
 
 
 def test_reply_says_how_few_picks_have_the_person_asked_for():
     mixed = [Explained(HEAT, "", 1.0, False), Explained(ALIEN, "", 0.9, False), Explained(JAWS, "", 0.8, False)]
     reply = EX.reply(mixed, wishes=["al", "pacino", "crime"], notices=[], noun="films")
-    assert reply == 'Here are 3 films for "crime". Only 1 of them is with Al Pacino.'
+    assert reply == "Here are 3 films for your wish: crime. Only 1 of them is with Al Pacino."
 
 
 def test_a_person_asked_for_is_counted_in_any_role_and_named_under_the_first():
@@ -200,7 +200,7 @@ def test_a_person_asked_for_is_counted_in_any_role_and_named_under_the_first():
 
 def test_reply_says_each_wish_once():
     assert EX.reply(picks(), wishes=["western", "westerns", "funny"], notices=[], noun="films") == (
-        'Here are 2 films for "western" and "funny".'
+        "Here are 2 films for your wishes: western and funny."
     )
 
 
