@@ -37,7 +37,7 @@ from retrieval.collaborative import CollaborativeModel
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.neighbours import ConversationNeighbours
-from retrieval.query import Candidate, RetrievalQuery
+from retrieval.query import Candidate, RetrievalQuery, without_words
 from tailtalk.constraints import AdmissionMasks
 from retrieval.retriever import VectorRetriever, top_rows
 
@@ -131,7 +131,7 @@ class HybridRetriever:
         reader = self.multilingual if query.language != "en" and self.multilingual is not None else self.dense
         vector, text_vector, ruled_out_vector = reader.query_vectors(query)
         dense = reader.search(vector, query.constraints, query.k)
-        lexical = self._lexical_scores(query.text, query.avoid_text)
+        lexical = self._lexical_scores(without_words(query.text, query.avoid_text))
         collaborative = self._collaborative_scores(query)
         # The neighbours' contexts were encoded by the English index's encoder: another reader's vector is not
         # in their space.
@@ -179,8 +179,8 @@ class HybridRetriever:
             )
         ]
 
-    def _lexical_scores(self, text: str, avoid: str) -> np.ndarray | None:
-        return self.lexical.scores(text, avoid) if self.lexical is not None and text.strip() else None
+    def _lexical_scores(self, text: str) -> np.ndarray | None:
+        return self.lexical.scores(text) if self.lexical is not None and text.strip() else None
 
     def _collaborative_scores(self, query: RetrievalQuery) -> np.ndarray | None:
         if self.collaborative is None or not (query.seed_ids or query.disliked_ids):

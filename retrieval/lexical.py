@@ -69,13 +69,9 @@ class LexicalIndex:
         if folder is not None:
             _save(self._bm25, folder, fingerprint)
 
-    def scores(self, text: str, avoid: str = "") -> np.ndarray:
-        """BM25 of each item for ``text`` without the words of ``avoid`` (all zeros when no word is left that is
-        in the catalogue)."""
+    def scores(self, text: str) -> np.ndarray:
+        """BM25 of each item for ``text`` (all zeros when no word of it is in the catalogue)."""
         tokens = bm25s.tokenize([text], stopwords=self._query_stopwords, return_ids=False, show_progress=False)[0]
-        if avoid.strip():
-            avoided = set(bm25s.tokenize([avoid], stopwords=None, return_ids=False, show_progress=False)[0])
-            tokens = [t for t in tokens if t not in avoided]
         if not tokens:
             return np.zeros(len(self.ids), dtype=np.float64)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
