@@ -56,8 +56,6 @@ class ConversationState:
     search_mentions: list[str] = field(default_factory=list)
     language: str = "en"  # of the person's latest message: what the reply is written in
     asked: str | None = None  # the follow-up question the last reply ended with ("loved", "era", ...)
-    # The logged dialogue this state replays (eval and fit-ranker); None for a person chatting now.
-    logged_dialogue: str | None = None
 
     @classmethod
     def new(cls) -> ConversationState:

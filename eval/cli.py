@@ -144,11 +144,7 @@ def fit_ranker_command(
 
 
 def _fit_served_ranker(
-    settings: Settings,
-    *,
-    max_instances: int | None = None,
-    folds: int = FIT_FOLDS,
-    feedback: Path | None = None,
+    settings: Settings, *, max_instances: int | None = None, folds: int = FIT_FOLDS, feedback: Path | None = None
 ) -> None:
     from tailtalk.mentions import load_mention_lists
     from tailtalk.prepare import MENTIONS_FILE
@@ -156,7 +152,6 @@ def _fit_served_ranker(
     from ranking.train import load_training_splits
     from retrieval.collaborative import CollaborativeConfig
     from retrieval.neighbours import NeighbourConfig
-    from retrieval.recent import RecentConfig
     from eval.fit_ranker import fit_ranker
     from eval.systems import exact_copy
     from retrieval.hybrid import HybridRetriever
@@ -181,7 +176,6 @@ def _fit_served_ranker(
         folder,
         collaborative=CollaborativeConfig(),
         neighbours=NeighbourConfig(),
-        recent=RecentConfig(window=settings.recent_window),
         candidates=settings.candidates,
         folds=folds,
         max_instances=max_instances,

@@ -28,7 +28,6 @@ from tailtalk.mentions import MentionList
 from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeConfig, CollaborativeModel
 from retrieval.hybrid import HybridRetriever
 from retrieval.neighbours import NEIGHBOURS_FOLDER, ConversationNeighbours, NeighbourConfig
-from retrieval.recent import RECENT_FOLDER, RecentConfig, RecentMentions
 from ranking.fusion import FusionRanker
 from ui.pipeline import TurnPipeline
 from eval.metrics import accuracy_report
@@ -93,14 +92,11 @@ def fit_ranker(
     candidates: int,
     folds: int,
     neighbours: NeighbourConfig | None = None,
-    recent: RecentConfig | None = None,
     max_instances: int | None = None,
     progress: bool = True,
 ) -> FitReport:
-    """Fit and save the collaborative model, the conversation neighbours (``neighbours``; None fits none), what
-    was named lately (``recent``; None fits none) and the fusion weights into ``folder``; see the module
-    docstring. What was named lately needs no folds: a replayed dialogue reads only the lists logged before
-    it (:mod:`retrieval.recent`).
+    """Fit and save the collaborative model, the conversation neighbours (``neighbours``; None fits none) and
+    the fusion weights into ``folder``; see the module docstring.
 
     ``pipeline.retriever`` must be a :class:`HybridRetriever` (its collaborative and neighbours parts are
     replaced here).
@@ -131,7 +127,6 @@ def fit_ranker(
         kept = [n for n, i in enumerate(instances) if i.dialogue_id not in held]
         return ConversationNeighbours(neighbours).fit(contexts[kept], [instances[n].targets for n in kept], ids)
 
-    recently = RecentMentions(recent).fit(mention_lists, ids) if recent is not None and mention_lists else None
     pools: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     found = total = 0
@@ -143,9 +138,7 @@ def fit_ranker(
             else None
         )
         fold_pipeline = pipeline.replacing(
-            retriever=pipeline.retriever.with_collaborative(model)
-            .with_neighbours(fitted_neighbours(held))
-            .with_recent(recently)
+            retriever=pipeline.retriever.with_collaborative(model).with_neighbours(fitted_neighbours(held))
         )
         part_instances = [i for i in instances if i.dialogue_id in held]
         fold_pools, fold_labels, fold_found, fold_total = pools_of(
@@ -166,18 +159,15 @@ def fit_ranker(
     valid_recall = None
     if valid:
         served_pipeline = pipeline.replacing(
-            retriever=pipeline.retriever.with_collaborative(served)
-            .with_neighbours(served_neighbours)
-            .with_recent(recently)
+            retriever=pipeline.retriever.with_collaborative(served).with_neighbours(served_neighbours)
         )
         valid_recall = _recall_at_10(served_pipeline, ranker, instances_of(valid, set(ids)), candidates, progress)
     report = FitReport(
         len(instances), len(pools), found / max(total, 1), ranker.weights, valid_recall, time.perf_counter() - started
     )
-    saved: tuple[tuple[CollaborativeModel | ConversationNeighbours | RecentMentions | None, str], ...] = (
+    saved: tuple[tuple[CollaborativeModel | ConversationNeighbours | None, str], ...] = (
         (served, COLLABORATIVE_FOLDER),
         (served_neighbours, NEIGHBOURS_FOLDER),
-        (recently, RECENT_FOLDER),
     )
     for fitted, name in saved:
         if fitted is not None:

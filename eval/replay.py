@@ -37,13 +37,10 @@ def replay_state(
     conversation_id: str,
     *,
     understood: dict[str, Interests] | None = None,
-    logged_dialogue: str | None = None,
 ) -> ConversationState:
-    """The state after ``turns``. ``understood`` caches readings across replays (dialogue prefixes repeat);
-    ``logged_dialogue`` is the id of the logged dialogue the turns come from (what was recent is read as of
-    then, :mod:`retrieval.recent`)."""
+    """The state after ``turns``. ``understood`` caches readings across replays (dialogue prefixes repeat)."""
     readings = understood if understood is not None else {}
-    state = ConversationState(conversation_id=conversation_id, logged_dialogue=logged_dialogue)
+    state = ConversationState(conversation_id=conversation_id)
     for turn in turns:
         if turn.role == "user":
             text = clean_message(turn.text, max_chars=pipeline.max_message_chars).text

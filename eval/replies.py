@@ -54,10 +54,7 @@ def _state_before(pipeline: TurnPipeline, instance: Instance) -> tuple[Conversat
     last = max((i for i, t in enumerate(context) if t.role == "user"), default=None)
     message = context[last].text if last is not None else ""
     before = context[:last] if last is not None else context
-    state = replay_state(
-        pipeline, before, f"{instance.dialogue_id}:{instance.turn_index}", logged_dialogue=instance.dialogue_id
-    )
-    return state, message
+    return replay_state(pipeline, before, f"{instance.dialogue_id}:{instance.turn_index}"), message
 
 
 def replay_replies(

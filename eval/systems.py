@@ -120,7 +120,6 @@ class PipelineSystem(EvalSystem):
             instance.context,
             f"{instance.dialogue_id}:{instance.turn_index}",
             understood=self._understood,
-            logged_dialogue=instance.dialogue_id,
         )
 
     def prepare(self, instances: Sequence[Instance], *, progress: bool = True) -> None:

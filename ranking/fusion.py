@@ -12,8 +12,6 @@ pool's best, ranks as ``10 / (10 + rank)``):
   this one (:mod:`retrieval.neighbours`): what people answer such a request with, which an item's own text
   rarely says;
 * ``popularity``: the log-popularity prior (0 for a catalogue without popularity: a new shop);
-* ``recent``: how often people named the item in the latest dialogues of the log (:mod:`retrieval.recent`),
-  read as of the dialogue when a logged one is replayed;
 * ``constraints``: the share of the wished categories the item has (genre wishes are scores, not filters);
 * ``named``: how the item resembles the films the conversation has named (not the disliked ones):
   ``shared_people``, how many of their people it has (director, stars, writers: up to 3), and
@@ -23,8 +21,8 @@ pool's best, ranks as ``10 / (10 + rank)``):
   Recall@50 (docs/ranking.md).
 
 A conversation that has named no item yet ("cold": no candidate has a collaborative score) leans on
-text and popularity differently from one that has, so ``dense_cold``, ``popularity_cold`` and ``recent_cold``
-repeat those features on cold turns only (on ReDial valid, +0.8 points of Recall@10 for the logistic fusion).
+text and popularity differently from one that has, so ``dense_cold`` and ``popularity_cold`` repeat
+those features on cold turns only (on ReDial valid, +0.8 points of Recall@10 for the logistic fusion).
 
 Recency enters through the collaborative signal: a seed named later weighs more
 (``CollaborativeConfig.decay``). A feature for "this candidate was named earlier, and how
@@ -80,8 +78,6 @@ FEATURES = (
     "neighbours_rank",
     "popularity",
     "popularity_cold",
-    "recent",
-    "recent_cold",
     "category_match",
     "shared_people",
     "era_match",
@@ -92,7 +88,6 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "collaborative": ("collaborative", "collaborative_rank"),
     "neighbours": ("neighbours", "neighbours_rank"),
     "popularity": ("popularity", "popularity_cold"),
-    "recent": ("recent", "recent_cold"),
     "constraints": ("category_match",),
     "named": ("shared_people", "era_match"),
 }
@@ -202,7 +197,6 @@ class FusionRanker(ScoringRanker):
         lexical = np.array([c.lexical for c in candidates], dtype=np.float64)
         collaborative = np.array([c.collaborative for c in candidates], dtype=np.float64)
         neighbours = np.array([c.neighbours for c in candidates], dtype=np.float64)
-        recent = np.array([c.recent for c in candidates], dtype=np.float64)
         wished = context.wished_categories
         known_people = [self._people_and_longest(c.item_id) for c in candidates]
         people = [names for names, _ in known_people]
@@ -222,8 +216,6 @@ class FusionRanker(ScoringRanker):
             "neighbours_rank": _rank_feature(neighbours),
             "popularity": popularity,
             "popularity_cold": popularity * cold,
-            "recent": recent,
-            "recent_cold": recent * cold,
             "category_match": np.array(
                 [len(wished & set(self.catalog.get(c.item_id).categories)) / len(wished) for c in candidates]
             )

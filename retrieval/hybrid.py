@@ -34,7 +34,6 @@ import numpy as np
 from tailtalk.catalog import Catalog
 from tailtalk.config import setting_default
 from retrieval.collaborative import CollaborativeModel
-from retrieval.recent import RecentMentions
 from retrieval.embedder import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.neighbours import ConversationNeighbours
@@ -43,13 +42,12 @@ from tailtalk.constraints import AdmissionMasks
 from retrieval.retriever import VectorRetriever, top_rows
 
 
-SOURCES = ("lexical", "collaborative", "neighbours", "recent")  # the sources an ablation can remove
+SOURCES = ("lexical", "collaborative", "neighbours")  # the sources an ablation can remove
 
 
 class HybridRetriever:
-    """Dense candidates plus up to ``pool`` lexical, ``pool`` collaborative, ``pool`` neighbours', ``pool``
-    recently named and ``pool`` popular ones, each with all scores (a catalogue without popularity adds no
-    popular ones)."""
+    """Dense candidates plus up to ``pool`` lexical, ``pool`` collaborative, ``pool`` neighbours' and ``pool``
+    popular ones, each with all scores (a catalogue without popularity adds no popular ones)."""
 
     def __init__(
         self,
@@ -60,7 +58,6 @@ class HybridRetriever:
         pool: int,
         multilingual: VectorRetriever | None = None,
         neighbours: ConversationNeighbours | None = None,
-        recent: RecentMentions | None = None,
         avoid_share: float = setting_default("avoid_share"),
         avoid_closeness: float = setting_default("avoid_closeness"),
     ):
@@ -80,7 +77,6 @@ class HybridRetriever:
         self.lexical = lexical
         self.collaborative = collaborative
         self.neighbours = neighbours
-        self.recent = recent
         self.pool = pool
         self.catalog: Catalog = dense.catalog
         self._ids = self.catalog.ids()
@@ -91,7 +87,6 @@ class HybridRetriever:
         self._masks = AdmissionMasks(self.catalog.items)
         self._collaborative_columns = collaborative.columns_of(self._ids) if collaborative is not None else None
         self._neighbour_columns = neighbours.columns_of(self._ids) if neighbours is not None else None
-        self._recent_columns = recent.columns_of(self._ids) if recent is not None else None
 
     @property
     def embedder(self) -> Embedder:
@@ -109,10 +104,6 @@ class HybridRetriever:
         """The same sources with another neighbours model (fitting uses out-of-fold models)."""
         return self._replace(neighbours=neighbours)
 
-    def with_recent(self, recent: RecentMentions | None) -> HybridRetriever:
-        """The same sources with another model of what was named lately."""
-        return self._replace(recent=recent)
-
     def without(self, source: str) -> HybridRetriever:
         """An ablation: the same retriever without one of :data:`SOURCES`."""
         if source not in SOURCES:
@@ -127,7 +118,6 @@ class HybridRetriever:
             "pool": self.pool,
             "multilingual": self.multilingual,
             "neighbours": self.neighbours,
-            "recent": self.recent,
             "avoid_share": self.avoid_share,
             "avoid_closeness": self.avoid_closeness,
         }
@@ -147,15 +137,10 @@ class HybridRetriever:
         # in their space.
         neighbours = self._neighbour_scores(text_vector if reader is self.dense else None)
         avoided_votes = self._ruled_out_votes(ruled_out_vector if reader is self.dense else None)
-        recent = (
-            self.recent.score_columns(query.logged_dialogue, self._recent_columns)
-            if self.recent is not None and self._recent_columns is not None
-            else None
-        )
         chosen = [c.item_id for c in dense]
         taken = set(chosen)
         admitted = self._masks.admitted(query.constraints)
-        for scores in (lexical, collaborative, neighbours, recent, self._popularity):
+        for scores in (lexical, collaborative, neighbours, self._popularity):
             if scores is not None:
                 extra = self._best_admitted(np.where(admitted, scores, 0.0), taken)
                 chosen += extra
@@ -171,7 +156,6 @@ class HybridRetriever:
         lexical_of = lexical[rows] if lexical is not None else np.zeros(len(chosen))
         collaborative_of = collaborative[rows] if collaborative is not None else np.zeros(len(chosen))
         neighbours_of = neighbours[rows] if neighbours is not None else np.zeros(len(chosen))
-        recent_of = recent[rows] if recent is not None else np.zeros(len(chosen))
         avoided = np.zeros(len(chosen), dtype=bool)
         if neighbours is not None and avoided_votes is not None and avoided_votes.max() > 0:
             avoided_of = avoided_votes[rows]
@@ -190,7 +174,6 @@ class HybridRetriever:
                     lexical_of.tolist(),
                     collaborative_of.tolist(),
                     neighbours_of.tolist(),
-                    recent_of.tolist(),
                     avoided.tolist(),
                 ),
             )
@@ -244,7 +227,6 @@ class HybridRetriever:
                 ("lexical", self.lexical),
                 ("collaborative", self.collaborative),
                 ("neighbours", self.neighbours),
-                ("recent", self.recent),
                 ("multilingual", self.multilingual),
             )
             if part is not None

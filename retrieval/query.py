@@ -38,8 +38,6 @@ class RetrievalQuery:
     seed_ids: tuple[str, ...] = ()
     disliked_ids: tuple[str, ...] = ()
     language: str = "en"  # of the person's latest message: "zh" is read by the multilingual index
-    # The logged dialogue a replay stands in (None: a live conversation): what was recent is read as of then.
-    logged_dialogue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,6 @@ class Candidate:
     lexical: float = 0.0  # BM25 of the item's whole text for the query text (hybrid retrieval)
     collaborative: float = 0.0  # how often people name it beside the conversation's items (hybrid retrieval)
     neighbours: float = 0.0  # how often recommenders named it in conversations that read like this one
-    recent: float = 0.0  # how often people named it lately (retrieval.recent; hybrid retrieval)
     # Whether the conversations asking for what the person wants to avoid ("no superhero films") name it more
     # than those reading like this request do (HybridRetriever's ``avoid_share``).
     avoided: bool = False

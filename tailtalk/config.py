@@ -116,12 +116,6 @@ class Settings(BaseSettings):
         description="avoid_share marks items only for what the training conversations talked about: the mean "
         "cosine of the 10 training contexts nearest to it reaches this ('superhero' 0.58, 'too much talking' 0.34).",
     )
-    recent_window: int = Field(
-        default=1000,
-        ge=1,
-        description="What people named lately: the latest dialogues of the training log whose mentions count "
-        "(tailtalk fit-ranker learns how much it weighs; a replayed dialogue reads those logged before it).",
-    )
     liked_weight: float = Field(
         default=0.5, ge=0.0, le=2.0, description="How strongly liked or mentioned items pull the query towards them."
     )

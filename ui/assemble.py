@@ -131,7 +131,6 @@ def fitted_ranking(
     from retrieval.collaborative import COLLABORATIVE_FOLDER, CollaborativeModel
     from retrieval.lexical import LexicalIndex
     from retrieval.neighbours import NEIGHBOURS_FOLDER, ConversationNeighbours
-    from retrieval.recent import RECENT_FOLDER, RecentMentions
     from ranking.fusion import FUSION_FILE
 
     folder = settings.ranker_path(dense.embedder.name)
@@ -139,14 +138,12 @@ def fitted_ranking(
         f"the fitted ranker in {folder} cannot be read ({{}}); hand-set weights serve. "
         "Run `tailtalk fit-ranker` to fit it again"
     )
-    collaborative, neighbours, recent, notice = None, None, None, None
+    collaborative, neighbours, notice = None, None, None
     try:
         if CollaborativeModel.saved_in(folder / COLLABORATIVE_FOLDER):
             collaborative = CollaborativeModel.load(folder / COLLABORATIVE_FOLDER)
         if ConversationNeighbours.saved_in(folder / NEIGHBOURS_FOLDER):
             neighbours = ConversationNeighbours.load(folder / NEIGHBOURS_FOLDER)
-        if RecentMentions.saved_in(folder / RECENT_FOLDER):
-            recent = RecentMentions.load(folder / RECENT_FOLDER)
     except (OSError, ValueError, KeyError, TypeError, EOFError, BadZipFile) as exc:  # torn, garbled or outdated
         notice = unreadable.format(exc)
     retriever = HybridRetriever(
@@ -156,7 +153,6 @@ def fitted_ranking(
         pool=settings.source_pool,
         multilingual=multilingual_retriever(settings, catalog),
         neighbours=neighbours,
-        recent=recent,
         avoid_share=settings.avoid_share,
         avoid_closeness=settings.avoid_closeness,
     )

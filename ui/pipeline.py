@@ -665,7 +665,6 @@ class TurnPipeline:
             seed_ids=tuple(seeds),
             disliked_ids=disliked,
             language=state.language,
-            logged_dialogue=state.logged_dialogue,
         )
 
     def ranking_context(self, state: ConversationState, query: RetrievalQuery) -> RankingContext:

@@ -8,7 +8,7 @@ import pytest
 from tailtalk.catalog import Catalog, Item
 from retrieval.query import Candidate
 from ranking.base import RankingContext
-from ranking.fusion import FEATURES, SIGNALS, FusionRanker
+from ranking.fusion import FEATURES, FusionRanker
 
 
 @pytest.fixture
@@ -38,21 +38,6 @@ def test_features_are_normalised_per_pool(catalog):
     assert column["category_match"] == pytest.approx([1.0, 0.0, 1.0])
     assert column["popularity"][0] == pytest.approx(1.0) and column["popularity"][1] == 0.0
     assert not column["popularity_cold"].any()  # the conversation named items: not a cold turn
-
-
-def test_what_was_named_lately_is_a_feature_and_its_cold_twin_only_on_a_cold_turn(catalog):
-    ranker = FusionRanker(catalog)
-    warm = [Candidate("a", 0.5, collaborative=1.0, recent=0.25), Candidate("b", 0.2, recent=1.0)]
-    cold = [Candidate("a", 0.5, recent=0.25), Candidate("b", 0.2, recent=1.0)]
-    column = {name: ranker.features(RankingContext("q"), warm)[:, n] for n, name in enumerate(FEATURES)}
-    assert column["recent"] == pytest.approx([0.25, 1.0]) and not column["recent_cold"].any()
-    column = {name: ranker.features(RankingContext("q"), cold)[:, n] for n, name in enumerate(FEATURES)}
-    assert column["recent_cold"] == pytest.approx([0.25, 1.0])
-    # Its ablation leaves the other signals' features in place and weighs these at 0.
-    weights = dict.fromkeys(FEATURES, 1.0)
-    ablated = FusionRanker(catalog, weights=weights, signals=[s for s in SIGNALS if s != "recent"])
-    assert ablated.weight_vector()[FEATURES.index("recent")] == 0.0
-    assert ablated.weight_vector()[FEATURES.index("popularity")] == 1.0
 
 
 def test_a_person_named_in_full_is_a_name_match():

@@ -86,28 +86,3 @@ def test_what_the_conversations_name_for_what_to_avoid_is_marked_avoided(small_c
         InMemoryRetriever(small_catalog, embedder), None, None, pool=8, neighbours=neighbours, avoid_closeness=1.0
     )
     assert not any(c.avoided for c in unheard.retrieve(query))
-
-
-def test_what_people_named_lately_is_pooled_as_of_the_replayed_dialogue(small_catalog):
-    from retrieval.embedder import HashingEmbedder
-    from retrieval.query import RetrievalQuery
-    from retrieval.recent import RecentConfig, RecentMentions
-    from retrieval.retriever import InMemoryRetriever
-    from retrieval.hybrid import HybridRetriever
-    from tailtalk.mentions import MentionList
-
-    # Office Jokes (never popular, nothing like the request) is named in dialogue 2 only.
-    log = [MentionList(id="1", items=("s1",), liked=(True,)), MentionList(id="2", items=("c3",), liked=(True,))]
-    recent = RecentMentions(RecentConfig(window=1)).fit(log, small_catalog.ids())
-    dense = InMemoryRetriever(small_catalog, HashingEmbedder())
-    found = HybridRetriever(dense, None, None, pool=1, recent=recent)
-    live = {c.item_id: c for c in found.retrieve(RetrievalQuery("ghosts in a haunted house", k=1))}
-    assert live["c3"].recent == pytest.approx(1.0)
-    assert all(c.recent == 0.0 for i, c in live.items() if i != "c3")
-    # Replaying dialogue 2, what was recent is dialogue 1's film: Office Jokes is not yet.
-    replayed = {
-        c.item_id: c for c in found.retrieve(RetrievalQuery("ghosts in a haunted house", k=1, logged_dialogue="2"))
-    }
-    assert "c3" not in replayed and replayed["s1"].recent == pytest.approx(1.0)
-    assert "c3" not in [c.item_id for c in found.without("recent").retrieve(RetrievalQuery("ghosts", k=1))]
-    assert "recent" in found.describe() and "recent" not in found.without("recent").describe()
