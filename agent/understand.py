@@ -167,6 +167,11 @@ _PREDICATE = frozenset(
 )
 _MARKER = re.compile(r"#(\d+)#")  # a title named in a clause, replaced by its position in the clause's titles
 _DECADE_WORDS = {"sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
+# "A black and white film" asks for the years before colour became the rule (1967, when nearly every new
+# American feature was in colour); read only for a catalogue of dated items: black and white sneakers have no era.
+# Not "b/w": it is as often "between" ("clash b/w old school vs new gen", INSPIRED dev).
+_BLACK_AND_WHITE = r"\b(?:black[\s-]*(?:and|&|n)[\s-]*white|b\s*&\s*w)\b"
+_LAST_BLACK_AND_WHITE_YEAR = 1966
 _YEAR = r"(1[89]\d\d|20\d\d)"
 # A number followed by another unit is no price: "at least 16gb of memory", "under 90 minutes".
 _NOT_MONEY_UNIT = (
@@ -406,7 +411,9 @@ def title_matcher(catalog: Catalog) -> TitleMatcher:
 
 
 class RuleBasedUnderstander:
-    def __init__(self, categories: Iterable[str], titles: TitleMatcher | None = None):
+    def __init__(self, categories: Iterable[str], titles: TitleMatcher | None = None, *, dated: bool = False):
+        """``dated``: the catalogue's items have years (films), so "black and white" asks for an era."""
+        self.dated = dated
         vocabulary = {c.lower() for c in categories}
         self.categories = frozenset(vocabulary)
         # Every pattern leads to a category of this catalogue: its own name, or a synonym of one it has.
@@ -460,7 +467,7 @@ class RuleBasedUnderstander:
         if is_chinese(text):
             return self._chinese(text)
         text = _audience(text, interests, self._in_title)
-        text = self._years(text, interests)
+        text = self._years(text, interests, dated=self.dated)
         text = self._runtime(text, interests)
         text = self._prices(text, interests)
         text = _relative(text, interests, self._in_title)
@@ -624,16 +631,21 @@ class RuleBasedUnderstander:
         return _blank(text, spans)
 
     @staticmethod
-    def _years(text: str, interests: Interests) -> str:
+    def _years(text: str, interests: Interests, *, dated: bool = False) -> str:
         """Read year bounds; return the text without the phrases that stated them.
 
         A year in a story or a question about a film is no bound: "I used to watch it back in the eighties",
-        "is this a movie from 2019?".
+        "is this a movie from 2019?". For ``dated`` items, "black and white" is the years before colour.
 
         >>> u = RuleBasedUnderstander(["comedy"])
         >>> [u.understand(m).constraints.year_min for m in ("an 80s comedy", "I watched it back in the early eighties",
         ...                                            "Is this a movie from 2019?", "anything from 2019?")]
         [1980, None, None, 2019]
+        >>> films = RuleBasedUnderstander(["comedy"], dated=True).understand("an old black and white comedy")
+        >>> films.constraints.years, films.wishes
+        ((None, 1966), ['comedy'])
+        >>> RuleBasedUnderstander(["shoes"]).understand("black and white shoes").constraints.years
+        (None, None)
         """
         lowered = text.lower()
         spans: list[tuple[int, int]] = []
@@ -655,6 +667,9 @@ class RuleBasedUnderstander:
             if m := stated(rf"\b{word}\b"):
                 year_min, year_max = start, start + 9
                 spans.append(m.span())
+        if dated and (m := stated(_BLACK_AND_WHITE)):
+            year_max = min(year_max or _LAST_BLACK_AND_WHITE_YEAR, _LAST_BLACK_AND_WHITE_YEAR)
+            spans.append(m.span())
         if m := stated(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b"):
             year_max = int(m.group(1)) - 1
             spans.append(m.span())

@@ -447,3 +447,23 @@ def test_a_later_no_to_a_person_is_said_as_the_change():
     result = pipeline.handle(state, "no Jennifer Aniston please")
     assert "none with Jennifer Aniston" in result.reply
     assert result.picks and not {p.item.id for p in result.picks} & {"a1", "a2"}
+
+
+@pytest.mark.parametrize(
+    "message, films_years",
+    [
+        ("an old black and white classic", (None, 1966)),
+        ("a black-and-white horror film from before 1950", (None, 1949)),
+        ("any b&w comedies?", (None, 1966)),
+        ("I used to watch black and white films with my dad", (None, None)),  # a story, no wish
+        ("clash b/w old school vs new gen", (None, None)),  # "b/w" is "between" as often
+    ],
+)
+def test_black_and_white_is_an_era_for_films_and_a_colour_for_products(small_catalog, message, films_years):
+    retriever = InMemoryRetriever(small_catalog, HashingEmbedder())
+    films = TurnPipeline.from_parts(small_catalog, retriever)
+    shop = TurnPipeline.from_parts(small_catalog, retriever, domain="products")
+    assert films.understand(message).constraints.years == films_years
+    assert shop.understand(message).constraints.years == ((None, 1949) if "1950" in message else (None, None))
+    if films_years != (None, None):  # the era is the wish: "black" and "white" are no words to match
+        assert not {"black", "white"} & set(films.understand(message).wishes)

@@ -190,7 +190,7 @@ class TurnPipeline:
         about the items shown answered from their facts.
         """
         titles = title_matcher(catalog)
-        rules = RuleBasedUnderstander(catalog.categories(), titles)
+        rules = RuleBasedUnderstander(catalog.categories(), titles, dated=domain == "films")
         explainer = explainer or TemplateExplainer()
         understander: Understander
         responder: Responder
