@@ -93,7 +93,15 @@ _WANT_AGAIN = (
     r"something\s+(?:more\s+)?like|more\s+like|rather|instead"
     r"|(?:i|we)\s+(?:really\s+|do\s+|would\s+|'d\s+)?(?:like[sd]?|love[sd]?|enjoy(?:ed)?|prefer(?:red)?)"
 )
-_CUE = re.compile(rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION}|(?P<want>{_WANT_AGAIN}))\b", re.IGNORECASE)
+# "Less confusing", "less gore": a degree, like "not too gory" (avoided words, nothing ruled out). Not "more or
+# less", not "less than $20", and not a step from the last picks ("less recent", "less dark": _RELATIVE).
+_LESS = (
+    r"(?<!more or )less(?!\s+(?:than|recent|old|long|expensive|mainstream|popular|known|famous|obvious|commercial"
+    r"|light|upbeat|cheerful|happy|dark|serious|heavy|intense|depressing|bleak|sad)\b)"
+)
+_CUE = re.compile(
+    rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION}|(?P<want>{_WANT_AGAIN})|(?P<less>{_LESS}))\b", re.IGNORECASE
+)
 _VERB_CUE = re.compile(rf"not|never|hate[sd]?|dislike[sd]?|\w+{_NT}", re.IGNORECASE)  # cues that negate a verb
 # "not too gory": some gore is fine, so the words are avoided but no category is ruled out.
 _DEGREE = re.compile(
@@ -735,8 +743,8 @@ def _scopes(clause: str) -> list[tuple[str, str]]:
 
     >>> _scopes("a war film that isn't American")
     [('want', 'a war film that '), ('avoid', ' American')]
-    >>> _scopes("not too gory")
-    [('soft', ' too gory')]
+    >>> _scopes("not too gory"), _scopes("like Inception but less confusing")
+    ([('soft', ' too gory')], [('want', 'like Inception but '), ('soft', ' confusing')])
     >>> _scopes("horror is not my thing")
     [('avoid', 'horror is '), ('avoid', ' my thing')]
     >>> _scopes("I never saw #0#"), _scopes("a comedy I haven't seen")
@@ -750,7 +758,15 @@ def _scopes(clause: str) -> list[tuple[str, str]]:
         if cue.group("want") and (polarity == "want" or not _names_anything(clause[start : cue.start()])):
             continue  # nothing negated to end ("not something like X" still rejects X)
         pieces.append([polarity, clause[start : cue.start()], cue_text])
-        kind = "unseen" if cue.group("unseen") else "want" if cue.group("want") else "avoid"
+        kind = (
+            "unseen"
+            if cue.group("unseen")
+            else "want"
+            if cue.group("want")
+            else "soft"
+            if cue.group("less")
+            else "avoid"
+        )
         polarity, start, cue_text = kind, cue.end(), cue.group()
     pieces.append([polarity, clause[start:], cue_text])
     for before, piece in zip(pieces, pieces[1:]):

@@ -134,6 +134,24 @@ def test_only_a_firm_negation_rules_words_out(u, message, ruled_out):
     assert u(message).ruled_out_terms == ruled_out
 
 
+@pytest.mark.parametrize(
+    "message, wished, avoided",
+    [
+        ("something like Inception but less confusing", [], ["confusing"]),  # was wished: "less and confusing"
+        ("a comedy that's less dumb", ["comedy"], ["dumb"]),
+        ("a horror film, I'm less into gore", ["horror"], ["gore"]),
+        ("something less mainstream", [], []),  # a step to lesser-known picks, no word to avoid
+        ("something less dark", [], []),  # a step to lighter picks
+        ("less than $30 please", [], []),
+    ],
+)
+def test_less_is_a_degree_avoided_never_wished_nor_ruled_out(u, message, wished, avoided):
+    interests = u(message)
+    assert interests.avoid_terms == avoided
+    assert not interests.ruled_out_terms and not interests.constraints.exclude_categories
+    assert [w for w in interests.wishes if w not in ("inception",)] == wished
+
+
 def test_query_text_keeps_positive_content_words_only(u):
     interests = u("I want a good drama with space pirates, nothing sad")
     assert interests.query_text == "drama space pirates"
