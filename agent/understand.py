@@ -164,7 +164,10 @@ CHAT_WORDS = frozenset(
     "likes loves enjoys "  # "she likes Pride and Prejudice": a like, read from the title, not a wish
     # Pronouns, auxiliaries and asides that negated clauses kept as words to avoid ("I think they were going
     # to end up together, but..."; INSPIRED dev).
-    "he she they them am was though tho yet oh nah usually normally unfortunately".split()
+    "he she they them am was though tho yet oh nah usually normally unfortunately "
+    # "We have no children so anything goes", "I'm up for anything, whatever works": no wish, and no film
+    # (Anything Goes, Whatever Works) unless written as a title.
+    "goes whatever works".split()
 )
 # Words that only carry a negation's verb ("horror is not my thing", "not a fan of gore"): nothing to avoid,
 # and a negation followed by nothing but these looks back at its subject.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.understand import Interests, RuleBasedUnderstander
+from agent.understand import Interests, RuleBasedUnderstander, title_matcher
+from tailtalk.catalog import Catalog, Item
 from tailtalk.titles import TitleMatcher
 
 CATEGORIES = ["Horror", "comedy", "romance", "thriller", "sci-fi", "drama", "documentary", "animation"]
@@ -789,3 +790,23 @@ def test_a_kind_of_film_is_no_title(redial, message, named, wished, ruled_out):
     assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
     assert interests.constraints.include_categories == wished
     assert interests.constraints.exclude_categories == ruled_out
+
+
+@pytest.mark.parametrize(
+    "message, named",
+    [
+        ("we have no children so anything goes, something thrilling", []),
+        ("I'm up for anything, whatever works", []),
+        ("I loved Anything Goes", ["anything-goes"]),  # written as a title
+        ("have you seen Whatever Works?", ["whatever-works"]),
+    ],
+)
+def test_a_title_of_chat_words_counts_only_when_written_as_one(message, named):
+    catalog = Catalog(
+        (
+            Item(id="anything-goes", title="Anything Goes", year=1956),
+            Item(id="whatever-works", title="Whatever Works", year=2009),
+        )
+    )
+    interests = RuleBasedUnderstander(["thriller"], title_matcher(catalog)).understand(message)
+    assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
