@@ -45,7 +45,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "animation": ("animated", "cartoon", "cartoons", "pixar", "anime", "kids", "children"),
     "family": ("kids", "children", "family friendly", "family-friendly", "feel good"),
     "sci-fi": ("science fiction", "scifi", "sci fi", "space", "futuristic"),
-    "thriller": ("suspense", "suspenseful", "tense", "thrillers"),
+    "thriller": ("suspense", "suspenseful", "tense", "thrillers", "thrilling"),
     "action": ("explosions", "fights", "fighting"),
     "documentary": ("documentaries",),
     "crime": ("heist", "gangster", "mafia", "detective"),

@@ -66,6 +66,7 @@ def test_years(u, message, years):
     [
         ("comedies", {"comedy"}, set()),
         ("thrillers", {"thriller"}, set()),
+        ("something thrilling for tonight", {"thriller"}, set()),  # it showed It and Black Panther
         ("a horror film", {"horror"}, set()),  # vocabulary is lower-cased
         ("something scary", {"horror"}, set()),
         ("funny", {"comedy"}, set()),
