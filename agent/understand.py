@@ -32,7 +32,7 @@ from typing import Protocol
 from tailtalk.catalog import Catalog
 from tailtalk.languages import is_chinese
 from tailtalk.constraints import Constraints
-from tailtalk.titles import TitleHit, TitleMatcher, fold, normalise
+from tailtalk.titles import ARTICLES, TitleHit, TitleMatcher, fold, normalise
 from agent.chinese import read_chinese
 
 # Everyday words for catalogue categories; a synonym is used only if its target exists.
@@ -265,7 +265,6 @@ _NOT_LONG = re.compile(
 _SHORT = re.compile(
     r"\b(?P<word>short|quick)\b(?![\s-]*(?:films?|subjects?)\b)(?:[\s-]+(?P<after>[^\W\d_]+))?", re.IGNORECASE
 )
-_ARTICLES = frozenset({"the", "a", "an"})
 # "a scary movie", "another superhero movie", "a date night movie": a kind of film, not the film Scary Movie.
 _A_KIND_OF = re.compile(r"(?:^|\s)(?:a|an|another|any|some)\s*$")
 _FILM_NOUNS = frozenset({"flick", "flicks"})  # the film nouns STOPWORDS lacks
@@ -596,13 +595,13 @@ class RuleBasedUnderstander:
             return True
         said = norm[hit.start : hit.end].split()  # as the person wrote it ("scary movie" for "Scary Movie 3")
         film_noun = said[-1] in _FILM_WORDS or next(iter(norm[hit.end :].split()), "") in _FILM_WORDS
-        kind_of_film = film_noun and said[0] not in _ARTICLES and _A_KIND_OF.search(norm[: hit.start])
+        kind_of_film = film_noun and said[0] not in ARTICLES and _A_KIND_OF.search(norm[: hit.start])
         films_of_a_kind = said[-1] in _FILM_WORDS and said[-1].endswith("s") and hit.title.split()[-1] != said[-1]
         if kind_of_film or films_of_a_kind:  # "a scary movie", "I like scary movies"
             return False
-        if set(said) - _ARTICLES <= self._category_words:
+        if set(said) - ARTICLES <= self._category_words:
             return False
-        return not set(hit.title.split()) - _ARTICLES <= STOPWORDS
+        return not set(hit.title.split()) - ARTICLES <= STOPWORDS
 
     def _categories(self, clause: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []

@@ -23,12 +23,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import cached_property
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 _SHORT_TITLE_CHARS = 4
+ARTICLES = frozenset({"the", "a", "an"})
 # A title is scored only when the text holds this share of its distinct character trigrams. A title written
 # with a typo or two keeps most of them ("shinning" keeps 4 of "shining"'s 5). On INSPIRED's and MG-ShopDial's
 # logs the matches are the same as scoring every title; on 30,000 ReDial messages 4 differ, each a false match
@@ -234,3 +236,50 @@ def split_title_year(name: str) -> tuple[str, int | None]:
     if match:
         return name[: match.start()].strip(), int(match.group(1))
     return name, None
+
+
+class TitleSeries:
+    """The items whose title holds another item's whole title: its sequels and spin-offs. "A space movie that
+    isn't Star Wars" rules out Rogue One: A Star Wars Story and The Last Jedi as well as Star Wars.
+
+    A title of one word says too little ("It", "Up", "Alien": It Follows, Up in the Air, Alien Nation), and one
+    of an article and a word only as the start of another ("The Matrix" in The Matrix Reloaded; "The Heat" is
+    not In the Heat of the Night).
+
+    >>> series = TitleSeries([("sw", "Star Wars"), ("r1", "Rogue One: A Star Wars Story"), ("m", "The Matrix"),
+    ...                       ("m2", "The Matrix Reloaded"), ("h", "The Heat"), ("n", "In the Heat of the Night"),
+    ...                       ("it", "It"), ("itf", "It Follows")])
+    >>> sorted(series.of(["sw", "m", "h", "it"]))
+    ['m2', 'r1']
+    """
+
+    def __init__(self, entries: Iterable[tuple[str, str]]):
+        self._entries = entries
+
+    @cached_property
+    def _index(self) -> tuple[dict[str, str], dict[str, set[str]]]:
+        """Each item's normalised title, and the items with each title word. Built on the first film turned
+        down, not at start-up: most conversations turn none down."""
+        titles: dict[str, str] = {}
+        with_word: dict[str, set[str]] = {}
+        for item_id, title in self._entries:
+            key = normalise(title)
+            titles[item_id] = key
+            for word in set(key.split()):
+                with_word.setdefault(word, set()).add(item_id)
+        return titles, with_word
+
+    def of(self, item_ids: Iterable[str]) -> set[str]:
+        """The other items whose title holds the whole title of one of ``item_ids`` (see the class)."""
+        found: set[str] = set()
+        for item_id in item_ids:
+            titles, with_word = self._index
+            title = titles.get(item_id, "")
+            words = title.split()
+            own_words = [w for w in words if w not in ARTICLES]
+            if len(own_words) < 1 or len(words) < 2:
+                continue
+            pattern = re.compile(("^" if len(own_words) < 2 else r"(?<!\w)") + re.escape(title) + r"(?!\w)")
+            sharing = set.intersection(*(with_word[w] for w in words))
+            found |= {other for other in sharing if other != item_id and pattern.search(titles[other])}
+        return found

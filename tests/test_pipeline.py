@@ -467,3 +467,24 @@ def test_black_and_white_is_an_era_for_films_and_a_colour_for_products(small_cat
     assert shop.understand(message).constraints.years == ((None, 1949) if "1950" in message else (None, None))
     if films_years != (None, None):  # the era is the wish: "black" and "white" are no words to match
         assert not {"black", "white"} & set(films.understand(message).wishes)
+
+
+def test_a_film_turned_down_takes_its_sequels_and_spin_offs_with_it():
+    from tailtalk.catalog import Catalog, Item
+
+    catalog = Catalog(
+        (
+            Item(id="sw", title="Star Wars", categories=["sci-fi"], year=1977),
+            Item(id="r1", title="Rogue One: A Star Wars Story", categories=["sci-fi"], year=2016),
+            Item(id="jedi", title="Star Wars: The Last Jedi", categories=["sci-fi"], year=2017),
+            Item(id="int", title="Interstellar", categories=["sci-fi"], year=2014),
+            Item(id="arr", title="Arrival", categories=["sci-fi"], year=2016),
+        )
+    )
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=5)
+    state = ConversationState()
+    shown = [p.item.id for p in pipeline.handle(state, "a space movie that isn't Star Wars").picks]
+    assert sorted(shown) == ["arr", "int"]
+    # Liked, the film's series stays: only what is turned down goes.
+    shown = [p.item.id for p in pipeline.handle(ConversationState(), "I loved Star Wars, more sci-fi").picks]
+    assert "r1" in shown and "jedi" in shown

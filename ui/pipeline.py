@@ -29,7 +29,7 @@ from typing import Any
 
 from tailtalk.catalog import Catalog, Item
 from tailtalk.config import setting_default
-from tailtalk.titles import TitleMatcher, normalise
+from tailtalk.titles import TitleMatcher, TitleSeries, normalise
 from tailtalk.errors import UserInputError
 from tailtalk.feedback import FeedbackLog
 from retrieval.query import RetrievalQuery
@@ -160,6 +160,7 @@ class TurnPipeline:
         self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
         self.shop = shop
         self.people = PeopleIndex(catalog)  # "no Jennifer Aniston" rules out her films
+        self.series = TitleSeries((item.id, item.title) for item in catalog)  # "not Star Wars": nor Rogue One
         self.vocabulary = _vocabulary(catalog)
         self.vocabulary_categories = frozenset(catalog.categories())
         self._category_stems = categories_by_stems(self.vocabulary_categories)  # what a wish's words name
@@ -628,7 +629,8 @@ class TurnPipeline:
     def constraints(
         self, state: ConversationState, *, exclude_mentioned: bool = True, keep_last_picks: bool = False
     ) -> Constraints:
-        excluded = set(state.disliked)
+        # A film turned down takes its sequels and spin-offs with it ("a space movie that isn't Star Wars").
+        excluded = set(state.disliked) | self.series.of(state.disliked)
         if exclude_mentioned:
             excluded |= set(state.mentioned) | set(state.shown)
         if keep_last_picks:
