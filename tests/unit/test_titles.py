@@ -220,3 +220,27 @@ def test_blocking_finds_what_scoring_every_title_finds_on_redial(redial_settings
     assert len(messages) == 2000 and sum(map(bool, blocked)) > 300  # the messages do name titles
     assert all({h.item_id for h in b} <= {h.item_id for h in s} for b, s in zip(blocked, scanned))
     assert sum(b != s for b, s in zip(blocked, scanned)) <= 2
+
+
+def test_a_titles_series_is_the_titles_that_hold_it_whole():
+    from tailtalk.titles import TitleSeries
+
+    series = TitleSeries(
+        [
+            ("sw", "Star Wars"),
+            ("r1", "Rogue One: A Star Wars Story"),
+            ("kid", "Star Wars Kid"),
+            ("wars", "Wars of the Stars"),  # the same words, not the title
+            ("m", "The Matrix"),
+            ("m2", "The Matrix Reloaded"),
+            ("h", "The Heat"),
+            ("n", "In the Heat of the Night"),  # "The X" counts only at the start
+            ("up", "Up"),
+            ("upa", "Up in the Air"),  # a title of one word says too little
+        ]
+    )
+    assert series.of(["sw"]) == {"r1", "kid"}
+    assert series.of(["m"]) == {"m2"}
+    assert series.of(["h"]) == set() and series.of(["up"]) == set()
+    assert series.of(["unknown"]) == set() and series.of([]) == set()
+    assert series.of(["r1"]) == set()  # a spin-off does not take its original with it
