@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from tailtalk.constraints import Constraints
 from tailtalk.dialogues import context_text
-from agent.understand import Interests
+from agent.understand import Interests, topics_in
 
 
 _PRAISABLE = 3  # the most items one "good movies" can praise at once
@@ -43,6 +43,7 @@ class ConversationState:
     avoid_terms: list[str] = field(default_factory=list)
     ruled_out_terms: list[str] = field(default_factory=list)  # the avoid terms firmly ruled out (Interests)
     wishes: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)  # what the films should be about (agent.understand.TOPICS)
     user_queries: list[str] = field(default_factory=list)
     diversity: float | None = None  # this user's long-tail/diversity knob; None = the configured default
     audience: str | None = None  # "children": every pick must suit a child (see TurnPipeline.constraints)
@@ -107,6 +108,7 @@ class ConversationState:
             # A new search ("now a horror film for me") is for its own audience; an adult's is no filter.
             self.audience = interests.audience if interests.audience != "adult" else None
             self.wishes = []  # and its own words: "scary" from the last search is no wish for a child's film
+            self.topics = []
             if self.years_stepped:  # "older" stepped from the last search's picks, not from this one's
                 self.constraints = self.constraints.with_years(None, None)
                 self.years_stepped = False
@@ -118,6 +120,7 @@ class ConversationState:
         self.avoid_terms = list(dict.fromkeys([*self.avoid_terms, *interests.avoid_terms]))[-8:]
         self.ruled_out_terms = list(dict.fromkeys([*self.ruled_out_terms, *interests.ruled_out_terms]))[-8:]
         self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
+        self.topics = list(dict.fromkeys([*topics_in(interests.query_text), *self.topics]))[:3]
         if interests.query_text:
             self.user_queries.append(interests.query_text)
 

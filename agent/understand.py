@@ -60,6 +60,42 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "drama": ("dramatic", "dramas", "tear-jerker", "tearjerker", "weepy", "weepie", "make me cry", "emotional"),
     "history": ("historical", "period piece"),
 }
+# What a film is about, when a person names it, is said by the film's own plot: "a christmas movie" is one whose
+# facts say Christmas, whatever its genre. Only words whose presence in a plot is the answer: not "mafia" (The
+# Godfather's plot says "organized crime"), "space" (Star Wars' says "galaxy") nor "spy" (Bond's say "agent").
+TOPICS = (
+    "christmas",
+    "zombie",
+    "vampire",
+    "werewolf",
+    "dinosaur",
+    "shark",
+    "heist",
+    "time travel",
+    "robot",
+    "ghost",
+    "pirate",
+    "witch",
+    "prison",
+    "submarine",
+    "road trip",
+    "high school",
+    "haunted house",
+    "serial killer",
+    "treasure",
+)
+
+
+def topics_in(text: str) -> tuple[str, ...]:
+    """The :data:`TOPICS` a text asks about (as whole words, plural or not).
+
+    >>> topics_in("a Christmas movie, or one with zombies? Time-travel is fine")
+    ('christmas', 'zombie', 'time travel')
+    """
+    lowered = text.lower()
+    return tuple(t for t in TOPICS if re.search(r"\b" + t.replace(" ", r"[\s-]+") + r"(?:e?s)?\b", lowered))
+
+
 # Synonyms that name a kind of their category, not the category: "a heist film" searches crime films, but a crime
 # film does not meet the wish for a heist unless its own facts say so (a card's reason says what is true).
 NARROWER = frozenset(

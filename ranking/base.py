@@ -36,6 +36,7 @@ class RankingContext:
     # The items the conversation has named that may steer it (not the disliked ones): ranking favours picks
     # that share their people or their era.
     named_ids: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # what the films should be about, in the person's words ("christmas", "zombie")
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ from scipy.optimize import minimize
 from tailtalk.catalog import Catalog, write_text_atomic
 from tailtalk.popularity import log_popularity_prior
 from tailtalk.titles import normalise
+from tailtalk.words import stems
 from retrieval.query import Candidate
 from ranking.base import RankingContext, ScoringRanker
 from tailtalk.errors import UserInputError
@@ -190,6 +191,7 @@ class FusionRanker(ScoringRanker):
         self._prior = log_popularity_prior({i.id: float(i.popularity or 0.0) for i in catalog})
         # An item's people (normalised) and the most words in one name; filled as items are scored.
         self._names: dict[str, tuple[frozenset[str], int]] = {}
+        self._stems: dict[str, frozenset[str]] = {}
 
     def features(self, context: RankingContext, candidates: Sequence[Candidate]) -> np.ndarray:
         """The feature matrix, one row per candidate, columns in :data:`FEATURES` order."""
@@ -224,6 +226,13 @@ class FusionRanker(ScoringRanker):
             **self._likeness(context.named_ids, candidates, people),
         }
         return np.column_stack([columns[name] for name in FEATURES]) if candidates else np.zeros((0, len(FEATURES)))
+
+    def _stems_of(self, item_id: str) -> frozenset[str]:
+        """The stems of an item's title, categories and plot; computed once an item."""
+        if item_id not in self._stems:
+            item = self.catalog.get(item_id)
+            self._stems[item_id] = frozenset(stems(" ".join([item.title, *item.categories, item.description])))
+        return self._stems[item_id]
 
     def _people(self, item_id: str) -> frozenset[str]:
         """The item's full names (normalised; ``Item.credited_people``)."""
@@ -279,10 +288,18 @@ class FusionRanker(ScoringRanker):
         features = self.features(context, candidates)
         scores = features @ self.weight_vector()
         cold = not features[:, FEATURES.index("collaborative")].any()
-        if self.categories_first_when_cold and "constraints" in self.signals and context.wished_categories and cold:
-            categories = (self.catalog.get(c.item_id).categories for c in candidates)
-            wished = np.array([not known or not context.wished_categories.isdisjoint(known) for known in categories])
-            scores = _tier(scores, wished, above=True)
+        if self.categories_first_when_cold and "constraints" in self.signals and cold and len(candidates):
+            wished = np.ones(len(candidates), dtype=bool)
+            if context.wished_categories:
+                categories = (self.catalog.get(c.item_id).categories for c in candidates)
+                wished = np.array(
+                    [not known or not context.wished_categories.isdisjoint(known) for known in categories]
+                )
+                scores = _tier(scores, wished, above=True)
+            if context.topics:  # among those, the films about what was asked ("a christmas movie")
+                topics = [frozenset(stems(t)) for t in context.topics]
+                about = np.array([any(t <= self._stems_of(c.item_id) for t in topics) for c in candidates])
+                scores = _tier(scores, wished & about, above=True)
         if "lexical" in self.signals and len(candidates):  # after the categories: a named person's films come first
             scores = _tier(scores, features[:, FEATURES.index("name_match")] > 0, above=True)
         if context.bounded_fields and len(candidates):

@@ -148,7 +148,8 @@ class Settings(BaseSettings):
     wished_categories_first: bool = Field(
         default=True,
         description="On a turn that has named no film yet, items of a wished category (or of none known) come "
-        "before the others, whatever their popularity.",
+        "before the others, whatever their popularity, and among them the films whose plot says the topic asked "
+        "for ('a christmas movie').",
     )
     answer_each_up_to: int = Field(
         default=2,

@@ -676,6 +676,8 @@ class TurnPipeline:
             wished_categories=state.constraints.include_categories,
             bounded_fields=query.constraints.bounded_fields,
             named_ids=tuple(i for i in query.seed_ids if i not in query.disliked_ids),
+            # A film is about what its plot says; a shop's "Christmas present" is no book about Christmas.
+            topics=tuple(state.topics) if self.shop is None else (),
         )
 
     def recommend(

@@ -143,6 +143,33 @@ def test_a_wished_category_comes_first_on_a_cold_turn_only():
     assert tiered.described("x").categories_first_when_cold  # copies keep it
 
 
+def test_a_film_about_the_topic_asked_comes_first_on_a_cold_turn_only():
+    cat = Catalog(
+        (
+            Item(id="blockbuster", title="Black Panther", categories=["action"], popularity=500),
+            Item(id="elf", title="Elf", categories=["comedy"], description="Raised at the North Pole at Christmas."),
+            Item(id="xmas", title="A Christmas Story", categories=["comedy", "family"]),
+            Item(id="horror", title="Krampus", categories=["horror"], description="A Christmas horror."),
+        )
+    )
+    weights = {"popularity": 10.0, "category_match": 1.0}
+    cold = [Candidate(i, 0.5) for i in ("blockbuster", "elf", "xmas", "horror")]
+    warm = [Candidate(c.item_id, 0.5, collaborative=1.0) for c in cold]
+
+    def order(ranker: FusionRanker, context: RankingContext, pool: list[Candidate]) -> list[str]:
+        return [pool[n].item_id for n in np.argsort(-ranker.score(context, pool), kind="stable")]
+
+    tiered = FusionRanker(cat, weights, categories_first_when_cold=True)
+    christmas = RankingContext("a christmas movie", topics=("christmas",))
+    assert order(tiered, christmas, cold)[0] != "blockbuster" and order(tiered, christmas, cold)[-1] == "blockbuster"
+    # Within the wished categories only: a christmas comedy is no Christmas horror film.
+    funny = RankingContext("a christmas comedy", topics=("christmas",), wished_categories=frozenset({"comedy"}))
+    assert order(tiered, funny, cold)[:2] in (["elf", "xmas"], ["xmas", "elf"])
+    assert order(tiered, funny, cold)[2] == "blockbuster"  # the categories' tier alone would put it above Krampus
+    assert order(tiered, christmas, warm)[0] == "blockbuster"  # a named film's co-mentions speak
+    assert order(FusionRanker(cat, weights), christmas, cold)[0] == "blockbuster"  # off with the category tier
+
+
 def test_an_item_named_for_what_to_avoid_comes_last(catalog):
     """ "a comedy, no superhero films please": the retriever marks what the conversations name for superhero films
     (Candidate.avoided) and the ranker puts it after every other candidate, whatever its weight."""

@@ -167,3 +167,19 @@ def test_dialogue_text():
     s.absorb("hi", Interests())
     s.record_assistant("hello", ())
     assert s.dialogue_text() == "user: hi\nassistant: hello"
+
+
+def test_the_topics_asked_for_last_until_a_new_search_and_a_negation_asks_for_none():
+    from agent.understand import RuleBasedUnderstander
+
+    understand = RuleBasedUnderstander(["comedy", "horror"]).understand
+    state = ConversationState()
+    for message in ("a christmas movie", "one with time travel maybe"):
+        state.absorb(message, understand(message))
+    assert state.topics == ["time travel", "christmas"]
+    state.absorb("now a horror film", understand("now a horror film"))  # a new search: its own words only
+    assert state.topics == []
+    fresh = ConversationState()
+    fresh.absorb("not a christmas movie", understand("not a christmas movie"))
+    fresh.absorb("no zombies please", understand("no zombies please"))
+    assert fresh.topics == []
