@@ -550,9 +550,11 @@ class RuleBasedUnderstander:
         content = _content_words(piece)
         if polarity == "want":
             interests.constraints = interests.constraints.with_included(c for c, _ in found)
-            interests.wishes.extend(w for _, w in found)
+            topics = [t for t in topics_in(piece) if " " in t]  # "time travel" is one wish, not "travel"
+            interests.wishes.extend([*(w for _, w in found), *topics])
             interests.phrases.extend(_runs(piece))
             phrase_words = {part for _, word in found for part in re.split(r"[-\s]+", word)}  # "tear-jerker"
+            phrase_words |= {part for topic in topics for part in topic.split()}
             names = _name_words(piece)  # "Tom" of "Tom Hanks" is a wish; a lone "old" or "fun" is not
             interests.wishes.extend(
                 w

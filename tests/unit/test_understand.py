@@ -811,3 +811,15 @@ def test_a_title_of_chat_words_counts_only_when_written_as_one(message, named):
     )
     interests = RuleBasedUnderstander(["thriller"], title_matcher(catalog)).understand(message)
     assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
+
+
+@pytest.mark.parametrize(
+    "message, wishes",
+    [
+        ("a time travel movie", ["time travel"]),  # was "travel": "time" is a chat word
+        ("a road trip comedy", ["comedy", "road trip"]),
+        ("a christmas movie", ["christmas"]),
+    ],
+)
+def test_a_topic_of_two_words_is_one_wish(u, message, wishes):
+    assert u(message).wishes == wishes
