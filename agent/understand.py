@@ -138,6 +138,7 @@ _LESS = (
 _CUE = re.compile(
     rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION}|(?P<want>{_WANT_AGAIN})|(?P<less>{_LESS}))\b", re.IGNORECASE
 )
+_CUE_KINDS = {"unseen": "unseen", "want": "want", "less": "soft"}  # what each named group of _CUE starts
 _VERB_CUE = re.compile(rf"not|never|hate[sd]?|dislike[sd]?|\w+{_NT}", re.IGNORECASE)  # cues that negate a verb
 # "not too gory": some gore is fine, so the words are avoided but no category is ruled out.
 _DEGREE = re.compile(
@@ -798,15 +799,7 @@ def _scopes(clause: str) -> list[tuple[str, str]]:
         if cue.group("want") and (polarity == "want" or not _names_anything(clause[start : cue.start()])):
             continue  # nothing negated to end ("not something like X" still rejects X)
         pieces.append([polarity, clause[start : cue.start()], cue_text])
-        kind = (
-            "unseen"
-            if cue.group("unseen")
-            else "want"
-            if cue.group("want")
-            else "soft"
-            if cue.group("less")
-            else "avoid"
-        )
+        kind = next((_CUE_KINDS[group] for group in _CUE_KINDS if cue.group(group)), "avoid")
         polarity, start, cue_text = kind, cue.end(), cue.group()
     pieces.append([polarity, clause[start:], cue_text])
     for before, piece in zip(pieces, pieces[1:]):

@@ -65,6 +65,7 @@ from tailtalk.errors import UserInputError
 
 _MOST_SHARED = 3  # people in common that count: a fourth shared name says little more
 _ERA_YEARS = 30  # years apart at which a pick no longer shares the named films' era
+_STEMS_KEPT = 20_000  # items whose plot stems the topic tier keeps (~3 KB each: 60 MB; a turn reads ~1,500)
 
 FEATURES = (
     "dense",
@@ -176,7 +177,9 @@ class FusionRanker(ScoringRanker):
         genre), and a person who asks for a war film should get war films first.
         ``categories_first_when_cold``: on a turn whose collaborative signal is empty (nothing named yet),
         items of a wished category, or of no known category, come before the others: there popularity
-        outweighs any category weight, and "documentaries" was answered with It and Black Panther."""
+        outweighs any category weight, and "documentaries" was answered with It and Black Panther. Among
+        them, the films whose title, categories or plot say a topic asked for (``RankingContext.topics``:
+        "a christmas movie") come first."""
         super().__init__(catalog)
         unknown = set(signals) - set(SIGNALS)
         if unknown:
@@ -230,6 +233,8 @@ class FusionRanker(ScoringRanker):
     def _stems_of(self, item_id: str) -> frozenset[str]:
         """The stems of an item's title, categories and plot; computed once an item."""
         if item_id not in self._stems:
+            if len(self._stems) >= _STEMS_KEPT:  # a long-running server over a large catalogue: start again
+                self._stems.clear()
             item = self.catalog.get(item_id)
             self._stems[item_id] = frozenset(stems(" ".join([item.title, *item.categories, item.description])))
         return self._stems[item_id]
@@ -280,7 +285,8 @@ class FusionRanker(ScoringRanker):
         return np.array([weights[f] if f in enabled and f in weights else 0.0 for f in FEATURES])
 
     def score(self, context: RankingContext, candidates: list[Candidate]) -> np.ndarray:
-        """The weighted features, in tiers: an item whose people the person named in full ("what else is
+        """The weighted features, in tiers: on a turn that has named nothing, the wished categories and topics
+        first (``categories_first_when_cold``); an item whose people the person named in full ("what else is
         Alexandra Breckenridge in") comes before the others, since ReDial's weights let popular films outrank a
         one-mention film with that actor; an item missing a bounded field ("from the 90s" and no year)
         comes after every item known to meet the bound; last of all come the items the conversations name for
