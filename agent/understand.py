@@ -121,6 +121,10 @@ _UNSEEN = (
 )
 _NEGATION = (
     r"not|no|nothing|without|never|hate[sd]?|dislike[sd]?|avoid|except|skip|none of"
+    # "Anything but horror", "I like everything but fantasy movies" (ReDial valid), not "a bit of everything but
+    # right now I'd like action", where "but" joins two clauses.
+    r"|(?:anything|everything)\s+but(?!\s+(?:right|now|i|i'm|im|we|you|they|he|she|it|this|that|lately|recently"
+    r"|today|tonight|maybe)\b)"
     rf"|rather not|(?:do|does|did|is|are|was|were|wo|would|could|should|ca|have|has|had){_NT}"
 )
 # What ends a negation's scope inside a clause typed without punctuation: "not romance, just lust something
@@ -171,7 +175,11 @@ _HEDGE = (
 # A question for what the shop has starts a new clause even typed without punctuation: "I didn't like it much
 # do you have any other models?" asks for other models rather than avoiding them.
 _NEW_QUESTION = r"\bdo\s+you\s+(?:have|sell|carry|stock)\b"
-_CLAUSE_SPLIT = re.compile(rf"[.;!?\n]|,|\bbut\b|\bhowever\b|\balthough\b|{_HEDGE}|{_NEW_QUESTION}", re.IGNORECASE)
+# "But" starts a clause, except after "anything" or "everything", where it negates ("anything but horror").
+_CLAUSE_SPLIT = re.compile(
+    rf"[.;!?\n]|,|(?<!anything )(?<!everything )\bbut\b|\bhowever\b|\balthough\b|{_HEDGE}|{_NEW_QUESTION}",
+    re.IGNORECASE,
+)
 STOPWORDS = frozenset(
     "a an the and or of to for in on at is are be it its i me my we you your something anything some any "
     "too very really quite so that this these those like want looking look watch see film films movie movies "

@@ -823,3 +823,18 @@ def test_a_title_of_chat_words_counts_only_when_written_as_one(message, named):
 )
 def test_a_topic_of_two_words_is_one_wish(u, message, wishes):
     assert u(message).wishes == wishes
+
+
+@pytest.mark.parametrize(
+    "message, wished, ruled_out",
+    [
+        ("anything but horror please", set(), {"horror"}),  # it asked for horror
+        ("I like everything but fantasy movies.", set(), {"fantasy"}),  # ReDial valid: it asked for fantasy
+        ("a little bit of everything but right now I would like action", {"action"}, set()),  # "but" joins
+        ("I love everything but I really want a comedy", {"comedy"}, set()),
+    ],
+)
+def test_anything_but_negates_what_follows(message, wished, ruled_out):
+    interests = RuleBasedUnderstander(["comedy", "horror", "fantasy", "action"]).understand(message)
+    assert interests.constraints.include_categories == wished
+    assert interests.constraints.exclude_categories == ruled_out
