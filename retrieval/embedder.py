@@ -78,14 +78,39 @@ class SentenceTransformerEmbedder:
         self.dimension = int(dimension)
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        # A batch is padded to its longest text: a turn's query (140 tokens) beside its words to avoid (5) cost
+        # twice the query alone, so a few texts of unlike length go in batches of their own (issue 17). More
+        # than a batch's worth is sorted by length and batched by sentence-transformers, under one progress bar.
+        few = len(texts) <= self.batch_size
+        for rows in like_length_groups(texts) if few else [list(range(len(texts)))]:
+            encoded = self._model.encode(
+                [texts[row] for row in rows],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+            vectors[rows] = np.asarray(encoded, dtype=np.float32).reshape(len(rows), self.dimension)
+        return vectors
+
+
+def like_length_groups(texts: list[str], *, stretch: float = 2.0, slack: int = 64) -> list[list[int]]:
+    """The rows of ``texts`` in groups of like length, shortest first: a group's longest text is at most
+    ``stretch`` times its shortest plus ``slack`` characters, so padding a batch to its longest text wastes
+    at most about that much, while short texts of about the same length still share one batch.
+
+    >>> like_length_groups(["a long request about a haunted house and its ghosts", "no gore", "nope"], slack=8)
+    [[2, 1], [0]]
+    """
+    groups: list[list[int]] = []
+    shortest = 0
+    for row in sorted(range(len(texts)), key=lambda r: len(texts[r])):
+        if not groups or len(texts[row]) > stretch * shortest + slack:
+            groups.append([])
+            shortest = len(texts[row])
+        groups[-1].append(row)
+    return groups
 
 
 class NumpyBertEmbedder:

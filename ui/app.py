@@ -332,6 +332,16 @@ def build_app(pipeline: TurnPipeline, settings: Settings) -> gr.Blocks:
 _NEVER = str(10**12)  # events between two refreshes of a summary nothing reads
 
 
+def import_what_events_import() -> None:
+    """Pay now what Gradio's first event would: it switches matplotlib's backend around every event, and the
+    first switch imports pyplot, half a second holding the interpreter while every user who came at the start
+    waited (`py-spy` on an app process under the load test, issue 17)."""
+    from gradio.utils import MatplotlibBackendMananger  # Gradio's own spelling
+
+    with MatplotlibBackendMananger():
+        pass
+
+
 def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | None = None) -> gr.Blocks:
     pipeline = pipeline or build_serving_pipeline(settings)
     demo = build_app(pipeline, settings)
@@ -342,6 +352,7 @@ def launch(settings: Settings, *, block: bool = True, pipeline: TurnPipeline | N
     # most of it holding the GIL. Read when the queue is made; a user's own value wins.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", _NEVER)
     demo.queue(default_concurrency_limit=settings.ui_workers)
+    import_what_events_import()
     demo.launch(
         server_name=settings.ui_host,
         server_port=settings.ui_port,

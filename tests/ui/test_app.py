@@ -88,3 +88,20 @@ def test_gradio_monitoring_is_off_and_its_summary_is_not_rebuilt_every_event(app
     # 10,000 events) after every event: 9 ms an event on a long-running server.
     assert httpx.get(app_url + "monitoring/summary", trust_env=False, timeout=10).status_code == 403
     assert int(os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"]) >= 10**9
+
+
+def test_what_gradios_first_event_imports_is_imported_at_launch():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    # In a fresh process: Gradio's first event imports pyplot (half a second holding the interpreter) unless
+    # `launch` did it already.
+    probe = (
+        "import sys, ui.app as app; before = 'matplotlib.pyplot' in sys.modules; "
+        "app.import_what_events_import(); print(before, 'matplotlib.pyplot' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
