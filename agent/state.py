@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from tailtalk.constraints import Constraints
 from tailtalk.dialogues import context_text
-from agent.understand import Interests, topics_in
+from agent.understand import Interests
 
 
 _PRAISABLE = 3  # the most items one "good movies" can praise at once
@@ -43,7 +43,7 @@ class ConversationState:
     avoid_terms: list[str] = field(default_factory=list)
     ruled_out_terms: list[str] = field(default_factory=list)  # the avoid terms firmly ruled out (Interests)
     wishes: list[str] = field(default_factory=list)
-    topics: list[str] = field(default_factory=list)  # what the films should be about (agent.understand.TOPICS)
+    topics: list[str] = field(default_factory=list)  # what the films should be about (Interests.topics)
     user_queries: list[str] = field(default_factory=list)
     diversity: float | None = None  # this user's long-tail/diversity knob; None = the configured default
     audience: str | None = None  # "children": every pick must suit a child (see TurnPipeline.constraints)
@@ -120,7 +120,7 @@ class ConversationState:
         self.avoid_terms = list(dict.fromkeys([*self.avoid_terms, *interests.avoid_terms]))[-8:]
         self.ruled_out_terms = list(dict.fromkeys([*self.ruled_out_terms, *interests.ruled_out_terms]))[-8:]
         self.wishes = list(dict.fromkeys([*interests.wishes, *self.wishes]))[:6]
-        self.topics = list(dict.fromkeys([*topics_in(interests.query_text), *self.topics]))[:3]
+        self.topics = list(dict.fromkeys([*interests.topics, *self.topics]))[:3]
         if interests.query_text:
             self.user_queries.append(interests.query_text)
 

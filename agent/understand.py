@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -94,6 +95,38 @@ def topics_in(text: str) -> tuple[str, ...]:
     """
     lowered = text.lower()
     return tuple(t for t in TOPICS if re.search(r"\b" + t.replace(" ", r"[\s-]+") + r"(?:e?s)?\b", lowered))
+
+
+_SET_IN = re.compile(
+    r"\b(?:set|takes?\s+place|taking\s+place|happens|happening)\s+(?:in|on)\s+(?:the\s+|an?\s+)?"
+    r"((?:[^\W\d_][\w'.-]*)(?:\s+[^\W\d_][\w'.-]*){0,2})",
+    re.IGNORECASE,
+)
+
+
+_SETTING_WORDS = frozenset("set takes take taking place happens happening".split())
+# "Set in the olden days", "in present day" (ReDial valid, INSPIRED dev) say when, not where; "the future" a plot says.
+_TIMES = frozenset("past present olden day days century centuries times era age ages".split())
+
+
+def places_in(text: str) -> tuple[str, ...]:
+    """Where a text asks the story to be set ("set in New York", "takes place in a small town"), up to three
+    words, lower-cased; like a topic, the films' own plots say it.
+
+    >>> places_in("a romantic movie set in Paris with a happy ending")
+    ('paris',)
+    >>> places_in("something set in new york, or that takes place in the Scottish Highlands")
+    ('new york', 'scottish highlands')
+    >>> places_in("a drama set in the 1920s, or set in the olden days")
+    ()
+    """
+    places = []
+    for found in _SET_IN.finditer(text):
+        said = found[1].lower().split()
+        words = list(itertools.takewhile(lambda w: w not in STOPWORDS and w not in CHAT_WORDS, said))
+        if words and _TIMES.isdisjoint(words):
+            places.append(" ".join(words))
+    return tuple(dict.fromkeys(places))
 
 
 # Synonyms that name a kind of their category, not the category: "a heist film" searches crime films, but a crime
@@ -373,6 +406,9 @@ class Interests:
     # Titles named neither liked nor disliked ("I never saw Titanic").
     mentioned_ids: list[str] = field(default_factory=list)
     wishes: list[str] = field(default_factory=list)  # the user's own words, for explanations
+    # What the films should be about, as their plots would say it: a topic ("a christmas movie", TOPICS) or where
+    # the story is set ("set in Paris").
+    topics: list[str] = field(default_factory=list)
     # Runs of consecutive content words in the wishes ("running shoes" in "running shoes under $70"):
     # candidate product types, which agent.product_types matches against the catalogue's titles.
     phrases: list[str] = field(default_factory=list)
@@ -559,11 +595,15 @@ class RuleBasedUnderstander:
         content = _content_words(piece)
         if polarity == "want":
             interests.constraints = interests.constraints.with_included(c for c, _ in found)
-            topics = [t for t in topics_in(piece) if " " in t]  # "time travel" is one wish, not "travel"
+            places = places_in(piece)
+            about = [*topics_in(piece), *places]
+            interests.topics.extend(about)
+            topics = [t for t in about if " " in t]  # "time travel" is one wish, not "travel"
             interests.wishes.extend([*(w for _, w in found), *topics])
             interests.phrases.extend(_runs(piece))
             phrase_words = {part for _, word in found for part in re.split(r"[-\s]+", word)}  # "tear-jerker"
             phrase_words |= {part for topic in topics for part in topic.split()}
+            phrase_words |= _SETTING_WORDS if places else set()  # "takes place in Paris" wishes for Paris alone
             names = _name_words(piece)  # "Tom" of "Tom Hanks" is a wish; a lone "old" or "fun" is not
             interests.wishes.extend(
                 w

@@ -826,6 +826,23 @@ def test_a_topic_of_two_words_is_one_wish(u, message, wishes):
 
 
 @pytest.mark.parametrize(
+    "message, topics, wishes",
+    [
+        ("a romantic movie set in Paris", ["paris"], ["romantic", "paris"]),
+        ("a film set in New York", ["new york"], ["new york"]),
+        ("a comedy that takes place in a small town", ["small town"], ["comedy", "small town"]),  # not "takes"
+        ("a christmas movie set in London", ["christmas", "london"], ["christmas", "london"]),
+        ("a drama set in the 1920s", [], ["drama"]),  # a time, not a place: the years say it
+        ("anything but a film set in Paris", [], []),
+    ],
+)
+def test_where_a_story_is_set_is_what_it_is_about(u, message, topics, wishes):
+    interests = u(message)
+    assert interests.topics == topics
+    assert interests.wishes == wishes
+
+
+@pytest.mark.parametrize(
     "message, wished, ruled_out",
     [
         ("anything but horror please", set(), {"horror"}),  # it asked for horror
