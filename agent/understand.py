@@ -673,8 +673,9 @@ class RuleBasedUnderstander:
         Otherwise three kinds of title are not: one made of everyday words ("The Other", "The One", "Anything
         Else": "I didn't know the other one was a sequel" disliked The Other on ReDial valid); a kind of film
         after "a" or in the plural ("a scary movie", "another superhero movie", "a date night movie", "I like
-        scary movies": the words are the wish, and the films Scary Movie, Superhero Movie and Date Night are
-        not what the person loved); and one made only of the catalogue's category words ("for the family")."""
+        scary movies", "a haunted house film": the words are the wish, and the films Scary Movie, Superhero Movie,
+        Date Night and A Haunted House are not what the person loved); and one made only of the catalogue's
+        category words ("for the family")."""
         assert self.titles is not None
         as_written = fold(self.titles.original_title(hit.title))
         with_year = re.search(r"\b\d{4}\s*$", norm[hit.start : hit.end]) or re.match(r"\s*\d{4}\b", norm[hit.end :])
@@ -682,7 +683,11 @@ class RuleBasedUnderstander:
             return True
         said = norm[hit.start : hit.end].split()  # as the person wrote it ("scary movie" for "Scary Movie 3")
         film_noun = said[-1] in _FILM_WORDS or next(iter(norm[hit.end :].split()), "") in _FILM_WORDS
-        kind_of_film = film_noun and said[0] not in ARTICLES and _A_KIND_OF.search(norm[: hit.start])
+        after_a = said[0] not in ARTICLES and bool(_A_KIND_OF.search(norm[: hit.start]))
+        # "a haunted house film": the article is the title's own (A Haunted House), the words after it a topic
+        topic = " ".join(said[1:])
+        a_topic = said[0] in ("a", "an") and topics_in(topic) == (topic,)
+        kind_of_film = film_noun and (after_a or a_topic)
         films_of_a_kind = said[-1] in _FILM_WORDS and said[-1].endswith("s") and hit.title.split()[-1] != said[-1]
         if kind_of_film or films_of_a_kind:  # "a scary movie", "I like scary movies"
             return False

@@ -366,6 +366,7 @@ def redial():
             ("superhero", "Superhero Movie", 2008),
             ("date-night", "Date Night", 2010),
             ("the-family", "The Family", 2013),
+            ("a-haunted-house", "A Haunted House", 2013),
         ]
     )
     return RuleBasedUnderstander(REDIAL, titles).understand
@@ -784,6 +785,9 @@ def test_a_title_of_everyday_words_counts_only_when_written_as_one(redial, messa
         ("a scary movie like the shining", ["shining"], {"horror"}, set()),
         ("a christmas movie for the family", [], {"family"}, set()),  # category words alone: the category
         ("I loved The Family", ["the-family"], set(), set()),
+        ("a haunted house film", [], set(), set()),  # the article is the title's, the words a topic
+        ("i loved a haunted house, so funny", ["a-haunted-house"], {"comedy"}, set()),  # no film word: the title
+        ("I loved A Haunted House movie", ["a-haunted-house"], set(), set()),  # written as the title
     ],
 )
 def test_a_kind_of_film_is_no_title(redial, message, named, wished, ruled_out):
