@@ -214,7 +214,8 @@ _CLAUSE_SPLIT = re.compile(
     re.IGNORECASE,
 )
 STOPWORDS = frozenset(
-    "a an the and or of to for in on at is are be it its i me my we you your something anything some any "
+    "a an the and or of to for in on at is are be it its i me my we you your our his her their "
+    "something anything some any "
     "too very really quite so that this these those like want looking look watch see film films movie movies "
     "show please can could would should maybe just tonight today another other more one ones kind sort thing "
     "things with from by about as if im i'm get got give me recommend recommendation suggest good great nice "
@@ -1013,14 +1014,18 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _runs(clause: str) -> list[str]:
-    """Runs of consecutive content words: a stopword or a number ends one.
+    """Runs of consecutive content words: a stopword, a chat word or a number ends one ("likes" named the
+    product type "like" of "True Facts That Sound Like...", and a gift for a coworker who likes a tidy desk
+    became that book or a desk calendar).
 
     >>> _runs("a comfortable running shoe for my son")
     ['comfortable running shoe', 'son']
+    >>> _runs("a gift for a coworker who likes to organise their desk")
+    ['gift', 'coworker', 'organise', 'desk']
     """
     runs: list[list[str]] = [[]]
     for word in re.findall(r"[\w'-]+", clause.lower()):
-        if word in STOPWORDS or len(word) < 2 or not re.match(r"[^\W\d_]", word):
+        if word in STOPWORDS or word in CHAT_WORDS or len(word) < 2 or not re.match(r"[^\W\d_]", word):
             runs.append([])
         else:
             runs[-1].append(word)

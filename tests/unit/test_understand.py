@@ -859,3 +859,9 @@ def test_anything_but_negates_what_follows(message, wished, ruled_out):
     interests = RuleBasedUnderstander(["comedy", "horror", "fantasy", "action"]).understand(message)
     assert interests.constraints.include_categories == wished
     assert interests.constraints.exclude_categories == ruled_out
+
+
+def test_a_verb_or_a_possessive_is_no_wish_nor_a_product_type(u):
+    interests = u("a gift for a coworker who likes to organise their desk")
+    assert interests.wishes == ["gift", "coworker", "organise", "desk"]
+    assert interests.phrases == ["gift", "coworker", "organise", "desk"]  # no "likes": it named the type "like"
