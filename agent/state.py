@@ -39,6 +39,7 @@ class ConversationState:
     disliked: set[str] = field(default_factory=set)
     shown: list[str] = field(default_factory=list)
     mentioned: list[str] = field(default_factory=list)
+    seen_series: list[str] = field(default_factory=list)  # "I've seen every Harry Potter movie" (Interests)
     constraints: Constraints = Constraints()  # the categories, years and prices asked for so far
     avoid_terms: list[str] = field(default_factory=list)
     ruled_out_terms: list[str] = field(default_factory=list)  # the avoid terms firmly ruled out (Interests)
@@ -93,6 +94,7 @@ class ConversationState:
             self._mention(item_id)
         for item_id in interests.mentioned_ids:
             self._mention(item_id)
+        self.seen_series = list(dict.fromkeys([*self.seen_series, *interests.seen_series_ids]))
         if interests.rejects_picks:  # turned down: the last picks no longer pull the collaborative signal
             self.search_mentions = [i for i in self.search_mentions if i not in self.last_picks]
         said = interests.constraints

@@ -172,10 +172,16 @@ _LESS = (
     r"(?<!more or )less(?!\s+(?:than|recent|old|long|expensive|mainstream|popular|known|famous|obvious|commercial"
     r"|light|upbeat|cheerful|happy|dark|serious|heavy|intense|depressing|bleak|sad)\b)"
 )
+# "I've seen all the Marvel movies, what else?": what follows is what to steer away from, softly (avoided words,
+# no category ruled out: "every Pixar film" has been seen, not every animated one), and a film named there is
+# mentioned, neither liked nor disliked.
+_SEEN_ALL = r"(?:seen|watched)\s+(?:them\s+)?(?:all|every|each)"
 _CUE = re.compile(
-    rf"\b(?:(?P<unseen>{_UNSEEN})|{_NEGATION}|(?P<want>{_WANT_AGAIN})|(?P<less>{_LESS}))\b", re.IGNORECASE
+    rf"\b(?:(?P<unseen>{_UNSEEN})|(?P<seen_all>{_SEEN_ALL})|{_NEGATION}|(?P<want>{_WANT_AGAIN})|(?P<less>{_LESS}))\b",
+    re.IGNORECASE,
 )
-_CUE_KINDS = {"unseen": "unseen", "want": "want", "less": "soft"}  # what each named group of _CUE starts
+# What each named group of _CUE starts; the others negate ("avoid").
+_CUE_KINDS = {"unseen": "unseen", "seen_all": "seen", "want": "want", "less": "soft"}
 _VERB_CUE = re.compile(rf"not|never|hate[sd]?|dislike[sd]?|\w+{_NT}", re.IGNORECASE)  # cues that negate a verb
 # "not too gory": some gore is fine, so the words are avoided but no category is ruled out.
 _DEGREE = re.compile(
@@ -406,6 +412,8 @@ class Interests:
     disliked_ids: list[str] = field(default_factory=list)
     # Titles named neither liked nor disliked ("I never saw Titanic").
     mentioned_ids: list[str] = field(default_factory=list)
+    # Named after "seen all" ("I've seen every Harry Potter movie"): their sequels and spin-offs are seen too.
+    seen_series_ids: list[str] = field(default_factory=list)
     wishes: list[str] = field(default_factory=list)  # the user's own words, for explanations
     # What the films should be about, as their plots would say it: a topic ("a christmas movie", TOPICS) or where
     # the story is set ("set in Paris").
@@ -547,7 +555,7 @@ class RuleBasedUnderstander:
         words: set[str] = set()
         for clause in _CLAUSE_SPLIT.split(message):
             for polarity, piece in _scopes(clause or ""):
-                if polarity in ("avoid", "soft"):
+                if polarity in ("avoid", "soft", "seen"):
                     words.update(normalise(piece).split())
         return frozenset(words)
 
@@ -588,10 +596,14 @@ class RuleBasedUnderstander:
         """Record what one piece of a clause (see :func:`_scopes`) says; return its words for the query."""
         # Only a clause naming titles has markers; elsewhere a "#0#" is the user's own text.
         ids = [titles[int(n)] for n in _MARKER.findall(piece)] if titles else []
-        if polarity == "unseen":  # neither a like nor a dislike, and no wish either
+        if polarity in ("unseen", "seen"):  # never seen, or seen them all: neither a like nor a dislike
             interests.mentioned_ids.extend(ids)
-            return []
-        (interests.liked_ids if polarity == "want" else interests.disliked_ids).extend(ids)
+            if polarity == "seen":  # "every Harry Potter movie": the sequels too
+                interests.seen_series_ids.extend(ids)
+            if polarity == "unseen":  # and no wish either
+                return []
+        else:
+            (interests.liked_ids if polarity == "want" else interests.disliked_ids).extend(ids)
         found = self._categories(piece)
         content = _content_words(piece)
         if polarity == "want":
@@ -834,7 +846,8 @@ def _scopes(clause: str) -> list[tuple[str, str]]:
 
     Each cue governs what follows it, up to the next cue: "want" before any cue, "avoid" after
     one ("soft" after "not too ...": avoided words, no category ruled out), "unseen" after
-    "never saw". A cue with nothing after it may govern its subject instead (see :func:`_looks_back`).
+    "never saw", "seen" after "seen all" (avoided words, as "soft", and titles mentioned). A cue
+    with nothing after it may govern its subject instead (see :func:`_looks_back`).
 
     >>> _scopes("a war film that isn't American")
     [('want', 'a war film that '), ('avoid', ' American')]
@@ -844,6 +857,8 @@ def _scopes(clause: str) -> list[tuple[str, str]]:
     [('avoid', 'horror is '), ('avoid', ' my thing')]
     >>> _scopes("I never saw #0#"), _scopes("a comedy I haven't seen")
     ([('want', 'I '), ('unseen', ' #0#')], [('want', 'a comedy I ')])
+    >>> _scopes("I've seen all the Marvel movies")
+    [('want', "I've "), ('seen', ' the Marvel movies')]
     >>> _scopes("not romance that lust something like #0#"), _scopes("not something like #0#")
     ([('avoid', ' romance that lust '), ('want', ' #0#')], [('avoid', ' something like #0#')])
     """

@@ -488,3 +488,7 @@ def test_a_film_turned_down_takes_its_sequels_and_spin_offs_with_it():
     # Liked, the film's series stays: only what is turned down goes.
     shown = [p.item.id for p in pipeline.handle(ConversationState(), "I loved Star Wars, more sci-fi").picks]
     assert "r1" in shown and "jedi" in shown
+    # Seen whole, the series goes too, and what was seen is no like.
+    seen = ConversationState()
+    shown = [p.item.id for p in pipeline.handle(seen, "I've seen every Star Wars movie, more sci-fi please").picks]
+    assert sorted(shown) == ["arr", "int"] and not seen.liked

@@ -629,8 +629,9 @@ class TurnPipeline:
     def constraints(
         self, state: ConversationState, *, exclude_mentioned: bool = True, keep_last_picks: bool = False
     ) -> Constraints:
-        # A film turned down takes its sequels and spin-offs with it ("a space movie that isn't Star Wars").
-        excluded = set(state.disliked) | self.series.of(state.disliked)
+        # A film turned down takes its sequels and spin-offs with it ("a space movie that isn't Star Wars"), and so
+        # does a series seen whole ("I've seen every Harry Potter movie").
+        excluded = set(state.disliked) | self.series.of([*state.disliked, *state.seen_series])
         if exclude_mentioned:
             excluded |= set(state.mentioned) | set(state.shown)
         if keep_last_picks:

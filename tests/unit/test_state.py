@@ -183,3 +183,10 @@ def test_the_topics_asked_for_last_until_a_new_search_and_a_negation_asks_for_no
     fresh.absorb("not a christmas movie", understand("not a christmas movie"))
     fresh.absorb("no zombies please", understand("no zombies please"))
     assert fresh.topics == []
+
+
+def test_a_series_seen_whole_is_kept_across_turns():
+    state = ConversationState()
+    state.absorb("we've seen every Harry Potter movie", Interests(mentioned_ids=["hp1"], seen_series_ids=["hp1"]))
+    state.absorb("something similar", Interests(query_text="similar"))
+    assert state.seen_series == ["hp1"] and "hp1" in state.seeds() and "hp1" not in state.liked

@@ -865,3 +865,12 @@ def test_a_verb_or_a_possessive_is_no_wish_nor_a_product_type(u):
     interests = u("a gift for a coworker who likes to organise their desk")
     assert interests.wishes == ["gift", "coworker", "organise", "desk"]
     assert interests.phrases == ["gift", "coworker", "organise", "desk"]  # no "likes": it named the type "like"
+
+
+def test_seen_them_all_steers_away_softly_and_names_no_like(redial):
+    interests = redial("I've seen all the superhero movies, what else?")
+    assert "superhero" in interests.avoid_terms and not interests.ruled_out_terms  # soft: nothing ruled out
+    assert not interests.constraints.exclude_categories and "superhero" not in interests.wishes
+    seen = redial("we've seen every Titanic movie")
+    assert seen.mentioned_ids == seen.seen_series_ids == ["titanic"]  # seen, neither liked nor disliked
+    assert not seen.liked_ids and not seen.disliked_ids
