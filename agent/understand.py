@@ -167,11 +167,9 @@ _WANT_AGAIN = (
     r"|(?:i|we)\s+(?:really\s+|do\s+|would\s+|'d\s+)?(?:like[sd]?|love[sd]?|enjoy(?:ed)?|prefer(?:red)?)"
 )
 # "Less confusing", "less gore": a degree, like "not too gory" (avoided words, nothing ruled out). Not "more or
-# less", not "less than $20", and not a step from the last picks ("less recent", "less dark": _RELATIVE).
-_LESS = (
-    r"(?<!more or )less(?!\s+(?:than|recent|old|long|expensive|mainstream|popular|known|famous|obvious|commercial"
-    r"|light|upbeat|cheerful|happy|dark|serious|heavy|intense|depressing|bleak|sad)\b)"
-)
+# less", and not "less than $20". A step from the last picks ("less recent", "less dark") is read and blanked
+# by _relative before any clause is read.
+_LESS = r"(?<!more or )less(?!\s+than\b)"
 # "I've seen all the Marvel movies, what else?": what follows is what to steer away from, softly (avoided words,
 # no category ruled out: "every Pixar film" has been seen, not every animated one), and a film named there is
 # mentioned, neither liked nor disliked.
