@@ -35,6 +35,7 @@ from tailtalk.languages import is_chinese
 from tailtalk.constraints import Constraints
 from tailtalk.titles import ARTICLES, TitleHit, TitleMatcher, fold, normalise
 from agent.chinese import read_chinese
+from agent.product_types import singular
 
 # Everyday words for catalogue categories; a synonym is used only if its target exists.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -615,6 +616,7 @@ class RuleBasedUnderstander:
             phrase_words = {part for _, word in found for part in re.split(r"[-\s]+", word)}  # "tear-jerker"
             phrase_words |= {part for topic in topics for part in topic.split()}
             phrase_words |= _SETTING_WORDS if places else set()  # "takes place in Paris" wishes for Paris alone
+            phrase_words |= {singular(word) for word in phrase_words}  # "a mystery book" found "books"
             names = _name_words(piece)  # "Tom" of "Tom Hanks" is a wish; a lone "old" or "fun" is not
             interests.wishes.extend(
                 w

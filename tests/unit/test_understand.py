@@ -874,3 +874,8 @@ def test_seen_them_all_steers_away_softly_and_names_no_like(redial):
     seen = redial("we've seen every Titanic movie")
     assert seen.mentioned_ids == seen.seen_series_ids == ["titanic"]  # seen, neither liked nor disliked
     assert not seen.liked_ids and not seen.disliked_ids
+
+
+def test_a_category_found_in_the_singular_is_one_wish():
+    shop = RuleBasedUnderstander(["books", "office products"])
+    assert shop.understand("a mystery book").wishes == ["books", "mystery"]  # not "books" and "book" as well
