@@ -499,7 +499,9 @@ class LoadReport:
     completed_turns: int
     errors: list[str]
     leaks: list[str]
-    latency: dict[str, dict[str, float]]  # per call kind: turn (chat and recommend), chat, recommend, feedback
+    # Per call kind: turn (chat and recommend), chat, recommend, feedback; and turns split into each user's
+    # first_turn and later_turns.
+    latency: dict[str, dict[str, float]]
     wall_s: float
     connect_s: float
     peak_in_flight: int
@@ -529,7 +531,9 @@ class LoadReport:
         return (
             f"{self.users} users x {self.turns} turns: {self.completed_turns}/{self.planned_turns} turns in "
             f"{self.wall_s:.1f} s ({self.turns_per_s} turns/s, peak {self.peak_in_flight} in flight); "
-            f"turn latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms, max {t['max_ms']:.0f} ms; "
+            f"turn latency p50 {t['p50_ms']:.0f} ms, p95 {t['p95_ms']:.0f} ms, max {t['max_ms']:.0f} ms "
+            f"(first turns p95 {self.latency['first_turn']['p95_ms']:.0f} ms, later "
+            f"{self.latency['later_turns']['p95_ms']:.0f} ms); "
             f"{len(self.errors)} errors, {len(self.leaks)} leaks; reference: {self.reference}"
         )
 
@@ -623,6 +627,10 @@ def run_load(
     steps = [s for t in transcripts for s in t.steps]
     latency = {"turn": percentiles([s.seconds for s in steps if s.endpoint in TURN_ENDPOINTS])}
     latency |= {e: percentiles([s.seconds for s in steps if s.endpoint == e]) for e in (*TURN_ENDPOINTS, "feedback")}
+    # The users' first turns wait for each other and for each app's warm-up; the later ones show the steady state.
+    turns_of = [[s for s in t.steps if s.endpoint in TURN_ENDPOINTS] for t in transcripts]
+    latency["first_turn"] = percentiles([turns[0].seconds for turns in turns_of if turns])
+    latency["later_turns"] = percentiles([s.seconds for turns in turns_of for s in turns[1:]])
     return LoadReport(
         users=users,
         turns=turns,

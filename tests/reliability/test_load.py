@@ -44,6 +44,8 @@ def test_users_at_once_see_only_their_own_conversation(app_url, redial_pipeline,
     assert report.reference == f"{USERS} of {USERS} conversations equal to the same run alone"
     assert report.peak_in_flight > 4  # the users really overlapped
     assert report.latency["turn"]["p95_ms"] >= report.latency["turn"]["p50_ms"] > 0
+    first, later = report.latency["first_turn"], report.latency["later_turns"]
+    assert (first["n"], later["n"]) == (USERS, USERS * (TURNS - 1))  # each user's first turn, and the rest
 
 
 @pytest.mark.integration
