@@ -103,9 +103,7 @@ _SET_IN = re.compile(
     r"((?:[^\W\d_][\w'.-]*)(?:\s+[^\W\d_][\w'.-]*){0,2})",
     re.IGNORECASE,
 )
-
-
-_SETTING_WORDS = frozenset("set takes take taking place happens happening".split())
+_SETTING_WORDS = frozenset("set takes take taking place happens happening".split())  # _SET_IN's verbs: no wish
 # "Set in the olden days", "in present day" (ReDial valid, INSPIRED dev) say when, not where; "the future" a plot says.
 _TIMES = frozenset("past present olden day days century centuries times era age ages".split())
 
@@ -595,12 +593,12 @@ class RuleBasedUnderstander:
         """Record what one piece of a clause (see :func:`_scopes`) says; return its words for the query."""
         # Only a clause naming titles has markers; elsewhere a "#0#" is the user's own text.
         ids = [titles[int(n)] for n in _MARKER.findall(piece)] if titles else []
-        if polarity in ("unseen", "seen"):  # never seen, or seen them all: neither a like nor a dislike
+        if polarity == "unseen":  # neither a like nor a dislike, and no wish either
             interests.mentioned_ids.extend(ids)
-            if polarity == "seen":  # "every Harry Potter movie": the sequels too
-                interests.seen_series_ids.extend(ids)
-            if polarity == "unseen":  # and no wish either
-                return []
+            return []
+        if polarity == "seen":  # seen them all ("every Harry Potter movie"): neither liked nor disliked, sequels too
+            interests.mentioned_ids.extend(ids)
+            interests.seen_series_ids.extend(ids)
         else:
             (interests.liked_ids if polarity == "want" else interests.disliked_ids).extend(ids)
         found = self._categories(piece)

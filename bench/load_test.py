@@ -625,10 +625,10 @@ def run_load(
             equal += not differences
     unchecked = f"; {len(transcripts) - compared} not compared (deadline)" if compared < len(transcripts) else ""
     steps = [s for t in transcripts for s in t.steps]
-    latency = {"turn": percentiles([s.seconds for s in steps if s.endpoint in TURN_ENDPOINTS])}
+    turns_of = [[s for s in t.steps if s.endpoint in TURN_ENDPOINTS] for t in transcripts]
+    latency = {"turn": percentiles([s.seconds for turns in turns_of for s in turns])}
     latency |= {e: percentiles([s.seconds for s in steps if s.endpoint == e]) for e in (*TURN_ENDPOINTS, "feedback")}
     # The users' first turns wait for each other and for each app's warm-up; the later ones show the steady state.
-    turns_of = [[s for s in t.steps if s.endpoint in TURN_ENDPOINTS] for t in transcripts]
     latency["first_turn"] = percentiles([turns[0].seconds for turns in turns_of if turns])
     latency["later_turns"] = percentiles([s.seconds for turns in turns_of for s in turns[1:]])
     return LoadReport(
