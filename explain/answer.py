@@ -60,6 +60,7 @@ _ROLE_WORDS = {
 _MAX_QUOTE_WORDS = 30
 _QUESTION_TOKENS = 150  # of the question, quoted in the prompt
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_MONEY = re.compile(r"[$€£¥]\s?\d+(?:[.,]\d+)*")
 
 
 @dataclass(frozen=True)
@@ -114,18 +115,22 @@ def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
 
 
 def states_the_gist(text: str, gist: str) -> bool:
-    """Whether ``text`` still states ``gist``: every number of it, or, when it has none, one of its words.
+    """Whether ``text`` still states ``gist``: every number of it (an amount of money with its currency),
+    or, when it has none, one of its words.
 
     A small model asked "does it have a rating?" may answer "It is a shoe by Nike.", every word
-    grounded and the question unanswered; such a phrasing is not shown.
+    grounded and the question unanswered; asked "how much is it?", it may answer "59.99" without
+    saying in what. Such a phrasing is not shown.
 
         >>> states_the_gist("It is rated 4.6 out of 5.", "4.6/5"), states_the_gist("It is a shoe by Nike.", "4.6/5")
         (True, False)
+        >>> states_the_gist("The answer to this question is: 59.99.", "$59.99")
+        False
     """
     numbers = _NUMBER.findall(gist)
     if numbers:
         said = set(_NUMBER.findall(text))
-        return all(n in said for n in numbers)
+        return all(n in said for n in numbers) and all(amount in text for amount in _MONEY.findall(gist))
     return not gist or bool(stems(gist) & stems(text))
 
 

@@ -165,6 +165,7 @@ def test_the_model_is_not_asked_to_phrase_an_unknown(shop_catalog):
         ("The product is a shoe designed by Nike.", "4.6/5", False),  # the embedded model, on CI
         ("It is rated 4.6.", "4.6/5", False),  # half the number
         ("It costs $59.99.", "$59.99", True),
+        ("The answer to this question is: 59.99.", "$59.99", False),  # the embedded model, on CI: in what?
         ("It is made by Nike.", "Nike", True),
         ("It is a running shoe.", "Nike", False),
         ("Anything grounded.", "", True),  # quotes and plots may be shortened
