@@ -56,14 +56,20 @@ class PeopleIndex:
         """The credited people whose full names run, in order, in ``terms`` (such as a conversation's words
         to avoid: the rule reader's single words, or a language model's "jennifer aniston"), as the
         catalogue writes them, in the order said."""
-        return [self._index[1][name] for name in self._named(terms)]
+        return [self._index[1][name] for name in self.full_names_in(terms)]
 
     def ids_named(self, terms: Sequence[str]) -> frozenset[str]:
         """The items crediting any person :meth:`names_in` finds in ``terms``."""
-        return frozenset().union(*(self._index[0][name] for name in self._named(terms)))
+        return frozenset().union(*(self._index[0][name] for name in self.full_names_in(terms)))
 
-    def _named(self, terms: Sequence[str]) -> list[tuple[str, ...]]:
-        """The full names (as index keys) that run in ``terms``, once each, in the order said."""
+    def full_names_in(self, terms: Sequence[str]) -> list[tuple[str, ...]]:
+        """The full names (normalised words) that run in ``terms``, once each, in the order said.
+
+        >>> from tailtalk.catalog import Item
+        >>> shining = Item(id="1", title="The Shining", attributes={"stars": ["Jack Nicholson"]})
+        >>> PeopleIndex(Catalog((shining,))).full_names_in(["with", "Jack", "Nicholson"])
+        [('jack', 'nicholson')]
+        """
         words = [word for term in terms for word in normalise(term).split()]
         if len(words) < 2:
             return []

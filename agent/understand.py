@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from tailtalk.languages import is_chinese
 from tailtalk.constraints import Constraints
 from tailtalk.titles import ARTICLES, TitleHit, TitleMatcher, fold, normalise
 from agent.chinese import read_chinese
+from agent.people import PeopleIndex
 from agent.product_types import singular
 
 # Everyday words for catalogue categories; a synonym is used only if its target exists.
@@ -221,7 +222,8 @@ STOPWORDS = frozenset(
     "something anything some any "
     "too very really quite so that this these those like want looking look watch see film films movie movies "
     "show please can could would should maybe just tonight today another other more one ones kind sort thing "
-    "things with from by about as if im i'm get got give me recommend recommendation suggest good great nice "
+    "things with starring featuring from by about as if im i'm get got give me recommend recommendation suggest "
+    "good great nice "
     "hi hello hey hiya yo there thanks thank yes ok okay sure well also again much many lot lots what how who which "
     "morning evening afternoon everyone "
     "short long loved love liked enjoyed else instead different".split()
@@ -508,9 +510,18 @@ def title_matcher(catalog: Catalog) -> TitleMatcher:
 
 
 class RuleBasedUnderstander:
-    def __init__(self, categories: Iterable[str], titles: TitleMatcher | None = None, *, dated: bool = False):
-        """``dated``: the catalogue's items have years (films), so "black and white" asks for an era."""
+    def __init__(
+        self,
+        categories: Iterable[str],
+        titles: TitleMatcher | None = None,
+        *,
+        dated: bool = False,
+        people: PeopleIndex | None = None,
+    ):
+        """``dated``: the catalogue's items have years (films), so "black and white" asks for an era.
+        ``people``: the catalogue's credited people, whose names hold no titles ("with Jack Nicholson")."""
         self.dated = dated
+        self.people = people
         vocabulary = {c.lower() for c in categories}
         self.categories = frozenset(vocabulary)
         # Every pattern leads to a category of this catalogue: its own name, or a synonym of one it has.
@@ -686,13 +697,16 @@ class RuleBasedUnderstander:
         after "a" or in the plural ("a scary movie", "another superhero movie", "a date night movie", "I like
         scary movies", "a haunted house film": the words are the wish, and the films Scary Movie, Superhero Movie,
         Date Night and A Haunted House are not what the person loved); and one made only of the catalogue's
-        category words ("for the family")."""
+        category words ("for the family"). Nor is a title that is part of a credited person's name, typed with
+        capitals ("a horror movie with Jack Nicholson" loved no film Jack)."""
         assert self.titles is not None
+        said = norm[hit.start : hit.end].split()  # as the person wrote it ("scary movie" for "Scary Movie 3")
+        if self._inside_a_name(clause, said):
+            return False
         as_written = fold(self.titles.original_title(hit.title))
         with_year = re.search(r"\b\d{4}\s*$", norm[hit.start : hit.end]) or re.match(r"\s*\d{4}\b", norm[hit.end :])
         if with_year or re.search(rf"(?<!\w){re.escape(as_written)}(?!\w)", fold(clause)):
             return True
-        said = norm[hit.start : hit.end].split()  # as the person wrote it ("scary movie" for "Scary Movie 3")
         film_noun = said[-1] in _FILM_WORDS or next(iter(norm[hit.end :].split()), "") in _FILM_WORDS
         after_a = said[0] not in ARTICLES and bool(_A_KIND_OF.search(norm[: hit.start]))
         # "a haunted house film": the article is the title's own (A Haunted House), the words after it a topic
@@ -705,6 +719,20 @@ class RuleBasedUnderstander:
         if set(said) - ARTICLES <= self._category_words:
             return False
         return not set(hit.title.split()) - ARTICLES <= STOPWORDS
+
+    def _inside_a_name(self, clause: str, said: list[str]) -> bool:
+        """Whether the words ``said`` of a spotted title lie within a longer full name of a credited person,
+        capitalised in ``clause`` (the catalogue's people are looked up only when some capitalised run is longer
+        than the title)."""
+        if self.people is None or not said:
+            return False
+        for run in _capitalised_runs(clause):
+            words = normalise(" ".join(run)).split()
+            if len(words) > len(said) and _holds(words, said):
+                names = self.people.full_names_in(words)
+                if any(len(name) > len(said) and _holds(name, said) for name in names):
+                    return True
+        return False
 
     def _categories(self, clause: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -1051,13 +1079,31 @@ def _name_words(clause: str) -> set[str]:
     >>> sorted(_name_words("a comedy with Tom Hanks or Al Pacino, not Fun"))
     ['al', 'hanks', 'pacino', 'tom']
     """
+    return {word.lower() for run in _capitalised_runs(clause) for word in run}
+
+
+def _capitalised_runs(clause: str) -> list[list[str]]:
+    """The runs of two or more capitalised content words, as typed.
+
+    >>> _capitalised_runs("a horror movie with Jack Nicholson, or The Shining")
+    [['Jack', 'Nicholson']]
+    """
     runs: list[list[str]] = [[]]
     for word in re.findall(r"[^\W\d_][\w'-]*", clause):
         if word[0].isupper() and word.lower() not in STOPWORDS:
-            runs[-1].append(word.lower())
+            runs[-1].append(word)
         else:
             runs.append([])
-    return {word for run in runs if len(run) > 1 for word in run}
+    return [run for run in runs if len(run) > 1]
+
+
+def _holds(words: Sequence[str], part: Sequence[str]) -> bool:
+    """Whether ``part`` runs, in order and unbroken, in ``words``.
+
+    >>> _holds(["jack", "nicholson"], ["jack"]), _holds(["jack", "nicholson"], ["nicholson", "jack"])
+    (True, False)
+    """
+    return any(list(words[n : n + len(part)]) == list(part) for n in range(len(words) - len(part) + 1))
 
 
 def _content_words(clause: str) -> list[str]:

@@ -403,6 +403,24 @@ def test_the_reply_claims_no_category_that_no_pick_has(small_catalog):
     assert "war" not in result.reply and "with Tom Hanks" in result.reply
 
 
+def test_a_category_asked_for_that_no_pick_has_is_said(small_catalog):
+    """'a horror film with Emma Stone': her one film is a romance; the reply says none is listed as horror."""
+    from tailtalk.catalog import Catalog, Item
+    from retrieval.hybrid import HybridRetriever
+    from retrieval.lexical import LexicalIndex
+
+    stone = Item(id="e1", title="La La Land", categories=("romance",), attributes={"stars": ["Emma Stone"]})
+    catalog = Catalog((*small_catalog, stone))
+    hybrid = HybridRetriever(InMemoryRetriever(catalog, HashingEmbedder()), LexicalIndex(catalog), None, pool=5)
+    pipeline = TurnPipeline.from_parts(catalog, hybrid, top_k=1)
+    result = pipeline.handle(ConversationState(), "a horror film with Emma Stone")
+    assert [p.item.id for p in result.picks] == ["e1"]
+    lead = result.reply.splitlines()[-1]  # after the notes: what the list is said to be
+    assert "none of these is listed under horror" in " ".join(result.notices) and "horror" not in lead
+    met = pipeline.handle(ConversationState(), "a horror film")
+    assert met.picks[0].item.categories[0] == "horror" and not any("listed under" in n for n in met.notices)
+
+
 def _credits_catalog():
     from tailtalk.catalog import Catalog, Item
 

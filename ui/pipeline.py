@@ -134,6 +134,7 @@ class TurnPipeline:
         *,
         responder: Responder | None = None,
         titles: TitleMatcher | None = None,
+        people: PeopleIndex | None = None,
         candidates: int = setting_default("candidates"),
         top_k: int = setting_default("top_k"),
         max_message_chars: int = setting_default("max_message_chars"),
@@ -159,7 +160,7 @@ class TurnPipeline:
         self.turn_timeout = turn_timeout
         self.standing_notices = list(notices or [])  # e.g. "the trained scorer is unreadable": said every turn
         self.shop = shop
-        self.people = PeopleIndex(catalog)  # "no Jennifer Aniston" rules out her films
+        self.people = people or PeopleIndex(catalog)  # "no Jennifer Aniston" rules out her films
         self.series = TitleSeries((item.id, item.title) for item in catalog)  # "not Star Wars": nor Rogue One
         self.vocabulary = _vocabulary(catalog)
         self.vocabulary_categories = frozenset(catalog.categories())
@@ -191,7 +192,8 @@ class TurnPipeline:
         about the items shown answered from their facts.
         """
         titles = title_matcher(catalog)
-        rules = RuleBasedUnderstander(catalog.categories(), titles, dated=domain == "films")
+        people = PeopleIndex(catalog)
+        rules = RuleBasedUnderstander(catalog.categories(), titles, dated=domain == "films", people=people)
         explainer = explainer or TemplateExplainer()
         understander: Understander
         responder: Responder
@@ -222,6 +224,7 @@ class TurnPipeline:
             explainer,
             responder=responder,
             titles=titles,
+            people=people,
             shop=shop,
             questions=questions,
             **options,
@@ -374,6 +377,7 @@ class TurnPipeline:
             )
             for r in ranked
         ]
+        notices += self._unmet_categories(state, interests, [p.item for p in picks])
         user_named = [self.catalog.get(i) for i in state.mentioned if i in self.catalog and i not in state.shown]
         changes = before.changes_to(_Search.of(state, self.people), self.catalog) if not first_turn else []
         request = ReplyRequest(
@@ -412,6 +416,18 @@ class TurnPipeline:
             if w in names or (self.sayable([w]) and category_named(w, self._category_stems) not in unmet)
         ]
         return _with_type_phrases(state, said)
+
+    @staticmethod
+    def _unmet_categories(state: ConversationState, interests: Interests, picks: Sequence[Item]) -> list[str]:
+        """A notice when a category this message asks for is in none of the picks: "a thriller with Michael
+        Caine" finds his films, none of them a thriller here. The lead-in does not claim the category
+        (``_said_wishes``); the person is told why rather than left to wonder. English only, like the other
+        notices: a Chinese reply is not broken by an English line."""
+        shown = {c for item in picks for c in item.categories}
+        unmet = sorted(c for c in interests.constraints.include_categories if c not in shown)
+        if not picks or not unmet or state.language != "en":
+            return []
+        return [f"none of these is listed under {' or '.join(unmet)}; they are the closest matches I found"]
 
     def _follow_up(self, state: ConversationState) -> str:
         """Which question a reply ends with (see ``explain.templates.FOLLOW_UPS``): what would most sharpen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.people import PeopleIndex
 from agent.understand import Interests, RuleBasedUnderstander, title_matcher
 from tailtalk.catalog import Catalog, Item
 from tailtalk.titles import TitleMatcher
@@ -815,6 +816,33 @@ def test_a_title_of_chat_words_counts_only_when_written_as_one(message, named):
     )
     interests = RuleBasedUnderstander(["thriller"], title_matcher(catalog)).understand(message)
     assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
+
+
+@pytest.mark.parametrize(
+    "message, named, wishes",
+    [
+        ("a horror movie with Jack Nicholson", [], ["horror", "jack", "nicholson"]),  # his name, not the film Jack
+        ("I loved Jack", ["jack"], []),
+        ("I loved Jack, Jack Nicholson was great", ["jack"], ["jack", "nicholson"]),  # the title alone still counts
+        ("I loved Jack Reacher", ["jack-reacher"], []),  # a longer title, no name
+        ("a drama starring Meryl Streep", [], ["drama", "meryl", "streep"]),  # "starring" is no wish
+    ],
+)
+def test_a_title_inside_a_credited_name_is_no_title(message, named, wishes):
+    catalog = Catalog(
+        (
+            Item(id="jack", title="Jack", year=1996, attributes={"stars": ["Robin Williams"]}),
+            Item(id="jack-reacher", title="Jack Reacher", year=2012, attributes={"stars": ["Tom Cruise"]}),
+            Item(id="shining", title="The Shining", year=1980, attributes={"stars": ["Jack Nicholson"]}),
+            Item(id="kramer", title="Kramer vs. Kramer", year=1979, attributes={"stars": ["Meryl Streep"]}),
+        )
+    )
+    understander = RuleBasedUnderstander(
+        ["horror", "drama"], title_matcher(catalog), dated=True, people=PeopleIndex(catalog)
+    )
+    interests = understander.understand(message)
+    assert interests.liked_ids + interests.disliked_ids + interests.mentioned_ids == named
+    assert interests.wishes == wishes
 
 
 @pytest.mark.parametrize(
