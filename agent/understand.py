@@ -330,6 +330,13 @@ _NEGATED_BEFORE = re.compile(
     re.IGNORECASE,
 )
 
+# "Nothing after 1970", "I don't want anything before 1990", "no movies older than 1980": a year bound turned round.
+_NEGATED_BOUND = re.compile(
+    rf"\b(?:{_NEGATION})\s+(?:(?:want|anything|any|films?|movies?|ones?|made|released|from|the|that|is|are|a|"
+    r"really|big|fan|fans|of|into|much)\s+)*$",
+    re.IGNORECASE,
+)
+
 _SHORT_MINUTES = 100  # "short": the shorter half of feature films, most of which run 90 to 120 minutes
 _NOT_LONG_MINUTES = 120  # "not too long": no epics
 _DURATION = (
@@ -799,24 +806,44 @@ class RuleBasedUnderstander:
             interests.constraints = interests.constraints.with_years(low, high)
             return _blank(text, [m.span()])
         year_min, year_max = interests.constraints.years
+
+        def negated(m: re.Match[str]) -> bool:
+            """Whether a negation turns the bound ``m`` round ("nothing after 1970"); its cue is blanked too."""
+            cue = _negation_start(lowered, m.start(), _NEGATED_BOUND)
+            spans.append((m.start() if cue is None else cue, m.end()))
+            return cue is not None
+
+        def decade(m: re.Match[str], start: int) -> None:
+            """A decade wished for; one ruled out ("nothing from the 80s") is no range this schema can hold."""
+            nonlocal year_min, year_max
+            if not negated(m):
+                year_min, year_max = start, start + 9
+            else:
+                interests.notices.append(
+                    f"I cannot leave out a single decade; say 'before {start}' or 'after {start + 9}' instead"
+                )
+
         if m := stated(r"\b(?:the\s+)?(?:(19|20)?(\d)0)'?s\b"):
             century = int(m.group(1)) * 100 if m.group(1) else (1900 if int(m.group(2)) >= 3 else 2000)
-            start = century + int(m.group(2)) * 10
-            year_min, year_max = start, start + 9
-            spans.append(m.span())
+            decade(m, century + int(m.group(2)) * 10)
         for word, start in _DECADE_WORDS.items():
             if m := stated(rf"\b{word}\b"):
-                year_min, year_max = start, start + 9
-                spans.append(m.span())
+                decade(m, start)
         if dated and (m := stated(_BLACK_AND_WHITE)):
             year_max = min(year_max or _LAST_BLACK_AND_WHITE_YEAR, _LAST_BLACK_AND_WHITE_YEAR)
             spans.append(m.span())
         if m := stated(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b"):
-            year_max = int(m.group(1)) - 1
-            spans.append(m.span())
+            year = int(m.group(1))
+            if negated(m):  # "nothing before 1990"
+                year_min = year
+            else:
+                year_max = year - 1
         if m := stated(rf"\b(?:after|newer than|later than|since)\s+{_YEAR}\b"):
-            year_min = int(m.group(1)) + (0 if "since" in m.group(0) else 1)
-            spans.append(m.span())
+            year, since = int(m.group(1)), "since" in m.group(0)
+            if negated(m):  # "nothing after 1970", "nothing since 2010"
+                year_max = year - 1 if since else year
+            else:
+                year_min = year if since else year + 1
         if m := stated(rf"\b(?:from|in|released in|made in)\s+{_YEAR}\b(?!\s*(?:and|-|to))"):
             if year_min is None and year_max is None:
                 year_min = year_max = int(m.group(1))
@@ -963,7 +990,19 @@ def _negated_before(text: str, start: int) -> bool:
     >>> _negated_before("a film not for kids", 15), _negated_before("a film that isn't scary for my kids", 31)
     (True, False)
     """
-    return _NEGATED_BEFORE.search(_CLAUSE_SPLIT.split(text[:start])[-1]) is not None
+    return _negation_start(text, start, _NEGATED_BEFORE) is not None
+
+
+def _negation_start(text: str, start: int, cue: re.Pattern[str]) -> int | None:
+    """Where, in the clause of ``text`` that ``start`` is in, a negation ``cue`` that governs what starts there
+    begins; None when there is none.
+
+    >>> _negation_start("a classic western, nothing after 1970", 27, _NEGATED_BOUND)
+    19
+    """
+    clause_start = max((m.end() for m in _CLAUSE_SPLIT.finditer(text, 0, start)), default=0)
+    found = cue.search(text, clause_start, start)
+    return found.start() if found else None
 
 
 def _audience(text: str, interests: Interests, in_title: Callable[[str, int, int], bool]) -> str:

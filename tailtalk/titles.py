@@ -77,10 +77,12 @@ class TitleMatcher:
         entries_list = list(entries)
         best: dict[str, tuple[str, float, int | None]] = {}
         self._by_title_year: dict[tuple[str, int], str] = {}
+        self._ids_by_title: dict[str, list[str]] = {}
         for item_id, title, year in entries_list:
             key = normalise(title)
             if not key:
                 continue
+            self._ids_by_title.setdefault(key, []).append(item_id)
             if year is not None:
                 self._by_title_year[(key, year)] = item_id
             score = popularity.get(item_id, 0.0)
@@ -93,6 +95,14 @@ class TitleMatcher:
         self._everyday = everyday_words
         self._plain_words = {t for t in self._titles if " " not in t or set(t.split()) <= everyday_words}
         self._blocking = _TrigramBlocking(self._titles)
+
+    def namesakes(self, title: str) -> list[str]:
+        """The ids of every item with this title (as written or normalised): remakes and films of the same name.
+
+        >>> TitleMatcher([("t1", "Titanic", 1997), ("t2", "Titanic", 2012), ("r", "Ray", 2004)]).namesakes("Titanic")
+        ['t1', 't2']
+        """
+        return self._ids_by_title.get(normalise(title), [])
 
     def original_title(self, normalised_title: str) -> str:
         """The title as the catalogue writes it, for a normalised one from a :class:`TitleHit`."""

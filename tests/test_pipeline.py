@@ -27,6 +27,19 @@ def test_named_titles_are_liked_and_never_recommended(pipeline):
     assert len(result.picks) == 2
 
 
+def test_a_named_title_rules_out_its_namesakes(small_catalog):
+    """'I loved Titanic' showed Titanic (2012): a film of the same name is never a pick once one was named."""
+    from tailtalk.catalog import Catalog, Item
+
+    remake = Item(id="h3", title="Ghost House", categories=("horror",), year=2017, popularity=90)
+    catalog = Catalog((*small_catalog, remake))
+    pipeline = TurnPipeline.from_parts(catalog, InMemoryRetriever(catalog, HashingEmbedder()), top_k=3)
+    state = ConversationState()
+    result = pipeline.handle(state, "I loved Ghost House, something scary")
+    assert state.liked == ["h3"] and {"h1", "h3"}.isdisjoint(p.item.id for p in result.picks)
+    assert [p.item.id for p in result.picks][0] == "h2"
+
+
 def test_shown_and_disliked_items_drop_out_next_turn(pipeline):
     state = ConversationState()
     first = [p.item.id for p in pipeline.handle(state, "a funny comedy").picks]

@@ -650,6 +650,7 @@ class TurnPipeline:
         excluded = set(state.disliked) | self.series.of([*state.disliked, *state.seen_series])
         if exclude_mentioned:
             excluded |= set(state.mentioned) | set(state.shown)
+            excluded |= self._lesser_namesakes(state.mentioned)
         if keep_last_picks:
             excluded -= set(state.last_picks) - state.disliked
         excluded |= self.people.ids_named(state.avoid_terms)
@@ -664,6 +665,23 @@ class TurnPipeline:
         # The wished categories are scores (ranking_context), never filters: only a child's are hard here.
         suitable = self._audience_categories(state)
         return replace(state.constraints, include_categories=suitable, exclude_ids=frozenset(excluded))
+
+    def _lesser_namesakes(self, item_ids: Sequence[str]) -> set[str]:
+        """The items titled like one of ``item_ids`` and no more popular: after "I liked Titanic", Titanic
+        (2012) is no pick. A more popular namesake stays: It (2017) is what people recommend after It (1990),
+        and on ReDial valid ruling out every namesake lost it and a Titanic (1997) named after a mislinked
+        Titanic (2012)."""
+        found: set[str] = set()
+        for item_id in item_ids:
+            if item_id not in self.catalog:
+                continue
+            named = self.catalog.get(item_id)
+            found |= {
+                other
+                for other in self.titles.namesakes(named.title)
+                if (self.catalog.get(other).popularity or 0.0) <= (named.popularity or 0.0)
+            }
+        return found
 
     def retrieval_query(
         self, state: ConversationState, *, k: int, exclude_mentioned: bool = True, keep_last_picks: bool = False

@@ -819,6 +819,35 @@ def test_a_title_of_chat_words_counts_only_when_written_as_one(message, named):
 
 
 @pytest.mark.parametrize(
+    "message, years, notices",
+    [
+        ("a classic western, nothing after 1970", (None, 1970), []),  # was read as "1971 or later"
+        ("a comedy but nothing before 1990", (1990, None), []),
+        ("I don't want anything before 1990", (1990, None), []),
+        ("no movies older than 1980 please", (1980, None), []),
+        ("nothing released since 2010", (None, 2009), []),
+        ("nothing later than 2000", (None, 2000), []),
+        ("a western from before 1970", (None, 1969), []),  # no negation: as before
+        ("a horror movie made after 1990", (1991, None), []),
+        ("I don't mind anything before 1990", (None, 1989), []),  # not minding is no negation
+        ("not a fan of the eighties", (None, None), ["say 'before 1980' or 'after 1989'"]),
+        ("a comedy, no 90s movies", (None, None), ["say 'before 1990' or 'after 1999'"]),
+    ],
+)
+def test_a_negated_year_bound_is_turned_round(message, years, notices):
+    interests = RuleBasedUnderstander(["comedy", "western", "horror"], dated=True).understand(message)
+    assert interests.constraints.years == years
+    assert [n for n in notices if not any(n in said for said in interests.notices)] == []
+    assert bool(interests.notices) == bool(notices)
+
+
+def test_a_negated_bound_rules_out_no_category():
+    """'a western not after 1970': the negation is the bound's, not the western's."""
+    interests = RuleBasedUnderstander(["western"], dated=True).understand("a western not after 1970")
+    assert interests.constraints.include_categories == {"western"} and not interests.constraints.exclude_categories
+
+
+@pytest.mark.parametrize(
     "message, named, wishes",
     [
         ("a horror movie with Jack Nicholson", [], ["horror", "jack", "nicholson"]),  # his name, not the film Jack
