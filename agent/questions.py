@@ -89,6 +89,8 @@ _NO_TOPIC = STOPWORDS | frozenset(
     "is are was were does do did can will would has have how what which who where when why tell know say says "
     "come comes this that they them their these those it its it's one ones the item pick option product".split()
 )
+# A question answered yes or no ("are they wireless?", "is it hardcover?").
+YES_NO = re.compile(r"^\s*(?:and\s+)?(?:is|are|does|do|did|can|will|has|have)\b", re.IGNORECASE)
 _POINTS = re.compile(r"\b(?:it|its|it's|that one|this one)\b", re.IGNORECASE)  # refers to an item without naming it
 _SAME_WORD = 85.0  # rapidfuzz ratio at which two words are the same ("addidas" and "adidas")
 
@@ -174,4 +176,8 @@ class QuestionReader:
             for w in words_of(message)
             if w not in _NO_TOPIC and w not in name_words and len(w) > 1 and not w.isdigit() and w not in _ORDINALS
         ]
+        if not words and YES_NO.search(message):
+            # "are they wireless?" after a list: the word that picked out the headphones is also what is asked,
+            # and a yes-or-no question says it last ("is the adidas one black?").
+            words = [w for w in words_of(message) if w in name_words][-1:]
         return list(dict.fromkeys(words))

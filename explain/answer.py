@@ -39,6 +39,7 @@ from tailtalk.llm import LLMBackend, describe_failure, llm_failures
 from tailtalk.titles import TitleMatcher
 from tailtalk.words import stem, stems
 from prompts import field_labels, load_prompt, prompt_text
+from agent.questions import YES_NO
 from explain.grounding import GroundingChecker, GroundingReport
 from explain.respond import Reply, SentenceBuffer
 
@@ -47,7 +48,6 @@ _PRICE_QUESTION = re.compile(r"\b(?:how much|price|prices|priced|cost|costs|expe
 _PLOT_QUESTION = re.compile(
     r"\bwhat\b[^?]*\babout\s*\??\s*$|\b(?:plot|story|storyline|synopsis|what happens)\b", re.IGNORECASE
 )
-_YES_NO = re.compile(r"^\s*(?:and\s+)?(?:is|are|does|do|did|can|will|has|have)\b", re.IGNORECASE)
 # Run-on product descriptions separate their points with footnote marks ("[2]") or bullets, not full stops.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\[\d+\]\s*|\s*[•|]\s*|\n+")
 _TITLE_PARTS = re.compile(r",\s|\s[-–|]\s")
@@ -102,7 +102,7 @@ def rule_answer(item: Item, question: str, topic: Sequence[str]) -> Answer:
         attribute = _best_attribute(item, wanted)
         if attribute is not None:
             key, _, value = attribute.partition(": ")
-            yes = "Yes: " if _YES_NO.search(question) and wanted & stems(key) else ""
+            yes = "Yes: " if YES_NO.search(question) and wanted & stems(key) else ""
             return Answer(f"{yes}{name} is listed with {attribute}.", True, (attribute,), gist=value)
         quotes = _quotes(item, wanted)
         if quotes:

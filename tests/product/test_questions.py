@@ -36,6 +36,23 @@ def test_the_item_meant_is_found(shop_catalog, message, expected):
 
 
 @pytest.mark.parametrize(
+    "message, item_id, topic",
+    [
+        ("are they black?", "r2", ["black"]),  # the word that picks the item out is what is asked
+        ("is the addidas one black?", "r2", ["black"]),  # a yes-or-no question says it last
+        ("is the Nike one light?", "r1", ["light"]),  # a word of its own: as before
+        ("how much is the Nike one?", "r1", []),  # no yes-or-no: the name is no topic
+    ],
+)
+def test_a_yes_or_no_question_asks_about_the_word_that_named_the_item(shop_catalog, message, item_id, topic):
+    question = QuestionReader(shop_catalog).read(message, shown("r1", "r2", "r3"))
+    assert question is not None and (question.item_id, question.topic) == (item_id, topic)
+    if topic:
+        answer = rule_answer(shop_catalog.get(item_id), message, question.topic)
+        assert answer.covered and topic[0] in answer.text.lower()
+
+
+@pytest.mark.parametrize(
     "message", ["show me other running shoes", "anything cheaper?", "a phone under $50", "running shoes please"]
 )
 def test_new_wishes_are_not_questions(shop_catalog, message):
