@@ -164,6 +164,8 @@ class TemplateExplainer:
         'Here are 2 films for your wish: scary, for fans of Jaws. Since your last message: before 1980. Older or newer?'
         >>> TemplateExplainer().reply([pick], wishes=[], notices=[], noun="films", more=True)
         'Here is 1 more film.'
+        >>> TemplateExplainer().reply([pick, pick], wishes=[], notices=[], noun="films", bounds=["2015"])
+        'Here are 2 films, 2015.'
         """
         lines = [f"Note: {n}" for n in notices]
         if language == "zh":
@@ -181,7 +183,8 @@ class TemplateExplainer:
             listed = _one_per_meaning([w for w in wishes if w.lower() not in name_words])  # "by Christopher Nolan"
             about = f" for {_your_wishes(listed[:3])}" if listed else ""  # "for funny" misread
             about += "".join(f", {p.phrase}" if about else f" {p.phrase}" for p in asked if p.picks == len(picks))
-            about += "".join(f", {b}" if about else f" {b}" for b in bounds)  # "1990–1999", "under $70.00"
+            # "under $70.00" reads on from "5 products"; a year does not ("Here are 5 films 2015").
+            about += "".join(f", {b}" if about or b[:1].isdigit() else f" {b}" for b in bounds)
             fans = f", for fans of {' and '.join(liked_titles[:2])}" if liked_titles else ""
             lead = f"Here {'is' if len(picks) == 1 else 'are'} {count}{about}{fans}."
         sentences = [lead]
