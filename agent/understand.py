@@ -807,8 +807,9 @@ class RuleBasedUnderstander:
             return _blank(text, [m.span()])
         year_min, year_max = interests.constraints.years
 
-        def negated(m: re.Match[str]) -> bool:
-            """Whether a negation turns the bound ``m`` round ("nothing after 1970"); its cue is blanked too."""
+        def blank_bound(m: re.Match[str]) -> bool:
+            """Blank the bound ``m`` with the negation that governs it, if any; whether one turns it round
+            ("nothing after 1970")."""
             cue = _negation_start(lowered, m.start(), _NEGATED_BOUND)
             spans.append((m.start() if cue is None else cue, m.end()))
             return cue is not None
@@ -816,7 +817,7 @@ class RuleBasedUnderstander:
         def decade(m: re.Match[str], start: int) -> None:
             """A decade wished for; one ruled out ("nothing from the 80s") is no range this schema can hold."""
             nonlocal year_min, year_max
-            if not negated(m):
+            if not blank_bound(m):
                 year_min, year_max = start, start + 9
             else:
                 interests.notices.append(
@@ -834,13 +835,13 @@ class RuleBasedUnderstander:
             spans.append(m.span())
         if m := stated(rf"\b(?:before|older than|earlier than|prior to)\s+{_YEAR}\b"):
             year = int(m.group(1))
-            if negated(m):  # "nothing before 1990"
+            if blank_bound(m):  # "nothing before 1990"
                 year_min = year
             else:
                 year_max = year - 1
         if m := stated(rf"\b(?:after|newer than|later than|since)\s+{_YEAR}\b"):
             year, since = int(m.group(1)), "since" in m.group(0)
-            if negated(m):  # "nothing after 1970", "nothing since 2010"
+            if blank_bound(m):  # "nothing after 1970", "nothing since 2010"
                 year_max = year - 1 if since else year
             else:
                 year_min = year if since else year + 1
