@@ -86,6 +86,7 @@ TOPICS = (
     "haunted house",
     "serial killer",
     "treasure",
+    "martial arts",
 )
 
 

@@ -880,6 +880,7 @@ def test_a_title_inside_a_credited_name_is_no_title(message, named, wishes):
         ("a time travel movie", ["time travel"]),  # was "travel": "time" is a chat word
         ("a road trip comedy", ["comedy", "road trip"]),
         ("a christmas movie", ["christmas"]),
+        ("a martial arts movie", ["martial arts"]),  # was "martial" and "arts": two wishes in the reply
     ],
 )
 def test_a_topic_of_two_words_is_one_wish(u, message, wishes):
