@@ -324,18 +324,21 @@ MOOD_STEPS = {
 }
 # Clearly not for a child. Crime is left out: caper comedies and animated detective stories carry it.
 _NOT_FOR_CHILDREN = ("horror", "thriller")
-# "Not for kids", "nothing too short", "not darker": the audience, runtime or step is negated.
-_NEGATED_BEFORE = re.compile(
-    rf"\b(?:{_NEGATION})\s+(?:(?:for|with|about|suitable|appropriate|meant|made|my|the|a|"
-    r"any|our|too|so|very|that)\s+)*$",
-    re.IGNORECASE,
-)
 
+
+def _governing_negation(fillers: str) -> re.Pattern[str]:
+    """A negation cue at the end of a text, with only words of ``fillers`` (alternatives) after it: it governs
+    what follows the text."""
+    return re.compile(rf"\b(?:{_NEGATION})\s+(?:(?:{fillers})\s+)*$", re.IGNORECASE)
+
+
+# "Not for kids", "nothing too short", "not darker": the audience, runtime or step is negated.
+_NEGATED_BEFORE = _governing_negation(
+    "for|with|about|suitable|appropriate|meant|made|my|the|a|any|our|too|so|very|that"
+)
 # "Nothing after 1970", "I don't want anything before 1990", "no movies older than 1980": a year bound turned round.
-_NEGATED_BOUND = re.compile(
-    rf"\b(?:{_NEGATION})\s+(?:(?:want|anything|any|films?|movies?|ones?|made|released|from|the|that|is|are|a|"
-    r"really|big|fan|fans|of|into|much)\s+)*$",
-    re.IGNORECASE,
+_NEGATED_BOUND = _governing_negation(
+    "want|anything|any|films?|movies?|ones?|made|released|from|the|that|is|are|a|really|big|fan|fans|of|into|much"
 )
 
 _SHORT_MINUTES = 100  # "short": the shorter half of feature films, most of which run 90 to 120 minutes
@@ -818,12 +821,12 @@ class RuleBasedUnderstander:
         def decade(m: re.Match[str], start: int) -> None:
             """A decade wished for; one ruled out ("nothing from the 80s") is no range this schema can hold."""
             nonlocal year_min, year_max
-            if not blank_bound(m):
-                year_min, year_max = start, start + 9
-            else:
+            if blank_bound(m):
                 interests.notices.append(
                     f"I cannot leave out a single decade; say 'before {start}' or 'after {start + 9}' instead"
                 )
+            else:
+                year_min, year_max = start, start + 9
 
         if m := stated(r"\b(?:the\s+)?(?:(19|20)?(\d)0)'?s\b"):
             century = int(m.group(1)) * 100 if m.group(1) else (1900 if int(m.group(2)) >= 3 else 2000)
